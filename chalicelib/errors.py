@@ -1,0 +1,99 @@
+"""Every error the gateway raises, in one place.
+
+Two branches matter to the dispatcher: a ``RetryableError`` means "try again later"
+(the message goes back to the queue), a ``PermanentError`` means "this request is done"
+(it ends ``failed``). API errors carry the HTTP status and the field they concern;
+``app.py`` only maps them to responses.
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+    code = "gateway_error"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+
+class RetryableError(GatewayError):
+    """The same work may succeed later: a dependency or a provider is failing."""
+
+    code = "retryable"
+
+
+class PermanentError(GatewayError):
+    """The same work will never succeed: retrying would only repeat the failure."""
+
+    code = "permanent"
+
+
+# --- API errors: a client's request is refused (4xx), or a dependency is down (503) ---
+
+
+class ApiError(PermanentError):
+    status = 400
+    code = "bad_request"
+
+
+class ValidationFailed(ApiError):
+    status = 400
+    code = "invalid_field"
+
+
+class UnprocessableEntity(ApiError):
+    status = 422
+    code = "unprocessable"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class DependencyUnavailable(RetryableError):
+    """Redis, DynamoDB or SQS did not answer: the API says 503, the dispatcher retries the record."""
+
+    status = 503
+    code = "dependency_unavailable"
+
+
+# --- Dispatch-time conditions ---
+
+
+class ClaimConflict(PermanentError):
+    """The conditional claim on a request failed: another delivery owns it or it is already done."""
+
+    code = "claim_conflict"
+
+
+class ClaimBusy(RetryableError):
+    """Another dispatcher holds a live lease on this attempt; the record comes back later."""
+
+    code = "claim_busy"
