@@ -56,7 +56,7 @@ ENV_DEFAULTS: dict[str, str] = {
     "MESSAGE_TTL_S": "3600",
     "RATE_LIMIT_GUARD_MS": "25",
     "SLOT_WAIT_MAX_MS": "1500",
-    "CLAIM_LEASE_S": "120",
+    "CLAIM_LEASE_S": "60",
     "REQUESTS_TABLE": "sms_requests",
     "RESPONSES_TABLE": "sms_responses",
     "HEALTH_TABLE": "provider_health",

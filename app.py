@@ -1,0 +1,114 @@
+"""The routing table. Each handler parses, calls one service in chalicelib, and maps errors."""
+
+from __future__ import annotations
+
+import functools
+
+from chalice import Chalice, Rate, Response
+
+from chalicelib import wiring
+from chalicelib.api_views import error_body, provider_view, request_view
+from chalicelib.dependency_check import check_dependencies
+from chalicelib.errors import DependencyUnavailable, GatewayError, NotFound, ValidationFailed
+from chalicelib.logs import logger
+from chalicelib.sms_request import parse_list_query, parse_send_request
+
+app = Chalice(app_name="sms-gateway")
+
+ACCEPTED_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
+                          "multipart/form-data", "application/xml", "application/octet-stream"]
+
+
+def json_errors(view):
+    """Map gateway errors to the API's one error shape: {"error": {"code", "message", "field"}}."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except GatewayError as exc:
+            status = getattr(exc, "status", None) or 503
+            if isinstance(exc, DependencyUnavailable) or status >= 500:
+                logger.warning("dependency unavailable", extra={"error": exc.message})
+                status = 503
+            return Response(body=error_body(exc), status_code=status, headers=_retry_after(status))
+
+    return wrapper
+
+
+def _retry_after(status: int) -> dict[str, str]:
+    return {"Retry-After": "1"} if status == 503 else {}
+
+
+def _client_id() -> str:
+    return wiring.get_authenticator().authenticate(app.current_request.headers.get("x-api-key"))
+
+
+@app.route("/api/sms", methods=["POST"], content_types=ACCEPTED_CONTENT_TYPES)
+@json_errors
+def send_sms():
+    request = app.current_request
+    client_id = _client_id()
+    settings = wiring.get_settings()
+    sms = parse_send_request(request.raw_body, request.headers.get("content-type"),
+                             default_region=settings.default_region, max_body_bytes=settings.max_body_bytes)
+    accepted = wiring.get_intake().accept(sms, client_id=client_id,
+                                          idempotency_key=request.headers.get("idempotency-key"))
+    return Response(body=accepted.to_json(), status_code=202)
+
+
+@app.route("/api/sms", methods=["GET"])
+@json_errors
+def list_sms():
+    _client_id()
+    query = parse_list_query(app.current_request.query_params,
+                             known_providers=[p.name for p in wiring.get_settings().providers])
+    items, next_cursor = wiring.get_store().list_requests(
+        status=query.status, provider=query.provider, since=query.since, until=query.until,
+        limit=query.limit, cursor=query.cursor,
+    )
+    return {"items": [request_view(item) for item in items], "next_cursor": next_cursor}
+
+
+@app.route("/api/sms/{request_id}", methods=["GET"])
+@json_errors
+def get_sms(request_id):
+    _client_id()
+    if not (len(request_id) == 32 and all(c in "0123456789abcdef" for c in request_id)):
+        raise ValidationFailed("id must be 32 lowercase hex characters", field="id", code="invalid_id")
+    store = wiring.get_store()
+    item = store.get(request_id)
+    if item is None:
+        raise NotFound(f"no SMS request with id {request_id}", field="id")
+    return request_view(item, store.attempts_of(request_id))
+
+
+@app.route("/api/providers", methods=["GET"])
+@json_errors
+def list_providers():
+    _client_id()
+    return {"providers": [provider_view(state) for state in wiring.get_router().provider_states()]}
+
+
+@app.route("/health", methods=["GET"])
+def health():
+    healthy, checks = check_dependencies(wiring.dependency_checks())
+    return Response(body={"status": "ok" if healthy else "unavailable", "checks": checks},
+                    status_code=200 if healthy else 503)
+
+
+@app.on_sqs_message(queue="sms-dispatch", batch_size=10, maximum_batching_window_in_seconds=1)
+def dispatch_sms(event):
+    records = [(record.to_dict()["messageId"], record.body) for record in event]
+    return wiring.get_dispatcher().dispatch_batch(records)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def sweep_stuck_requests(event):
+    return wiring.get_sweeper().sweep().__dict__
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def snapshot_provider_health(event):
+    wiring.get_store().save_provider_health(wiring.get_router().provider_states())
+    return {"saved": True}

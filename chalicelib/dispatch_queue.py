@@ -1,0 +1,75 @@
+"""The dispatch queue: what a queued message carries, and how it goes (back) onto SQS.
+
+The body carries routing state only, never the phone number or the text: the dispatcher
+reads those from the request it claims, so the queue holds no personal data.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, replace
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import DependencyUnavailable, PermanentError
+
+MAX_DELAY_S = 900  # SQS's ceiling for DelaySeconds
+
+
+@dataclass(frozen=True)
+class DispatchMessage:
+    id: str  # the request id
+    attempt: int = 1  # the send this message asks for; also the provider Idempotency-Key suffix
+    retries: int = 0  # retries after provider failures so far (throttling and waiting do not count)
+    excluded: tuple[str, ...] = ()  # providers that failed this request
+    last_failed: str | None = None
+    avoid: tuple[str, ...] = field(default=())  # skip once (a provider that just answered 429)
+    expires_at: int = 0  # epoch s: past this, a message not yet sent ends `failed` (expired)
+
+    def to_body(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if v not in ((), None)}
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_body(cls, body: str) -> DispatchMessage:
+        try:
+            data = json.loads(body)
+            return cls(
+                id=str(data["id"]),
+                attempt=int(data.get("attempt", 1)),
+                retries=int(data.get("retries", 0)),
+                excluded=tuple(data.get("excluded", ())),
+                last_failed=data.get("last_failed"),
+                avoid=tuple(data.get("avoid", ())),
+                expires_at=int(data.get("expires_at", 0)),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PermanentError(f"malformed dispatch message: {type(exc).__name__}") from None
+
+    def next_attempt(self, **changes) -> DispatchMessage:
+        return replace(self, attempt=self.attempt + 1, avoid=(), **changes)
+
+
+class DispatchQueue:
+    """SendMessage with an optional delay. Queue URL resolved once from the name when not configured."""
+
+    def __init__(self, sqs_client, queue_url: str):
+        self._sqs = sqs_client
+        self.queue_url = queue_url
+
+    @classmethod
+    def by_name(cls, sqs_client, queue_name: str) -> DispatchQueue:
+        try:
+            return cls(sqs_client, sqs_client.get_queue_url(QueueName=queue_name)["QueueUrl"])
+        except (BotoCoreError, ClientError) as exc:
+            raise DependencyUnavailable(f"SQS unavailable: {type(exc).__name__}") from None
+
+    def send(self, message: DispatchMessage, delay_s: int = 0) -> None:
+        try:
+            self._sqs.send_message(
+                QueueUrl=self.queue_url,
+                MessageBody=message.to_body(),
+                DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))),
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise DependencyUnavailable(f"SQS unavailable: {type(exc).__name__}") from None

@@ -1,0 +1,85 @@
+--[[ record_outcome: add one provider outcome to its health window and trip or report recovery, atomically.
+
+Clock: ARGV[1] is the outcome time in epoch ms when the caller injects a clock (tests); when it is "",
+the Redis server's TIME is used: the same clock pick_provider decides on, for every Lambda.
+
+Keys (one provider; all share the routing keyspace's hash tag {prefix}):
+  KEYS[1]  {prefix}:ok:<name>     sorted set of successes: score = outcome time (epoch ms), member "<ms>:<token>"
+  KEYS[2]  {prefix}:fail:<name>   sorted set of failures, same shape
+  KEYS[3]  {prefix}:down:<name>   string: unhealthy until (epoch ms), PX = cooldown
+  KEYS[4]  {prefix}:since:<name>  string: outcomes count from this time on (epoch ms) = end of the last
+                                  cooldown, PX = cooldown + window
+ARGV[1]  now_ms (epoch ms) or "" for server TIME
+ARGV[2]  "1" success, "0" failure
+ARGV[3]  token making this outcome's member unique (string)
+ARGV[4]  health window (ms)
+ARGV[5]  failure-rate threshold in parts per million (integers keep "exactly 70% does not trip" exact)
+ARGV[6]  minimum outcomes in the window before the rate is judged
+ARGV[7]  cooldown (ms)
+
+Returns {change, successes, failures, unhealthy_until (epoch ms) or -1}
+  change = 0 nothing flipped, 1 became unhealthy, 2 healthy again (the first outcome counted after a cooldown)
+  successes / failures = the outcomes counted after this one
+
+Why "since": requests in flight when the provider trips keep failing during the cooldown. Counting them
+after recovery would trip the provider again at its first outcome. So only outcomes from the end of the
+cooldown on count, until the older ones have left the window anyway (which is when the key expires):
+  trip         until = trip + cooldown              until + window
+   |--- down ----|
+   |--- since ---------------------------------------|
+   in-flight outcomes in [trip, until): shown while down, never counted after recovery
+provider_status.lua counts with the same rule.
+]]
+
+local now
+if ARGV[1] == "" then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+else
+  now = tonumber(ARGV[1])
+end
+local ok_key, fail_key, down_key, since_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local success = ARGV[2] == '1'
+local token = ARGV[3]
+local window = tonumber(ARGV[4])
+local threshold_ppm = tonumber(ARGV[5])
+local min_samples = tonumber(ARGV[6])
+local cooldown = tonumber(ARGV[7])
+
+local down_until = tonumber(redis.call('GET', down_key))
+local healthy = down_until == nil or down_until <= now
+local since = tonumber(redis.call('GET', since_key))
+local recovering = healthy and since ~= nil and since > now - window
+
+-- Window (now - window, now], narrowed to [since, now] after a recent cooldown.
+local counted_from = now - window + 1
+if recovering then
+  counted_from = since
+end
+local successes = redis.call('ZCOUNT', ok_key, counted_from, '+inf')
+local failures = redis.call('ZCOUNT', fail_key, counted_from, '+inf')
+local first_since_recovery = recovering and successes + failures == 0
+
+local outcome_key = success and ok_key or fail_key
+redis.call('ZADD', outcome_key, now, now .. ':' .. token)
+redis.call('ZREMRANGEBYSCORE', ok_key, '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', fail_key, '-inf', now - window)
+-- Every outcome in the set is younger than this one, so the set may vanish one window after it.
+redis.call('PEXPIRE', outcome_key, window)
+if success then
+  successes = successes + 1
+else
+  failures = failures + 1
+end
+
+local total = successes + failures
+if healthy and total >= min_samples and failures * 1000000 > threshold_ppm * total then
+  local unhealthy_until = now + cooldown
+  redis.call('SET', down_key, unhealthy_until, 'PX', cooldown)
+  redis.call('SET', since_key, unhealthy_until, 'PX', cooldown + window)
+  return {1, successes, failures, unhealthy_until}
+end
+if first_since_recovery then
+  return {2, successes, failures, -1}
+end
+return {0, successes, failures, -1}

@@ -1,0 +1,43 @@
+"""The HTTP API on PORT, served by chalice's local server (what `chalice local` runs).
+
+    python -m localdev.api_server --port 8000
+
+Built from a Config with no stage environment, so the environment the local stack sets
+(emulator endpoints, REDIS_URL, API_KEYS) is what the app reads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from chalice.config import Config
+from chalice.local import create_local_server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    args = parser.parse_args(argv)
+
+    from app import app  # imported here: the environment is complete by now
+
+    config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
+    server = create_local_server(app, config, args.host, args.port)
+    server.server.daemon_threads = True
+
+    def shutdown(*_):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

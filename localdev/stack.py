@@ -1,0 +1,334 @@
+"""The whole gateway on one machine, offline, in the foreground: `make run`.
+
+Starts, in order: the AWS emulator (moto server, unless AWS_ENDPOINT_URL names one, such as
+LocalStack), Redis (REDIS_URL if it answers, else `redis-server` from PATH, else
+fakeredis.TcpFakeServer), the tables and queues, three provider simulators (none when
+SMS_PROVIDERS is set), the HTTP API on PORT, and the queue emulation (dispatcher processes
+that feed the Chalice SQS handler). It restarts a dispatcher that dies, as Lambda would,
+runs the scheduled functions, and stops every child on Ctrl-C or SIGTERM.
+
+The state file (.run/stack.json, or STACK_STATE_FILE) records URLs and PIDs, so tests and
+chaos scripts can find and kill a dispatcher.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import closing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with closing(socket.socket()) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def wait_until(check, timeout_s: float, what: str, interval_s: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as exc:  # still starting: any error means "not yet"
+            last_error = exc
+        time.sleep(interval_s)
+    raise RuntimeError(f"{what} did not come up within {timeout_s:.0f} s ({last_error})")
+
+
+def http_ok(url: str, timeout_s: float = 1.0) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 (local URLs only)
+            return 200 <= response.status < 500
+    except urllib.error.HTTPError as exc:
+        return exc.code < 500
+    except OSError:
+        return False
+
+
+def load_dotenv_file() -> None:
+    env_file = ROOT / ".env"
+    if env_file.exists():
+        from dotenv import load_dotenv
+
+        load_dotenv(env_file, override=False)
+
+
+class LocalStack:
+    """Children and their PIDs; start() brings everything up, stop() takes it down in reverse."""
+
+    def __init__(self, env: dict[str, str] | None = None, log_dir: Path | None = None):
+        self.env = dict(os.environ if env is None else env)
+        self.children: dict[str, subprocess.Popen] = {}
+        self.dispatchers: list[subprocess.Popen] = []
+        self.fake_redis = None
+        self.started: list[str] = []
+        self.log_dir = log_dir or ROOT / ".run" / "logs"
+        self.state_file = Path(self.env.get("STACK_STATE_FILE", ROOT / ".run" / "stack.json"))
+        self._stopping = threading.Event()
+        self._scheduler: threading.Thread | None = None
+
+    # ----------------------------------------------------------------- children
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
+        child = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.children[name] = child
+        return child
+
+    def _spawn_dispatcher(self, index: int) -> subprocess.Popen:
+        child = self._spawn(f"dispatcher-{index}", [PYTHON, "-m", "localdev.queue_emulator"])
+        if index < len(self.dispatchers):
+            self.dispatchers[index] = child
+        else:
+            self.dispatchers.append(child)
+        return child
+
+    # ----------------------------------------------------------------- pieces
+
+    def start_aws(self) -> None:
+        env = self.env
+        env.setdefault("AWS_ACCESS_KEY_ID", "testing")
+        env.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+        env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        if env.get("AWS_ENDPOINT_URL"):
+            wait_until(lambda: http_ok(env["AWS_ENDPOINT_URL"]), 10, f"AWS emulator at {env['AWS_ENDPOINT_URL']}")
+            self.started.append(f"AWS emulator (external)  {env['AWS_ENDPOINT_URL']}")
+            return
+        port = int(env.get("MOTO_PORT") or 5055)
+        if not port_is_free(port):
+            port = free_port()
+        self._spawn("moto", [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)])
+        env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_ok(f"{env['AWS_ENDPOINT_URL']}/moto-api/"), 30, "moto server")
+        sqs_note = f" (SQS at {env['AWS_ENDPOINT_URL_SQS']})" if env.get("AWS_ENDPOINT_URL_SQS") else ""
+        self.started.append(f"AWS emulator (moto)     {env['AWS_ENDPOINT_URL']}{sqs_note}")
+
+    def start_redis(self) -> None:
+        import redis
+
+        url = self.env.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
+            self.env["REDIS_URL"] = url
+            self.started.append(f"Redis (existing)        {url}")
+            return
+        except redis.RedisError:
+            pass
+        port = free_port()
+        self.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        if shutil.which("redis-server"):
+            self._spawn("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                  "--save", "", "--appendonly", "no"])
+            what = "redis-server"
+        else:
+            from fakeredis import TcpFakeServer
+
+            self.fake_redis = TcpFakeServer(("127.0.0.1", port), server_type="redis")
+            threading.Thread(target=self.fake_redis.serve_forever, daemon=True).start()
+            what = "fakeredis TCP server"
+        wait_until(lambda: redis.Redis.from_url(self.env["REDIS_URL"]).ping(), 10, what)
+        self.started.append(f"Redis ({what}){' ' * max(1, 16 - len(what))}{self.env['REDIS_URL']}")
+
+    def start_simulators(self) -> None:
+        if self.env.get("SMS_PROVIDERS"):
+            names = [p["name"] for p in json.loads(self.env["SMS_PROVIDERS"])]
+            self.started.append(f"Providers (SMS_PROVIDERS) {', '.join(names)}: no simulators started")
+            return
+        base = int(self.env.get("SIM_BASE_PORT") or 9001)
+        rate_limit = int(self.env.get("SIM_RATE_LIMIT") or 50)
+        weights = [int(w) for w in (self.env.get("SIM_WEIGHTS") or "1,1,1").split(",")]
+        latency = float(self.env.get("SIM_LATENCY_MS") or 20)
+        names = ["alpha", "beta", "gamma"]
+        ports = [base + i if port_is_free(base + i) else free_port() for i in range(3)]
+        many = [{"name": n, "port": p, "rate_limit": rate_limit, "latency_ms": latency, "jitter_ms": latency / 2}
+                for n, p in zip(names, ports, strict=True)]
+        self._spawn("simulators", [PYTHON, "-m", "localdev.provider_simulator", "--many", json.dumps(many)])
+        providers = [{"name": n, "url": f"http://127.0.0.1:{p}/send", "rate_limit": rate_limit, "weight": w,
+                      "timeout_s": float(self.env.get("SIM_TIMEOUT_S") or 5.0)}
+                     for n, p, w in zip(names, ports, weights, strict=True)]
+        self.env["SMS_PROVIDERS"] = json.dumps(providers)
+        for n, p in zip(names, ports, strict=True):
+            wait_until(lambda p=p: http_ok(f"http://127.0.0.1:{p}/_health"), 10, f"simulator {n}")
+            self.started.append(f"Provider simulator      {n}: http://127.0.0.1:{p}/send ({rate_limit}/s)")
+
+    def create_resources(self) -> None:
+        """Tables and queues, as infra/ creates them on AWS (idempotent)."""
+        os.environ.update(self.env)
+        from chalicelib.models import bind_models, create_tables
+        from chalicelib.settings import get_settings
+        from localdev.resources import create_queues
+
+        settings = get_settings(self.env)
+        bind_models(settings, endpoint_url=None)
+        create_tables(wait=True)
+        create_queues(settings, visibility_timeout_s=int(self.env.get("DISPATCH_VISIBILITY_TIMEOUT_S") or 30),
+                      max_receive_count=int(self.env.get("DLQ_MAX_RECEIVE_COUNT") or 5))
+        self.started.append(f"Tables and queues       {settings.requests_table}, {settings.dispatch_queue_name} (+DLQ)")
+
+    def start_api(self) -> None:
+        if not self.env.get("API_KEYS"):
+            self.env["API_KEYS"] = "dev-" + secrets.token_urlsafe(18)
+        port = int(self.env.get("PORT") or 8000)
+        self.env["PORT"] = str(port)
+        self._spawn("api", [PYTHON, "-m", "localdev.api_server", "--port", str(port)])
+        self.api_url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_ok(f"{self.api_url}/health", timeout_s=3), 30, "HTTP API")
+        self.started.append(f"HTTP API                {self.api_url}  (docs: {self.api_url}/docs)")
+
+    def start_dispatchers(self) -> None:
+        count = int(self.env.get("DISPATCHER_PROCESSES") or 2)
+        for index in range(count):
+            self._spawn_dispatcher(index)
+        concurrency = self.env.get("DISPATCH_CONCURRENCY") or "4"
+        self.started.append(f"Queue emulation         {count} dispatcher processes x {concurrency} invocations")
+
+    def start_scheduler(self) -> None:
+        """The @app.schedule functions, run in this process as EventBridge would run them."""
+        interval = float(self.env.get("SCHEDULE_INTERVAL_S") or 60)
+        os.environ.update(self.env)
+
+        def run():
+            import app as gateway
+            from localdev.queue_emulator import LambdaContext
+
+            while not self._stopping.wait(interval):
+                for handler in (gateway.sweep_stuck_requests, gateway.snapshot_provider_health):
+                    try:
+                        handler({"detail-type": "Scheduled Event", "source": "aws.events"}, LambdaContext())
+                    except Exception as exc:  # a failed run is retried at the next tick, as on AWS
+                        print(f"schedule: {handler.__name__ if hasattr(handler, '__name__') else handler} "
+                              f"failed: {exc}", file=sys.stderr)
+
+        self._scheduler = threading.Thread(target=run, name="scheduler", daemon=True)
+        self._scheduler.start()
+        self.started.append(f"Scheduled functions     sweep + health snapshot every {interval:g} s")
+
+    # ----------------------------------------------------------------- lifecycle
+
+    def start(self) -> LocalStack:
+        began = time.monotonic()
+        self.start_aws()
+        self.start_redis()
+        self.start_simulators()
+        self.create_resources()
+        self.start_api()
+        self.start_dispatchers()
+        self.start_scheduler()
+        self.ready_after_s = time.monotonic() - began
+        self.write_state()
+        return self
+
+    def write_state(self) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "api_url": self.api_url,
+            "api_key": self.env["API_KEYS"].split(",")[0],
+            "aws_endpoint_url": self.env["AWS_ENDPOINT_URL"],
+            "redis_url": self.env["REDIS_URL"],
+            "providers": json.loads(self.env["SMS_PROVIDERS"]),
+            "pids": {name: child.pid for name, child in self.children.items()},
+            "dispatcher_pids": [child.pid for child in self.dispatchers],
+            "stack_pid": os.getpid(),
+            "ready_after_s": round(self.ready_after_s, 2),
+        }
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2))
+        tmp.replace(self.state_file)
+
+    def supervise(self) -> int:
+        """Restart dispatchers that die (Lambda would start a new one); stop if anything else dies."""
+        while not self._stopping.wait(0.5):
+            for index, child in enumerate(self.dispatchers):
+                if child.poll() is not None:
+                    print(f"dispatcher {child.pid} exited ({child.returncode}); starting a new one", flush=True)
+                    self._spawn_dispatcher(index)
+                    self.write_state()
+            for name, child in self.children.items():
+                if not name.startswith("dispatcher") and child.poll() is not None:
+                    print(f"{name} exited with {child.returncode}; see {self.log_dir / (name + '.log')}",
+                          file=sys.stderr, flush=True)
+                    return 1
+        return 0
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for child in reversed(list(self.children.values())):
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + 8
+        for child in self.children.values():
+            try:
+                child.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if self.fake_redis is not None:
+            self.fake_redis.shutdown()
+        self.state_file.unlink(missing_ok=True)
+
+
+def print_banner(stack: LocalStack) -> None:
+    from rich.console import Console
+    from rich.panel import Panel
+
+    lines = "\n".join(stack.started)
+    key = stack.env["API_KEYS"].split(",")[0]
+    example = (f"curl -s -X POST {stack.api_url}/api/sms -H 'X-Api-Key: {key}' "
+               f"-H 'Content-Type: application/json' -d '{{\"phone\": \"+14155550100\", \"text\": \"hello\"}}'")
+    Console().print(Panel(
+        f"{lines}\n\n[bold]Dev API key[/bold]  {key}\n[bold]Try it[/bold]       {example}\n\n"
+        f"Ready in {stack.ready_after_s:.1f} s. Logs in {stack.log_dir}. Ctrl-C stops everything.",
+        title="SMS gateway: local stack", expand=False))
+
+
+def main() -> int:
+    load_dotenv_file()
+    stack = LocalStack()
+    stopping = threading.Event()
+
+    def on_signal(signum, _frame):
+        stopping.set()
+        stack._stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stack.start()
+        print_banner(stack)
+        code = stack.supervise()
+    except RuntimeError as exc:
+        print(f"local stack failed to start: {exc}", file=sys.stderr)
+        code = 1
+    finally:
+        print("stopping the local stack ...", flush=True)
+        stack.stop()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,259 @@
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from chalicelib.openapi import REF_TEMPLATE, build_openapi, render_docs_page
+from chalicelib.sms_request import (
+    SMS_STATUSES,
+    ErrorBody,
+    HealthView,
+    ProviderList,
+    SendSmsBody,
+    SmsAccepted,
+    SmsList,
+    SmsRequestView,
+    parse_send_request,
+)
+
+pytestmark = pytest.mark.unit
+
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+@pytest.fixture(scope="module")
+def document():
+    return build_openapi(version="1.2.3")
+
+
+def operations(document):
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert method in HTTP_METHODS
+            yield path, method, operation
+
+
+def test_document_is_valid_openapi_3_1(document):
+    validator = pytest.importorskip("openapi_spec_validator")
+    validator.validate(document)
+    assert document["openapi"].startswith("3.1")
+
+
+def test_document_is_plain_json(document):
+    assert json.loads(json.dumps(document)) == document
+
+
+def test_every_ref_resolves(document):
+    def refs(node):
+        if isinstance(node, dict):
+            if "$ref" in node:
+                yield node["$ref"]
+            for value in node.values():
+                yield from refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from refs(value)
+
+    found = list(refs(document))
+    assert found
+    for ref in found:
+        assert ref.startswith("#/")
+        target = document
+        for part in ref[2:].split("/"):
+            target = target[part]
+        assert isinstance(target, dict)
+
+
+def test_routes_and_methods(document):
+    assert {(path, method) for path, method, _ in operations(document)} == {
+        ("/api/sms", "post"),
+        ("/api/sms", "get"),
+        ("/api/sms/{id}", "get"),
+        ("/api/providers", "get"),
+        ("/health", "get"),
+        ("/openapi.json", "get"),
+        ("/docs", "get"),
+    }
+
+
+def test_every_client_and_dependency_error_is_an_error_body(document):
+    error_body = {"$ref": REF_TEMPLATE.format(model="ErrorBody")}
+    checked = 0
+    for path, _, operation in operations(document):
+        for status, response in operation["responses"].items():
+            if status.startswith("4") or (status == "503" and path.startswith("/api/")):
+                assert response["content"]["application/json"]["schema"] == error_body, (path, status)
+                checked += 1
+    assert checked >= 15
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "statuses"),
+    [
+        ("/api/sms", "post", {"202", "400", "401", "409", "413", "415", "422", "503"}),
+        ("/api/sms", "get", {"200", "400", "401", "503"}),
+        ("/api/sms/{id}", "get", {"200", "401", "404", "503"}),
+        ("/api/providers", "get", {"200", "401", "503"}),
+        ("/health", "get", {"200", "503"}),
+    ],
+)
+def test_each_route_documents_its_statuses(document, path, method, statuses):
+    assert set(document["paths"][path][method]["responses"]) == statuses
+
+
+def test_api_key_is_required_on_api_routes_only(document):
+    scheme = document["components"]["securitySchemes"]["ApiKey"]
+    assert scheme == {"type": "apiKey", "in": "header", "name": "X-Api-Key"}
+    for path, _, operation in operations(document):
+        expected = [{"ApiKey": []}] if path.startswith("/api/") else []
+        assert operation["security"] == expected, path
+    assert "security" not in document
+
+
+@pytest.mark.parametrize(
+    ("model", "mode"),
+    [
+        (SendSmsBody, "validation"),
+        (SmsAccepted, "serialization"),
+        (SmsRequestView, "serialization"),
+        (SmsList, "serialization"),
+        (ProviderList, "serialization"),
+        (ErrorBody, "serialization"),
+        (HealthView, "serialization"),
+    ],
+)
+def test_component_schemas_are_the_models_own(document, model, mode):
+    generated = model.model_json_schema(ref_template=REF_TEMPLATE, mode=mode)
+    nested = generated.pop("$defs", {})
+    schemas = document["components"]["schemas"]
+    assert schemas[model.__name__] == generated
+    for name, schema in nested.items():
+        assert schemas[name] == schema
+
+
+def test_send_sms_body_refuses_extra_fields_in_the_schema_too(document):
+    schema = document["components"]["schemas"]["SendSmsBody"]
+    assert schema["additionalProperties"] is False
+    assert set(schema["required"]) == {"phone", "text"}
+
+
+def test_request_body_example_is_accepted_by_the_validator(document):
+    (example,) = document["components"]["schemas"]["SendSmsBody"]["examples"]
+    assert example["phone"] == "+14155550100"
+    assert parse_send_request(json.dumps(example), "application/json", default_region=None).phone == "+14155550100"
+
+
+def test_send_sms_takes_an_optional_idempotency_key(document):
+    send = document["paths"]["/api/sms"]["post"]
+    assert send["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SendSmsBody"}
+    (idempotency_key,) = send["parameters"]
+    assert idempotency_key["name"] == "Idempotency-Key"
+    assert idempotency_key["in"] == "header"
+    assert idempotency_key["required"] is False
+    assert idempotency_key["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
+
+
+def test_list_parameters_follow_the_query_rules(document):
+    parameters = {p["name"]: p for p in document["paths"]["/api/sms"]["get"]["parameters"]}
+    assert set(parameters) == {"status", "provider", "since", "until", "limit", "cursor"}
+    assert all(p["in"] == "query" and p["required"] is False and p["description"] for p in parameters.values())
+    assert parameters["status"]["schema"] == {"type": "string", "enum": list(SMS_STATUSES)}
+    assert parameters["provider"]["schema"] == {"type": "string"}
+    assert parameters["since"]["schema"] == {"type": "string", "format": "date-time"}
+    assert parameters["until"]["schema"] == {"type": "string", "format": "date-time"}
+    assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
+    assert parameters["cursor"]["schema"]["maxLength"] == 2048
+
+
+def test_sms_id_is_a_required_path_parameter(document):
+    (parameter,) = document["paths"]["/api/sms/{id}"]["get"]["parameters"]
+    assert (parameter["name"], parameter["in"], parameter["required"]) == ("id", "path", True)
+
+
+def test_info_and_servers():
+    document = build_openapi(title="Gateway", version="9.9", server_url="https://sms.example.com")
+    assert document["info"]["title"] == "Gateway"
+    assert document["info"]["version"] == "9.9"
+    assert document["servers"] == [{"url": "https://sms.example.com"}]
+    assert "servers" not in build_openapi(version="1")
+
+
+# --- the docs page ---
+
+
+def test_docs_page_loads_nothing_from_the_network():
+    page = render_docs_page()
+    assert not re.search(r"https?://", page)
+    assert not re.search(r"<(script|link|img|iframe)[^>]*(src|href)=", page)
+    assert "connect-src 'self'" in page
+    assert 'const OPENAPI_URL = "/openapi.json";' in page
+
+
+def test_docs_page_cannot_be_broken_out_of_by_its_url():
+    page = render_docs_page('/x</script><script>alert(1)//&"')
+    assert page.count("</script>") == 1
+    assert 'const OPENAPI_URL = "/x\\u003c/script\\u003e\\u003cscript\\u003ealert(1)//\\u0026\\"";' in page
+
+
+# A DOM small enough to run the page's script in node: elements record attributes and children.
+FAKE_BROWSER = """
+class Node {
+  constructor(tag) { this.tag = tag; this.attributes = {}; this.children = []; this.textContent = ""; }
+  setAttribute(name, value) { this.attributes[name] = String(value); }
+  append(...children) { this.children.push(...children); }
+}
+const elements = {};
+globalThis.Node = Node;
+globalThis.document = {
+  title: "",
+  createElement: (tag) => new Node(tag),
+  getElementById: (id) => (elements[id] ||= new Node("div")),
+};
+const answer = JSON.parse(require("fs").readFileSync(0, "utf8"));
+globalThis.fetch = async () => ({ok: answer.ok, status: answer.status, json: async () => answer.spec});
+const text = (node) => typeof node === "string" ? node : node.textContent + node.children.map(text).join(" ");
+const sections = (node) => node.children.filter((child) => child.tag === "section").length;
+"""
+
+
+def run_docs_page_script(tmp_path, answer):
+    script = re.search(r"<script>(.*)</script>", render_docs_page(), re.DOTALL).group(1)
+    harness = tmp_path / "page.js"
+    harness.write_text(
+        FAKE_BROWSER
+        + script
+        + """
+setTimeout(() => console.log(JSON.stringify({
+  title: document.title, status: document.getElementById("status").textContent,
+  operations: sections(document.getElementById("operations")),
+  schemas: sections(document.getElementById("schemas")),
+  text: text(document.getElementById("operations")) + text(document.getElementById("schemas")),
+})), 50);
+"""
+    )
+    result = subprocess.run(
+        [NODE, str(harness)], input=json.dumps(answer), capture_output=True, text=True, timeout=10, check=True
+    )
+    return json.loads(result.stdout)
+
+
+NODE = shutil.which("node")
+needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
+
+
+@needs_node
+def test_docs_page_renders_every_operation_and_schema(tmp_path, document):
+    page = run_docs_page_script(tmp_path, {"ok": True, "status": 200, "spec": document})
+    assert page["title"] == "SMS Gateway 1.2.3"
+    assert page["operations"] == len(list(operations(document)))
+    assert page["schemas"] == len(document["components"]["schemas"])
+    for shown in ("/api/sms/{id}", "Idempotency-Key", "needs ApiKey", "SendSmsBody", "date-time", "maximum: 100"):
+        assert shown in page["text"]
+
+
+@needs_node
+def test_docs_page_says_when_the_document_cannot_be_loaded(tmp_path):
+    page = run_docs_page_script(tmp_path, {"ok": False, "status": 503, "spec": None})
+    assert page["status"] == "Could not load /openapi.json: HTTP 503"
