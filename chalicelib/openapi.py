@@ -73,8 +73,7 @@ def build_openapi(*, title: str = "SMS Gateway", version: str, server_url: str |
 
 def _component_schemas() -> dict[str, Any]:
     _, top_level = models_json_schema(
-        [(model, "validation") for model in _REQUEST_MODELS]
-        + [(model, "serialization") for model in _RESPONSE_MODELS],
+        [(model, "validation") for model in _REQUEST_MODELS] + [(model, "serialization") for model in _RESPONSE_MODELS],
         ref_template=REF_TEMPLATE,
     )
     return top_level["$defs"]
@@ -224,9 +223,7 @@ def _errors(*statuses: str) -> dict[str, Any]:
 def render_docs_page(openapi_url: str = "/openapi.json") -> str:
     """A self-contained HTML page that renders the document at ``openapi_url`` (no CDN, works offline)."""
     # json.dumps quotes the URL for JS; escaping < > & keeps "</script>" in it from closing the tag.
-    url_literal = (
-        json.dumps(openapi_url).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    )
+    url_literal = json.dumps(openapi_url).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return _DOCS_PAGE.replace("__OPENAPI_URL__", url_literal)
 
 

@@ -103,7 +103,6 @@ class Router:
     ):
         if not providers:
             raise ValueError("the router needs at least one provider")
-        self._redis = redis_client
         self._providers = tuple(providers)
         self._by_name = {p.name: p for p in self._providers}
         self._clock = clock
@@ -117,11 +116,16 @@ class Router:
         self._token_counter = itertools.count()
 
         tag = f"{{{key_prefix}}}"
-        self._wrr_key = f"{tag}:wrr"
         self._keys = {
             name: {kind: f"{tag}:{kind}:{name}" for kind in ("rate", "ok", "fail", "down", "since")}
             for name in self._by_name
         }
+        self._pick_keys = [f"{tag}:wrr"]
+        for name in self._by_name:
+            self._pick_keys += [self._keys[name]["rate"], self._keys[name]["down"]]
+        self._status_keys = [
+            self._keys[name][kind] for name in self._by_name for kind in ("rate", "ok", "fail", "down", "since")
+        ]
         self._pick = redis_client.register_script(_script_source("pick_provider"))
         self._record = redis_client.register_script(_script_source("record_outcome"))
         self._status = redis_client.register_script(_script_source("provider_status"))
@@ -151,7 +155,6 @@ class Router:
         """
         if only is not None:
             self._require_known(only)
-        keys = [self._wrr_key]
         args: list[str | int] = [
             self._now_arg(),
             self._rate_window_ms,
@@ -160,14 +163,13 @@ class Router:
             self._index_of(last_failed) if only is None else 0,
         ]
         for provider in self._providers:
-            keys += [self._keys[provider.name]["rate"], self._keys[provider.name]["down"]]
             if only is not None:
                 role = PROVIDER_ROLE_ELIGIBLE if provider.name == only else PROVIDER_ROLE_NEVER
             else:
                 role = PROVIDER_ROLE_EXCLUDED if provider.name in excluded else PROVIDER_ROLE_ELIGIBLE
             args += [provider.name, provider.rate_limit, provider.weight, role]
         with _redis_errors():
-            reason, provider, retry_after_ms, now_ms = self._pick(keys=keys, args=args)
+            reason, provider, retry_after_ms, now_ms = self._pick(keys=self._pick_keys, args=args)
         return Decision(
             provider=_text(provider) if provider else None,
             retry_after_ms=int(retry_after_ms),
@@ -204,11 +206,8 @@ class Router:
 
     def provider_states(self) -> list[ProviderState]:
         """Every provider's live health and rate use, read in one round trip."""
-        keys = [
-            self._keys[p.name][kind] for p in self._providers for kind in ("rate", "ok", "fail", "down", "since")
-        ]
         with _redis_errors():
-            _now_ms, *rows = self._status(keys=keys, args=[self._now_arg(), self._health_window_ms])
+            _now_ms, *rows = self._status(keys=self._status_keys, args=[self._now_arg(), self._health_window_ms])
         states = []
         for index, provider in enumerate(self._providers):
             healthy, successes, failures, unhealthy_until_ms, in_use = rows[5 * index : 5 * index + 5]

@@ -51,6 +51,7 @@ CURSOR_PATTERN = r"^[A-Za-z0-9_-]+={0,2}$"  # urlsafe base64, as the store encod
 _PHONE_CHARACTERS = re.compile(r"\+?[0-9 ().\-]+")
 # C0 and C1 controls except \t \n \r: they would reach the handset as garbage or not at all.
 _CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins valid pairs into one character
 _SHOWN_NAME_CHARS = 64
 
 
@@ -123,9 +124,7 @@ def to_e164(phone: str, default_region: str | None) -> str:
     if not _PHONE_CHARACTERS.fullmatch(candidate):
         raise _invalid_phone("phone may contain only digits, spaces, ( ) . - and a leading +")
     if not candidate.startswith("+") and default_region is None:
-        raise _invalid_phone(
-            f"phone must be in international format: + and the country code, e.g. {PHONE_EXAMPLE}"
-        )
+        raise _invalid_phone(f"phone must be in international format: + and the country code, e.g. {PHONE_EXAMPLE}")
     try:
         number = phonenumbers.parse(candidate, default_region)
     except phonenumbers.NumberParseException:
@@ -136,10 +135,8 @@ def to_e164(phone: str, default_region: str | None) -> str:
 
 
 def _check_body_size(raw_body: bytes | str | None, max_body_bytes: int) -> None:
-    if isinstance(raw_body, str):
-        size = len(raw_body.encode("utf-8", "surrogatepass"))
-    else:
-        size = len(raw_body or b"")
+    encoded = raw_body.encode("utf-8", "surrogatepass") if isinstance(raw_body, str) else raw_body or b""
+    size = len(encoded)
     if size > max_body_bytes:
         raise PayloadTooLarge(f"request body is {size} bytes; the limit is {max_body_bytes}")
 
@@ -190,6 +187,9 @@ def _decode_json_object(body: str) -> dict[str, Any]:
         if name in fields:
             shown = _shown_name(name)
             raise ValidationFailed(f"field {shown!r} appears twice", field=shown, code="duplicate_field")
+        # pydantic cannot even read a name with an unpaired surrogate, so its error would name no field.
+        if _UNPAIRED_SURROGATE.search(name):
+            raise _unknown_field(name)
         fields[name] = value
     return fields
 
@@ -204,12 +204,10 @@ def _refusal_priority(error: ErrorDetails) -> int:
 
 
 def _body_refusal(error: ErrorDetails) -> ApiError:
-    field = _shown_name(str(error["loc"][0]))
+    field = str(error["loc"][0])
     kind = error["type"]
     if kind == "extra_forbidden":
-        return ValidationFailed(
-            f"unknown field {field!r}: the body takes only phone and text", field=field, code="unknown_field"
-        )
+        return _unknown_field(field)
     if kind == "missing":
         return ValidationFailed(f"{field} is required", field=field, code="missing_field")
     if kind == "string_type":
@@ -247,12 +245,18 @@ def _check_text(text: str) -> SegmentInfo:
     segment_info = count_segments(text)
     if segment_info.segments > MAX_SEGMENTS:
         raise UnprocessableEntity(
-            f"text needs {segment_info.segments} SMS segments ({segment_info.encoding}); "
-            f"the limit is {MAX_SEGMENTS}",
+            f"text needs {segment_info.segments} SMS segments ({segment_info.encoding}); the limit is {MAX_SEGMENTS}",
             field="text",
             code="too_long",
         )
     return segment_info
+
+
+def _unknown_field(name: str) -> ValidationFailed:
+    shown = _shown_name(name)
+    return ValidationFailed(
+        f"unknown field {shown!r}: the body takes only phone and text", field=shown, code="unknown_field"
+    )
 
 
 def _invalid_phone(message: str) -> ValidationFailed:
@@ -264,8 +268,9 @@ def _empty_text() -> ValidationFailed:
 
 
 def _shown_name(name: str) -> str:
-    """A client-chosen name, cut short enough to put in an error."""
-    return name if len(name) <= _SHOWN_NAME_CHARS else name[: _SHOWN_NAME_CHARS - 1] + "…"
+    """A client-chosen name, made printable and cut short enough to put in an error and a log line."""
+    printable = "".join(char if char.isprintable() else "?" for char in name)
+    return printable if len(printable) <= _SHOWN_NAME_CHARS else printable[: _SHOWN_NAME_CHARS - 1] + "…"
 
 
 # --- GET /api/sms ---
@@ -387,13 +392,9 @@ class AttemptView(BaseModel):
 
     attempt: int = Field(ge=1, description="1 for the first try, 2 for the first retry, ...")
     provider: str
-    status_code: int | None = Field(
-        description="The provider's HTTP status; null on a timeout or network error."
-    )
+    status_code: int | None = Field(description="The provider's HTTP status; null on a timeout or network error.")
     latency_ms: int | None
-    outcome: str = Field(
-        description="What the gateway made of the answer, e.g. sent, retry, refused, throttled."
-    )
+    outcome: str = Field(description="What the gateway made of the answer, e.g. sent, retry, refused, throttled.")
     error: str | None
     at: Timestamp
 
@@ -404,9 +405,7 @@ class SmsSummary(BaseModel):
     id: str
     phone: str = Field(examples=[PHONE_EXAMPLE])
     status: SmsStatus
-    provider_used: str | None = Field(
-        description="The provider of the latest attempt; null before the first."
-    )
+    provider_used: str | None = Field(description="The provider of the latest attempt; null before the first.")
     encoding: Encoding
     segments: int
     created_at: Timestamp

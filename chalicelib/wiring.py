@@ -14,6 +14,8 @@ import boto3
 import httpx
 import redis
 from botocore.config import Config
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from chalicelib.auth import ApiKeyAuthenticator
 from chalicelib.dispatch_queue import DispatchQueue
@@ -33,7 +35,10 @@ AWS_CONFIG = Config(connect_timeout=1, read_timeout=5, retries={"max_attempts": 
 
 @lru_cache(maxsize=4)
 def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=0.5, health_check_interval=10)
+    # One quick retry (a restarted Redis, a dropped pooled connection), then DependencyUnavailable:
+    # redis-py's default backoff would hold a request for seconds while Redis is down.
+    return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=0.5, health_check_interval=10,
+                                retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1))
 
 
 @lru_cache(maxsize=1)

@@ -86,7 +86,7 @@ class LocalStack:
         self.dispatchers: list[subprocess.Popen] = []
         self.fake_redis = None
         self.started: list[str] = []
-        self.log_dir = log_dir or ROOT / ".run" / "logs"
+        self.log_dir = log_dir or Path(self.env.get("STACK_LOG_DIR") or ROOT / ".run" / "logs")
         self.state_file = Path(self.env.get("STACK_STATE_FILE", ROOT / ".run" / "stack.json"))
         self._stopping = threading.Event()
         self._scheduler: threading.Thread | None = None

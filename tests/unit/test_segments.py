@@ -21,9 +21,7 @@ UCS2_ONLY = "ж"  # Cyrillic: in the BMP, not in GSM-7
         pytest.param("a" * 159 + "€", SegmentInfo("GSM-7", 161, 2), id="gsm-euro-costs-two-septets"),
         pytest.param("a" * 158 + "{", SegmentInfo("GSM-7", 160, 1), id="gsm-escape-pair-fills-one-part"),
         pytest.param("\f^{}\\[~]|€", SegmentInfo("GSM-7", 20, 1), id="gsm-every-extension-char-costs-two"),
-        pytest.param(
-            "Ære Øst Ålborg ÄÖÑÜ§¿ £$¥ @ ΔΦΓΛΩΠΨΣΘΞ é", SegmentInfo("GSM-7", 40, 1), id="gsm-accented-basic"
-        ),
+        pytest.param("Ære Øst Ålborg ÄÖÑÜ§¿ £$¥ @ ΔΦΓΛΩΠΨΣΘΞ é", SegmentInfo("GSM-7", 40, 1), id="gsm-accented-basic"),
         # Without the no-split rule this would be 306 septets = 2 parts; the pair moves, so 3.
         pytest.param(
             "a" * 152 + "{" + "a" * 152, SegmentInfo("GSM-7", 306, 3), id="gsm-escape-pair-moves-to-next-part"
@@ -40,9 +38,7 @@ UCS2_ONLY = "ж"  # Cyrillic: in the BMP, not in GSM-7
         pytest.param(EMOJI, SegmentInfo("UCS-2", 2, 1), id="emoji-costs-two-units"),
         pytest.param("a" * 68 + EMOJI, SegmentInfo("UCS-2", 70, 1), id="emoji-fills-single-part"),
         # Without the no-split rule this would be 134 units = 2 parts; the pair moves, so 3.
-        pytest.param(
-            "a" * 66 + EMOJI + "a" * 66, SegmentInfo("UCS-2", 134, 3), id="surrogate-pair-moves-to-next-part"
-        ),
+        pytest.param("a" * 66 + EMOJI + "a" * 66, SegmentInfo("UCS-2", 134, 3), id="surrogate-pair-moves-to-next-part"),
         pytest.param("tab\there", SegmentInfo("UCS-2", 8, 1), id="tab-is-not-gsm"),
         pytest.param("`backtick`", SegmentInfo("UCS-2", 10, 1), id="backtick-is-not-gsm"),
     ],

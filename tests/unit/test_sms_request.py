@@ -27,9 +27,7 @@ def body(**fields) -> bytes:
 
 
 def send(raw_body, content_type="application/json", *, default_region=None, max_body_bytes=16384):
-    return parse_send_request(
-        raw_body, content_type, default_region=default_region, max_body_bytes=max_body_bytes
-    )
+    return parse_send_request(raw_body, content_type, default_region=default_region, max_body_bytes=max_body_bytes)
 
 
 # --- POST /api/sms: refusals ---
@@ -69,6 +67,8 @@ BAD_SEND_REQUESTS = [
         id="unknown-field-reported-before-missing-one"),
     bad(body(phone=PHONE, text="hi", **{"x" * 500: 1}), 400, "unknown_field", "x" * 63 + "…",
         id="unknown-field-name-cut-short"),
+    bad(b'{"phone": "+14155550100", "text": "hi", "a\\nb\\ud800": 1}', 400, "unknown_field", "a?b?",
+        id="unknown-field-name-made-printable"),
     bad(body(text="hi"), 400, "missing_field", "phone", id="missing-phone"),
     bad(body(phone=PHONE), 400, "missing_field", "text", id="missing-text"),
     bad(body(phone=14155550100, text="hi"), 400, "invalid_type", "phone", id="phone-is-a-number"),
@@ -106,12 +106,8 @@ BAD_SEND_REQUESTS = [
 # fmt: on
 
 
-@pytest.mark.parametrize(
-    ("raw_body", "content_type", "default_region", "status", "code", "field"), BAD_SEND_REQUESTS
-)
-def test_bad_send_request_is_refused_with_its_field(
-    raw_body, content_type, default_region, status, code, field
-):
+@pytest.mark.parametrize(("raw_body", "content_type", "default_region", "status", "code", "field"), BAD_SEND_REQUESTS)
+def test_bad_send_request_is_refused_with_its_field(raw_body, content_type, default_region, status, code, field):
     with pytest.raises(ApiError) as refused:
         send(raw_body, content_type, default_region=default_region)
     assert (refused.value.status, refused.value.code, refused.value.field) == (status, code, field)
@@ -204,9 +200,7 @@ def test_model_refuses_extra_fields_and_numbers():
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
-    ),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
     max_leaves=8,
 )
 
@@ -237,6 +231,15 @@ def test_any_json_object_is_accepted_or_refused_as_a_client_error(fields, defaul
         assert 1 <= sms.segments <= 10
 
 
+ANY_CHARACTER = st.characters() | st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(ANY_CHARACTER, max_size=6) | st.sampled_from(["phone", "text"]), JSON_VALUES))
+def test_any_object_with_any_names_is_accepted_or_refused_as_a_client_error(fields):
+    assert_refused_as_client_error(lambda: send(json.dumps(fields)))
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="+0123456789 ()-.", max_size=24), st.sampled_from([None, "US", "GB"]))
 def test_any_phone_like_string_is_accepted_or_refused_as_invalid_phone(phone, default_region):
@@ -252,6 +255,7 @@ def test_any_phone_like_string_is_accepted_or_refused_as_invalid_phone(phone, de
 BAD_LIST_QUERIES = [
     pytest.param({"foo": "1"}, "unknown_parameter", "foo", id="unknown-parameter"),
     pytest.param({"foo": ""}, "unknown_parameter", "foo", id="unknown-parameter-without-value"),
+    pytest.param({"x" * 100: "1"}, "unknown_parameter", "x" * 63 + "…", id="unknown-parameter-name-cut-short"),
     pytest.param({"status": "done"}, "invalid_status", "status", id="status-not-a-lifecycle-state"),
     pytest.param({"status": "SENT"}, "invalid_status", "status", id="status-is-case-sensitive"),
     pytest.param({"provider": "delta"}, "unknown_provider", "provider", id="provider-not-configured"),

@@ -1,0 +1,46 @@
+# The two commands a newcomer needs: `make run` (the local stack) and `make test` (every tier).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint unit functional integration coverage bench bench-quick chaos fuzz package deploy dlq-replay clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+## make run: the whole gateway on this machine (AWS emulator, Redis, simulators, API, dispatchers)
+run: $(STAMP)
+	$(BIN)/python -m localdev.stack
+
+## make test: lint, then unit, functional and integration tiers with coverage
+test: $(STAMP) lint
+	bash scripts/ensure-redis.sh
+	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=xml --cov-fail-under=90 -p no:cacheprovider
+	$(BIN)/python -m coverage report --include='chalicelib/router.py' --fail-under=100 > /dev/null \
+		|| { echo "routing code is not 100% covered:"; $(BIN)/python -m coverage report --include='chalicelib/router.py'; exit 1; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m unit
+
+functional: $(STAMP)
+	$(BIN)/python -m pytest -m functional
+
+integration: $(STAMP)
+	bash scripts/ensure-redis.sh
+	$(BIN)/python -m pytest -m integration
+
+dlq-replay: $(STAMP)
+	$(BIN)/python -m localdev.dlq_replay $(ARGS)
+
+clean:
+	rm -rf .run .pytest_cache .ruff_cache .hypothesis .coverage coverage.xml htmlcov

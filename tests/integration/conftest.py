@@ -1,0 +1,145 @@
+"""The integration tier: the real local stack (moto server, Redis, provider simulators over HTTP,
+the chalice local API and the queue emulation in dispatcher processes), started per test module."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from localdev.stack import ROOT, free_port
+
+TERMINAL = {"sent", "failed", "delivered", "undelivered"}
+
+
+@dataclass
+class StackHandle:
+    process: subprocess.Popen
+    state: dict
+    env: dict
+    log_dir: Path
+    http: httpx.Client = field(init=False)
+
+    def __post_init__(self):
+        self.http = httpx.Client(base_url=self.state["api_url"], headers={"X-Api-Key": self.state["api_key"]},
+                                 timeout=10)
+
+    @property
+    def simulators(self) -> dict[str, str]:
+        return {p["name"]: p["url"].rsplit("/send", 1)[0] for p in self.state["providers"]}
+
+    def configure(self, name: str, **settings) -> None:
+        httpx.post(f"{self.simulators[name]}/_config", json=settings, timeout=5).raise_for_status()
+
+    def arrivals(self, name: str) -> list[dict]:
+        return httpx.get(f"{self.simulators[name]}/_arrivals", timeout=10).json()
+
+    def sent(self, name: str) -> list[dict]:
+        return httpx.get(f"{self.simulators[name]}/_sent", timeout=10).json()
+
+    def reset(self) -> None:
+        """Fresh simulators and fresh routing state (health windows, rate logs) between tests."""
+        for name in self.simulators:
+            httpx.post(f"{self.simulators[name]}/_reset", timeout=5).raise_for_status()
+            self.configure(name, mode="ok")
+        client = redis.Redis.from_url(self.state["redis_url"])
+        keys = list(client.scan_iter(match=f"*{self.env['REDIS_KEY_PREFIX']}*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+    def send(self, phone: str = "+14155550100", text: str = "hello", **headers) -> str:
+        response = self.http.post("/api/sms", json={"phone": phone, "text": text}, headers=headers)
+        assert response.status_code == 202, response.text
+        return response.json()["id"]
+
+    def get(self, request_id: str) -> dict:
+        response = self.http.get(f"/api/sms/{request_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def wait_terminal(self, ids: list[str], timeout_s: float) -> dict[str, dict]:
+        """Poll until every request is sent or failed; returns the last view of each."""
+        deadline = time.monotonic() + timeout_s
+        views: dict[str, dict] = {}
+        pending = list(ids)
+        while pending and time.monotonic() < deadline:
+            still = []
+            for request_id in pending:
+                view = self.get(request_id)
+                views[request_id] = view
+                if view["status"] not in TERMINAL:
+                    still.append(request_id)
+            pending = still
+            if pending:
+                time.sleep(0.5)
+        return views
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_stack(tmp_dir: Path, **overrides: str) -> StackHandle:
+    state_file = tmp_dir / "stack.json"
+    env = {
+        **os.environ,
+        "PORT": str(free_port()),
+        "MOTO_PORT": str(free_port()),
+        "SIM_BASE_PORT": str(free_port()),
+        "STACK_STATE_FILE": str(state_file),
+        "API_KEYS": "it-key-" + uuid.uuid4().hex[:8],
+        "REDIS_KEY_PREFIX": "it" + uuid.uuid4().hex[:8],
+        "SIM_LATENCY_MS": "5",
+        "SCHEDULE_INTERVAL_S": "5",
+        "PYTHONUNBUFFERED": "1",
+        **overrides,
+    }
+    for name in ("SMS_PROVIDERS", "AWS_ENDPOINT_URL"):
+        if name not in overrides:
+            env.pop(name, None)
+    log_dir = tmp_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env["STACK_LOG_DIR"] = str(log_dir)
+    process = subprocess.Popen([sys.executable, "-m", "localdev.stack"], cwd=ROOT, env=env,
+                               stdout=open(log_dir / "stack.out", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    deadline = time.monotonic() + 90
+    while not state_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"local stack did not start: {(log_dir / 'stack.out').read_text()[-3000:]}")
+        time.sleep(0.2)
+    return StackHandle(process, json.loads(state_file.read_text()), env, log_dir)
+
+
+@pytest.fixture(scope="module")
+def stack_env() -> dict[str, str]:
+    """Override in a test module to start its stack with other settings."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, stack_env):
+    handle = start_stack(tmp_path_factory.mktemp("stack"), **stack_env)
+    yield handle
+    handle.stop()
+
+
+@pytest.fixture
+def fresh_stack(stack):
+    stack.reset()
+    return stack
