@@ -8,12 +8,15 @@ from chalice import Chalice, Rate, Response
 
 from chalicelib import wiring
 from chalicelib.api_views import error_body, provider_view, request_view
+from chalicelib.cors import cors_headers
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import DependencyUnavailable, GatewayError, NotFound, ValidationFailed
 from chalicelib.logs import logger
+from chalicelib.openapi import build_openapi, render_docs_page
 from chalicelib.sms_request import parse_list_query, parse_send_request
 
 app = Chalice(app_name="sms-gateway")
+API_VERSION = "1.0.0"
 
 ACCEPTED_CONTENT_TYPES = ["application/json", "text/plain", "application/x-www-form-urlencoded",
                           "multipart/form-data", "application/xml", "application/octet-stream"]
@@ -32,6 +35,10 @@ def json_errors(view):
                 logger.warning("dependency unavailable", extra={"error": exc.message})
                 status = 503
             return Response(body=error_body(exc), status_code=status, headers=_retry_after(status))
+        except Exception:  # a bug: still the API's error shape, and logged with its trace
+            logger.exception("unhandled error")
+            return Response(body=error_body(GatewayError("internal error", code="internal_error")),
+                            status_code=500)
 
     return wrapper
 
@@ -42,6 +49,32 @@ def _retry_after(status: int) -> dict[str, str]:
 
 def _client_id() -> str:
     return wiring.get_authenticator().authenticate(app.current_request.headers.get("x-api-key"))
+
+
+@app.middleware("http")
+def add_cors_headers(event, get_response):
+    response = get_response(event)
+    response.headers.update(cors_headers(wiring.get_settings().cors_allow_origin, event.headers.get("origin")))
+    return response
+
+
+@app.route("/api/sms", methods=["OPTIONS"])
+@app.route("/api/sms/{request_id}", methods=["OPTIONS"])
+@app.route("/api/providers", methods=["OPTIONS"])
+def cors_preflight(request_id=None):
+    headers = cors_headers(wiring.get_settings().cors_allow_origin, app.current_request.headers.get("origin"),
+                           preflight=True)
+    return Response(body="", status_code=204 if headers else 403, headers=headers)
+
+
+@app.route("/openapi.json", methods=["GET"])
+def openapi_document():
+    return build_openapi(version=API_VERSION)
+
+
+@app.route("/docs", methods=["GET"])
+def docs_page():
+    return Response(body=render_docs_page(), status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
 @app.route("/api/sms", methods=["POST"], content_types=ACCEPTED_CONTENT_TYPES)

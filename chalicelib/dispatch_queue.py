@@ -47,7 +47,8 @@ class DispatchMessage:
             raise PermanentError(f"malformed dispatch message: {type(exc).__name__}") from None
 
     def next_attempt(self, **changes) -> DispatchMessage:
-        return replace(self, attempt=self.attempt + 1, avoid=(), **changes)
+        # `avoid` lasts one message unless the caller sets it again (a 429 names the provider to skip).
+        return replace(self, **{"attempt": self.attempt + 1, "avoid": (), **changes})
 
 
 class DispatchQueue:

@@ -47,6 +47,7 @@ ENV_DEFAULTS: dict[str, str] = {
     "REDIS_KEY_PREFIX": "smsgw",
     "API_KEYS": "",
     "API_KEYS_SECRET_ID": "",
+    "PROVIDER_KEYS_SECRET_ID": "",
     "PORT": "8000",
     "MAX_RETRIES": "5",
     "HEALTH_WINDOW_S": "300",
@@ -79,6 +80,7 @@ class Settings:
     redis_key_prefix: str
     api_keys: tuple[str, ...]
     api_keys_secret_id: str
+    provider_keys_secret_id: str
     port: int
     max_retries: int
     health_window_s: int
@@ -147,6 +149,7 @@ def _parse(items: tuple[tuple[str, str], ...]) -> Settings:
         redis_key_prefix=env["REDIS_KEY_PREFIX"],
         api_keys=tuple(k.strip() for k in env["API_KEYS"].split(",") if k.strip()),
         api_keys_secret_id=env["API_KEYS_SECRET_ID"],
+        provider_keys_secret_id=env["PROVIDER_KEYS_SECRET_ID"],
         port=n(env, "PORT", int, 1, 65535),
         max_retries=n(env, "MAX_RETRIES", int, 0, 20),
         health_window_s=n(env, "HEALTH_WINDOW_S", int, 1, 86400),

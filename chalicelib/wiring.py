@@ -7,6 +7,7 @@ its clients and connection pools across Lambda invocations.
 
 from __future__ import annotations
 
+import json
 import time
 from functools import lru_cache
 
@@ -14,18 +15,20 @@ import boto3
 import httpx
 import redis
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from chalicelib.auth import ApiKeyAuthenticator
 from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.dispatcher import Dispatcher, RetryPolicy
+from chalicelib.errors import DependencyUnavailable
 from chalicelib.intake import Intake
 from chalicelib.models import bind_models
 from chalicelib.providers import build_providers
 from chalicelib.request_store import RequestStore
 from chalicelib.router import Router
-from chalicelib.settings import Settings, get_settings
+from chalicelib.settings import ProviderConfig, Settings, get_settings
 from chalicelib.sweeper import Sweeper
 
 # Short timeouts: a dependency that does not answer must turn into a 503 within about a second.
@@ -93,7 +96,7 @@ def _dispatcher(settings: Settings) -> Dispatcher:
         router=_router(settings),
         store=_store(settings),
         queue=_queue(settings),
-        providers=build_providers(settings.providers, _http()),
+        providers=build_providers(_provider_configs(settings), _http()),
         retry_policy=RetryPolicy(max_retries=settings.max_retries),
         slot_wait_max_ms=settings.slot_wait_max_ms,
     )
@@ -123,14 +126,27 @@ def get_sweeper() -> Sweeper:
     return Sweeper(_store(settings), _queue(settings), time.time)
 
 
+def _secret(settings: Settings, secret_id: str) -> str:
+    try:
+        return _aws_client("secretsmanager", settings.aws_region).get_secret_value(SecretId=secret_id)["SecretString"]
+    except (BotoCoreError, ClientError) as exc:
+        raise DependencyUnavailable(f"Secrets Manager unavailable: {type(exc).__name__}") from None
+
+
 @lru_cache(maxsize=4)
 def _authenticator(settings: Settings) -> ApiKeyAuthenticator:
     if settings.api_keys_secret_id:
-        secret = _aws_client("secretsmanager", settings.aws_region).get_secret_value(
-            SecretId=settings.api_keys_secret_id
-        )
-        return ApiKeyAuthenticator.from_secret(secret["SecretString"])
+        return ApiKeyAuthenticator.from_secret(_secret(settings, settings.api_keys_secret_id))
     return ApiKeyAuthenticator(settings.api_keys)
+
+
+def _provider_configs(settings: Settings) -> tuple[ProviderConfig, ...]:
+    """SMS_PROVIDERS, with each provider's api_key from the PROVIDER_KEYS_SECRET_ID secret when set
+    (a JSON object {"alpha": "key", ...}): provider keys never sit in config files or the environment."""
+    if not settings.provider_keys_secret_id:
+        return settings.providers
+    keys = json.loads(_secret(settings, settings.provider_keys_secret_id))
+    return tuple(p.model_copy(update={"api_key": keys.get(p.name, p.api_key)}) for p in settings.providers)
 
 
 def get_authenticator() -> ApiKeyAuthenticator:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import pairwise
 
 import pytest
 
@@ -35,14 +36,14 @@ def test_every_provider_failing_ends_failed_after_six_attempts_with_backoff(fres
         assert [a["attempt"] for a in attempts] == [1, 2, 3, 4, 5, 6]
         assert all(a["outcome"] == "provider_failure" and a["status_code"] == 500 for a in attempts)
         # Delays read from the attempt records: at least the backoff, and not much more.
-        gaps = [_at(b) - _at(a) for a, b in zip(attempts, attempts[1:], strict=False)]
+        gaps = [_at(b) - _at(a) for a, b in pairwise(attempts)]
         for gap, backoff in zip(gaps, BACKOFF_S, strict=True):
             assert backoff - 0.2 <= gap <= backoff + 4, (gaps, BACKOFF_S)
         providers = [a["provider"] for a in attempts]
         # While a provider is untried, a retry never goes back to one that failed ...
         assert len(set(providers[:3])) == 3
         # ... and once all have failed, only the last one stays excluded.
-        assert all(b != a for a, b in zip(providers[2:], providers[3:], strict=False))
+        assert all(b != a for a, b in pairwise(providers[2:]))
 
 
 def test_a_failing_provider_is_retried_elsewhere_and_the_request_is_sent(fresh_stack):

@@ -1,0 +1,449 @@
+"""The dispatcher end to end in-process: moto (tables, queue), a router on fakeredis and real Redis,
+and real provider simulators over HTTP. Each test reads what a user would see: the request's status,
+its attempt records, what the providers received, and what went back onto the queue."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+
+import httpx
+import pytest
+
+from chalicelib.dispatch_queue import DispatchMessage
+from chalicelib.dispatcher import Dispatcher, RetryPolicy, exclusions_for_retry
+from chalicelib.errors import DependencyUnavailable
+from chalicelib.providers import build_providers
+from chalicelib.request_store import RequestStore
+from chalicelib.router import Router
+from chalicelib.settings import ProviderConfig
+
+pytestmark = pytest.mark.unit
+
+PHONE = "+14155550100"
+
+
+class Harness:
+    """One dispatcher wired to the test's collaborators, plus the moves a test makes with it."""
+
+    def __init__(self, aws, store, clock, redis_client, key_prefix, simulators, http, providers, *,
+                 rate_limit=50, min_samples=10, max_retries=5, slot_wait_max_ms=0, store_wrapper=None):
+        self.aws, self.store, self.clock = aws, store, clock
+        self.sims = {name: simulators(name, mode=mode) for name, mode in providers.items()}
+        configs = [ProviderConfig(name=name, url=sim.url, rate_limit=rate_limit, timeout_s=2)
+                   for name, sim in self.sims.items()]
+        self.router = Router(redis_client, configs, key_prefix=key_prefix, min_samples=min_samples, clock=clock.ms)
+        self.slept: list[float] = []
+        self.dispatcher = Dispatcher(
+            router=self.router,
+            store=store_wrapper(store) if store_wrapper else store,
+            queue=aws.queue,
+            providers=build_providers(tuple(configs), http),
+            retry_policy=RetryPolicy(max_retries=max_retries),
+            slot_wait_max_ms=slot_wait_max_ms,
+            clock=clock,
+            sleep=self._sleep,
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock.advance(seconds)
+
+    def accept(self, ttl_s: int = 3600) -> DispatchMessage:
+        """A request as intake leaves it: stored pending, its first message in hand (not queued)."""
+        request_id = uuid.uuid4().hex
+        item = self.store.create(request_id, phone=PHONE, text="hello", encoding="GSM-7", segments=1, ttl_s=ttl_s)
+        return DispatchMessage(id=request_id, expires_at=int(item.expires_at))
+
+    def deliver(self, *messages: DispatchMessage) -> dict:
+        return self.dispatcher.dispatch_batch([(uuid.uuid4().hex, m.to_body()) for m in messages])
+
+    def deliver_next(self) -> DispatchMessage:
+        """Take the one message waiting on the queue (its delay served) and deliver it."""
+        [queued] = self.aws.probe.take()
+        self.clock.advance(queued.delay_s)
+        assert self.deliver(queued.message) == {"batchItemFailures": []}
+        return queued.message
+
+    def request(self, request_id: str):
+        return self.store.get(request_id)
+
+    def attempts(self, request_id: str):
+        return sorted(self.store.attempts_of(request_id), key=lambda r: r.attempt)
+
+    def provider_calls(self) -> Counter:
+        return Counter({name: len(sim.arrivals()) for name, sim in self.sims.items()})
+
+
+@pytest.fixture
+def http():
+    with httpx.Client() as client:
+        yield client
+
+
+@pytest.fixture
+def harness(aws, store, clock, redis_client, key_prefix, simulators, http):
+    def build(providers=None, **options) -> Harness:
+        return Harness(aws, store, clock, redis_client, key_prefix, simulators, http,
+                       providers or {"alpha": "ok"}, **options)
+
+    return build
+
+
+# ------------------------------------------------------------------ one send
+
+
+def test_accepted_message_ends_sent_with_one_response_record(harness):
+    h = harness({"alpha": "ok"})
+    message = h.accept()
+    assert h.deliver(message) == {"batchItemFailures": []}
+    item = h.request(message.id)
+    assert (item.status, item.provider_used, item.attempts, item.retries) == ("sent", "alpha", 1, 0)
+    [sent] = h.sims["alpha"].sent()
+    assert item.provider_message_id == sent["message_id"]
+    assert (sent["to"], sent["text"], sent["idempotency_key"]) == (PHONE, "hello", f"{message.id}-1")
+    [record] = h.attempts(message.id)
+    assert (record.provider, record.outcome, int(record.status_code)) == ("alpha", "accepted", 200)
+    assert record.id == f"{message.id}-1"
+    assert item.open_shard is None and item.due_at is None  # left the sweeper's index
+    assert h.aws.probe.messages() == []
+
+
+def test_refused_message_fails_without_retry(harness):
+    h = harness({"alpha": "reject", "beta": "ok"})
+    h.sims["beta"].configure(mode="reject")
+    message = h.accept()
+    h.deliver(message)
+    item = h.request(message.id)
+    assert (item.status, item.failure_reason, item.retries) == ("failed", "refused", 0)
+    assert "400" in item.last_error
+    assert [r.outcome for r in h.attempts(message.id)] == ["refused"]
+    assert h.aws.probe.messages() == []
+    assert sum(h.provider_calls().values()) == 1
+
+
+def test_provider_failure_schedules_a_retry_on_another_provider(harness):
+    h = harness({"alpha": "fail", "beta": "fail"})
+    message = h.accept()
+    h.deliver(message)
+    item = h.request(message.id)
+    first = item.provider_used
+    assert (item.status, item.retries, item.excluded) == ("retrying", 1, [first])
+    assert item.next_attempt_at is not None
+    [queued] = h.aws.probe.messages()
+    assert queued.delay_s == 1
+    assert (queued.message.attempt, queued.message.retries) == (2, 1)
+    assert (queued.message.excluded, queued.message.last_failed) == ((first,), first)
+    [record] = h.attempts(message.id)
+    assert (record.outcome, int(record.status_code)) == ("provider_failure", 500)
+
+
+def test_retries_back_off_exponentially_then_fail_for_good(harness):
+    h = harness({"alpha": "fail", "beta": "fail", "gamma": "fail"})
+    message = h.accept()
+    h.deliver(message)
+    delays, exclusions, providers = [], [], [h.request(message.id).provider_used]
+    for _ in range(5):
+        queued = h.aws.probe.messages()[0]
+        delays.append(queued.delay_s)
+        exclusions.append(queued.message.excluded)
+        h.deliver_next()
+        providers.append(h.request(message.id).provider_used)
+    assert delays == [1, 2, 4, 8, 16]
+    # Every provider tried once before any is tried again; exclusions grow, then only the last stays out.
+    assert len(set(providers[:3])) == 3
+    assert [len(e) for e in exclusions[:3]] == [1, 2, 3]
+    assert all(later != earlier for earlier, later in zip(providers, providers[1:], strict=False))
+    item = h.request(message.id)
+    assert (item.status, item.failure_reason, item.attempts, item.retries) == ("failed", "retries_exhausted", 6, 5)
+    assert "500" in item.last_error
+    assert [r.attempt for r in h.attempts(message.id)] == [1, 2, 3, 4, 5, 6]
+    assert [r.provider for r in h.attempts(message.id)] == providers
+    assert h.aws.probe.messages() == []
+    assert sum(h.provider_calls().values()) == 6
+
+
+def test_retry_never_goes_back_to_a_failed_provider_while_another_is_untried(harness):
+    h = harness({"alpha": "fail", "beta": "ok", "gamma": "ok"})
+    h.sims["beta"].configure(mode="fail")
+    message = h.accept()
+    h.deliver(message)
+    first = h.request(message.id).provider_used
+    h.deliver_next()
+    second = h.request(message.id).provider_used
+    if {first, second} == {"alpha", "beta"}:
+        h.deliver_next()
+    item = h.request(message.id)
+    assert (item.status, item.provider_used) == ("sent", "gamma")
+    assert len({r.provider for r in h.attempts(message.id)}) == len(h.attempts(message.id))
+
+
+def test_when_every_provider_failed_only_the_last_one_stays_excluded(harness):
+    h = harness({"alpha": "fail", "beta": "fail"})
+    message = h.accept()
+    h.deliver(message)
+    h.deliver_next()
+    tried = [r.provider for r in h.attempts(message.id)]
+    assert sorted(tried) == ["alpha", "beta"]
+    [queued] = h.aws.probe.messages()
+    assert queued.message.excluded == tuple(tried)
+    assert queued.message.last_failed == tried[-1]
+    h.sims[tried[0]].configure(mode="ok")
+    h.deliver_next()
+    item = h.request(message.id)
+    assert (item.status, item.provider_used, item.retries) == ("sent", tried[0], 2)
+
+
+def test_throttled_message_is_requeued_without_counting_a_retry(harness):
+    h = harness({"alpha": "throttle", "beta": "ok"})
+    h.sims["beta"].configure(mode="throttle")
+    message = h.accept()
+    h.deliver(message)
+    item = h.request(message.id)
+    throttler = item.provider_used
+    assert (item.status, item.retries) == ("pending", 0)
+    [queued] = h.aws.probe.messages()
+    assert (queued.delay_s, queued.message.attempt, queued.message.retries) == (0, 2, 0)
+    assert queued.message.avoid == (throttler,)
+    assert queued.message.excluded == ()
+    h.sims["alpha"].configure(mode="ok")
+    h.sims["beta"].configure(mode="ok")
+    h.deliver_next()
+    item = h.request(message.id)
+    assert (item.status, item.retries) == ("sent", 0)
+    assert item.provider_used != throttler
+    assert [r.outcome for r in h.attempts(message.id)] == ["throttled", "accepted"]
+
+
+def test_throttling_does_not_count_against_provider_health(harness):
+    h = harness({"alpha": "throttle"}, min_samples=2)
+    for _ in range(3):
+        h.deliver(h.accept())
+        h.aws.probe.take()
+    [state] = h.router.provider_states()
+    assert (state.healthy, state.failures, state.successes) == (True, 0, 0)
+
+
+# ------------------------------------------------------------------ no provider free
+
+
+def test_message_without_a_rate_slot_waits_in_the_queue(harness):
+    h = harness({"alpha": "ok"}, rate_limit=1)
+    first, second = h.accept(), h.accept()
+    h.deliver(first)
+    h.deliver(second)
+    assert h.request(first.id).status == "sent"
+    item = h.request(second.id)
+    assert (item.status, item.attempts, item.retries) == ("pending", 0, 0)
+    [queued] = h.aws.probe.messages()
+    assert queued.message == second  # the same message: not a retry, not a new attempt
+    assert queued.delay_s >= 1
+    assert len(h.sims["alpha"].arrivals()) == 1
+    h.deliver_next()
+    assert h.request(second.id).status == "sent"
+
+
+def test_slot_freeing_within_the_wait_budget_is_waited_for_in_the_worker(harness):
+    h = harness({"alpha": "ok"}, rate_limit=1, slot_wait_max_ms=1500)
+    first, second = h.accept(), h.accept()
+    h.deliver(first)
+    h.deliver(second)
+    assert h.request(second.id).status == "sent"
+    assert h.slept and sum(h.slept) <= 1.5
+    assert h.aws.probe.messages() == []
+
+
+def test_unhealthy_provider_gets_no_traffic(harness):
+    h = harness({"alpha": "ok", "beta": "ok"}, min_samples=3)
+    for _ in range(3):
+        h.router.record_outcome("alpha", success=False)
+    for _ in range(4):
+        h.deliver(h.accept())
+    assert h.provider_calls() == Counter({"beta": 4, "alpha": 0})
+
+
+def test_message_with_no_healthy_provider_waits_and_is_not_failed(harness):
+    h = harness({"alpha": "ok"}, min_samples=3)
+    for _ in range(3):
+        h.router.record_outcome("alpha", success=False)
+    message = h.accept()
+    assert h.deliver(message) == {"batchItemFailures": []}
+    item = h.request(message.id)
+    assert (item.status, item.attempts, item.retries) == ("pending", 0, 0)
+    [queued] = h.aws.probe.messages()
+    assert queued.message == message
+    assert 1 <= queued.delay_s <= 3600  # never past the message's own expiry
+    assert h.sims["alpha"].arrivals() == []
+
+
+def test_health_flip_is_snapshotted_to_the_health_table(harness):
+    from chalicelib.models import ProviderHealthModel
+
+    h = harness({"alpha": "fail", "beta": "fail"}, min_samples=1)
+    h.deliver(h.accept())
+    [snapshot] = list(ProviderHealthModel.scan())
+    assert (snapshot.is_healthy, int(snapshot.failure_count)) == ("false", 1)
+    assert snapshot.last_transition_at is not None
+
+
+# ------------------------------------------------------------------ expiry, duplicates, crashes
+
+
+def test_expired_message_fails_without_a_send(harness):
+    h = harness({"alpha": "ok"})
+    message = h.accept(ttl_s=60)
+    h.clock.advance(61)
+    h.deliver(message)
+    item = h.request(message.id)
+    assert (item.status, item.failure_reason) == ("failed", "expired")
+    assert h.sims["alpha"].arrivals() == []
+
+
+def test_same_record_delivered_twice_calls_provider_once(harness):
+    h = harness({"alpha": "ok", "beta": "ok"})
+    message = h.accept()
+    h.deliver(message)
+    h.deliver(message)
+    assert sum(h.provider_calls().values()) == 1
+    assert h.request(message.id).status == "sent"
+    assert len(h.attempts(message.id)) == 1
+
+
+def test_same_record_delivered_twice_in_one_batch_calls_provider_once(harness):
+    h = harness({"alpha": "ok", "beta": "ok"})
+    message = h.accept()
+    assert h.deliver(message, message)["batchItemFailures"] in ([], [{"itemIdentifier": pytest.approx}])
+    assert sum(h.provider_calls().values()) == 1
+    assert h.request(message.id).status == "sent"
+
+
+def test_stale_message_of_an_earlier_attempt_is_dropped(harness):
+    h = harness({"alpha": "fail", "beta": "ok"})
+    h.sims["beta"].configure(mode="fail")
+    message = h.accept()
+    h.deliver(message)
+    h.deliver_next()  # attempt 2 done
+    calls = sum(h.provider_calls().values())
+    h.deliver(message)  # attempt 1 again, long after
+    assert sum(h.provider_calls().values()) == calls
+    assert h.request(message.id).attempts == 2
+
+
+def test_crash_between_claim_and_record_is_completed_once_on_the_same_provider(harness, clock):
+    h = harness({"alpha": "ok", "beta": "ok"})
+    message = h.accept()
+    # A dispatcher claims attempt 1 for beta, sends, and dies before recording anything.
+    claim = h.store.claim(message.id, 1, "beta")
+    h.dispatcher._providers["beta"].send(phone=claim.phone, text=claim.text, request_id=message.id, attempt=1)
+    clock.advance(61)  # past the 60 s lease
+    assert h.deliver(message) == {"batchItemFailures": []}
+    item = h.request(message.id)
+    assert (item.status, item.provider_used, item.attempts) == ("sent", "beta", 1)
+    arrivals = h.sims["beta"].arrivals()
+    assert [a["idempotency_key"] for a in arrivals] == [f"{message.id}-1"] * 2
+    assert len(h.sims["beta"].sent()) == 1  # the provider sent it once, answering the resend from its log
+    assert item.provider_message_id == h.sims["beta"].sent()[0]["message_id"]
+    assert h.sims["alpha"].arrivals() == []
+
+
+def test_live_claim_held_elsewhere_sends_the_record_back(harness):
+    h = harness({"alpha": "ok"})
+    message = h.accept()
+    h.store.claim(message.id, 1, "alpha")
+    result = h.deliver(message)
+    assert len(result["batchItemFailures"]) == 1
+    assert h.sims["alpha"].arrivals() == []
+    assert h.request(message.id).status == "processing"
+
+
+def test_lost_next_attempt_message_is_queued_again(harness):
+    h = harness({"alpha": "fail", "beta": "fail"})
+    message = h.accept()
+    h.deliver(message)
+    h.aws.probe.take()  # the retry message is lost
+    h.deliver(message)  # a redelivery of attempt 1 notices and queues attempt 2
+    [queued] = h.aws.probe.messages()
+    assert (queued.message.attempt, queued.message.retries) == (2, 1)
+    assert queued.message.excluded == (h.request(message.id).provider_used,)
+
+
+# ------------------------------------------------------------------ the batch adapter
+
+
+class ClaimFailsFor:
+    """A store whose claim of one request fails the given way; everything else is the real store."""
+
+    def __init__(self, request_id: str, error: Exception):
+        self.request_id, self.error = request_id, error
+
+    def __call__(self, store: RequestStore):
+        outer = self
+
+        class Wrapped:
+            def __getattr__(self, name):
+                return getattr(store, name)
+
+            def claim(self, request_id, attempt, provider):
+                if request_id == outer.request_id:
+                    raise outer.error
+                return store.claim(request_id, attempt, provider)
+
+        return Wrapped()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(DependencyUnavailable("DynamoDB unavailable"), id="dependency-unavailable"),
+        pytest.param(RuntimeError("a bug"), id="unexpected-exception"),
+    ],
+)
+def test_batch_reports_exactly_the_failing_record(harness, error):
+    doomed = uuid.uuid4().hex
+    h = harness({"alpha": "ok"}, store_wrapper=ClaimFailsFor(doomed, error))
+    good = [h.accept(), h.accept()]
+    h.store.create(doomed, phone=PHONE, text="hello", encoding="GSM-7", segments=1, ttl_s=3600)
+    records = [("m-good-1", good[0].to_body()), ("m-doomed", DispatchMessage(id=doomed).to_body()),
+               ("m-good-2", good[1].to_body())]
+    assert h.dispatcher.dispatch_batch(records) == {"batchItemFailures": [{"itemIdentifier": "m-doomed"}]}
+    assert [h.request(m.id).status for m in good] == ["sent", "sent"]
+    assert h.request(doomed).status == "pending"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("not json", id="not-json"),
+        pytest.param("{}", id="no-id"),
+        pytest.param('{"id": "x", "attempt": "two"}', id="bad-attempt"),
+        pytest.param("[1, 2]", id="not-an-object"),
+    ],
+)
+def test_malformed_body_is_dropped_not_returned(harness, body):
+    h = harness({"alpha": "ok"})
+    assert h.dispatcher.dispatch_batch([("m-1", body)]) == {"batchItemFailures": []}
+    assert h.sims["alpha"].arrivals() == []
+
+
+def test_empty_batch_has_no_failures(harness):
+    assert harness().dispatcher.dispatch_batch([]) == {"batchItemFailures": []}
+
+
+def test_message_for_an_unknown_request_is_dropped(harness):
+    h = harness({"alpha": "ok"})
+    assert h.deliver(DispatchMessage(id=uuid.uuid4().hex)) == {"batchItemFailures": []}
+    assert h.sims["alpha"].arrivals() == []
+
+
+# ------------------------------------------------------------------ pure rules
+
+
+def test_retry_delays_double_from_one_second_and_stop_at_the_sqs_ceiling():
+    policy = RetryPolicy()
+    assert [policy.delay_for(n) for n in range(1, 6)] == [1, 2, 4, 8, 16]
+    assert policy.delay_for(20) == 900
+
+
+def test_exclusions_keep_every_failed_provider_once_with_the_last_at_the_end():
+    assert exclusions_for_retry((), "alpha") == ("alpha",)
+    assert exclusions_for_retry(("alpha", "beta"), "alpha") == ("beta", "alpha")
