@@ -40,7 +40,15 @@ integration: $(STAMP)
 	$(BIN)/python -m pytest -m integration
 
 dlq-replay: $(STAMP)
-	$(BIN)/python -m localdev.dlq_replay $(ARGS)
+	$(BIN)/python -m ops.dlq_replay $(ARGS)
 
 clean:
 	rm -rf .run .pytest_cache .ruff_cache .hypothesis .coverage coverage.xml htmlcov
+
+## make package / make deploy: the CloudFormation template (offline) and the documented deploy flow
+STAGE ?= dev
+package: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash infra/package.sh $(STAGE)
+
+deploy: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash infra/deploy.sh $(STAGE)

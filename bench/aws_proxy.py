@@ -124,7 +124,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
 
-    def log_message(self, format, *args):  # noqa: A002 (BaseHTTPRequestHandler's signature)
+    def log_message(self, format, *args):
         return
 
     def _body(self) -> bytes:

@@ -123,13 +123,16 @@ class RequestStore:
     ) -> tuple[bool, IdempotencyModel]:
         """(True, record) when this call owns the key; (False, existing record) when another does."""
         now = self._clock()
+        # A TTLAttribute takes an aware datetime (stored as epoch seconds), not a number.
         record = IdempotencyModel(
-            key, body_hash=body_hash, request_id=request_id, created_at=iso(now), expires_at=int(now) + ttl_s
+            key, body_hash=body_hash, request_id=request_id, created_at=iso(now),
+            expires_at=datetime.fromtimestamp(int(now) + ttl_s, UTC),
         )
         try:
             # Owned by nobody, or by a record past its TTL that DynamoDB has not deleted yet.
             record.save(
-                condition=IdempotencyModel.key.does_not_exist() | (IdempotencyModel.expires_at < int(now))
+                condition=IdempotencyModel.key.does_not_exist()
+                | (IdempotencyModel.expires_at < datetime.fromtimestamp(int(now), UTC))
             )
             return True, record
         except PynamoDBException as exc:

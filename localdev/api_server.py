@@ -15,7 +15,14 @@ import sys
 import threading
 
 from chalice.config import Config
-from chalice.local import create_local_server
+from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+
+
+class ApiHttpServer(ThreadedHTTPServer):
+    # socketserver's default listen backlog is 5: under a burst of new connections the kernel would
+    # refuse clients before the API ever saw them.
+    request_queue_size = 256
+    daemon_threads = True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     from app import app  # imported here: the environment is complete by now
 
     config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
-    server = create_local_server(app, config, args.host, args.port)
-    server.server.daemon_threads = True
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)  # what chalice's create_local_server does
+    app.__class__ = CustomLocalChalice
+    server = LocalDevServer(app, config, args.host, args.port, server_cls=ApiHttpServer)
 
     def shutdown(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()

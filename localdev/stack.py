@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from contextlib import closing
 from pathlib import Path
 
@@ -67,6 +68,21 @@ def http_ok(url: str, timeout_s: float = 1.0) -> bool:
         return exc.code < 500
     except OSError:
         return False
+
+
+def scheduled_event(region: str) -> dict:
+    """The EventBridge event a `Rate` schedule delivers."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": region,
+        "resources": [],
+        "detail": {},
+    }
 
 
 def load_dotenv_file() -> None:
@@ -122,7 +138,7 @@ class LocalStack:
         port = int(env.get("MOTO_PORT") or 5055)
         if not port_is_free(port):
             port = free_port()
-        self._spawn("moto", [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)])
+        self._spawn("moto", [PYTHON, "-m", "localdev.aws_emulator", "--host", "127.0.0.1", "--port", str(port)])
         env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         wait_until(lambda: http_ok(f"{env['AWS_ENDPOINT_URL']}/moto-api/"), 30, "moto server")
         sqs_note = f" (SQS at {env['AWS_ENDPOINT_URL_SQS']})" if env.get("AWS_ENDPOINT_URL_SQS") else ""
@@ -216,13 +232,14 @@ class LocalStack:
             import app as gateway
             from localdev.queue_emulator import LambdaContext
 
+            handlers = {"sweep_stuck_requests": gateway.sweep_stuck_requests,
+                        "snapshot_provider_health": gateway.snapshot_provider_health}
             while not self._stopping.wait(interval):
-                for handler in (gateway.sweep_stuck_requests, gateway.snapshot_provider_health):
+                for name, handler in handlers.items():
                     try:
-                        handler({"detail-type": "Scheduled Event", "source": "aws.events"}, LambdaContext())
+                        handler(scheduled_event(self.env.get("AWS_DEFAULT_REGION", "us-east-1")), LambdaContext())
                     except Exception as exc:  # a failed run is retried at the next tick, as on AWS
-                        print(f"schedule: {handler.__name__ if hasattr(handler, '__name__') else handler} "
-                              f"failed: {exc}", file=sys.stderr)
+                        print(f"schedule: {name} failed: {exc!r}", file=sys.stderr, flush=True)
 
         self._scheduler = threading.Thread(target=run, name="scheduler", daemon=True)
         self._scheduler.start()

@@ -2,6 +2,7 @@
 # LocalStack without Docker: its Python runtime (localstack-core) in a Python 3.13 venv, SQS only.
 #
 #   localstack/run-localstack.sh            # install on first use, start, wait until SQS is up
+#   localstack/run-localstack.sh stop       # stop the one this script started (pid file)
 #   AWS_ENDPOINT_URL_SQS=http://127.0.0.1:4566 make run   # point the gateway's SQS at it
 #
 # DynamoDB is not started: LocalStack's DynamoDB needs Java 21 and a download, which fail offline.
@@ -18,15 +19,23 @@ SERVICES="${LOCALSTACK_SERVICES:-sqs}"
 WAIT_S="${LOCALSTACK_WAIT_S:-120}"
 DATA_DIR="${LOCALSTACK_DATA_DIR:-$PWD/.localstack}"
 
+if [[ "${1:-}" == "stop" ]]; then
+  if [[ -f "$DATA_DIR/localstack.pid" ]] && kill "$(cat "$DATA_DIR/localstack.pid")" 2>/dev/null; then
+    echo "stopped LocalStack (pid $(cat "$DATA_DIR/localstack.pid"))" >&2
+  fi
+  rm -f "$DATA_DIR/localstack.pid"
+  exit 0
+fi
+
 # Verified together on Python 3.13 (pip index versions / pip download --no-deps, then a real start).
 # The upper bounds keep the runtime importable: newer releases of these broke LocalStack's startup.
 PINS=(
   "localstack-core[runtime]==4.14.0"  # [runtime]: the gateway server (rolo, hypercorn, ...)
   "cbor2==5.6.5"          # <5.7
   "pyopenssl==24.3.0"     # <25
-  "cryptography==44.0.3"  # <45, matching pyopenssl 24
+  "cryptography==44.0.3"  # <45: pyopenssl 24.3 requires cryptography<45
   "joserfc==1.5.0"        # <1.8 (pip resolves 1.5.0 with localstack-core 4.14.0)
-  "service_identity==24.2.0"  # 26.x wants cryptography>=45
+  "service_identity==24.2.0"  # 26.x requires cryptography>=47
 )
 
 find_python() {
@@ -59,13 +68,12 @@ mkdir -p "$DATA_DIR"
 export GATEWAY_LISTEN="127.0.0.1:${PORT}"
 export SERVICES="$SERVICES"
 export EAGER_SERVICE_LOADING=1
-export SKIP_INFRA_DOWNLOADS=1
+export DNS_ADDRESS=0                # no DNS server: it needs an upstream resolver (offline)
 export DISABLE_EVENTS=1             # no analytics calls home (offline)
 export LOCALSTACK_HOST="127.0.0.1:${PORT}"
 export SQS_ENDPOINT_STRATEGY=path   # queue URLs http://127.0.0.1:4566/<account>/<name>
 export FILESYSTEM_ROOT="$DATA_DIR/fs"
-export TMPDIR="$DATA_DIR/tmp"
-mkdir -p "$FILESYSTEM_ROOT" "$TMPDIR"
+mkdir -p "$FILESYSTEM_ROOT"
 
 started=$(date +%s.%N)
 "$VENV/bin/python" -m localstack.runtime.main >"$DATA_DIR/localstack.log" 2>&1 &

@@ -13,7 +13,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.sqs.models import sqs_backends
 
 from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
-from chalicelib.models import ALL_MODELS, bind_models, create_tables
+from chalicelib.models import bind_models, create_tables
 from chalicelib.request_store import RequestStore
 from chalicelib.settings import ENV_DEFAULTS, get_settings
 
@@ -74,17 +74,24 @@ class Aws:
     probe: QueueProbe
 
 
+@pytest.fixture(scope="session")
+def sqs_client():
+    # One client for the session: moto intercepts below botocore, and building a client costs ~0.1 s.
+    return boto3.session.Session().client(
+        "sqs", region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+
+
 @pytest.fixture
-def aws() -> Iterator[Aws]:
+def aws(sqs_client) -> Iterator[Aws]:
     """Fresh tables and a fresh dispatch queue in moto, per test."""
     with mock_aws():
-        for model in ALL_MODELS:
-            model._connection = None  # a connection cached by an earlier test must not outlive its mock
+        # Tables are new per test; PynamoDB's cached connections are kept (moto answers below botocore, and
+        # building a connection costs ~0.5 s). bind_models drops them whenever a table name or host changes.
         bind_models(get_settings({}), endpoint_url=None)
         create_tables(wait=False)
-        sqs = boto3.client("sqs", region_name=REGION)
-        url = sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
-        yield Aws(sqs, DispatchQueue(sqs, url), QueueProbe(QUEUE_NAME))
+        url = sqs_client.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+        yield Aws(sqs_client, DispatchQueue(sqs_client, url), QueueProbe(QUEUE_NAME))
 
 
 @pytest.fixture

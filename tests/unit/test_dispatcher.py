@@ -75,7 +75,7 @@ class Harness:
         return Counter({name: len(sim.arrivals()) for name, sim in self.sims.items()})
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def http():
     with httpx.Client() as client:
         yield client
@@ -312,7 +312,8 @@ def test_same_record_delivered_twice_calls_provider_once(harness):
 def test_same_record_delivered_twice_in_one_batch_calls_provider_once(harness):
     h = harness({"alpha": "ok", "beta": "ok"})
     message = h.accept()
-    assert h.deliver(message, message)["batchItemFailures"] in ([], [{"itemIdentifier": pytest.approx}])
+    # One copy sends; the other either sees it done, or finds it held and comes back later.
+    assert len(h.deliver(message, message)["batchItemFailures"]) <= 1
     assert sum(h.provider_calls().values()) == 1
     assert h.request(message.id).status == "sent"
 
@@ -447,3 +448,61 @@ def test_retry_delays_double_from_one_second_and_stop_at_the_sqs_ceiling():
 def test_exclusions_keep_every_failed_provider_once_with_the_last_at_the_end():
     assert exclusions_for_retry((), "alpha") == ("alpha",)
     assert exclusions_for_retry(("alpha", "beta"), "alpha") == ("beta", "alpha")
+
+
+def test_only_provider_throttling_once_still_gets_the_message_out(harness):
+    h = harness({"alpha": "throttle"})
+    message = h.accept()
+    h.deliver(message)
+    h.sims["alpha"].configure(mode="ok")
+    for _ in range(3):
+        if not h.aws.probe.messages():
+            break
+        h.deliver_next()
+    item = h.request(message.id)
+    assert (item.status, item.retries) == ("sent", 0)
+    assert [r.outcome for r in h.attempts(message.id)] == ["throttled", "accepted"]
+
+
+# ------------------------------------------------------------------ partial outages
+
+
+def test_abandoned_claim_waits_when_its_provider_has_no_slot(harness, clock):
+    h = harness({"alpha": "ok"}, rate_limit=1)
+    message = h.accept()
+    h.store.claim(message.id, 1, "alpha")
+    h.router.pick_provider()  # alpha's one slot this second is taken
+    clock.advance(61)
+    h.deliver(message)
+    assert h.sims["alpha"].arrivals() == []
+    [queued] = h.aws.probe.messages()
+    assert queued.message == message
+
+
+def test_redis_outage_after_the_send_still_marks_the_request_sent(harness, monkeypatch):
+    h = harness({"alpha": "ok"})
+
+    def redis_gone(provider, success):
+        raise DependencyUnavailable("Redis unavailable")
+
+    monkeypatch.setattr(h.router, "record_outcome", redis_gone)
+    message = h.accept()
+    assert h.deliver(message) == {"batchItemFailures": []}
+    assert h.request(message.id).status == "sent"
+
+
+def test_health_snapshot_failure_does_not_fail_the_dispatch(harness):
+    def no_snapshots(store):
+        class Wrapped:
+            def __getattr__(self, name):
+                return getattr(store, name)
+
+            def save_provider_health(self, states, transition=False):
+                raise DependencyUnavailable("DynamoDB unavailable")
+
+        return Wrapped()
+
+    h = harness({"alpha": "fail", "beta": "fail"}, min_samples=1, store_wrapper=no_snapshots)
+    message = h.accept()
+    assert h.deliver(message) == {"batchItemFailures": []}
+    assert h.request(message.id).status == "retrying"

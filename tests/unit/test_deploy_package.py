@@ -1,0 +1,412 @@
+"""The deploy path, checked offline: `chalice package` + infra/ merge into one valid SAM template per stage.
+
+`chalice package` runs once per stage for the whole module (about 10 s the first time, while it builds the
+Lambda dependencies; chalice then reuses its cached package). Every assertion below reads the packaged
+template, the thing CloudFormation would receive, not the hand-written fragments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from cfnlint.api import lint_all
+
+from chalicelib.models import ALL_MODELS, bind_models
+from chalicelib.settings import ENV_DEFAULTS, get_settings
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+STAGES = ("dev", "prod")
+CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+
+# Logical ids `chalice package` gives the app's functions (from its output; see docs/deploy.md).
+FUNCTIONS = ("APIHandler", "DispatchSms", "SweepStuckRequests", "SnapshotProviderHealth")
+VPC_FUNCTIONS = ("APIHandler", "DispatchSms", "SnapshotProviderHealth")  # the ones that talk to Redis
+SQS_EVENT = ("DispatchSms", "DispatchSmsSqsEventSource")
+
+# Read by aws-lambda-powertools, not by chalicelib.settings.
+LIBRARY_VARIABLES = {"POWERTOOLS_SERVICE_NAME"}
+# Lambda refuses these names in a function's environment.
+LAMBDA_RESERVED = re.compile(r"^(AWS_REGION|AWS_DEFAULT_REGION|AWS_LAMBDA_\w+|AWS_EXECUTION_ENV|_HANDLER|"
+                             r"AWS_ACCESS_KEY(_ID)?|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|LAMBDA_\w+)$")
+# Send latency assumed when sizing the dispatcher (docs/deploy.md#sizing).
+ASSUMED_SEND_LATENCY_S = 0.2
+
+
+def _load_combiner():
+    sys.path.insert(0, str(INFRA))
+    try:
+        import combine_templates
+    finally:
+        sys.path.remove(str(INFRA))
+    return combine_templates
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> dict[str, Path]:
+    """{stage: output dir} of `chalice package --merge-template` (what infra/package.sh runs)."""
+    out = tmp_path_factory.mktemp("chalice-package")
+    merge = out / "merge-template.json"
+    merge.write_text(json.dumps(_load_combiner().combine_files([INFRA / "data.json", INFRA / "resources.json"])))
+    chalice = Path(sys.executable).parent / "chalice"
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    dirs = {}
+    for stage in STAGES:
+        dirs[stage] = out / stage
+        result = subprocess.run(
+            [str(chalice), "package", "--stage", stage, "--merge-template", str(merge), str(dirs[stage])],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        )
+        assert result.returncode == 0, f"chalice package --stage {stage} failed:\n{result.stdout}{result.stderr}"
+    return dirs
+
+
+@pytest.fixture(scope="module")
+def templates(packaged) -> dict[str, dict]:
+    return {stage: json.loads((path / "sam.json").read_text()) for stage, path in packaged.items()}
+
+
+def _resources(template: dict, kind: str) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v.get("Type") == kind}
+
+
+def _sqs_event(template: dict) -> dict:
+    function, event = SQS_EVENT
+    return template["Resources"][function]["Properties"]["Events"][event]
+
+
+def _stage_setting(template: dict, stage: str, value):
+    """Resolve {"Fn::FindInMap": ["StageSettings", {"Ref": "Stage"}, key]} for a stage; literals pass."""
+    if isinstance(value, dict) and "Fn::FindInMap" in value:
+        mapping, stage_ref, key = value["Fn::FindInMap"]
+        assert stage_ref == {"Ref": "Stage"}
+        return template["Mappings"][mapping][stage][key]
+    return value
+
+
+def _sub_stage(value, stage: str) -> str:
+    assert isinstance(value, dict) and set(value) == {"Fn::Sub"}, value
+    return value["Fn::Sub"].replace("${Stage}", stage)
+
+
+def _statements(template: dict):
+    for logical_id, role in _resources(template, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                yield logical_id, statement
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for logical_id, policy in _resources(template, kind).items():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                yield logical_id, statement
+
+
+def _pairs(entries: list[dict]) -> set[tuple]:
+    """Key schemas and attribute definitions compare as sets of (name, type) pairs."""
+    return {tuple(sorted(entry.items())) for entry in entries}
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.fixture
+def models_bound_to_logical_ids(templates):
+    """bind_models pointed at the template's logical ids, so each model names its own table resource.
+
+    Uses the app's own model-to-variable mapping (bind_models + Settings) instead of a copy of it, and
+    puts every model's Meta back afterwards: other tests share these classes.
+    """
+    env = templates["prod"]["Resources"]["DispatchSms"]["Properties"]["Environment"]["Variables"]
+    saved = {m: (m.Meta.table_name, m.Meta.region, getattr(m.Meta, "host", None), m._connection)
+             for m in ALL_MODELS}
+    names = {name: env[name]["Ref"] for name in
+             ("REQUESTS_TABLE", "RESPONSES_TABLE", "HEALTH_TABLE", "IDEMPOTENCY_TABLE")}
+    bind_models(get_settings({**names, "AWS_DEFAULT_REGION": "us-east-1"}), endpoint_url=None)
+    try:
+        yield {model: model.Meta.table_name for model in ALL_MODELS}
+    finally:
+        for model, (table_name, region, host, connection) in saved.items():
+            model.Meta.table_name, model.Meta.region, model.Meta.host = table_name, region, host
+            model._connection = connection
+
+
+# ------------------------------------------------------------------------------------------ package
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_chalice_package_writes_template_and_deployment_zip(packaged, stage):
+    assert (packaged[stage] / "sam.json").is_file()
+    assert (packaged[stage] / "deployment.zip").is_file()
+
+
+def test_deployment_zip_carries_the_app_and_lua_scripts_but_no_local_tooling(packaged):
+    with zipfile.ZipFile(packaged["prod"] / "deployment.zip") as archive:
+        names = set(archive.namelist())
+        unzipped_bytes = sum(info.file_size for info in archive.infolist())
+    assert "app.py" in names
+    for script in (ROOT / "chalicelib" / "lua").glob("*.lua"):
+        assert f"chalicelib/lua/{script.name}" in names
+    assert not [n for n in names if n.split("/")[0] in {"tests", "localdev", "localstack", "infra", "bench"}]
+    assert unzipped_bytes < 250 * 1024 * 1024  # Lambda's limit for an unzipped package
+
+
+@pytest.mark.parametrize("template_name", ["data.json", "dev", "prod"])
+def test_cfn_lint_finds_no_error_or_warning(packaged, template_name):
+    path = INFRA / template_name if template_name.endswith(".json") else packaged[template_name] / "sam.json"
+    matches = [m for m in lint_all(path.read_text()) if m.rule.id[0] in "EW"]
+    assert not matches, "\n".join(f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches)
+
+
+def test_merge_template_only_patches_resources_chalice_generates(templates):
+    """A patch whose logical id chalice stopped generating would leave a resource without a Type."""
+    for template in templates.values():
+        assert all("Type" in body for body in template["Resources"].values())
+    patched = {k for k, v in json.loads((INFRA / "resources.json").read_text())["Resources"].items()
+               if "Type" not in v}
+    assert patched == set(FUNCTIONS)
+
+
+# ------------------------------------------------------------------------------- dispatcher + queue
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dispatcher_reports_batch_item_failures(templates, stage):
+    event = _sqs_event(templates[stage])
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert event["Properties"]["Queue"] == {"Fn::Sub": "${DispatchQueue.Arn}"}
+    assert event["Properties"]["BatchSize"] <= 10
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dispatcher_concurrency_covers_the_providers_combined_rate(templates, stage):
+    template = templates[stage]
+    properties = _sqs_event(template)["Properties"]
+    maximum = _stage_setting(template, stage, properties["ScalingConfig"]["MaximumConcurrency"])
+    assert 2 <= maximum <= 1000  # what Lambda accepts
+    providers = json.loads(CHALICE_CONFIG["stages"][stage]["environment_variables"]["SMS_PROVIDERS"])
+    combined_rate = sum(p["rate_limit"] for p in providers)
+    # Each invocation sends its batch concurrently (one thread per record).
+    sends_per_s = maximum * properties["BatchSize"] / ASSUMED_SEND_LATENCY_S
+    assert sends_per_s >= combined_rate
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_dispatcher_times_out_at_30_s_and_queue_visibility_is_six_times_that(templates, stage):
+    template = templates[stage]
+    timeout = template["Resources"]["DispatchSms"]["Properties"]["Timeout"]
+    assert timeout == 30
+    queue = template["Resources"]["DispatchQueue"]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_claim_lease_outlives_the_dispatcher_but_not_the_visibility_timeout(templates, stage):
+    """timeout (30 s) < CLAIM_LEASE_S < VisibilityTimeout: when SQS hands a message out again after a
+    dispatcher died mid-send, the dead dispatcher's claim has already lapsed and can be taken over."""
+    resources = templates[stage]["Resources"]
+    dispatcher = resources["DispatchSms"]["Properties"]
+    lease = int(dispatcher["Environment"]["Variables"]["CLAIM_LEASE_S"])
+    assert dispatcher["Timeout"] < lease < resources["DispatchQueue"]["Properties"]["VisibilityTimeout"]
+
+
+def test_dispatch_queue_redrives_to_a_dlq_kept_14_days(templates):
+    resources = templates["prod"]["Resources"]
+    redrive = resources["DispatchQueue"]["Properties"]["RedrivePolicy"]
+    assert redrive == {"deadLetterTargetArn": {"Fn::GetAtt": ["DispatchDeadLetterQueue", "Arn"]},
+                       "maxReceiveCount": 5}
+    assert resources["DispatchDeadLetterQueue"]["Properties"]["MessageRetentionPeriod"] == 14 * 86400
+
+
+# ---------------------------------------------------------------------------------------- tables
+
+
+def test_tables_have_the_keys_and_indexes_of_the_models(templates, models_bound_to_logical_ids):
+    resources = templates["prod"]["Resources"]
+    for model, logical_id in models_bound_to_logical_ids.items():
+        table = resources[logical_id]
+        assert table["Type"] == "AWS::DynamoDB::Table", logical_id
+        props = table["Properties"]
+        schema = model._get_schema()
+        assert _pairs(props["KeySchema"]) == _pairs(schema["key_schema"]), logical_id
+        assert _pairs(props["AttributeDefinitions"]) == _pairs(schema["attribute_definitions"]), logical_id
+        expected = {g["index_name"]: (_pairs(g["key_schema"]), g["projection"])
+                    for g in schema["global_secondary_indexes"]}
+        actual = {g["IndexName"]: (_pairs(g["KeySchema"]), g["Projection"])
+                  for g in props.get("GlobalSecondaryIndexes", [])}
+        assert actual == expected, logical_id
+        assert props["BillingMode"] == model.Meta.billing_mode == "PAY_PER_REQUEST"
+
+
+def test_ttl_is_on_exactly_the_models_ttl_attributes(templates, models_bound_to_logical_ids):
+    resources = templates["prod"]["Resources"]
+    ttl_tables = 0
+    for model, logical_id in models_bound_to_logical_ids.items():
+        ttl_attribute = model._ttl_attribute()
+        spec = resources[logical_id]["Properties"].get("TimeToLiveSpecification")
+        if ttl_attribute is None:
+            assert spec is None, f"{logical_id}: TTL would delete items the model keeps"
+        else:
+            ttl_tables += 1
+            assert spec == {"AttributeName": ttl_attribute.attr_name, "Enabled": True}
+    assert ttl_tables == 1  # sms_idempotency.expires_at
+
+
+def test_every_table_has_point_in_time_recovery(templates):
+    for logical_id, table in _resources(templates["prod"], "AWS::DynamoDB::Table").items():
+        spec = table["Properties"]["PointInTimeRecoverySpecification"]
+        assert spec == {"PointInTimeRecoveryEnabled": True}, logical_id
+        assert table["DeletionPolicy"] == "Retain", logical_id
+
+
+# ------------------------------------------------------------------------------------------- IAM
+
+
+def test_no_iam_action_is_a_wildcard(templates):
+    for template in templates.values():
+        for logical_id, statement in _statements(template):
+            assert "NotAction" not in statement, logical_id
+            for action in _as_list(statement["Action"]):
+                assert "*" not in action, f"{logical_id} {statement.get('Sid')}: {action}"
+
+
+def test_only_the_lambda_vpc_statement_uses_resource_star(templates):
+    for template in templates.values():
+        for logical_id, statement in _statements(template):
+            if "*" in _as_list(statement["Resource"]):
+                assert statement["Sid"] == "LambdaVpcNetworkInterfaces", logical_id
+                assert all(a.startswith("ec2:") for a in statement["Action"])
+
+
+def test_functions_have_their_own_roles_without_managed_policies(templates):
+    resources = templates["prod"]["Resources"]
+    roles = {resources[name]["Properties"]["Role"]["Fn::GetAtt"][0] for name in FUNCTIONS}
+    assert len(roles) == len(FUNCTIONS)
+    for role in roles:
+        assert "ManagedPolicyArns" not in resources[role]["Properties"]
+
+
+def test_each_secret_is_readable_only_by_the_function_that_needs_it(templates):
+    readers: dict[str, set[str]] = {}
+    for logical_id, statement in _statements(templates["prod"]):
+        if "secretsmanager:GetSecretValue" in _as_list(statement["Action"]):
+            for resource in _as_list(statement["Resource"]):
+                readers.setdefault(resource["Ref"], set()).add(logical_id)
+    assert readers == {"ApiKeysSecret": {"ApiHandlerRole"}, "ProviderKeysSecret": {"DispatchSmsRole"}}
+
+
+# ----------------------------------------------------------------------------------- environment
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_functions_get_every_setting_they_need_and_no_secret(templates, stage):
+    for function in FUNCTIONS:
+        env = templates[stage]["Resources"][function]["Properties"]["Environment"]["Variables"]
+        unknown = set(env) - set(ENV_DEFAULTS) - LIBRARY_VARIABLES
+        assert not unknown, f"{function}: variables nobody reads: {unknown}"
+        assert not [name for name in env if LAMBDA_RESERVED.match(name)]
+        for name in ("REDIS_URL", "DISPATCH_QUEUE_URL", "API_KEYS_SECRET_ID", "PROVIDER_KEYS_SECRET_ID",
+                     "REQUESTS_TABLE",
+                     "RESPONSES_TABLE", "HEALTH_TABLE", "IDEMPOTENCY_TABLE", "SMS_PROVIDERS"):
+            assert name in env, f"{function} lacks {name}"
+        assert "API_KEYS" not in env  # client keys come from the secret
+        literal = {k: v for k, v in env.items() if isinstance(v, str)}
+        settings = get_settings({**literal, "AWS_DEFAULT_REGION": "us-east-1"})  # parses, or raises
+        assert all(p.api_key is None for p in settings.providers), "provider keys belong in a secret"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_config_json_names_match_what_the_stack_creates(templates, stage):
+    """config.json documents the stage's names; the template overrides them with Refs to the same resources."""
+    config_env = CHALICE_CONFIG["stages"][stage]["environment_variables"]
+    resources = templates[stage]["Resources"]
+    env = resources["DispatchSms"]["Properties"]["Environment"]["Variables"]
+    for name in ("REQUESTS_TABLE", "RESPONSES_TABLE", "HEALTH_TABLE", "IDEMPOTENCY_TABLE"):
+        table = resources[env[name]["Ref"]]["Properties"]
+        assert _sub_stage(table["TableName"], stage) == config_env[name]
+    queue = resources[env["DISPATCH_QUEUE_URL"]["Ref"]]["Properties"]
+    assert _sub_stage(queue["QueueName"], stage) == config_env["DISPATCH_QUEUE_NAME"]
+    for name, secret in (("API_KEYS_SECRET_ID", "ApiKeysSecret"), ("PROVIDER_KEYS_SECRET_ID", "ProviderKeysSecret")):
+        assert env[name] == {"Ref": secret}
+        assert _sub_stage(resources[secret]["Properties"]["Name"], stage) == config_env[name]
+
+
+def test_redis_url_points_at_the_replication_group_over_tls_when_enabled(templates):
+    env = templates["prod"]["Resources"]["DispatchSms"]["Properties"]["Environment"]["Variables"]
+    condition, tls_url, plain_url = env["REDIS_URL"]["Fn::If"]
+    assert tls_url["Fn::Sub"].startswith("rediss://${RedisReplicationGroup.PrimaryEndPoint.Address}")
+    assert plain_url["Fn::Sub"].startswith("redis://${RedisReplicationGroup.PrimaryEndPoint.Address}")
+    redis = templates["prod"]["Resources"]["RedisReplicationGroup"]["Properties"]
+    assert redis["TransitEncryptionEnabled"] == {"Fn::If": [condition, True, False]}
+
+
+# ------------------------------------------------------------------------------------------- VPC
+
+
+def test_redis_functions_run_in_the_vpc_and_only_they_reach_redis(templates):
+    resources = templates["prod"]["Resources"]
+    for function in FUNCTIONS:
+        vpc = resources[function]["Properties"].get("VpcConfig")
+        if function in VPC_FUNCTIONS:
+            assert vpc == {"SecurityGroupIds": [{"Ref": "LambdaSecurityGroup"}],
+                           "SubnetIds": {"Ref": "PrivateSubnetIds"}}, function
+        else:
+            assert vpc is None, function
+    ingress = [r["Properties"] for r in _resources(templates["prod"], "AWS::EC2::SecurityGroupIngress").values()]
+    assert ingress == [{
+        "GroupId": {"Fn::GetAtt": ["RedisSecurityGroup", "GroupId"]}, "IpProtocol": "tcp",
+        "FromPort": 6379, "ToPort": 6379,
+        "SourceSecurityGroupId": {"Fn::GetAtt": ["LambdaSecurityGroup", "GroupId"]},
+        "Description": "gateway Lambdas to Redis",
+    }]
+    redis = resources["RedisReplicationGroup"]["Properties"]
+    assert redis["SecurityGroupIds"] == [{"Fn::GetAtt": ["RedisSecurityGroup", "GroupId"]}]
+    assert resources["RedisSubnetGroup"]["Properties"]["SubnetIds"] == {"Ref": "PrivateSubnetIds"}
+
+
+# ---------------------------------------------------------------------------------------- alarms
+
+
+def _alarm_on(template: dict, metric: str) -> dict:
+    found = [a["Properties"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()
+             if a["Properties"]["MetricName"] == metric]
+    assert len(found) == 1, metric
+    return found[0]
+
+
+def test_alarm_fires_on_any_message_in_the_dlq(templates):
+    alarm = _alarm_on(templates["prod"], "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName",
+                                    "Value": {"Fn::GetAtt": ["DispatchDeadLetterQueue", "QueueName"]}}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+def test_alarm_watches_the_age_of_the_oldest_dispatch_message(templates):
+    alarm = _alarm_on(templates["prod"], "ApproximateAgeOfOldestMessage")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["DispatchQueue", "QueueName"]}}]
+
+
+def test_provider_unhealthy_alarm_counts_the_dispatchers_health_log_lines(templates):
+    template = templates["prod"]
+    alarm = _alarm_on(template, "ProviderBecameUnhealthy")
+    filters = [f["Properties"] for f in _resources(template, "AWS::Logs::MetricFilter").values()
+               if f["Properties"]["MetricTransformations"][0]["MetricName"] == "ProviderBecameUnhealthy"]
+    assert len(filters) == 1
+    assert filters[0]["LogGroupName"] == {"Ref": "DispatchSmsLogGroup"}
+    assert filters[0]["MetricTransformations"][0]["MetricNamespace"] == alarm["Namespace"]
+    logging = template["Resources"]["DispatchSms"]["Properties"]["LoggingConfig"]
+    assert logging["LogGroup"] == {"Ref": "DispatchSmsLogGroup"}
+    # The pattern matches the dispatcher's structured log line; keep the two in step.
+    message = re.search(r'\$\.message = "([^"]+)"', filters[0]["FilterPattern"]).group(1)
+    source = (ROOT / "chalicelib" / "dispatcher.py").read_text()
+    assert f'"{message}"' in source
+    assert '"healthy": change.healthy' in source

@@ -1,0 +1,115 @@
+"""The local event source mapping against moto SQS: Lambda's record shape and its partial-failure rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from localdev.queue_emulator import EventSourceMapping, LambdaContext, build_event, failed_ids
+
+pytestmark = pytest.mark.unit
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def queue(aws):
+    url = aws.sqs.create_queue(QueueName="emulated", Attributes={"VisibilityTimeout": "0"})["QueueUrl"]
+    return aws.sqs, url
+
+
+def receive(sqs, url, n=10):
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=n, AttributeNames=["All"],
+                               MessageAttributeNames=["All"]).get("Messages", [])
+
+
+def send(sqs, url, *bodies):
+    for body in bodies:
+        sqs.send_message(QueueUrl=url, MessageBody=body,
+                         MessageAttributes={"kind": {"DataType": "String", "StringValue": "test"}})
+
+
+def left_on_queue(sqs, url) -> list[str]:
+    return sorted(m["Body"] for m in receive(sqs, url))
+
+
+def test_build_event_has_lambdas_record_shape(queue):
+    sqs, url = queue
+    send(sqs, url, "one", "two")
+    messages = receive(sqs, url)
+    event = build_event(messages, "arn:aws:sqs:us-east-1:123456789012:emulated", REGION)
+    records = event["Records"]
+    assert [r["body"] for r in records] == ["one", "two"]
+    assert len({r["messageId"] for r in records}) == 2
+    record = records[0]
+    assert (record["eventSource"], record["awsRegion"]) == ("aws:sqs", REGION)
+    assert record["receiptHandle"] == messages[0]["ReceiptHandle"]
+    assert record["messageAttributes"]["kind"]["stringValue"] == "test"
+    assert record["messageAttributes"]["kind"]["dataType"] == "String"
+    assert "ApproximateReceiveCount" in record["attributes"]
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        pytest.param({"batchItemFailures": []}, set(), id="none-failed"),
+        pytest.param({"batchItemFailures": [{"itemIdentifier": "b"}]}, {"b"}, id="one-failed"),
+        pytest.param({"batchItemFailures": [{"itemIdentifier": "zzz"}]}, {"a", "b"}, id="unknown-id-fails-all"),
+        pytest.param({"batchItemFailures": [{"itemIdentifier": ""}]}, {"a", "b"}, id="empty-id-fails-all"),
+        pytest.param(None, set(), id="no-answer-is-success"),
+        pytest.param({"other": 1}, set(), id="no-failures-key"),
+    ],
+)
+def test_failed_ids_read_as_lambda_reads_them(response, expected):
+    assert failed_ids(response, [{"messageId": "a"}, {"messageId": "b"}]) == expected
+
+
+def test_invoke_deletes_successes_and_leaves_reported_failures(queue):
+    sqs, url = queue
+    send(sqs, url, "keep", "done-1", "done-2")
+
+    def handler(event, context):
+        assert isinstance(context, LambdaContext) and context.get_remaining_time_in_millis() > 0
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]
+                                      if r["body"] == "keep"]}
+
+    mapping = EventSourceMapping(sqs, url, handler, region=REGION)
+    failed = mapping.invoke(receive(sqs, url))
+    assert len(failed) == 1
+    assert left_on_queue(sqs, url) == ["keep"]
+    assert (mapping.stats.records, mapping.stats.deleted, mapping.stats.reported_failures) == (3, 2, 1)
+
+
+def test_crashed_invocation_leaves_every_record(queue):
+    sqs, url = queue
+    send(sqs, url, "a", "b")
+
+    def handler(event, context):
+        raise RuntimeError("boom")
+
+    mapping = EventSourceMapping(sqs, url, handler, region=REGION)
+    assert len(mapping.invoke(receive(sqs, url))) == 2
+    assert left_on_queue(sqs, url) == ["a", "b"]
+    assert mapping.stats.handler_errors == 1
+
+
+def test_polling_feeds_the_handler_until_stopped(queue):
+    import threading
+
+    sqs, url = queue
+    send(sqs, url, "x", "y", "z")
+    seen, done = [], threading.Event()
+
+    def handler(event, context):
+        seen.extend(r["body"] for r in event["Records"])
+        if len(seen) >= 3:
+            done.set()
+        return {"batchItemFailures": []}
+
+    mapping = EventSourceMapping(sqs, url, handler, region=REGION, batching_window_s=0, concurrency=1,
+                                 wait_time_s=0).start()
+    try:
+        assert done.wait(10)
+    finally:
+        mapping.stop()
+    assert sorted(seen) == ["x", "y", "z"]
+    assert left_on_queue(sqs, url) == []

@@ -1,0 +1,69 @@
+"""Settings: defaults, and a malformed variable refused with its name."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.settings import ConfigurationError, get_settings
+
+pytestmark = pytest.mark.unit
+
+
+def test_defaults_follow_the_design():
+    settings = get_settings({})
+    assert [p.name for p in settings.providers] == ["alpha", "beta", "gamma"]
+    assert all((p.rate_limit, p.weight, p.timeout_s, p.kind) == (50, 1, 5.0, "http-json") for p in settings.providers)
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert (settings.max_retries, settings.health_window_s, settings.health_failure_rate) == (5, 300, 0.7)
+    assert (settings.health_min_samples, settings.unhealthy_for_s, settings.port) == (10, 300, 8000)
+    assert settings.api_keys == ()
+    assert settings.default_region is None
+
+
+def test_environment_overrides_are_parsed():
+    providers = [{"name": "one", "url": "https://one.example/send", "rate_limit": 7, "weight": 3,
+                  "timeout_s": 1.5, "api_key": "provider-secret"}]
+    settings = get_settings({"SMS_PROVIDERS": json.dumps(providers), "API_KEYS": " a, b ,,",
+                             "MAX_RETRIES": "2", "DEFAULT_REGION": "us", "HEALTH_FAILURE_RATE": "0.5"})
+    [one] = settings.providers
+    assert (one.rate_limit, one.weight, one.timeout_s, one.api_key) == (7, 3, 1.5, "provider-secret")
+    assert "provider-secret" not in repr(one)  # the provider's key never reaches a log line
+    assert settings.provider("one") is one
+    assert settings.api_keys == ("a", "b")
+    assert (settings.max_retries, settings.default_region, settings.health_failure_rate) == (2, "US", 0.5)
+    with pytest.raises(KeyError):
+        settings.provider("two")
+
+
+def test_reads_os_environ_lazily(monkeypatch):
+    monkeypatch.setenv("MAX_RETRIES", "3")
+    assert get_settings().max_retries == 3
+    monkeypatch.setenv("MAX_RETRIES", "4")
+    assert get_settings().max_retries == 4
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        pytest.param({"SMS_PROVIDERS": "[{"}, "SMS_PROVIDERS", id="providers-not-json"),
+        pytest.param({"SMS_PROVIDERS": "{}"}, "SMS_PROVIDERS", id="providers-not-a-list"),
+        pytest.param({"SMS_PROVIDERS": "[]"}, "SMS_PROVIDERS", id="providers-empty"),
+        pytest.param({"SMS_PROVIDERS": '[{"name": "a", "url": "http://x", "color": 1}]'}, "SMS_PROVIDERS",
+                     id="providers-unknown-field"),
+        pytest.param({"SMS_PROVIDERS": '[{"name": "a", "url": "ftp://x"}]'}, "SMS_PROVIDERS", id="providers-bad-url"),
+        pytest.param({"SMS_PROVIDERS": '[{"name": "a", "url": "http://x", "rate_limit": 0}]'}, "SMS_PROVIDERS",
+                     id="providers-zero-rate"),
+        pytest.param({"SMS_PROVIDERS": '[{"name": "a", "url": "http://x"}, {"name": "a", "url": "http://y"}]'},
+                     "SMS_PROVIDERS", id="providers-duplicate-names"),
+        pytest.param({"MAX_RETRIES": "five"}, "MAX_RETRIES", id="retries-not-a-number"),
+        pytest.param({"MAX_RETRIES": "-1"}, "MAX_RETRIES", id="retries-negative"),
+        pytest.param({"HEALTH_FAILURE_RATE": "1.5"}, "HEALTH_FAILURE_RATE", id="failure-rate-above-one"),
+        pytest.param({"PORT": "70000"}, "PORT", id="port-out-of-range"),
+        pytest.param({"HEALTH_WINDOW_S": "0"}, "HEALTH_WINDOW_S", id="window-zero"),
+    ],
+)
+def test_malformed_variable_is_refused_by_name(env, named):
+    with pytest.raises(ConfigurationError, match=named):
+        get_settings(env)
