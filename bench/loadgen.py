@@ -120,7 +120,7 @@ class OpenLoopLoad:
             self._due.put(Sample(index=index, kind=self._kinds[index], due=due))
         for _ in threads:
             self._due.put(None)
-        join_deadline = time.monotonic() + self._timeout_s + 5
+        join_deadline = time.monotonic() + self._timeout_s + 1
         for thread in threads:
             thread.join(max(0.1, join_deadline - time.monotonic()))
         with self._lock:

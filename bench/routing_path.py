@@ -355,6 +355,7 @@ def run_path(strategy_name: str, sims: Simulators, client: redis.Redis, redis_ur
                 queue.put(time.time() + 2 ** message.retries, id=message.id, attempt=message.attempt + 1,
                           retries=message.retries + 1, excluded=excluded, last_failed=provider)
 
+    phase_started = time.monotonic()
     threads = [threading.Thread(target=work, daemon=True, name=f"rp-{i}") for i in range(workers)]
     cpu_before = cpu_ms(sims.process.pid), cpu_ms(_self_pid())
     load_before = machine()
@@ -376,8 +377,9 @@ def run_path(strategy_name: str, sims: Simulators, client: redis.Redis, redis_ur
     while time.monotonic() < drain_deadline and len(delivered_at) + counts["gave_up"] < len(offered_at):
         time.sleep(0.1)
     stop.set()
+    join_deadline = time.monotonic() + 3
     for thread in threads:
-        thread.join(3)
+        thread.join(max(0.01, join_deadline - time.monotonic()))
     http.close()
     cpu_after = cpu_ms(sims.process.pid), cpu_ms(_self_pid())
 
@@ -396,11 +398,12 @@ def run_path(strategy_name: str, sims: Simulators, client: redis.Redis, redis_ur
                                              t0, offered_end)
     steady_from = t0 + 1.0  # the first second fills the pipeline
     steady_count = sum(1 for t in delivered_at.values() if steady_from <= t < offered_end)
-    steady_rate = steady_count / (offered_end - steady_from) if offered_end > steady_from + 1 else None
+    steady_rate = steady_count / (offered_end - steady_from) if offered_end > steady_from + 0.5 else None
     wasted = sum(providers[n]["arrivals"] for n in failing) + sum(
         providers[n]["by_status"].get("429", 0) for n in NAMES)
     result = {
         "strategy": strategy_name,
+        "run_seconds": round(time.monotonic() - phase_started, 1),
         "offered": len(offered_at),
         "offered_seconds": round(offered_end - t0, 2),
         "delivered": len(delivered_at),

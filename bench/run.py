@@ -88,7 +88,7 @@ def run(profile: Profile, out: Path, update: Callable[[str, float, float, str], 
                 update(f"{profile.name}: routing path", 0, 1, "")
                 results["routing_path"] = _routing_path(stack.redis_url, profile, update)
                 results["routing_decisions"] = _routing_decisions(stack.redis_url, profile)
-            if first and hot_paths:
+            if first and hot_paths and profile.hot_path_messages:
                 update(f"{profile.name}: profiling hot paths", 0, 1, "pyinstrument")
                 results["hot_paths"] = _hot_paths(stack, out, profile.hot_path_messages)
         finally:

@@ -90,14 +90,14 @@ COMMON_ENV = {"SIM_TIMEOUT_S": "1", "SIM_LATENCY_MS": "20", "DISPATCHER_PROCESSE
 
 def profiles() -> dict[str, Profile]:
     full = _all_scenarios(seconds=60, short=30, all_down_s=30, start_s=5)
-    quick = {name: replace(s, drain_s=6.0) for name, s in
-             _all_scenarios(seconds=12, short=10, all_down_s=6, start_s=2).items()}
+    quick = {name: replace(s, drain_s=5.0) for name, s in
+             _all_scenarios(seconds=10, short=8, all_down_s=6, start_s=2).items()}
     seed = _all_scenarios(seconds=20, short=20, all_down_s=10, start_s=4)
     return {
         "scaled": Profile("scaled", 10, 40, tuple(full.values()), {**COMMON_ENV, "SIM_RATE_LIMIT": "10"}, 8.0),
         "seed": Profile("seed", 50, 200, (seed["healthy"], seed["down"]), {**COMMON_ENV, "SIM_RATE_LIMIT": "50"}, 8.0),
         "quick": Profile("quick", 10, 40, (quick["healthy"], quick["down"]), {**COMMON_ENV, "SIM_RATE_LIMIT": "10"},
-                         2.0, ("router", "fixed_window"), hot_path_messages=20),
+                         2.0, ("router", "fixed_window"), hot_path_messages=0),
     }
 
 

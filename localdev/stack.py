@@ -106,6 +106,7 @@ class LocalStack:
         self.state_file = Path(self.env.get("STACK_STATE_FILE", ROOT / ".run" / "stack.json"))
         self._stopping = threading.Event()
         self._scheduler: threading.Thread | None = None
+        self.aws_fault_proxy_url: str | None = None
 
     # ----------------------------------------------------------------- children
 
@@ -138,7 +139,17 @@ class LocalStack:
         port = int(env.get("MOTO_PORT") or 5055)
         if not port_is_free(port):
             port = free_port()
-        self._spawn("moto", [PYTHON, "-m", "localdev.aws_emulator", "--host", "127.0.0.1", "--port", str(port)])
+        # AWS_FAULT_PROXY=1: the emulator on an internal port, localdev.fault_proxy on `port`, so chaos tests
+        # can make "AWS" refuse connections (the proxy's control URL goes into the state file).
+        emulator_port = free_port() if env.get("AWS_FAULT_PROXY") == "1" else port
+        self._spawn("moto", [PYTHON, "-m", "localdev.aws_emulator", "--host", "127.0.0.1", "--port",
+                             str(emulator_port)])
+        if emulator_port != port:
+            control_port = free_port()
+            self._spawn("aws-fault-proxy", [PYTHON, "-m", "localdev.fault_proxy", "--listen", f"127.0.0.1:{port}",
+                                            "--upstream", f"127.0.0.1:{emulator_port}",
+                                            "--control", str(control_port)])
+            self.aws_fault_proxy_url = f"http://127.0.0.1:{control_port}"
         env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
         wait_until(lambda: http_ok(f"{env['AWS_ENDPOINT_URL']}/moto-api/"), 30, "moto server")
         sqs_note = f" (SQS at {env['AWS_ENDPOINT_URL_SQS']})" if env.get("AWS_ENDPOINT_URL_SQS") else ""
@@ -267,6 +278,7 @@ class LocalStack:
             "api_key": self.env["API_KEYS"].split(",")[0],
             "aws_endpoint_url": self.env["AWS_ENDPOINT_URL"],
             "redis_url": self.env["REDIS_URL"],
+            "aws_fault_proxy_url": self.aws_fault_proxy_url,
             "providers": json.loads(self.env["SMS_PROVIDERS"]),
             "pids": {name: child.pid for name, child in self.children.items()},
             "dispatcher_pids": [child.pid for child in self.dispatchers],

@@ -89,7 +89,7 @@ for _ in $(seq 1 $((WAIT_S * 4))); do
   fi
   if curl -fsS "$health_url" 2>/dev/null | grep -q '"sqs": "\(available\|running\)"'; then
     printf 'LocalStack SQS ready on http://127.0.0.1:%s after %.1f s (pid %s, log %s)\n' \
-      "$PORT" "$(echo "$(date +%s.%N) - $started" | bc)" "$pid" "$DATA_DIR/localstack.log"
+      "$PORT" "$(awk -v a="$(date +%s.%N)" -v b="$started" 'BEGIN{print a - b}')" "$pid" "$DATA_DIR/localstack.log"
     trap - INT TERM
     if [[ "${LOCALSTACK_FOREGROUND:-0}" == "1" ]]; then wait "$pid"; fi
     exit 0

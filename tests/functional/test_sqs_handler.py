@@ -60,7 +60,8 @@ def test_failing_provider_leads_to_a_retry_on_another(gateway, gateway_env, sqs_
     assert (view["status"], view["retries"]) == ("retrying", 1)
     queue = wiring.get_queue()
     counts = queue._sqs.get_queue_attributes(QueueUrl=queue.queue_url, AttributeNames=["All"])["Attributes"]
-    assert (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesDelayed"]) == ("0", "1")
+    waiting = (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesDelayed"])
+    assert waiting == ("0", "1")
 
 
 def scheduled(client) -> dict:
@@ -70,7 +71,8 @@ def scheduled(client) -> dict:
 
 def test_sweeper_runs_on_schedule(gateway):
     post_sms(gateway)
-    assert gateway.lambda_.invoke("sweep_stuck_requests", scheduled(gateway)).payload == {"requeued": 0, "expired": 0, "skipped": 0}
+    report = gateway.lambda_.invoke("sweep_stuck_requests", scheduled(gateway)).payload
+    assert report == {"requeued": 0, "expired": 0, "skipped": 0}
 
 
 def test_provider_health_snapshot_runs_on_schedule(gateway):

@@ -63,3 +63,43 @@ def test_providers_endpoint_shows_live_health(fresh_stack):
     assert {p["name"] for p in providers} == set(fresh_stack.simulators)
     assert sum(p["successes"] for p in providers) == 1
     assert all(p["healthy"] for p in providers)
+
+
+def test_concurrent_posts_with_one_idempotency_key_make_one_request_and_one_send(fresh_stack):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def post(_):
+        return fresh_stack.http.post("/api/sms", json={"phone": "+14155550123", "text": "once only"},
+                                     headers={"Idempotency-Key": "order-42-confirmation"})
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(post, range(8)))
+
+    assert {r.status_code for r in responses} == {202}
+    ids = {r.json()["id"] for r in responses}
+    assert len(ids) == 1
+    request_id = ids.pop()
+    assert fresh_stack.wait_terminal([request_id], timeout_s=30)[request_id]["status"] == "sent"
+    sends = [s for name in fresh_stack.simulators for s in fresh_stack.sent(name)]
+    assert [s["reference"] for s in sends] == [request_id]
+
+    reused = fresh_stack.http.post("/api/sms", json={"phone": "+14155550123", "text": "another body"},
+                                   headers={"Idempotency-Key": "order-42-confirmation"})
+    assert reused.status_code == 409
+    assert reused.json()["error"]["field"] == "Idempotency-Key"
+
+
+def test_list_filters_by_status_and_provider_newest_first(fresh_stack):
+    ids = [fresh_stack.send(text=f"listed {i}") for i in range(5)]
+    views = fresh_stack.wait_terminal(ids, timeout_s=30)
+    provider = views[ids[0]]["provider_used"]
+
+    by_status = fresh_stack.http.get("/api/sms", params={"status": "sent", "limit": 100}).json()["items"]
+    by_provider = fresh_stack.http.get("/api/sms", params={"provider": provider, "limit": 100}).json()["items"]
+
+    listed = [item["id"] for item in by_status]
+    assert set(ids) <= set(listed)
+    created = [item["created_at"] for item in by_status]
+    assert created == sorted(created, reverse=True)
+    assert ids[0] in [item["id"] for item in by_provider]
+    assert {item["provider_used"] for item in by_provider} == {provider}
