@@ -9,6 +9,7 @@ The state file written by the stack gives the URLs and the PIDs; `pids()` adds t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -91,24 +92,21 @@ class BenchStack:
         return self
 
     def refresh_state(self) -> dict:
-        try:
+        with contextlib.suppress(OSError, ValueError):  # mid-rewrite: keep the last one
             self.state = json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            pass  # mid-rewrite: keep the last one
         return self
 
     def pids(self) -> dict[str, int]:
         """Every process whose CPU a figure is made of, by role."""
         self.refresh_state()
         pids = {"api": self.state["pids"]["api"], "simulators": self.state["pids"]["simulators"],
-                "aws emulator (moto)": self.children["moto"].pid, "aws proxy (bench only)": self.children["aws_proxy"].pid,
+                "aws emulator (moto)": self.children["moto"].pid,
+                "aws proxy (bench only)": self.children["aws_proxy"].pid,
                 "stack supervisor + scheduler": self.state["stack_pid"]}
         for index, pid in enumerate(self.state["dispatcher_pids"]):
             pids[f"dispatcher-{index}"] = pid
-        try:
+        with contextlib.suppress(redis.RedisError):
             pids["redis"] = int(redis.Redis.from_url(self.redis_url).info("server")["process_id"])
-        except redis.RedisError:
-            pass
         return pids
 
     @property
@@ -120,8 +118,8 @@ class BenchStack:
         return url.rsplit("/", 1)[0]
 
     def aws_counts(self, reset: bool = False) -> dict:
-        request = urllib.request.Request(f"{self.proxy_url}/__bench__/{'reset' if reset else 'counts'}",
-                                         method="POST" if reset else "GET")
+        url = f"{self.proxy_url}/__bench__/{'reset' if reset else 'counts'}"
+        request = urllib.request.Request(url, method="POST" if reset else "GET")  # noqa: S310 (local proxy)
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (local)
             return json.loads(response.read())
 

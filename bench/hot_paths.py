@@ -148,8 +148,8 @@ def _profile(stack, out_dir: Path, messages: int) -> dict:
         results["api"] = {"accepted": accepted,
                           "cpu_ms_per_message": round((time.process_time() - started) * 1000 / messages, 3),
                           "wall_ms_per_message": round((time.perf_counter() - wall) * 1000 / messages, 3)}
-        results["api"]["profile"] = _profiled(lambda: post_many(messages, "profiled-cpu"), out_dir / "profile-api-cpu.txt",
-                                              cpu=True)
+        results["api"]["profile"] = _profiled(lambda: post_many(messages, "profiled-cpu"),
+                                              out_dir / "profile-api-cpu.txt", cpu=True)
         results["api"]["profile_wall"] = _profiled(lambda: post_many(messages, "profiled-wall"),
                                                    out_dir / "profile-api-wall.txt", cpu=False)
 

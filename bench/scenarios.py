@@ -106,7 +106,7 @@ def profiles() -> dict[str, Profile]:
 
 def _http_json(url: str, body: dict | None = None, timeout_s: float = 15) -> object:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+    request = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",  # noqa: S310
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (local simulators only)
         return json.loads(response.read())
@@ -121,7 +121,8 @@ class StackProbe:
                "aws_secret_access_key": "testing"}
         self.sqs = boto3.client("sqs", **aws)
         self.dynamodb = boto3.client("dynamodb", **aws)
-        self.queue_url = self.sqs.get_queue_url(QueueName=stack.env.get("DISPATCH_QUEUE_NAME", "sms-dispatch"))["QueueUrl"]
+        queue_name = stack.env.get("DISPATCH_QUEUE_NAME", "sms-dispatch")
+        self.queue_url = self.sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
         self.redis = redis.Redis.from_url(stack.redis_url)
 
     def configure(self, provider: str, config: dict) -> None:
@@ -209,8 +210,9 @@ def run_scenario(stack: BenchStack, probe: StackProbe, profile: Profile, scenari
             for name in switch.providers:
                 probe.configure(name, switch.config)
             switch_times.append((time.time(), switch))
+        answers = " ".join(f"{k}:{v}" for k, v in sorted(counters.items()))
         progress.update(f"{profile.name}/{scenario.name}: load", min(elapsed, scenario.seconds), scenario.seconds,
-                        f"{profile.offered_rps:g} rps offered · " + " ".join(f"{k}:{v}" for k, v in sorted(counters.items())))
+                        f"{profile.offered_rps:g} rps offered · {answers}")
         runner.join(0.05 if pending else 0.5)
     stop.set()
     runner.join(15)
@@ -253,7 +255,8 @@ def run_scenario(stack: BenchStack, probe: StackProbe, profile: Profile, scenari
 # ------------------------------------------------------------------ figures
 
 
-def analyse(profile: Profile, scenario: Scenario, raw: dict, drained_after_s: float, drain_complete: bool = True) -> dict:
+def analyse(profile: Profile, scenario: Scenario, raw: dict, drained_after_s: float,
+            drain_complete: bool = True) -> dict:
     samples: list[Sample] = raw["samples"]
     began = raw["began"]
     accepted = [s for s in samples if s.status == 202 and s.request_id]
@@ -368,7 +371,8 @@ def cost_figures(aws: dict, redis_commands: dict[str, int], delivered: int, acce
                 sqs_requests - (sqs_calls.get("ReceiveMessage", 0) - aws.get("nonempty_receives", 0))),
             "sqs_send_message": per(sqs_calls.get("SendMessage", 0)),
             "redis_commands": per(sum(redis_commands.values())),
-            "by_operation": {f"{service}.{op}": per(n) for service, ops in calls.items() for op, n in sorted(ops.items())},
+            "by_operation": {f"{service}.{op}": per(n)
+                             for service, ops in calls.items() for op, n in sorted(ops.items())},
         },
         "redis_commands": redis_commands,
         "accepted": accepted,

@@ -84,6 +84,34 @@ class StackHandle:
                 time.sleep(0.5)
         return views
 
+    def offer_load(self, rate: float, duration_s: float, workers: int = 64) -> list[tuple[int, str | None]]:
+        """Open loop: request i is sent at t0 + i/rate whatever the answers; returns (status, id) per request."""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        total = int(rate * duration_s)
+        results: list[tuple[int, str | None]] = [(0, None)] * total
+        local = threading.local()
+        t0 = time.monotonic() + 0.2
+
+        def send(i: int) -> None:
+            client = getattr(local, "client", None)
+            if client is None:
+                client = local.client = httpx.Client(base_url=self.state["api_url"], timeout=30,
+                                                     headers={"X-Api-Key": self.state["api_key"]})
+            delay = t0 + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            try:
+                response = client.post("/api/sms", json={"phone": "+14155550100", "text": f"load {i}"})
+                results[i] = (response.status_code, response.json().get("id") if response.status_code == 202 else None)
+            except httpx.HTTPError:
+                results[i] = (-1, None)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(send, range(total)))
+        return results
+
     def stop(self) -> None:
         self.http.close()
         if self.process.poll() is None:
@@ -144,31 +172,3 @@ def fresh_stack(stack):
     stack.reset()
     return stack
 
-
-def offer_load(stack: StackHandle, rate: float, duration_s: float, workers: int = 64) -> list[tuple[int, str | None]]:
-    """Open loop: request i is sent at t0 + i/rate whatever the answers; returns (status, id) per request."""
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    total = int(rate * duration_s)
-    results: list[tuple[int, str | None]] = [(0, None)] * total
-    local = threading.local()
-    t0 = time.monotonic() + 0.2
-
-    def send(i: int) -> None:
-        client = getattr(local, "client", None)
-        if client is None:
-            client = local.client = httpx.Client(base_url=stack.state["api_url"], timeout=30,
-                                                 headers={"X-Api-Key": stack.state["api_key"]})
-        delay = t0 + i / rate - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        try:
-            response = client.post("/api/sms", json={"phone": "+14155550100", "text": f"load {i}"})
-            results[i] = (response.status_code, response.json().get("id") if response.status_code == 202 else None)
-        except httpx.HTTPError:
-            results[i] = (-1, None)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(send, range(total)))
-    return results

@@ -13,7 +13,6 @@ from collections import Counter
 import pytest
 
 from localdev.provider_simulator import max_in_any_window
-from conftest import offer_load
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +26,7 @@ def stack_env():
 
 
 def test_200_rps_offered_never_exceeds_any_provider_limit_and_loses_nothing(fresh_stack):
-    results = offer_load(fresh_stack, rate=200, duration_s=float(__import__("os").environ.get("LOAD_S", "20")))
+    results = fresh_stack.offer_load(rate=200, duration_s=float(__import__("os").environ.get("LOAD_S", "20")))
     accepted = [request_id for status, request_id in results if status == 202]
     assert accepted, Counter(status for status, _ in results)
     assert all(status in (202, 503) for status, _ in results), Counter(status for status, _ in results)
