@@ -410,3 +410,13 @@ def test_provider_unhealthy_alarm_counts_the_dispatchers_health_log_lines(templa
     source = (ROOT / "chalicelib" / "dispatcher.py").read_text()
     assert f'"{message}"' in source
     assert '"healthy": change.healthy' in source
+
+
+def test_api_gateway_errors_use_the_apis_error_shape(templates):
+    """Unknown routes and throttling answered by API Gateway itself still read {"error": {...}}."""
+    resources = templates["dev"]["Resources"]
+    responses = {r["Properties"]["ResponseType"]: r["Properties"] for r in resources.values()
+                 if r["Type"] == "AWS::ApiGateway::GatewayResponse"}
+    assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    for response in responses.values():
+        assert '"error": {"code"' in response["ResponseTemplates"]["application/json"]
