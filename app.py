@@ -13,7 +13,7 @@ from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import DependencyUnavailable, GatewayError, NotFound, ValidationFailed
 from chalicelib.logs import logger
 from chalicelib.openapi import build_openapi, render_docs_page
-from chalicelib.sms_request import parse_list_query, parse_send_request
+from chalicelib.sms_request import parse_idempotency_key, parse_list_query, parse_send_request
 
 app = Chalice(app_name="sms-gateway")
 API_VERSION = "1.0.0"
@@ -54,7 +54,11 @@ def _client_id() -> str:
 @app.middleware("http")
 def add_cors_headers(event, get_response):
     response = get_response(event)
-    response.headers.update(cors_headers(wiring.get_settings().cors_allow_origin, event.headers.get("origin")))
+    try:
+        allow_origin = wiring.get_settings().cors_allow_origin
+    except GatewayError:  # a broken configuration: the route has already answered 503 saying so
+        return response
+    response.headers.update(cors_headers(allow_origin, event.headers.get("origin")))
     return response
 
 
@@ -85,8 +89,8 @@ def send_sms():
     settings = wiring.get_settings()
     sms = parse_send_request(request.raw_body, request.headers.get("content-type"),
                              default_region=settings.default_region, max_body_bytes=settings.max_body_bytes)
-    accepted = wiring.get_intake().accept(sms, client_id=client_id,
-                                          idempotency_key=request.headers.get("idempotency-key"))
+    idempotency_key = parse_idempotency_key(request.headers.get("idempotency-key"))
+    accepted = wiring.get_intake().accept(sms, client_id=client_id, idempotency_key=idempotency_key)
     return Response(body=accepted.to_json(), status_code=202)
 
 
@@ -124,6 +128,7 @@ def list_providers():
 
 
 @app.route("/health", methods=["GET"])
+@json_errors
 def health():
     healthy, checks = check_dependencies(wiring.dependency_checks())
     return Response(body={"status": "ok" if healthy else "unavailable", "checks": checks},

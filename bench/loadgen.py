@@ -88,7 +88,7 @@ def pick_kinds(mix: dict[str, float], count: int, seed: int = 7) -> list[str]:
 
 class OpenLoopLoad:
     def __init__(self, url: str, api_key: str, *, rate: float, seconds: float, mix: dict[str, float] | None = None,
-                 workers: int = 96, timeout_s: float = 10.0, on_sample: Callable[[Sample], None] | None = None):
+                 workers: int | None = None, timeout_s: float = 10.0, on_sample: Callable[[Sample], None] | None = None):
         if rate <= 0 or seconds <= 0:
             raise ValueError("rate and seconds must be positive")
         self._target = urllib.parse.urlsplit(url)
@@ -97,7 +97,8 @@ class OpenLoopLoad:
         self.seconds = seconds
         self.count = int(rate * seconds)
         self._kinds = pick_kinds(mix or DEFAULT_MIX, self.count)
-        self._workers = workers
+        # Open loop needs a free worker for every request in flight: rate x the longest an answer may take.
+        self._workers = workers or max(64, min(512, int(rate * timeout_s)))
         self._timeout_s = timeout_s
         self._on_sample = on_sample
         self._tag = uuid.uuid4().hex[:8]
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=40)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--mix", default=json.dumps(DEFAULT_MIX), help='JSON weights, e.g. {"plain": 1}')
-    parser.add_argument("--workers", type=int, default=96)
+    parser.add_argument("--workers", type=int, help="default: rate x timeout, 64 to 512")
     args = parser.parse_args(argv)
     load = OpenLoopLoad(args.url, args.api_key, rate=args.rate, seconds=args.seconds, mix=json.loads(args.mix),
                         workers=args.workers)

@@ -105,9 +105,11 @@ def evaluate_goals(results: dict) -> list[dict]:
     dups = sum(f["duplicates"] for f in scenarios.values())
     if scenarios:
         unfinished = sum(f["unfinished"] for n, f in scenarios.items() if n in undetermined)
-        goals.append(_goal(f"0 lost ({profile}, all scenarios)", "0", lost, lost == 0 and not undetermined,
-                           f"drain bound ran out in {undetermined}: {unfinished} still unfinished, lost undetermined"
-                           if undetermined else ""))
+        determined = [n for n in scenarios if n not in undetermined]
+        met = False if lost else (None if undetermined else True)
+        goals.append(_goal(f"0 lost ({profile})", "0", f"{lost} in {determined or 'no scenario'}", met,
+                           f"undetermined in {undetermined}: the drain bound ran out with {unfinished} requests "
+                           "still queued or waiting" if undetermined else ""))
         goals.append(_goal(f"0 duplicates ({profile}, all scenarios)", "0", dups, dups == 0))
     down = scenarios.get("down")
     if down and down["health"].get("beta"):
@@ -274,7 +276,7 @@ def _profile_section(results: dict) -> list[str]:
              f"Health knobs: {results['config']['health']}. Stack: {results['config']['stack']}.", ""]
     lines += ["### Goals", "", "| goal | target | measured | met |", "|---|---|---|---|"]
     for g in results["goals"]:
-        met = "yes" if g["met"] else ("no" if g["met"] is False else "n/a")
+        met = "yes" if g["met"] else ("no" if g["met"] is False else "partly")
         note = f" ({g['note']})" if g["note"] else ""
         lines.append(f"| {g['goal']} | {g['target']} | {_fmt(g['measured'])}{note} | {met} |")
     lines.append("")
@@ -371,7 +373,7 @@ def _profile_section(results: dict) -> list[str]:
 ROUND_TRIP_COMMANDS = frozenset({"evalsha", "eval", "evalsha_ro", "eval_ro", "fcall", "script|load", "ping", "hello",
                                  "multi", "exec", "client|setinfo", "select"})
 CPU_ROLES = ("api", "dispatchers (all)", "aws emulator (moto)", "redis", "simulators", "aws proxy (bench only)",
-             "stack supervisor + scheduler")
+             "stack supervisor + scheduler", "bench (load generator)")
 
 
 def _routing_path_section(results: dict) -> list[str]:

@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"[bold]{profile.name}[/bold] finished in {results['duration_s']:.0f} s; wrote "
                   + ", ".join(str(p) for p in paths))
     for goal in results["goals"]:
-        mark = "[green]met[/green]" if goal["met"] else "[red]missed[/red]"
+        mark = {True: "[green]met[/green]", False: "[red]missed[/red]"}.get(goal["met"], "[yellow]partly[/yellow]")
         console.print(f"  {mark}  {goal['goal']}: {goal['measured']} (target {goal['target']})")
     return 0
 

@@ -13,12 +13,13 @@ A scenario is an open-loop load plus a timeline of simulator switches (POST /_co
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import boto3
 import redis
@@ -47,7 +48,8 @@ class Scenario:
     weights: str = "1,1,1"
     capacity_share: float = 1.0  # the part of the providers' combined limit that can deliver after the switches
     down: tuple[str, ...] = ()  # providers whose time-to-no-traffic is measured from the first switch
-    drain_s: float = 60.0
+    drain_s: float = 60.0  # at most this long for the queue to empty after the load; then it is purged
+    offered_rps: float | None = None  # None: the profile's
 
 
 @dataclass(frozen=True)
@@ -62,23 +64,27 @@ class Profile:
     hot_path_messages: int = 150
 
 
-def _all_scenarios(seconds: float, short: float, all_down_s: float, start_s: float) -> dict[str, Scenario]:
+def _all_scenarios(seconds: float, short: float, all_down_s: float, start_s: float, drain_s: float,
+                   carried_rps: float) -> dict[str, Scenario]:
     down_fail = {"mode": "fail"}
     return {
-        "healthy": Scenario("healthy", "all providers healthy", seconds),
+        "healthy": Scenario("healthy", "all providers healthy", seconds, drain_s=drain_s),
+        "carried": Scenario("carried", f"all healthy at {carried_rps:g} RPS, a load this machine carries end to end",
+                            short, drain_s=max(drain_s, 45.0), offered_rps=carried_rps),
         "down": Scenario("down", "beta hard down (every send answers 500)", short,
-                         (Switch(start_s, ("beta",), down_fail),), capacity_share=2 / 3, down=("beta",)),
+                         (Switch(start_s, ("beta",), down_fail),), capacity_share=2 / 3, down=("beta",),
+                         drain_s=drain_s),
         "flaky": Scenario("flaky", "beta flaky: 50% of sends answer 500/503", short,
                           (Switch(start_s, ("beta",), {"mode": "flaky", "failure_rate": 0.5}),),
-                          capacity_share=5 / 6),
+                          capacity_share=5 / 6, drain_s=drain_s),
         "slow": Scenario("slow", "beta slow: answers after 3 s, past its 1 s timeout", short,
                          (Switch(start_s, ("beta",), {"mode": "slow", "slow_ms": 3000}),),
-                         capacity_share=2 / 3, down=("beta",)),
+                         capacity_share=2 / 3, down=("beta",), drain_s=drain_s),
         "all_down": Scenario("all_down", f"all providers down for {all_down_s:g} s, then back",
-                             start_s + all_down_s + max(10.0, short / 2),
+                             start_s + all_down_s + 10,
                              (Switch(start_s, NAMES, down_fail), Switch(start_s + all_down_s, NAMES, {"mode": "ok"})),
-                             down=NAMES, drain_s=120.0),
-        "weights": Scenario("weights", "weights 5/3/2, all healthy", short, weights="5,3,2"),
+                             down=NAMES, drain_s=drain_s + 15),
+        "weights": Scenario("weights", "weights 5/3/2, all healthy", short, weights="5,3,2", drain_s=drain_s),
     }
 
 
@@ -89,13 +95,13 @@ COMMON_ENV = {"SIM_TIMEOUT_S": "1", "SIM_LATENCY_MS": "20", "DISPATCHER_PROCESSE
 
 
 def profiles() -> dict[str, Profile]:
-    full = _all_scenarios(seconds=60, short=30, all_down_s=30, start_s=5)
-    quick = {name: replace(s, drain_s=5.0) for name, s in
-             _all_scenarios(seconds=10, short=8, all_down_s=6, start_s=2).items()}
-    seed = _all_scenarios(seconds=20, short=20, all_down_s=10, start_s=4)
+    full = _all_scenarios(seconds=60, short=20, all_down_s=30, start_s=5, drain_s=25, carried_rps=10)
+    quick = _all_scenarios(seconds=10, short=8, all_down_s=6, start_s=2, drain_s=5, carried_rps=10)
+    seed = _all_scenarios(seconds=20, short=20, all_down_s=10, start_s=4, drain_s=25, carried_rps=50)
     return {
-        "scaled": Profile("scaled", 10, 40, tuple(full.values()), {**COMMON_ENV, "SIM_RATE_LIMIT": "10"}, 8.0),
-        "seed": Profile("seed", 50, 200, (seed["healthy"], seed["down"]), {**COMMON_ENV, "SIM_RATE_LIMIT": "50"}, 8.0),
+        "scaled": Profile("scaled", 10, 40, tuple(full.values()), {**COMMON_ENV, "SIM_RATE_LIMIT": "10"}, 5.0),
+        "seed": Profile("seed", 50, 200, (seed["healthy"], seed["down"], seed["carried"]),
+                        {**COMMON_ENV, "SIM_RATE_LIMIT": "50"}, 5.0),
         "quick": Profile("quick", 10, 40, (quick["healthy"], quick["down"]), {**COMMON_ENV, "SIM_RATE_LIMIT": "10"},
                          2.0, ("router", "fixed_window"), hot_path_messages=0),
     }
@@ -179,13 +185,17 @@ class Progress:
     update: Callable[[str, float, float, str], None] = lambda phase, done, total, info: None
 
 
+def _measured_pids(stack: BenchStack) -> dict[str, int]:
+    return {**stack.pids(), "bench (load generator)": os.getpid()}
+
+
 def run_scenario(stack: BenchStack, probe: StackProbe, profile: Profile, scenario: Scenario,
                  progress: Progress) -> dict:
     probe.reset_simulators(profile.rate_limit)
     probe.reset_routing_state()
     stack.aws_counts(reset=True)
     commands_before = redis_commandstats(probe.redis)
-    cpu_before = cpu_snapshot(stack.pids())
+    cpu_before = cpu_snapshot(_measured_pids(stack))
     load_before = machine()
 
     counters: Counter[str] = Counter()
@@ -193,8 +203,9 @@ def run_scenario(stack: BenchStack, probe: StackProbe, profile: Profile, scenari
     def on_sample(sample: Sample) -> None:
         counters[str(sample.status or "error")] += 1
 
-    load = OpenLoopLoad(stack.state["api_url"], stack.state["api_key"], rate=profile.offered_rps,
-                        seconds=scenario.seconds, on_sample=on_sample)
+    offered_rps = scenario.offered_rps or profile.offered_rps
+    load = OpenLoopLoad(stack.state["api_url"], stack.state["api_key"], rate=offered_rps,
+                        seconds=scenario.seconds, on_sample=on_sample, timeout_s=5.0)
     stop = threading.Event()
     holder: dict = {}
     runner = threading.Thread(target=lambda: holder.update(result=load.run(stop)), daemon=True)
@@ -212,7 +223,7 @@ def run_scenario(stack: BenchStack, probe: StackProbe, profile: Profile, scenari
             switch_times.append((time.time(), switch))
         answers = " ".join(f"{k}:{v}" for k, v in sorted(counters.items()))
         progress.update(f"{profile.name}/{scenario.name}: load", min(elapsed, scenario.seconds), scenario.seconds,
-                        f"{profile.offered_rps:g} rps offered · {answers}")
+                        f"{offered_rps:g} rps offered · {answers}")
         runner.join(0.05 if pending else 0.5)
     stop.set()
     runner.join(15)
@@ -238,7 +249,7 @@ def run_scenario(stack: BenchStack, probe: StackProbe, profile: Profile, scenari
         for name in NAMES:
             probe.configure(name, {"mode": "ok"})
 
-    cpu_after = cpu_snapshot(stack.pids())
+    cpu_after = cpu_snapshot(_measured_pids(stack))
     commands = commands_between(commands_before, redis_commandstats(probe.redis))
     aws = stack.aws_counts()
     arrivals = {name: probe.arrivals(name) for name in NAMES}
@@ -314,7 +325,7 @@ def analyse(profile: Profile, scenario: Scenario, raw: dict, drained_after_s: fl
         "scenario": scenario.name,
         "title": scenario.title,
         "seconds": duration,
-        "offered_rps": profile.offered_rps,
+        "offered_rps": scenario.offered_rps or profile.offered_rps,
         "switches": [{"at_s": round(t - began, 2), "providers": list(s.providers), "config": s.config}
                      for t, s in raw["switches"]],
         "api": {

@@ -188,7 +188,13 @@ class Dispatcher:
             logger.info("sms refused by provider", extra=log)
         elif result.outcome is Outcome.THROTTLED:
             self._store.mark_requeued(claim.request_id, claim.attempt, result.error or "throttled")
-            self._queue.send(message.next_attempt(avoid=(claim.provider,)), delay_s=0)
+            # Straight on to a provider that has not throttled it; once every one has, wait a second
+            # rather than go round them in a tight loop.
+            avoid = tuple(dict.fromkeys((*message.avoid, claim.provider)))
+            delay_s = 0
+            if set(avoid) >= set(self._providers):
+                avoid, delay_s = (claim.provider,), 1
+            self._queue.send(message.next_attempt(avoid=avoid), delay_s=delay_s)
             logger.info("provider throttled, requeued", extra=log)
         else:
             retries = claim.retries + 1

@@ -84,6 +84,15 @@ class DependencyUnavailable(RetryableError):
     code = "dependency_unavailable"
 
 
+class ConfigurationError(PermanentError):
+    """A setting in the environment is malformed; the message names the variable (never its secret value).
+
+    An operator's mistake, not the client's: the API answers 503 until the configuration is fixed."""
+
+    status = 503
+    code = "configuration_error"
+
+
 # --- Dispatch-time conditions ---
 
 

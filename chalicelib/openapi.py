@@ -14,6 +14,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.sms_request import (
+    IDEMPOTENCY_KEY_MAX_CHARS,
+    IDEMPOTENCY_KEY_PATTERN,
     ErrorBody,
     HealthView,
     ListQuery,
@@ -25,7 +27,6 @@ from chalicelib.sms_request import (
 )
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-IDEMPOTENCY_KEY_MAX_CHARS = 255
 API_KEY_SCHEME = "ApiKey"
 
 _REQUEST_MODELS: tuple[type[BaseModel], ...] = (SendSmsBody,)
@@ -116,11 +117,12 @@ def _paths() -> dict[str, Any]:
                 "tags": ["sms"],
                 "security": api,
                 "parameters": [
-                    {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "id", "in": "path", "required": True,
+                     "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}},
                 ],
                 "responses": {
                     "200": _response("The request.", SmsRequestView),
-                    **_errors("401", "404", "503"),
+                    **_errors("400", "401", "404", "503"),
                 },
             },
         },
@@ -182,7 +184,8 @@ def _idempotency_key_parameter() -> dict[str, Any]:
         "in": "header",
         "required": False,
         "description": "Makes retries of this call safe: the same key and body send one SMS.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_CHARS},
+        "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_CHARS,
+                   "pattern": IDEMPOTENCY_KEY_PATTERN},
     }
 
 

@@ -433,22 +433,23 @@ class RequestStore:
     # ---------------------------------------------------------------- provider health
 
     def save_provider_health(self, states: list[Any], transition: bool = False) -> None:
+        """Upsert each provider's snapshot; ``last_transition_at`` moves only on a transition."""
         now = iso(self._clock())
         try:
-            with ProviderHealthModel.batch_write() as batch:
-                for state in states:
-                    batch.save(
-                        ProviderHealthModel(
-                            state.name,
-                            success_count=state.successes,
-                            failure_count=state.failures,
-                            failure_rate=round(state.failure_rate, 4),
-                            is_healthy="true" if state.healthy else "false",
-                            unhealthy_until=iso(state.unhealthy_until_ms / 1000) if state.unhealthy_until_ms else None,
-                            last_checked=now,
-                            last_transition_at=now if transition else None,
-                        )
-                    )
+            for state in states:
+                model = ProviderHealthModel
+                until = iso(state.unhealthy_until_ms / 1000) if state.unhealthy_until_ms else None
+                actions = [
+                    model.success_count.set(state.successes),
+                    model.failure_count.set(state.failures),
+                    model.failure_rate.set(round(state.failure_rate, 4)),
+                    model.is_healthy.set("true" if state.healthy else "false"),
+                    model.unhealthy_until.set(until) if until else model.unhealthy_until.remove(),
+                    model.last_checked.set(now),
+                ]
+                if transition:
+                    actions.append(model.last_transition_at.set(now))
+                model(state.name).update(actions=actions)
         except PynamoDBException as exc:
             raise _unavailable(exc) from None
 

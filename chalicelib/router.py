@@ -80,7 +80,7 @@ def _redis_errors() -> Iterator[None]:
     try:
         yield
     except (RedisConnectionError, RedisTimeoutError) as exc:
-        raise DependencyUnavailable(f"Redis unavailable: {exc}") from exc
+        raise DependencyUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
 
 
 def _text(value: bytes | str) -> str:

@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from chalicelib.errors import ConfigurationError
+
 DEFAULT_PROVIDERS = [
     {"name": "alpha", "url": "http://127.0.0.1:9001/send", "rate_limit": 50, "weight": 1},
     {"name": "beta", "url": "http://127.0.0.1:9002/send", "rate_limit": 50, "weight": 1},
@@ -34,10 +36,6 @@ class ProviderConfig(BaseModel):
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     api_key: str | None = Field(default=None, repr=False)
     kind: Literal["http-json"] = "http-json"
-
-
-class ConfigurationError(ValueError):
-    """A setting in the environment is malformed; the message names the variable."""
 
 
 # Every variable the gateway reads, with its default. `.env.example` mirrors this table.
@@ -69,7 +67,7 @@ ENV_DEFAULTS: dict[str, str] = {
     "CORS_ALLOW_ORIGIN": "",
     "MAX_BODY_BYTES": "16384",
     "IDEMPOTENCY_TTL_S": "86400",
-    "LOG_LEVEL": "INFO",
+    "LOG_LEVEL": "INFO",  # read by the Powertools Logger itself
 }
 
 
@@ -102,7 +100,6 @@ class Settings:
     cors_allow_origin: str
     max_body_bytes: int
     idempotency_ttl_s: int
-    log_level: str
 
     def provider(self, name: str) -> ProviderConfig:
         for provider in self.providers:
@@ -132,7 +129,9 @@ def _providers(raw: str) -> tuple[ProviderConfig, ...]:
     try:
         providers = tuple(ProviderConfig.model_validate(entry) for entry in entries)
     except ValidationError as exc:
-        raise ConfigurationError(f"SMS_PROVIDERS has an invalid provider: {exc}") from None
+        # loc and msg only: the input values could hold a provider's api_key
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        raise ConfigurationError(f"SMS_PROVIDERS has an invalid provider: {problems}") from None
     names = [p.name for p in providers]
     if len(set(names)) != len(names):
         raise ConfigurationError("SMS_PROVIDERS has two providers with the same name")
@@ -171,7 +170,6 @@ def _parse(items: tuple[tuple[str, str], ...]) -> Settings:
         cors_allow_origin=env["CORS_ALLOW_ORIGIN"],
         max_body_bytes=n(env, "MAX_BODY_BYTES", int, 256, 10 * 1024 * 1024),
         idempotency_ttl_s=n(env, "IDEMPOTENCY_TTL_S", int, 60, 30 * 86400),
-        log_level=env["LOG_LEVEL"].upper(),
     )
 
 

@@ -394,7 +394,10 @@ class AttemptView(BaseModel):
     provider: str
     status_code: int | None = Field(description="The provider's HTTP status; null on a timeout or network error.")
     latency_ms: int | None
-    outcome: str = Field(description="What the gateway made of the answer, e.g. sent, retry, refused, throttled.")
+    outcome: Literal["accepted", "refused", "throttled", "provider_failure"] = Field(
+        description="What the gateway made of the answer: accepted (sent), refused (no retry), throttled (429: "
+        "another provider, not a retry) or provider_failure (retried elsewhere with backoff)."
+    )
     error: str | None
     at: Timestamp
 
@@ -412,6 +415,11 @@ class SmsSummary(BaseModel):
     updated_at: Timestamp
     next_attempt_at: Timestamp | None = Field(description="When a waiting retry is due; null otherwise.")
     last_error: str | None
+    failure_reason: Literal["refused", "retries_exhausted", "expired"] | None = Field(
+        description="Why a failed request failed; null otherwise."
+    )
+    provider_message_id: str | None = Field(description="The accepting provider's message id, once sent.")
+    retries: int = Field(ge=0, description="Retries after provider failures so far (at most MAX_RETRIES).")
 
 
 class SmsRequestView(SmsSummary):
@@ -454,3 +462,20 @@ class ErrorBody(BaseModel):
 class HealthView(BaseModel):
     status: str = Field(examples=["ok"])
     checks: dict[str, str] = Field(description="Each dependency and what its check found.")
+
+
+IDEMPOTENCY_KEY_MAX_CHARS = 255
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
+
+
+def parse_idempotency_key(header: str | None) -> str | None:
+    """The optional Idempotency-Key header: 1 to 255 printable ASCII characters, or absent."""
+    if header is None:
+        return None
+    if not 1 <= len(header) <= IDEMPOTENCY_KEY_MAX_CHARS or not all(" " < c <= "~" for c in header):
+        raise ValidationFailed(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces",
+            field="Idempotency-Key",
+            code="invalid_idempotency_key",
+        )
+    return header

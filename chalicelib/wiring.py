@@ -22,7 +22,7 @@ from redis.retry import Retry
 from chalicelib.auth import ApiKeyAuthenticator
 from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.dispatcher import Dispatcher, RetryPolicy
-from chalicelib.errors import DependencyUnavailable
+from chalicelib.errors import ConfigurationError, DependencyUnavailable
 from chalicelib.intake import Intake
 from chalicelib.models import bind_models
 from chalicelib.providers import build_providers
@@ -145,7 +145,12 @@ def _provider_configs(settings: Settings) -> tuple[ProviderConfig, ...]:
     (a JSON object {"alpha": "key", ...}): provider keys never sit in config files or the environment."""
     if not settings.provider_keys_secret_id:
         return settings.providers
-    keys = json.loads(_secret(settings, settings.provider_keys_secret_id))
+    try:
+        keys = json.loads(_secret(settings, settings.provider_keys_secret_id))
+        if not isinstance(keys, dict):
+            raise ValueError("not an object")
+    except ValueError:
+        raise ConfigurationError("PROVIDER_KEYS_SECRET_ID must hold a JSON object {\"provider\": \"key\"}") from None
     return tuple(p.model_copy(update={"api_key": keys.get(p.name, p.api_key)}) for p in settings.providers)
 
 

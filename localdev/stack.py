@@ -221,6 +221,8 @@ class LocalStack:
         if not self.env.get("API_KEYS"):
             self.env["API_KEYS"] = "dev-" + secrets.token_urlsafe(18)
         port = int(self.env.get("PORT") or 8000)
+        if not port_is_free(port):
+            raise RuntimeError(f"PORT {port} is already in use: stop what listens there or set PORT=<free port>")
         self.env["PORT"] = str(port)
         self._spawn("api", [PYTHON, "-m", "localdev.api_server", "--port", str(port)])
         self.api_url = f"http://127.0.0.1:{port}"

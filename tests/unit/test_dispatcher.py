@@ -216,6 +216,22 @@ def test_throttled_message_is_requeued_without_counting_a_retry(harness):
     assert [r.outcome for r in h.attempts(message.id)] == ["throttled", "accepted"]
 
 
+def test_when_every_provider_throttles_the_message_waits_a_second_instead_of_looping(harness):
+    h = harness({"alpha": "throttle", "beta": "throttle"})
+    message = h.accept()
+    h.deliver(message)
+    [first] = h.aws.probe.take()
+    assert first.delay_s == 0  # another provider has not throttled it yet: straight on
+
+    h.deliver(first.message)
+
+    [second] = h.aws.probe.messages()
+    assert second.delay_s == 1
+    assert len(second.message.avoid) == 1  # back to avoiding only the last one
+    assert [r.outcome for r in h.attempts(message.id)] == ["throttled", "throttled"]
+    assert h.request(message.id).retries == 0
+
+
 def test_throttling_does_not_count_against_provider_health(harness):
     h = harness({"alpha": "throttle"}, min_samples=2)
     for _ in range(3):

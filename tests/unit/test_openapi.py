@@ -94,7 +94,7 @@ def test_every_client_and_dependency_error_is_an_error_body(document):
     [
         ("/api/sms", "post", {"202", "400", "401", "409", "413", "415", "422", "503"}),
         ("/api/sms", "get", {"200", "400", "401", "503"}),
-        ("/api/sms/{id}", "get", {"200", "401", "404", "503"}),
+        ("/api/sms/{id}", "get", {"200", "400", "401", "404", "503"}),
         ("/api/providers", "get", {"200", "401", "503"}),
         ("/health", "get", {"200", "503"}),
     ],
@@ -152,7 +152,8 @@ def test_send_sms_takes_an_optional_idempotency_key(document):
     assert idempotency_key["name"] == "Idempotency-Key"
     assert idempotency_key["in"] == "header"
     assert idempotency_key["required"] is False
-    assert idempotency_key["schema"] == {"type": "string", "minLength": 1, "maxLength": 255}
+    assert idempotency_key["schema"] == {"type": "string", "minLength": 1, "maxLength": 255,
+                                         "pattern": "^[!-~]{1,255}$"}
 
 
 def test_list_parameters_follow_the_query_rules(document):

@@ -313,6 +313,20 @@ def test_provider_health_snapshot_is_saved(store):
     assert int(saved["beta"].failure_count) == 9
 
 
+def test_periodic_snapshot_keeps_the_time_of_the_last_transition(store, clock):
+    tripped = ProviderState("beta", False, 0.9, 1, 9, 1_700_000_300_000, 50, 1, 0)
+    store.save_provider_health([tripped], transition=True)
+    transition_at = ProviderHealthModel.get("beta").last_transition_at
+    clock.advance(400)
+
+    store.save_provider_health([ProviderState("beta", True, 0.0, 0, 0, None, 50, 1, 0)])
+
+    saved = ProviderHealthModel.get("beta")
+    assert saved.last_transition_at == transition_at
+    assert (saved.is_healthy, saved.unhealthy_until) == ("true", None)
+    assert saved.last_checked > transition_at
+
+
 def test_store_outage_is_dependency_unavailable(store, monkeypatch):
     """With the tables gone, every call the dispatcher and API make says 503/retry, not a crash."""
     request_id = create(store)

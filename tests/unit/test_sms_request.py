@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.errors import ApiError, GatewayError
+from chalicelib.errors import ApiError, GatewayError, ValidationFailed
 from chalicelib.sms_request import (
     CURSOR_MAX_CHARS,
     MAX_TEXT_CHARS,
@@ -362,3 +362,28 @@ def test_any_query_is_parsed_or_refused_as_a_client_error(params):
     if query is not None:
         assert 1 <= query.limit <= 100
         assert query.since is None or query.since.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("k" * 256, id="too-long"),
+        pytest.param("has space", id="space"),
+        pytest.param("caf\u00e9", id="non-ascii"),
+    ],
+)
+def test_a_malformed_idempotency_key_is_refused_naming_the_header(header):
+    from chalicelib.sms_request import parse_idempotency_key
+
+    with pytest.raises(ValidationFailed) as caught:
+        parse_idempotency_key(header)
+    assert (caught.value.status, caught.value.code, caught.value.field) == (
+        400, "invalid_idempotency_key", "Idempotency-Key")
+
+
+def test_an_idempotency_key_is_optional_and_kept_as_sent():
+    from chalicelib.sms_request import parse_idempotency_key
+
+    assert parse_idempotency_key(None) is None
+    assert parse_idempotency_key("order-42/confirm") == "order-42/confirm"
