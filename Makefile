@@ -39,6 +39,17 @@ integration: $(STAMP)
 	bash scripts/ensure-redis.sh
 	$(BIN)/python -m pytest -m integration
 
+## make chaos: faults under load (kill -9 a dispatcher, restart Redis, AWS refusing connections, a hanging
+## provider, a garbage-answering one); fails on any lost or duplicated SMS
+chaos: $(STAMP)
+	$(BIN)/python -m localdev.chaos
+
+## make fuzz: the validators and the API fuzzed far longer than the test suite does
+fuzz: $(STAMP)
+	bash scripts/ensure-redis.sh
+	FUZZ_MAX_EXAMPLES=5000 $(BIN)/python -m pytest tests/unit/test_validators_fuzz.py -p no:cacheprovider
+	SCHEMATHESIS_MAX_EXAMPLES=200 $(BIN)/python -m pytest tests/integration/test_fuzz_api.py -p no:cacheprovider
+
 dlq-replay: $(STAMP)
 	$(BIN)/python -m ops.dlq_replay $(ARGS)
 

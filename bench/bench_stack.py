@@ -1,7 +1,7 @@
 """The benchmark's own local stack: every piece a child process with a PID, on free ports.
 
     redis-server (own, so INFO commandstats counts only the gateway; falls back to REDIS_URL)
-    moto server  <- bench.aws_proxy (counts AWS calls)  <- AWS_ENDPOINT_URL of the stack
+    localdev.aws_emulator (moto)  <- bench.aws_proxy (counts AWS calls)  <- AWS_ENDPOINT_URL of the stack
     python -m bench.stack_process  (localdev.stack: simulators, chalice local API, dispatchers)
 
 The state file written by the stack gives the URLs and the PIDs; `pids()` adds the ones started here.
@@ -54,7 +54,8 @@ class BenchStack:
         wait_until(lambda: redis.Redis.from_url(self.redis_url).ping(), 10, "redis")
 
         moto_port = free_port()
-        self._spawn("moto", [PYTHON, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)])
+        # The project's emulator: moto with its SQS made to scale and its conditional writes atomic.
+        self._spawn("moto", [PYTHON, "-m", "localdev.aws_emulator", "--host", "127.0.0.1", "--port", str(moto_port)])
         self.moto_url = f"http://127.0.0.1:{moto_port}"
         wait_until(lambda: http_ok(f"{self.moto_url}/moto-api/"), 30, "moto server")
         proxy_port = free_port()

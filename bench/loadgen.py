@@ -88,7 +88,8 @@ def pick_kinds(mix: dict[str, float], count: int, seed: int = 7) -> list[str]:
 
 class OpenLoopLoad:
     def __init__(self, url: str, api_key: str, *, rate: float, seconds: float, mix: dict[str, float] | None = None,
-                 workers: int | None = None, timeout_s: float = 10.0, on_sample: Callable[[Sample], None] | None = None):
+                 workers: int | None = None, timeout_s: float = 10.0,
+                 on_sample: Callable[[Sample], None] | None = None):
         if rate <= 0 or seconds <= 0:
             raise ValueError("rate and seconds must be positive")
         self._target = urllib.parse.urlsplit(url)

@@ -83,7 +83,10 @@ def run(profile: Profile, out: Path, update: Callable[[str, float, float, str], 
         try:
             probe = StackProbe(stack)
             for scenario in scenarios:
-                results["scenarios"][scenario.name] = run_scenario(stack, probe, profile, scenario, progress)
+                try:
+                    results["scenarios"][scenario.name] = run_scenario(stack, probe, profile, scenario, progress)
+                except Exception as exc:  # one broken scenario must not cost the others' figures
+                    results.setdefault("failed_scenarios", {})[scenario.name] = f"{type(exc).__name__}: {exc}"
             if first and routing_path:
                 update(f"{profile.name}: routing path", 0, 1, "")
                 results["routing_path"] = _routing_path(stack.redis_url, profile, update)

@@ -11,7 +11,10 @@ from chalicelib.router import ProviderState
 
 
 def error_body(error: GatewayError) -> dict[str, Any]:
-    return {"error": {"code": error.code, "message": error.message, "field": error.field}}
+    detail = {"code": error.code, "message": error.message, "field": error.field}
+    if error.request_id:
+        detail["request_id"] = error.request_id
+    return {"error": detail}
 
 
 def attempt_view(record: SmsResponseModel) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchMessage, DispatchQueue
 from chalicelib.errors import ClaimConflict, GatewayError, PermanentError, RetryableError
-from chalicelib.logs import logger
+from chalicelib.logs import log_context, logger
 from chalicelib.providers import Outcome, Provider, SendResult
 from chalicelib.request_store import Claim, RequestStore
 from chalicelib.router import Decision, Router
@@ -79,7 +79,9 @@ class Dispatcher:
 
     def _dispatch_body(self, message_id: str, body: str) -> tuple[str, bool]:
         try:
-            self.dispatch_message(DispatchMessage.from_body(body))
+            message = DispatchMessage.from_body(body)
+            with log_context(request_id=message.id, sqs_message_id=message_id, attempt=message.attempt):
+                self.dispatch_message(message)
         except RetryableError as exc:
             logger.warning("record comes back later", extra={"sqs_message_id": message_id, "error": exc.message})
             return message_id, False

@@ -14,10 +14,12 @@ class GatewayError(Exception):
 
     code = "gateway_error"
 
-    def __init__(self, message: str, *, field: str | None = None, code: str | None = None):
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
+                 request_id: str | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
+        self.request_id = request_id  # set when the error concerns a request that exists
         if code:
             self.code = code
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
 from chalicelib.errors import Conflict, DependencyUnavailable
+from chalicelib.logs import logger
 from chalicelib.request_store import RequestStore, body_fingerprint, iso
 from chalicelib.sms_request import ValidSms
 
@@ -78,13 +79,21 @@ class Intake:
             )
             try:
                 self._queue.send(DispatchMessage(id=request_id, expires_at=int(item.expires_at)))
-            except DependencyUnavailable:
-                self._store.forget_unqueued(request_id)
+            except DependencyUnavailable as exc:
+                if not self._store.forget_unqueued(request_id):
+                    # Stored but neither queued nor removed: the sweeper will send it. Say so, with the id,
+                    # and keep the Idempotency-Key, so that a retry cannot make a second request.
+                    raise DependencyUnavailable(
+                        f"{exc.message}; request {request_id} was stored and will still be sent: "
+                        f"GET /api/sms/{request_id} shows its outcome", code="accept_outcome_unknown",
+                        request_id=request_id,
+                    ) from None
                 raise
-        except DependencyUnavailable:
-            if reserved_key:
+        except DependencyUnavailable as exc:
+            if reserved_key and exc.code != "accept_outcome_unknown":
                 self._store.release_idempotency_key(reserved_key)
             raise
+        logger.info("sms accepted", extra={"request_id": request_id, "phone": sms.phone, "segments": sms.segments})
         return Accepted(request_id, "pending", sms.phone, sms.encoding, sms.segments, item.created_at)
 
     def _replay(self, record, sms: ValidSms) -> Accepted:

@@ -175,9 +175,11 @@ def bind_models(settings: Settings, endpoint_url: str | None) -> None:
         meta.table_name = table_name
         meta.region = settings.aws_region
         meta.host = endpoint_url
-        meta.connect_timeout_seconds = 2
+        meta.connect_timeout_seconds = 0.5
         meta.read_timeout_seconds = 5
-        meta.max_retry_attempts = 2
+        # One retry: a DynamoDB that does not answer must become a 503 (API) or a batch item failure
+        # (dispatcher) within about a second, not after PynamoDB's default backoff.
+        meta.max_retry_attempts = 1
         model._connection = None  # PynamoDB caches the connection with the old table and host
 
 

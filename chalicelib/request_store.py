@@ -112,11 +112,14 @@ class RequestStore:
             raise _unavailable(exc) from None
         return item
 
-    def forget_unqueued(self, request_id: str) -> None:
-        """Undo ``create`` when the payload could not be queued: the client got a 503, not an id."""
-        # If this fails too, the sweeper finds the pending request and queues it: nothing is lost either way.
-        with contextlib.suppress(PynamoDBException):
+    def forget_unqueued(self, request_id: str) -> bool:
+        """Undo ``create`` when the payload could not be queued. False when the request could not be
+        removed: it stays pending and the sweeper will queue it."""
+        try:
             SmsRequestModel(request_id).delete(condition=SmsRequestModel.status == "pending")
+        except PynamoDBException:
+            return False
+        return True
 
     def reserve_idempotency_key(
         self, key: str, body_hash: str, request_id: str, ttl_s: int

@@ -453,6 +453,11 @@ class ErrorDetail(BaseModel):
     code: str = Field(examples=["invalid_phone"])
     message: str
     field: str | None = Field(description="The body field, query parameter or header at fault, if any.")
+    request_id: str | None = Field(
+        default=None,
+        description="Only with code accept_outcome_unknown (503): the request was stored and will still be "
+        "sent; GET /api/sms/{request_id} shows its outcome.",
+    )
 
 
 class ErrorBody(BaseModel):

@@ -32,7 +32,7 @@ from chalicelib.settings import ProviderConfig, Settings, get_settings
 from chalicelib.sweeper import Sweeper
 
 # Short timeouts: a dependency that does not answer must turn into a 503 within about a second.
-AWS_CONFIG = Config(connect_timeout=1, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"},
+AWS_CONFIG = Config(connect_timeout=0.5, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"},
                     max_pool_connections=50)
 
 

@@ -111,7 +111,7 @@ class Load:
     @property
     def accepted_ids(self) -> list[str]:
         with self._lock:
-            return [a.request_id for a in self.answers if a.status == 202 and a.request_id]
+            return [a.request_id for a in self.answers if a.request_id]
 
     def _client(self) -> httpx.Client:
         client = getattr(self._local, "client", None)
@@ -128,8 +128,10 @@ class Load:
         body = {"phone": "+14155550100", "text": f"{self.label} {index}"}
         try:
             response = self._client().post("/api/sms", json=body)
-            answer = Answer(started, time.monotonic() - started, response.status_code,
-                            response.json().get("id") if response.status_code == 202 else None)
+            data = response.json()
+            # A 202 gives the id; so does a 503 accept_outcome_unknown (stored, will still be sent).
+            request_id = data.get("id") if response.status_code == 202 else data["error"].get("request_id")
+            answer = Answer(started, time.monotonic() - started, response.status_code, request_id)
         except (httpx.HTTPError, ValueError):
             answer = Answer(started, time.monotonic() - started, -1)
         with self._lock:
@@ -199,7 +201,7 @@ class Audit:
     failed: int = 0
     lost: int = 0  # accepted, yet not sent or failed by the deadline (or unknown to the API)
     duplicates: int = 0  # references the providers sent more than once
-    sent_not_accepted: int = 0  # references the providers sent that no client was given a 202 for
+    sent_not_accepted: int = 0  # references the providers sent that no client was given an id for
     lost_ids: list[str] = field(default_factory=list)
     duplicate_ids: list[str] = field(default_factory=list)
     sent_not_accepted_ids: list[str] = field(default_factory=list)

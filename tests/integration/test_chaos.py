@@ -147,9 +147,8 @@ def test_aws_refusing_connections_is_a_quick_503_and_loses_nothing_accepted(aws_
     assert result.sent == result.accepted
 
 
-@pytest.mark.xfail(strict=False, reason="known window: a 503 whose store write landed and could not be undone "
-                                        "is sent later (intake.accept / forget_unqueued); see docs/reliability.md")
-def test_a_request_refused_with_503_is_never_sent(aws_outage):
+def test_nothing_is_sent_that_the_client_holds_no_id_for(aws_outage):
+    """A 503 whose stored request could not be undone says accept_outcome_unknown and gives its id."""
     *_, result = aws_outage
     assert result.sent_not_accepted == 0, result.sent_not_accepted_ids
 

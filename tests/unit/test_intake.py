@@ -40,6 +40,22 @@ def test_queue_outage_refuses_the_sms_and_leaves_nothing_behind(aws, store, cloc
     assert list(IdempotencyModel.scan()) == []  # the key is free for the client's retry
 
 
+def test_queue_and_store_outage_says_the_outcome_is_unknown_and_gives_the_id(aws, store, clock, monkeypatch):
+    broken = DispatchQueue(aws.sqs, aws.queue.queue_url + "-missing")
+    intake = Intake(store, broken, clock, message_ttl_s=3600, idempotency_ttl_s=86400)
+    monkeypatch.setattr(store, "forget_unqueued", lambda request_id: False)  # DynamoDB went away as well
+
+    with pytest.raises(DependencyUnavailable) as caught:
+        intake.accept(SMS, client_id="client-1", idempotency_key="key-1")
+
+    assert caught.value.code == "accept_outcome_unknown"
+    stored = store.get(caught.value.request_id)
+    assert stored.status == "pending"  # the sweeper will queue it: the client was told so, with its id
+    assert caught.value.request_id in caught.value.message
+    again = intake.accept(SMS, client_id="client-1", idempotency_key="key-1")
+    assert again.id == caught.value.request_id  # the key was kept: a retry cannot make a second request
+
+
 def test_same_idempotency_key_and_body_returns_the_same_request(intake, aws):
     first = intake.accept(SMS, client_id="client-1", idempotency_key="key-1")
     again = intake.accept(SMS, client_id="client-1", idempotency_key="key-1")
