@@ -163,6 +163,8 @@ class Dispatcher:
     def _send_and_record(self, message: DispatchMessage, claim: Claim) -> None:
         provider = self._providers[claim.provider]
         result = provider.send(phone=claim.phone, text=claim.text, request_id=claim.request_id, attempt=claim.attempt)
+        # The attempt record first: it must exist even if what follows fails.
+        self._store.record_attempt(claim.request_id, claim.attempt, result)
         if result.outcome.counts_for_health:
             self._record_health(claim.provider, result.outcome is Outcome.ACCEPTED)
         self._move_on(message, claim, result)
@@ -181,13 +183,13 @@ class Dispatcher:
         log = {"request_id": claim.request_id, "attempt": claim.attempt, "provider": claim.provider,
                "outcome": str(result.outcome), "status_code": result.status_code, "latency_ms": result.latency_ms}
         if result.outcome is Outcome.ACCEPTED:
-            self._store.mark_sent(claim.request_id, claim.attempt, result.message_id, record=result)
+            self._store.mark_sent(claim.request_id, claim.attempt, result.message_id)
             logger.info("sms sent", extra=log)
         elif result.outcome is Outcome.REFUSED:
-            self._store.mark_failed(claim.request_id, claim.attempt, "refused", result.error, record=result)
+            self._store.mark_failed(claim.request_id, claim.attempt, "refused", result.error)
             logger.info("sms refused by provider", extra=log)
         elif result.outcome is Outcome.THROTTLED:
-            self._store.mark_requeued(claim.request_id, claim.attempt, result.error or "throttled", record=result)
+            self._store.mark_requeued(claim.request_id, claim.attempt, result.error or "throttled")
             # Straight on to a provider that has not throttled it; once every one has, wait a second
             # rather than go round them in a tight loop.
             avoid = tuple(dict.fromkeys((*message.avoid, claim.provider)))
@@ -199,15 +201,14 @@ class Dispatcher:
         else:
             retries = claim.retries + 1
             if retries > self._retry.max_retries:
-                self._store.mark_failed(claim.request_id, claim.attempt, "retries_exhausted", result.error,
-                                        record=result)
+                self._store.mark_failed(claim.request_id, claim.attempt, "retries_exhausted", result.error)
                 logger.warning("sms failed, retries exhausted", extra=log)
                 return
             excluded = exclusions_for_retry(claim.excluded, claim.provider)
             delay_s = self._retry.delay_for(retries)
             self._store.mark_retrying(
                 claim.request_id, claim.attempt, retries=retries, excluded=excluded, delay_s=delay_s,
-                error=result.error or "provider failure", record=result,
+                error=result.error or "provider failure",
             )
             self._queue.send(
                 message.next_attempt(retries=retries, excluded=excluded, last_failed=claim.provider),

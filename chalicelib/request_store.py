@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib.errors import ClaimBusy, ClaimConflict, DependencyUnavailable, ValidationFailed
 from chalicelib.models import (
@@ -305,14 +304,9 @@ class RequestStore:
         return conflict
 
     def record_attempt(self, request_id: str, attempt: int, result: SendResult) -> None:
-        """One sms_responses item per attempt (an abandoned attempt resent to the same provider overwrites it)."""
-        try:
-            self._attempt_record(request_id, attempt, result).save()
-        except PynamoDBException as exc:
-            raise _unavailable(exc) from None
-
-    def _attempt_record(self, request_id: str, attempt: int, result: SendResult) -> SmsResponseModel:
-        return SmsResponseModel(
+        """One sms_responses item per attempt, written before the status changes."""
+        now = self._clock()
+        record = SmsResponseModel(
             request_id,
             attempt,
             id=f"{request_id}-{attempt}",
@@ -322,11 +316,14 @@ class RequestStore:
             latency_ms=result.latency_ms,
             error=result.error,
             response_data=result.response_data,
-            created_at=iso(self._clock()),
+            created_at=iso(now),
         )
+        try:
+            record.save()  # an abandoned attempt resent to the same provider overwrites its own record
+        except PynamoDBException as exc:
+            raise _unavailable(exc) from None
 
-    def mark_sent(self, request_id: str, attempt: int, message_id: str | None, *, record: SendResult | None = None
-                  ) -> None:
+    def mark_sent(self, request_id: str, attempt: int, message_id: str | None) -> None:
         self._finish_attempt(
             request_id,
             attempt,
@@ -337,11 +334,9 @@ class RequestStore:
                 SmsRequestModel.next_attempt_at.remove(),
             ],
             terminal=True,
-            record=record,
         )
 
-    def mark_failed(self, request_id: str, attempt: int, reason: str, error: str | None, *,
-                    record: SendResult | None = None) -> None:
+    def mark_failed(self, request_id: str, attempt: int, reason: str, error: str | None) -> None:
         self._finish_attempt(
             request_id,
             attempt,
@@ -352,12 +347,10 @@ class RequestStore:
                 SmsRequestModel.next_attempt_at.remove(),
             ],
             terminal=True,
-            record=record,
         )
 
     def mark_retrying(
-        self, request_id: str, attempt: int, *, retries: int, excluded: tuple[str, ...], delay_s: int, error: str,
-        record: SendResult | None = None,
+        self, request_id: str, attempt: int, *, retries: int, excluded: tuple[str, ...], delay_s: int, error: str
     ) -> None:
         next_at = self._clock() + delay_s
         self._finish_attempt(
@@ -371,10 +364,9 @@ class RequestStore:
                 SmsRequestModel.next_attempt_at.set(iso(next_at)),
                 SmsRequestModel.due_at.set(int(next_at) + self._sweep_after_s),
             ],
-            record=record,
         )
 
-    def mark_requeued(self, request_id: str, attempt: int, error: str, *, record: SendResult | None = None) -> None:
+    def mark_requeued(self, request_id: str, attempt: int, error: str) -> None:
         """A provider throttled the attempt: back to the queue, not counted as a retry."""
         self._finish_attempt(
             request_id,
@@ -384,35 +376,20 @@ class RequestStore:
                 SmsRequestModel.last_error.set(error),
                 SmsRequestModel.due_at.set(int(self._clock()) + self._sweep_after_s),
             ],
-            record=record,
         )
 
-    def _finish_attempt(self, request_id: str, attempt: int, actions: list, terminal: bool = False,
-                        record: SendResult | None = None) -> None:
-        """Move the request on; with ``record``, write the attempt's sms_responses item in the same
-        transaction (one round trip instead of two)."""
+    def _finish_attempt(self, request_id: str, attempt: int, actions: list, terminal: bool = False) -> None:
         now = self._clock()
         actions = [*actions, SmsRequestModel.updated_at.set(iso(now)), SmsRequestModel.lease_until.remove()]
         if terminal:
             # Leaving the sparse sweeper index: a finished request is never looked at again.
             actions += [SmsRequestModel.open_shard.remove(), SmsRequestModel.due_at.remove()]
-        # Only the holder of this attempt's claim may move the request on.
-        held = (SmsRequestModel.status == "processing") & (SmsRequestModel.attempts == attempt)
         try:
-            if record is None:
-                SmsRequestModel(request_id).update(actions=actions, condition=held)
-                return
-            with TransactWrite(connection=SmsRequestModel._get_connection().connection) as transaction:
-                transaction.save(self._attempt_record(request_id, attempt, record))
-                transaction.update(SmsRequestModel(request_id), actions=actions, condition=held)
-        except TransactWriteError as exc:
-            reasons = [reason.code if reason else None for reason in exc.cancellation_reasons]
-            if "ConditionalCheckFailed" not in reasons:
-                raise _unavailable(exc) from None
-            # The claim moved on (another dispatcher took the attempt over), but what this provider
-            # answered is still a fact worth keeping: the attempt record goes in alone.
-            self.record_attempt(request_id, attempt, record)
-            raise ClaimConflict(f"attempt {attempt} is no longer held") from None
+            # Only the holder of this attempt's claim may move the request on.
+            SmsRequestModel(request_id).update(
+                actions=actions,
+                condition=(SmsRequestModel.status == "processing") & (SmsRequestModel.attempts == attempt),
+            )
         except PynamoDBException as exc:
             if not _condition_failed(exc):
                 raise _unavailable(exc) from None

@@ -95,28 +95,6 @@ def test_finishing_with_the_wrong_attempt_conflicts(store):
     assert store.get(request_id).status == "processing"
 
 
-def test_finishing_with_a_record_writes_status_and_attempt_together(store):
-    request_id = create(store)
-    store.claim(request_id, 1, "alpha")
-
-    store.mark_sent(request_id, 1, "m-1", record=ok())
-
-    assert store.get(request_id).status == "sent"
-    [record] = store.attempts_of(request_id)
-    assert (record.provider, record.outcome, int(record.attempt)) == ("alpha", "accepted", 1)
-
-
-def test_attempt_record_is_kept_even_when_the_claim_moved_on(store):
-    request_id = create(store)
-    store.claim(request_id, 1, "alpha")
-    store.mark_requeued(request_id, 1, "throttled")  # someone else moved the request on
-    with pytest.raises(ClaimConflict):
-        store.mark_sent(request_id, 1, "m-1", record=ok())
-
-    assert store.get(request_id).status == "pending"
-    assert [r.outcome for r in store.attempts_of(request_id)] == ["accepted"]
-
-
 def test_abandoned_claim_is_taken_over_once(store, clock):
     request_id = create(store)
     store.claim(request_id, 1, "alpha")
@@ -369,7 +347,6 @@ def test_store_outage_is_dependency_unavailable(store, monkeypatch):
         lambda: store.reclaim_abandoned(request_id, 1, "alpha", 0),
         lambda: store.record_attempt(request_id, 1, ok()),
         lambda: store.mark_sent(request_id, 1, "m"),
-        lambda: store.mark_sent(request_id, 1, "m", record=ok()),
         lambda: store.expire(request_id),
         lambda: store.push_due(request_id, 0),
         lambda: store.reserve_idempotency_key("k", "b", "r", 60),
