@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
 
@@ -23,6 +24,13 @@ class ApiHttpServer(ThreadedHTTPServer):
     # refuse clients before the API ever saw them.
     request_queue_size = 256
     daemon_threads = True
+
+    def get_request(self):
+        # The handler writes headers and body in separate small sends; with Nagle's algorithm on, the
+        # body waits for the client's delayed ACK: 40 ms added to every answer (measured p50 52 ms).
+        connection, address = super().get_request()
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection, address
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,7 @@ checks a condition and then writes, so two threads of its server can both pass t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -110,23 +111,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--stock", action="store_true", help="run moto as it ships, without the SQS speedups")
+    parser.add_argument("--threads", type=int, default=48, help="request threads (long polls hold one each)")
     args = parser.parse_args(argv)
     install_dynamodb_atomic_writes()
     if not args.stock:
         install_sqs_speedups()
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no log line per request: it costs CPU
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from waitress.server import create_server
 
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
-    server.start()
+    # waitress, not werkzeug's dev server: werkzeug closes every connection after one answer (so each AWS
+    # call paid a TCP connect and a new thread); waitress keeps them alive and serves from a thread pool.
+    # Threads: long polls (ReceiveMessage with WaitTimeSeconds) each hold one for up to 20 s.
+    server = create_server(DomainDispatcherApplication(create_backend_app), host=args.host, port=args.port,
+                           threads=args.threads, connection_limit=1000, channel_timeout=120,
+                           ident="moto", clear_untrusted_proxy_headers=False)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" warnings under load
     print(f"AWS emulator (moto{'' if args.stock else ' + SQS speedups'}) on http://{args.host}:{args.port}",
           flush=True)
-    stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
-    server.stop()
+        signal.signal(signum, lambda *_: server.close())
+    with contextlib.suppress(OSError, ValueError):  # the signal handler closed it
+        server.run()
     return 0
 
 
