@@ -135,3 +135,5 @@ class BenchStack:
                 except subprocess.TimeoutExpired:
                     child.kill()
                     child.wait(5)
+        if not os.environ.get("BENCH_KEEP_LOGS"):  # BENCH_KEEP_LOGS=1 keeps the children's logs for a post-mortem
+            shutil.rmtree(self.workdir, ignore_errors=True)

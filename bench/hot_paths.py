@@ -25,6 +25,14 @@ from pyinstrument.stack_sampler import get_stack_sampler
 PROFILE_QUEUE = "sms-dispatch-profile"
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _is_project(path: str) -> bool:
+    """The gateway's own code: app.py and chalicelib/, not chalice's own app.py nor anything installed."""
+    return path == str(ROOT / "app.py") or path.startswith(str(ROOT / "chalicelib"))
+
+
 def _top_frames(session, limit: int = 15) -> dict[str, list[dict]]:
     """Self time by function, and inclusive time of the project's own functions (chalicelib, app)."""
     root = session.root_frame()
@@ -36,7 +44,7 @@ def _top_frames(session, limit: int = 15) -> dict[str, list[dict]]:
         key = f"{frame.function} ({frame.file_path_short}:{frame.line_no})"
         self_times[key] += frame.total_self_time
         path = frame.file_path or ""
-        if ("chalicelib" in path or path.endswith("app.py")) and key not in on_stack:
+        if _is_project(path) and key not in on_stack:
             inclusive[key] += frame.time
         for child in frame.children:
             walk(child, on_stack | {key})
@@ -155,10 +163,11 @@ def _profile(stack, out_dir: Path, messages: int) -> dict:
 
     dispatcher = wiring.get_dispatcher()
 
-    def dispatch_some(limit: int) -> int:
+    def dispatch_some(limit: int, max_s: float = 20.0) -> int:
         done = 0
         empty = 0
-        while done < limit and empty < 3:
+        deadline = time.monotonic() + max_s  # bounded: a slow emulator call must not hold up the whole run
+        while done < limit and empty < 3 and time.monotonic() < deadline:
             batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
             records = batch.get("Messages", [])
             empty = 0 if records else empty + 1

@@ -84,7 +84,9 @@ def _all_scenarios(seconds: float, short: float, all_down_s: float, start_s: flo
                              start_s + all_down_s + 10,
                              (Switch(start_s, NAMES, down_fail), Switch(start_s + all_down_s, NAMES, {"mode": "ok"})),
                              down=NAMES, drain_s=drain_s + 15),
-        "weights": Scenario("weights", "weights 5/3/2, all healthy", short, weights="5,3,2", drain_s=drain_s),
+        # Below capacity: when every provider is saturated each delivers its limit and weights cannot show.
+        "weights": Scenario("weights", f"weights 5/3/2, all healthy, {carried_rps * 1.5:g} RPS (below capacity)",
+                            short, weights="5,3,2", drain_s=drain_s, offered_rps=carried_rps * 1.5),
     }
 
 

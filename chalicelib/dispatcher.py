@@ -54,6 +54,7 @@ class Dispatcher:
         providers: Mapping[str, Provider],
         retry_policy: RetryPolicy,
         slot_wait_max_ms: int = 1500,
+        rate_guard_ms: int = 25,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -63,6 +64,8 @@ class Dispatcher:
         self._providers = providers
         self._retry = retry_policy
         self._slot_wait_max_s = slot_wait_max_ms / 1000
+        # Half the rate window's guard for slot -> claim; the other half covers the send's own way there.
+        self._slot_fresh_s = rate_guard_ms / 2000
         self._clock = clock
         self._sleep = sleep
 
@@ -101,6 +104,7 @@ class Dispatcher:
                 logger.info("request expired", extra={"request_id": message.id})
             return
         decision = self._choose(message)
+        decided_at = time.monotonic()
         if decision.provider is None:
             self._wait_in_queue(message, decision)
             return
@@ -110,7 +114,24 @@ class Dispatcher:
             claim = self._resolve_conflict(message, conflict)
             if claim is None:
                 return
+            self._send_and_record(message, claim)  # the takeover has just taken its own slot
+            return
+        if time.monotonic() - decided_at > self._slot_fresh_s and not self._refresh_slot(message, claim, decision):
+            return
         self._send_and_record(message, claim)
+
+    def _refresh_slot(self, message: DispatchMessage, claim: Claim, decision: Decision) -> bool:
+        """The provider counts on arrival: a slot taken well before the send (a slow claim) could land in
+        the provider's next window and show limit + 1 there. Trade it for a slot taken now, or give the
+        claim back and wait in the queue (not a retry)."""
+        fresh = self._router.refresh_slot(decision)
+        if fresh.provider is None:
+            fresh = self._choose(message, only=claim.provider)
+        if fresh.provider is not None:
+            return True
+        self._store.release_claim(claim.request_id, claim.attempt, status="retrying" if claim.retries else "pending")
+        self._wait_in_queue(message, fresh)
+        return False
 
     def _choose(self, message: DispatchMessage, only: str | None = None) -> Decision:
         """A provider with a free slot; waits in this thread (not the batch) for a slot freeing soon."""

@@ -270,6 +270,25 @@ class RequestStore:
             raise self._why_not_claimed(request_id, attempt, now) from None
         return _claim_of(item, attempt, provider)
 
+    def release_claim(self, request_id: str, attempt: int, *, status: str) -> None:
+        """Give back an attempt that was claimed but never sent: as if the claim had not happened."""
+        try:
+            SmsRequestModel(request_id).update(
+                actions=[
+                    SmsRequestModel.status.set(status),
+                    SmsRequestModel.attempts.set(attempt - 1),
+                    SmsRequestModel.lease_until.remove(),
+                    SmsRequestModel.due_at.set(int(self._clock()) + self._sweep_after_s),
+                    SmsRequestModel.updated_at.set(iso(self._clock())),
+                ],
+                # still this dispatcher's claim
+                condition=(SmsRequestModel.status == "processing") & (SmsRequestModel.attempts == attempt),
+            )
+        except PynamoDBException as exc:
+            if not _condition_failed(exc):
+                raise _unavailable(exc) from None
+            raise ClaimConflict(f"attempt {attempt} is no longer held") from None
+
     def reclaim_abandoned(self, request_id: str, attempt: int, provider: str, seen_lease: int) -> Claim:
         """Take over a claim whose holder died (lease passed): resend the same attempt, same provider."""
         now = self._clock()

@@ -46,6 +46,8 @@ class Decision:
     reason: str  # "chosen" | "rate_limited" | "no_healthy"
     # The routing clock's time of the decision (epoch ms); for "chosen", the slot's time in the log.
     decided_at_ms: int = field(default=0, compare=False)
+    # For "chosen": the slot's member in the provider's slot log, so that refresh_slot can trade it.
+    slot: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class Router:
         self._pick = redis_client.register_script(_script_source("pick_provider"))
         self._record = redis_client.register_script(_script_source("record_outcome"))
         self._status = redis_client.register_script(_script_source("provider_status"))
+        self._refresh = redis_client.register_script(_script_source("refresh_slot"))
 
     @classmethod
     def from_settings(cls, redis_client, settings: Settings, clock: Callable[[], int] | None = None) -> Router:
@@ -155,10 +158,11 @@ class Router:
         """
         if only is not None:
             self._require_known(only)
+        token = self._next_token()
         args: list[str | int] = [
             self._now_arg(),
             self._rate_window_ms,
-            self._next_token(),
+            token,
             WRR_STATE_TTL_MS,
             self._index_of(last_failed) if only is None else 0,
         ]
@@ -175,7 +179,26 @@ class Router:
             retry_after_ms=int(retry_after_ms),
             reason=_text(reason),
             decided_at_ms=int(now_ms),
+            slot=f"{int(now_ms)}:{token}" if provider else None,
         )
+
+    def refresh_slot(self, decision: Decision) -> Decision:
+        """Trade a chosen decision's slot, taken a while ago and not used yet, for one taken now.
+
+        The old slot is given back either way; when the window has no room now, the answer is
+        `rate_limited` with the time until it has."""
+        if decision.provider is None or decision.slot is None:
+            raise ValueError("only a chosen decision has a slot to refresh")
+        provider = self._by_name[decision.provider]
+        token = self._next_token()
+        with _redis_errors():
+            granted, retry_after_ms, now_ms = self._refresh(
+                keys=[self._keys[provider.name]["rate"]],
+                args=[self._now_arg(), self._rate_window_ms, decision.slot, token, provider.rate_limit],
+            )
+        if granted:
+            return Decision(provider.name, 0, "chosen", decided_at_ms=int(now_ms), slot=f"{int(now_ms)}:{token}")
+        return Decision(None, int(retry_after_ms), "rate_limited", decided_at_ms=int(now_ms))
 
     def record_outcome(self, provider: str, success: bool) -> HealthChange | None:
         """Add one outcome to the provider's health window; say so when its health flipped."""

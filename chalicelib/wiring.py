@@ -99,6 +99,7 @@ def _dispatcher(settings: Settings) -> Dispatcher:
         providers=build_providers(_provider_configs(settings), _http()),
         retry_policy=RetryPolicy(max_retries=settings.max_retries),
         slot_wait_max_ms=settings.slot_wait_max_ms,
+        rate_guard_ms=settings.rate_limit_guard_ms,
     )
 
 

@@ -28,7 +28,8 @@ class Harness:
     """One dispatcher wired to the test's collaborators, plus the moves a test makes with it."""
 
     def __init__(self, aws, store, clock, redis_client, key_prefix, simulators, http, providers, *,
-                 rate_limit=50, min_samples=10, max_retries=5, slot_wait_max_ms=0, store_wrapper=None):
+                 rate_limit=50, min_samples=10, max_retries=5, slot_wait_max_ms=0, store_wrapper=None,
+                 rate_guard_ms=25):
         self.aws, self.store, self.clock = aws, store, clock
         self.sims = {name: simulators(name, mode=mode) for name, mode in providers.items()}
         configs = [ProviderConfig(name=name, url=sim.url, rate_limit=rate_limit, timeout_s=2)
@@ -42,6 +43,7 @@ class Harness:
             providers=build_providers(tuple(configs), http),
             retry_policy=RetryPolicy(max_retries=max_retries),
             slot_wait_max_ms=slot_wait_max_ms,
+            rate_guard_ms=rate_guard_ms,
             clock=clock,
             sleep=self._sleep,
         )
@@ -239,6 +241,43 @@ def test_throttling_does_not_count_against_provider_health(harness):
         h.aws.probe.take()
     [state] = h.router.provider_states()
     assert (state.healthy, state.failures, state.successes) == (True, 0, 0)
+
+
+# ------------------------------------------------------------------ a slot gone stale during the claim
+
+
+def test_a_slot_older_than_half_the_guard_is_traded_for_a_fresh_one_before_sending(harness):
+    h = harness({"alpha": "ok"}, rate_limit=1, rate_guard_ms=0)  # every slot counts as stale
+    message = h.accept()
+
+    h.deliver(message)
+
+    assert h.request(message.id).status == "sent"
+    assert len(h.sims["alpha"].arrivals()) == 1
+    assert h.router.provider_states()[0].in_use_last_second == 1  # traded, not a second slot
+
+
+def test_a_stale_slot_without_a_fresh_one_gives_the_claim_back_and_waits(harness):
+    h = harness({"alpha": "ok"}, rate_limit=1, rate_guard_ms=0)
+    original_claim = h.store.claim
+
+    def claim_then_lose_the_window(*args):
+        claim = original_claim(*args)
+        h.clock.advance(1.1)  # the slot taken before the claim has left the window ...
+        assert h.router.pick_provider().provider == "alpha"  # ... and another dispatcher filled it
+        return claim
+
+    h.dispatcher._store = type("Store", (), {"__getattr__": lambda self, n: getattr(h.store, n),
+                                             "claim": staticmethod(claim_then_lose_the_window)})()
+    message = h.accept()
+
+    h.deliver(message)
+
+    item = h.request(message.id)
+    assert (item.status, item.attempts, item.retries) == ("pending", 0, 0)  # as if never claimed
+    assert h.sims["alpha"].arrivals() == []
+    [queued] = h.aws.probe.messages()
+    assert queued.message == message and queued.delay_s >= 1
 
 
 # ------------------------------------------------------------------ no provider free

@@ -95,6 +95,19 @@ def test_finishing_with_the_wrong_attempt_conflicts(store):
     assert store.get(request_id).status == "processing"
 
 
+def test_a_released_claim_can_be_claimed_again_but_not_released_twice(store):
+    request_id = create(store)
+    store.claim(request_id, 1, "alpha")
+
+    store.release_claim(request_id, 1, status="pending")
+
+    item = store.get(request_id)
+    assert (item.status, item.attempts, item.lease_until) == ("pending", 0, None)
+    with pytest.raises(ClaimConflict):
+        store.release_claim(request_id, 1, status="pending")
+    assert store.claim(request_id, 1, "beta").provider == "beta"
+
+
 def test_abandoned_claim_is_taken_over_once(store, clock):
     request_id = create(store)
     store.claim(request_id, 1, "alpha")
@@ -347,6 +360,7 @@ def test_store_outage_is_dependency_unavailable(store, monkeypatch):
         lambda: store.reclaim_abandoned(request_id, 1, "alpha", 0),
         lambda: store.record_attempt(request_id, 1, ok()),
         lambda: store.mark_sent(request_id, 1, "m"),
+        lambda: store.release_claim(request_id, 1, status="pending"),
         lambda: store.expire(request_id),
         lambda: store.push_due(request_id, 0),
         lambda: store.reserve_idempotency_key("k", "b", "r", 60),

@@ -228,6 +228,36 @@ def test_rate_limited_retry_after_is_the_earliest_freed_slot(make_router, clock)
     assert router.pick_provider() == Decision(None, 525, "rate_limited")
 
 
+def test_a_stale_slot_is_traded_for_one_taken_now(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=2),), guard_ms=25, clock=clock)
+    first = router.pick_provider()
+    clock.advance(300)
+
+    fresh = router.refresh_slot(first)
+
+    assert (fresh.provider, fresh.reason, fresh.decided_at_ms) == ("alpha", "chosen", first.decided_at_ms + 300)
+    # The stale slot was given back: one more slot is free now, not zero.
+    assert router.pick_provider().provider == "alpha"
+    assert router.pick_provider() == Decision(None, 1025, "rate_limited")
+
+
+def test_refreshing_when_others_filled_the_window_says_when_to_retry(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=1),), guard_ms=25, clock=clock)
+    stale = router.pick_provider()  # t=0, never used
+    clock.advance(1030)
+    assert router.pick_provider().provider == "alpha"  # t=1030: another dispatcher fills the window
+    clock.advance(10)
+
+    assert router.refresh_slot(stale) == Decision(None, 1015, "rate_limited")  # frees at 1030 + 1025
+
+
+def test_only_a_chosen_decision_can_be_refreshed(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=1),), clock=clock)
+    router.pick_provider()
+    with pytest.raises(ValueError):
+        router.refresh_slot(router.pick_provider())
+
+
 # --- Health ---
 
 
