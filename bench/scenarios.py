@@ -91,7 +91,8 @@ def _all_scenarios(seconds: float, short: float, all_down_s: float, start_s: flo
 
 
 # The health rule shortened so that trips and recoveries fit in a run: values reported with the results.
-HEALTH_ENV = {"HEALTH_WINDOW_S": "30", "HEALTH_MIN_SAMPLES": "5", "UNHEALTHY_FOR_S": "10", "HEALTH_FAILURE_RATE": "0.7"}
+HEALTH_ENV = {"HEALTH_WINDOW_S": "30", "HEALTH_MIN_SAMPLES": "5", "UNHEALTHY_FOR_S": "10", "HEALTH_FAILURE_RATE": "0.7",
+              "HEALTH_FAILURE_STREAK": "15"}
 COMMON_ENV = {"SIM_TIMEOUT_S": "1", "SIM_LATENCY_MS": "20", "DISPATCHER_PROCESSES": "2", "DISPATCH_CONCURRENCY": "4",
               "SCHEDULE_INTERVAL_S": "60", **HEALTH_ENV}
 

@@ -100,6 +100,7 @@ class Router:
         failure_rate: float = 0.7,
         min_samples: int = 10,
         unhealthy_for_s: int = 300,
+        failure_streak: int = 15,
         guard_ms: int = 25,
         clock: Callable[[], int] | None = None,
     ):
@@ -113,13 +114,14 @@ class Router:
         self._failure_rate_ppm = round(failure_rate * 1_000_000)
         self._min_samples = min_samples
         self._cooldown_ms = unhealthy_for_s * 1000
+        self._failure_streak = failure_streak
         # Members of the slot and outcome logs must be unique: this router's id + a call counter.
         self._token_prefix = uuid.uuid4().hex[:12]
         self._token_counter = itertools.count()
 
         tag = f"{{{key_prefix}}}"
         self._keys = {
-            name: {kind: f"{tag}:{kind}:{name}" for kind in ("rate", "ok", "fail", "down", "since")}
+            name: {kind: f"{tag}:{kind}:{name}" for kind in ("rate", "ok", "fail", "down", "since", "streak")}
             for name in self._by_name
         }
         self._pick_keys = [f"{tag}:wrr"]
@@ -142,6 +144,7 @@ class Router:
             health_window_s=settings.health_window_s,
             failure_rate=settings.health_failure_rate,
             min_samples=settings.health_min_samples,
+            failure_streak=settings.health_failure_streak,
             unhealthy_for_s=settings.unhealthy_for_s,
             guard_ms=settings.rate_limit_guard_ms,
             clock=clock,
@@ -206,7 +209,7 @@ class Router:
         keys = self._keys[provider]
         with _redis_errors():
             change, successes, failures, unhealthy_until_ms = self._record(
-                keys=[keys["ok"], keys["fail"], keys["down"], keys["since"]],
+                keys=[keys["ok"], keys["fail"], keys["down"], keys["since"], keys["streak"]],
                 args=[
                     self._now_arg(),
                     1 if success else 0,
@@ -215,6 +218,7 @@ class Router:
                     self._failure_rate_ppm,
                     self._min_samples,
                     self._cooldown_ms,
+                    self._failure_streak,
                 ],
             )
         if change == HEALTH_CHANGE_NONE:

@@ -51,6 +51,7 @@ ENV_DEFAULTS: dict[str, str] = {
     "HEALTH_WINDOW_S": "300",
     "HEALTH_FAILURE_RATE": "0.7",
     "HEALTH_MIN_SAMPLES": "10",
+    "HEALTH_FAILURE_STREAK": "15",
     "UNHEALTHY_FOR_S": "300",
     "MESSAGE_TTL_S": "3600",
     "RATE_LIMIT_GUARD_MS": "25",
@@ -84,6 +85,7 @@ class Settings:
     health_window_s: int
     health_failure_rate: float
     health_min_samples: int
+    health_failure_streak: int
     unhealthy_for_s: int
     message_ttl_s: int
     rate_limit_guard_ms: int
@@ -154,6 +156,7 @@ def _parse(items: tuple[tuple[str, str], ...]) -> Settings:
         health_window_s=n(env, "HEALTH_WINDOW_S", int, 1, 86400),
         health_failure_rate=n(env, "HEALTH_FAILURE_RATE", float, 0.0, 1.0),
         health_min_samples=n(env, "HEALTH_MIN_SAMPLES", int, 1, 10**9),
+        health_failure_streak=n(env, "HEALTH_FAILURE_STREAK", int, 0, 10**9),
         unhealthy_for_s=n(env, "UNHEALTHY_FOR_S", int, 1, 86400),
         message_ttl_s=n(env, "MESSAGE_TTL_S", int, 1, 14 * 86400),
         rate_limit_guard_ms=n(env, "RATE_LIMIT_GUARD_MS", int, 0, 1000),

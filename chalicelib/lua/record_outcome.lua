@@ -9,6 +9,7 @@ Keys (one provider; all share the routing keyspace's hash tag {prefix}):
   KEYS[3]  {prefix}:down:<name>   string: unhealthy until (epoch ms), PX = cooldown
   KEYS[4]  {prefix}:since:<name>  string: outcomes count from this time on (epoch ms) = end of the last
                                   cooldown, PX = cooldown + window
+  KEYS[5]  {prefix}:streak:<name> string: failures in a row since the last success, PX = window
 ARGV[1]  now_ms (epoch ms) or "" for server TIME
 ARGV[2]  "1" success, "0" failure
 ARGV[3]  token making this outcome's member unique (string)
@@ -16,6 +17,12 @@ ARGV[4]  health window (ms)
 ARGV[5]  failure-rate threshold in parts per million (integers keep "exactly 70% does not trip" exact)
 ARGV[6]  minimum outcomes in the window before the rate is judged
 ARGV[7]  cooldown (ms)
+ARGV[8]  failures in a row that trip the provider whatever its rate (0 = off)
+
+Why a streak as well as a rate: a provider that served well for minutes has many successes in its
+window, so going hard down takes it a long time to pass the rate (50/s of history: thousands of
+failures). Consecutive failures say "down now" within a fraction of a second; the rate rule still
+catches a provider that fails often but not in a row.
 
 Returns {change, successes, failures, unhealthy_until (epoch ms) or -1}
   change = 0 nothing flipped, 1 became unhealthy, 2 healthy again (the first outcome counted after a cooldown)
@@ -45,6 +52,7 @@ local window = tonumber(ARGV[4])
 local threshold_ppm = tonumber(ARGV[5])
 local min_samples = tonumber(ARGV[6])
 local cooldown = tonumber(ARGV[7])
+local streak_key, streak_trip = KEYS[5], tonumber(ARGV[8])
 
 local down_until = tonumber(redis.call('GET', down_key))
 local healthy = down_until == nil or down_until <= now
@@ -66,14 +74,21 @@ redis.call('ZREMRANGEBYSCORE', ok_key, '-inf', now - window)
 redis.call('ZREMRANGEBYSCORE', fail_key, '-inf', now - window)
 -- Every outcome in the set is younger than this one, so the set may vanish one window after it.
 redis.call('PEXPIRE', outcome_key, window)
+local streak = 0
 if success then
   successes = successes + 1
+  redis.call('DEL', streak_key)
 else
   failures = failures + 1
+  streak = redis.call('INCR', streak_key)
+  redis.call('PEXPIRE', streak_key, window)
 end
 
 local total = successes + failures
-if healthy and total >= min_samples and failures * 1000000 > threshold_ppm * total then
+local rate_trips = total >= min_samples and failures * 1000000 > threshold_ppm * total
+local streak_trips = streak_trip > 0 and streak >= streak_trip
+if healthy and (rate_trips or streak_trips) then
+  redis.call('DEL', streak_key)
   local unhealthy_until = now + cooldown
   redis.call('SET', down_key, unhealthy_until, 'PX', cooldown)
   redis.call('SET', since_key, unhealthy_until, 'PX', cooldown + window)

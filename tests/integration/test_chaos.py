@@ -44,6 +44,7 @@ def stack_env(own_redis):
         "REDIS_URL": own_redis.url,
         "AWS_FAULT_PROXY": "1",
         "HEALTH_MIN_SAMPLES": "1000000",
+        "HEALTH_FAILURE_STREAK": "0",
         "SIM_TIMEOUT_S": "1",
         "CLAIM_LEASE_S": "6",
         "DISPATCH_VISIBILITY_TIMEOUT_S": "6",

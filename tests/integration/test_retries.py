@@ -14,7 +14,7 @@ BACKOFF_S = [1, 2, 4, 8, 16]
 
 @pytest.fixture(scope="module")
 def stack_env():
-    return {"HEALTH_MIN_SAMPLES": "1000000"}
+    return {"HEALTH_MIN_SAMPLES": "1000000", "HEALTH_FAILURE_STREAK": "0"}
 
 
 def _at(attempt: dict) -> float:

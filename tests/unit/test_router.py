@@ -271,13 +271,35 @@ def test_only_a_chosen_decision_can_be_refreshed(make_router, clock):
     ],
 )
 def test_provider_trips_only_above_failure_rate_with_enough_samples(make_router, clock, failures, successes, trips):
-    router = make_router(clock=clock)
+    router = make_router(clock=clock, failure_streak=0)  # the rate rule alone
     changes = [router.record_outcome("alpha", success=True) for _ in range(successes)]
     changes += [router.record_outcome("alpha", success=False) for _ in range(failures)]
     expected_last = HealthChange("alpha", False, START_MS + COOLDOWN_MS, successes, failures) if trips else None
     assert changes[:-1] == [None] * (len(changes) - 1)
     assert changes[-1] == expected_last
     assert router.provider_states()[0].healthy is not trips
+
+
+def test_a_streak_of_failures_trips_a_provider_with_a_good_history(make_router, clock):
+    router = make_router(clock=clock, failure_streak=5)
+    for _ in range(100):
+        router.record_outcome("alpha", success=True)
+    changes = [router.record_outcome("alpha", success=False) for _ in range(5)]
+
+    assert changes[:4] == [None] * 4
+    assert changes[4] == HealthChange("alpha", False, START_MS + COOLDOWN_MS, 100, 5)  # 5% failures: the streak
+    assert router.pick_provider(only="beta").provider == "beta"
+    assert "alpha" not in choose_many(router, 20)
+
+
+def test_a_success_breaks_the_streak(make_router, clock):
+    router = make_router(clock=clock, failure_streak=3)
+    outcomes = [False, False, True, False, False, True, False, False]
+
+    changes = [router.record_outcome("alpha", success=ok) for ok in outcomes]
+
+    assert changes == [None] * len(outcomes)
+    assert router.provider_states()[0].healthy
 
 
 def test_unhealthy_provider_gets_no_traffic(make_router, clock):
