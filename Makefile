@@ -39,6 +39,16 @@ integration: $(STAMP)
 	bash scripts/ensure-redis.sh
 	$(BIN)/python -m pytest -m integration
 
+## make bench: the full benchmark (scaled profile: 3 providers x 10/s, 40/s offered; a few minutes)
+## make bench-quick: the same in under a minute; PROFILE=seed for 3 x 50/s with 200/s offered
+bench: $(STAMP)
+	bash scripts/ensure-redis.sh
+	$(BIN)/python -m bench.run --profile $(or $(PROFILE),scaled)
+
+bench-quick: $(STAMP)
+	bash scripts/ensure-redis.sh
+	$(BIN)/python -m bench.run --profile quick
+
 ## make chaos: faults under load (kill -9 a dispatcher, restart Redis, AWS refusing connections, a hanging
 ## provider, a garbage-answering one); fails on any lost or duplicated SMS
 chaos: $(STAMP)
