@@ -32,10 +32,20 @@ ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, never one this process handed out before: the kernel may give the same
+    free port twice before the first taker binds it (seen: the API's PORT handed out again to moto)."""
+    for _ in range(200):
+        with closing(socket.socket()) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free local port found")
 
 
 def port_is_free(port: int) -> bool:
@@ -98,6 +108,12 @@ class LocalStack:
 
     def __init__(self, env: dict[str, str] | None = None, log_dir: Path | None = None):
         self.env = dict(os.environ if env is None else env)
+        # Ports chosen for us by whoever started the stack are taken, even before anything binds them.
+        for name in ("PORT", "MOTO_PORT"):
+            if self.env.get(name, "").isdigit():
+                _handed_out.add(int(self.env[name]))
+        if self.env.get("SIM_BASE_PORT", "").isdigit():
+            _handed_out.update(int(self.env["SIM_BASE_PORT"]) + i for i in range(3))
         self.children: dict[str, subprocess.Popen] = {}
         self.dispatchers: list[subprocess.Popen] = []
         self.fake_redis = None

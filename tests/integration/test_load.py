@@ -25,13 +25,14 @@ def stack_env():
             "DISPATCH_CONCURRENCY": "4"}
 
 
+@pytest.mark.timeout(1200)  # 4,000 requests end to end on 2 cores: minutes, not seconds
 def test_200_rps_offered_never_exceeds_any_provider_limit_and_loses_nothing(fresh_stack):
-    results = fresh_stack.offer_load(rate=200, duration_s=float(__import__("os").environ.get("LOAD_S", "20")))
+    results = fresh_stack.offer_load(rate=200, duration_s=20)
     accepted = [request_id for status, request_id in results if status == 202]
     assert accepted, Counter(status for status, _ in results)
     assert all(status in (202, 503) for status, _ in results), Counter(status for status, _ in results)
 
-    views = fresh_stack.wait_terminal(accepted, timeout_s=240)
+    views = fresh_stack.wait_terminal(accepted, timeout_s=900)
 
     statuses = Counter(view["status"] for view in views.values())
     assert statuses == {"sent": len(accepted)}, statuses
