@@ -80,6 +80,20 @@ class StackHandle:
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
         return sum(int(attributes[name]) for name in names)
 
+    def list_terminal(self, wanted: set[str]) -> dict[str, dict]:
+        """The views of the wanted requests that are sent or failed, read through GET /api/sms?status=."""
+        found: dict[str, dict] = {}
+        for status in ("sent", "failed"):
+            cursor = None
+            while True:
+                params = {"status": status, "limit": 100, **({"cursor": cursor} if cursor else {})}
+                page = self.http.get("/api/sms", params=params).json()
+                found.update({item["id"]: item for item in page["items"] if item["id"] in wanted})
+                cursor = page["next_cursor"]
+                if not cursor:
+                    break
+        return found
+
     def wait_terminal(self, ids: list[str], timeout_s: float) -> dict[str, dict]:
         """Wait until every request is sent or failed; returns the last view of each.
 
@@ -95,6 +109,9 @@ class StackHandle:
                 if len(pending) > 50 and self.queue_depth() > 0:
                     time.sleep(1)
                     continue
+                if len(pending) > 200:  # many: list the finished ones, 100 a page, rather than one by one
+                    views.update(self.list_terminal(set(pending)))
+                    pending = [i for i in pending if i not in views]
                 for view in pool.map(self.get, pending):
                     views[view["id"]] = view
                 pending = [i for i in pending if views[i]["status"] not in TERMINAL]
