@@ -74,7 +74,8 @@ class ProviderState:
 
 @cache
 def _script_source(name: str) -> str:
-    return (LUA_DIR / f"{name}.lua").read_text()
+    """The script with the shared clock prelude in front (Redis scripts cannot include one another)."""
+    return (LUA_DIR / "clock.lua").read_text() + (LUA_DIR / f"{name}.lua").read_text()
 
 
 @contextmanager

@@ -35,13 +35,7 @@ Rate window, limit 2, window W: a slot at s occupies the log during [s, s + W).
    arrival jitter stays under the guard).
 ]]
 
-local now
-if ARGV[1] == "" then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-else
-  now = tonumber(ARGV[1])
-end
+-- `now` (epoch ms) comes from clock.lua, which router.py puts in front of this script.
 local window = tonumber(ARGV[2])
 local token = ARGV[3]
 local wrr_ttl = tonumber(ARGV[4])

@@ -17,13 +17,7 @@ slots taken in the last 1000 ms}. Counts follow record_outcome.lua's rule: the w
 outcomes since the end of a recent cooldown; while a provider is down, the whole window.
 ]]
 
-local now
-if ARGV[1] == "" then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-else
-  now = tonumber(ARGV[1])
-end
+-- `now` (epoch ms) comes from clock.lua, which router.py puts in front of this script.
 local window = tonumber(ARGV[2])
 
 local status = {now}

@@ -38,13 +38,7 @@ cooldown on count, until the older ones have left the window anyway (which is wh
 provider_status.lua counts with the same rule.
 ]]
 
-local now
-if ARGV[1] == "" then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-else
-  now = tonumber(ARGV[1])
-end
+-- `now` (epoch ms) comes from clock.lua, which router.py puts in front of this script.
 local ok_key, fail_key, down_key, since_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local success = ARGV[2] == '1'
 local token = ARGV[3]

@@ -16,13 +16,7 @@ ARGV[5]   the provider's rate limit (slots per window)
 Returns {granted (1 or 0), retry_after (ms, 0 when granted), now (epoch ms)}
 ]]
 
-local now
-if ARGV[1] == "" then
-  local time = redis.call('TIME')
-  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-else
-  now = tonumber(ARGV[1])
-end
+-- `now` (epoch ms) comes from clock.lua, which router.py puts in front of this script.
 local rate_key = KEYS[1]
 local window = tonumber(ARGV[2])
 local limit = tonumber(ARGV[5])

@@ -1,0 +1,13 @@
+--[[ clock: the prelude every routing script starts with (router.py prepends it when loading a script).
+
+ARGV[1] is the time in epoch ms when the caller injects a clock (tests); when it is "", the Redis server's
+TIME is used, so every Lambda decides on one clock and client clock skew cannot widen a window.
+Defines `now` (epoch ms).
+]]
+local now
+if ARGV[1] == "" then
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+else
+  now = tonumber(ARGV[1])
+end
