@@ -233,3 +233,13 @@ def test_health_names_sqs_when_the_queue_is_unreachable(gateway, sqs_down):
     assert response.status_code == 503
     assert body_of(response)["checks"]["sqs"] != "ok"
     assert body_of(response)["checks"]["redis"] == "ok"
+
+
+def test_cors_preflight_is_answered_for_an_allowed_origin_and_refused_otherwise(monkeypatch, gateway):
+    monkeypatch.setenv("CORS_ALLOW_ORIGIN", "https://app.example")
+    allowed = gateway.http.request("OPTIONS", "/api/sms", headers={"origin": "https://app.example"})
+    refused = gateway.http.request("OPTIONS", "/api/sms", headers={"origin": "https://evil.example"})
+    assert allowed.status_code == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    assert refused.status_code == 403
+    assert "Access-Control-Allow-Origin" not in refused.headers
