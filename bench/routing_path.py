@@ -60,14 +60,26 @@ MAX_RETRIES = 5
 class RouterStrategy:
     """The gateway's own decision (chalicelib.router.Router), health shortened like the stack's bench env."""
 
+    GUARD_MS = 25  # the gateway's default RATE_LIMIT_GUARD_MS
+
     def __init__(self, client: redis.Redis, limit: int, prefix: str):
         configs = [ProviderConfig(name=n, url=f"http://127.0.0.1/{n}", rate_limit=limit) for n in NAMES]
         self._router = Router(client, configs, key_prefix=prefix, health_window_s=30, min_samples=5,
-                              unhealthy_for_s=10)
+                              unhealthy_for_s=10, guard_ms=self.GUARD_MS)
+        self._held = threading.local()
 
     def choose(self, excluded: Sequence[str], last_failed: str | None) -> tuple[str | None, float]:
         decision = self._router.pick_provider(excluded=tuple(excluded), last_failed=last_failed)
+        self._held.decision, self._held.at = decision, time.perf_counter()
         return decision.provider, decision.retry_after_ms / 1000
+
+    def before_send(self) -> float | None:
+        """As the dispatcher does: a slot older than half the guard is traded for a fresh one. None = send;
+        else the wait before trying again (the slot was given back)."""
+        if time.perf_counter() - self._held.at <= self.GUARD_MS / 2000:
+            return None
+        fresh = self._router.refresh_slot(self._held.decision)
+        return None if fresh.provider else fresh.retry_after_ms / 1000
 
     def outcome(self, provider: str, success: bool) -> None:
         self._router.record_outcome(provider, success)
@@ -98,6 +110,9 @@ class _RoundRobinOverLimiter:
 
     def outcome(self, provider: str, success: bool) -> None:
         return None  # no health
+
+    def before_send(self) -> float | None:
+        return None  # a limiter without slot refresh sends whatever happened since the decision
 
 
 class LimitsStrategy(_RoundRobinOverLimiter):
@@ -325,7 +340,7 @@ def run_path(strategy_name: str, sims: Simulators, client: redis.Redis, redis_ur
             started = time.perf_counter()
             provider, wait_s = strategy.choose(message.excluded + message.avoid, message.last_failed)
             decision_s.append(time.perf_counter() - started)
-            if provider is None:
+            if provider is None or (wait_s := strategy.before_send()) is not None:
                 count("waited")
                 queue.put(time.time() + max(0.001, wait_s), id=message.id, attempt=message.attempt,
                           retries=message.retries, excluded=message.excluded, last_failed=message.last_failed)
