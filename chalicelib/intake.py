@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
 from chalicelib.errors import Conflict, DependencyUnavailable
 from chalicelib.logs import logger
-from chalicelib.request_store import RequestStore, body_fingerprint, iso
+from chalicelib.request_store import RequestStore, body_fingerprint
 from chalicelib.sms_request import ValidSms
 
 
@@ -109,5 +109,3 @@ class Intake:
         return Accepted(item.id, item.status, item.phone, item.encoding, int(item.segments), item.created_at,
                         replayed=True)
 
-
-__all__ = ["Accepted", "Intake", "iso"]
