@@ -51,6 +51,21 @@ class DispatchMessage:
         return replace(self, **{"attempt": self.attempt + 1, "avoid": (), **changes})
 
 
+def message_for(item) -> DispatchMessage:
+    """The message that moves an open request on, derived from its stored state."""
+    excluded = tuple(item.excluded or ())
+    # A claim whose holder died is taken over as the same attempt; otherwise the next one.
+    attempt = int(item.attempts) if item.status == "processing" else int(item.attempts) + 1
+    return DispatchMessage(
+        id=item.id,
+        attempt=attempt,
+        retries=int(item.retries or 0),
+        excluded=excluded,
+        last_failed=excluded[-1] if excluded else None,
+        expires_at=int(item.expires_at),
+    )
+
+
 class DispatchQueue:
     """SendMessage with an optional delay. Queue URL resolved once from the name when not configured."""
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchMessage, DispatchQueue
+from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchMessage, DispatchQueue, message_for
 from chalicelib.errors import ClaimConflict, GatewayError, PermanentError, RetryableError
 from chalicelib.logs import log_context, logger
 from chalicelib.providers import Outcome, Provider, SendResult
@@ -171,14 +171,7 @@ class Dispatcher:
             # This attempt ended but the message for the next one may not have been queued (a crash
             # between the status update and the send): queue it again. A duplicate is harmless, the
             # claim lets only one of them through.
-            self._queue.send(
-                message.next_attempt(
-                    retries=int(item.retries or 0),
-                    excluded=tuple(item.excluded or ()),
-                    last_failed=(item.excluded or [None])[-1],
-                ),
-                delay_s=0,
-            )
+            self._queue.send(message_for(item), delay_s=0)
         return None  # finished, or a stale duplicate of an earlier attempt
 
     def _send_and_record(self, message: DispatchMessage, claim: Claim) -> None:

@@ -33,8 +33,6 @@ from chalicelib.models import (
 )
 from chalicelib.providers import SendResult
 
-OPEN_STATUSES = ("pending", "processing", "retrying")
-TERMINAL_STATUSES = ("sent", "failed", "delivered", "undelivered")
 CONDITION_FAILED = "ConditionalCheckFailedException"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
+from chalicelib.dispatch_queue import DispatchQueue, message_for
 from chalicelib.logs import logger
 from chalicelib.request_store import RequestStore
 
@@ -21,21 +21,6 @@ class SweepReport:
     requeued: int = 0
     expired: int = 0
     skipped: int = 0
-
-
-def message_for(item) -> DispatchMessage:
-    """The message that moves an open request on, derived from its stored state."""
-    excluded = tuple(item.excluded or ())
-    # A claim whose holder died is taken over as the same attempt; otherwise the next one.
-    attempt = int(item.attempts) if item.status == "processing" else int(item.attempts) + 1
-    return DispatchMessage(
-        id=item.id,
-        attempt=attempt,
-        retries=int(item.retries or 0),
-        excluded=excluded,
-        last_failed=excluded[-1] if excluded else None,
-        expires_at=int(item.expires_at),
-    )
 
 
 class Sweeper:

@@ -55,10 +55,6 @@ def _aws_client(service: str, region: str):
     return boto3.session.Session().client(service, region_name=region, config=AWS_CONFIG)
 
 
-def get_redis() -> redis.Redis:
-    return _redis(get_settings().redis_url)
-
-
 @lru_cache(maxsize=4)
 def _store(settings: Settings) -> RequestStore:
     bind_models(settings, endpoint_url=None)

@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 
+from chalicelib.dispatch_queue import message_for
 from chalicelib.request_store import RequestStore
-from chalicelib.sweeper import Sweeper, message_for
+from chalicelib.sweeper import Sweeper
 
 pytestmark = pytest.mark.unit
 
