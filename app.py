@@ -7,13 +7,15 @@ import functools
 from chalice import Chalice, Rate, Response
 
 from chalicelib import wiring
-from chalicelib.api_views import error_body, provider_view, request_view
-from chalicelib.cors import cors_headers
+from chalicelib.api.cors import cors_headers
+from chalicelib.api.list_query import parse_list_query
+from chalicelib.api.openapi import build_openapi, render_docs_page
+from chalicelib.api.params import parse_idempotency_key, parse_request_id
+from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
+from chalicelib.api.send_body import parse_send_request
 from chalicelib.dependency_check import check_dependencies
-from chalicelib.errors import DependencyUnavailable, GatewayError, NotFound, ValidationFailed
+from chalicelib.errors import GatewayError, NotFound
 from chalicelib.logs import logger
-from chalicelib.openapi import build_openapi, render_docs_page
-from chalicelib.sms_request import parse_idempotency_key, parse_list_query, parse_send_request
 
 app = Chalice(app_name="sms-gateway")
 API_VERSION = "1.0.0"
@@ -30,14 +32,15 @@ def json_errors(view):
         try:
             return view(*args, **kwargs)
         except GatewayError as exc:
-            status = getattr(exc, "status", None) or 503
-            if isinstance(exc, DependencyUnavailable) or status >= 500:
-                logger.warning("dependency unavailable", extra={"error": exc.message})
-                status = 503
-            return Response(body=error_body(exc), status_code=status, headers=_retry_after(status))
+            status = getattr(exc, "status", None) or 503  # a retryable error without a status: try later
+            if status == 500:
+                logger.error("request failed", extra={"error": exc.message, "code": exc.code})
+            elif status >= 500:
+                logger.warning("dependency unavailable", extra={"error": exc.message, "code": exc.code})
+            return Response(body=ErrorBody.of(exc).to_body(), status_code=status, headers=_retry_after(status))
         except Exception:  # a bug: still the API's error shape, and logged with its trace
             logger.exception("unhandled error")
-            return Response(body=error_body(GatewayError("internal error", code="internal_error")),
+            return Response(body=ErrorBody.of(GatewayError("internal error", code="internal_error")).to_body(),
                             status_code=500)
 
     return wrapper
@@ -91,7 +94,7 @@ def send_sms():
                              default_region=settings.default_region, max_body_bytes=settings.max_body_bytes)
     idempotency_key = parse_idempotency_key(request.headers.get("idempotency-key"))
     accepted = wiring.get_intake().accept(sms, client_id=client_id, idempotency_key=idempotency_key)
-    return Response(body=accepted.to_json(), status_code=202)
+    return Response(body=SmsAccepted.of(accepted).to_body(), status_code=202)
 
 
 @app.route("/api/sms", methods=["GET"])
@@ -100,38 +103,37 @@ def list_sms():
     _client_id()
     query = parse_list_query(app.current_request.query_params,
                              known_providers=[p.name for p in wiring.get_settings().providers])
-    items, next_cursor = wiring.get_store().list_requests(
+    items, next_cursor = wiring.get_queries().list_requests(
         status=query.status, provider=query.provider, since=query.since, until=query.until,
         limit=query.limit, cursor=query.cursor,
     )
-    return {"items": [request_view(item) for item in items], "next_cursor": next_cursor}
+    return SmsList.page(items, next_cursor).to_body()
 
 
 @app.route("/api/sms/{request_id}", methods=["GET"])
 @json_errors
 def get_sms(request_id):
     _client_id()
-    if not (len(request_id) == 32 and all(c in "0123456789abcdef" for c in request_id)):
-        raise ValidationFailed("id must be 32 lowercase hex characters", field="id", code="invalid_id")
-    store = wiring.get_store()
-    item = store.get(request_id)
-    if item is None:
+    request_id = parse_request_id(request_id)
+    requests = wiring.get_requests()
+    request = requests.get(request_id)
+    if request is None:
         raise NotFound(f"no SMS request with id {request_id}", field="id")
-    return request_view(item, store.attempts_of(request_id))
+    return SmsRequestView.with_attempts(request, requests.attempts_of(request_id)).to_body()
 
 
 @app.route("/api/providers", methods=["GET"])
 @json_errors
 def list_providers():
     _client_id()
-    return {"providers": [provider_view(state) for state in wiring.get_router().provider_states()]}
+    return ProviderList.of(wiring.get_router().provider_states()).to_body()
 
 
 @app.route("/health", methods=["GET"])
 @json_errors
 def health():
     healthy, checks = check_dependencies(wiring.dependency_checks())
-    return Response(body={"status": "ok" if healthy else "unavailable", "checks": checks},
+    return Response(body=HealthView(status="ok" if healthy else "unavailable", checks=checks).to_body(),
                     status_code=200 if healthy else 503)
 
 
@@ -148,5 +150,5 @@ def sweep_stuck_requests(event):
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def snapshot_provider_health(event):
-    wiring.get_store().save_provider_health(wiring.get_router().provider_states())
+    wiring.get_health_snapshots().save(wiring.get_router().provider_states())
     return {"saved": True}

@@ -27,8 +27,8 @@ from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from chalicelib.router import Router
-from chalicelib.settings import ProviderConfig
+from chalicelib.router import Router, RoutingPolicy
+from chalicelib.settings import ProviderConfig, get_settings
 
 NAMES = ("alpha", "beta", "gamma")
 DEFAULT_JSON = Path(__file__).parent / "results" / "routing_decisions.json"
@@ -62,7 +62,8 @@ def _delete_prefix(client: redis.Redis, pattern: str) -> None:
 
 def bench_router(client: redis.Redis, rate_limit: int, seconds: float) -> dict:
     prefix = f"bench-{uuid.uuid4().hex}"
-    router = Router(client, _providers(rate_limit), key_prefix=prefix)
+    policy = RoutingPolicy.from_settings(get_settings({"STAGE": "local"}))
+    router = Router(client, _providers(rate_limit), key_prefix=prefix, policy=policy)
     try:
         return _run(lambda: router.pick_provider().reason, seconds)
     finally:

@@ -34,7 +34,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -45,8 +45,8 @@ from limits.strategies import MovingWindowRateLimiter
 
 from bench import stats
 from bench.measure import cpu_ms, machine
-from chalicelib.router import Router
-from chalicelib.settings import ProviderConfig
+from chalicelib.router import Router, RoutingPolicy
+from chalicelib.settings import ProviderConfig, get_settings
 from localdev.stack import free_port, http_ok, wait_until
 
 NAMES = ("alpha", "beta", "gamma")
@@ -64,8 +64,9 @@ class RouterStrategy:
 
     def __init__(self, client: redis.Redis, limit: int, prefix: str):
         configs = [ProviderConfig(name=n, url=f"http://127.0.0.1/{n}", rate_limit=limit) for n in NAMES]
-        self._router = Router(client, configs, key_prefix=prefix, health_window_s=30, min_samples=5,
-                              unhealthy_for_s=10, guard_ms=self.GUARD_MS)
+        policy = replace(RoutingPolicy.from_settings(get_settings({"STAGE": "local"})), health_window_s=30,
+                         min_samples=5, unhealthy_for_s=10, guard_ms=self.GUARD_MS)
+        self._router = Router(client, configs, key_prefix=prefix, policy=policy)
         self._held = threading.local()
 
     def choose(self, excluded: Sequence[str], last_failed: str | None) -> tuple[str | None, float]:

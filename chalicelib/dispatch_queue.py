@@ -11,7 +11,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import DependencyUnavailable, PermanentError
+from chalicelib.errors import DependencyUnavailable, MalformedMessage
+from chalicelib.lifecycle import Status
+from chalicelib.storage.records import RequestSnapshot
 
 MAX_DELAY_S = 900  # SQS's ceiling for DelaySeconds
 
@@ -44,25 +46,24 @@ class DispatchMessage:
                 expires_at=int(data.get("expires_at", 0)),
             )
         except (ValueError, KeyError, TypeError) as exc:
-            raise PermanentError(f"malformed dispatch message: {type(exc).__name__}") from None
+            raise MalformedMessage(f"malformed dispatch message: {type(exc).__name__}") from None
 
     def next_attempt(self, **changes) -> DispatchMessage:
         # `avoid` lasts one message unless the caller sets it again (a 429 names the provider to skip).
         return replace(self, **{"attempt": self.attempt + 1, "avoid": (), **changes})
 
 
-def message_for(item) -> DispatchMessage:
+def message_for(request: RequestSnapshot) -> DispatchMessage:
     """The message that moves an open request on, derived from its stored state."""
-    excluded = tuple(item.excluded or ())
     # A claim whose holder died is taken over as the same attempt; otherwise the next one.
-    attempt = int(item.attempts) if item.status == "processing" else int(item.attempts) + 1
+    attempt = request.attempts if request.status is Status.PROCESSING else request.attempts + 1
     return DispatchMessage(
-        id=item.id,
+        id=request.id,
         attempt=attempt,
-        retries=int(item.retries or 0),
-        excluded=excluded,
-        last_failed=excluded[-1] if excluded else None,
-        expires_at=int(item.expires_at),
+        retries=request.retries,
+        excluded=request.excluded,
+        last_failed=request.excluded[-1] if request.excluded else None,
+        expires_at=request.expires_at,
     )
 
 
@@ -70,7 +71,7 @@ class DispatchQueue:
     """SendMessage with an optional delay. Queue URL resolved once from the name when not configured."""
 
     def __init__(self, sqs_client, queue_url: str):
-        self._sqs = sqs_client
+        self.sqs = sqs_client
         self.queue_url = queue_url
 
     @classmethod
@@ -82,7 +83,7 @@ class DispatchQueue:
 
     def send(self, message: DispatchMessage, delay_s: int = 0) -> None:
         try:
-            self._sqs.send_message(
+            self.sqs.send_message(
                 QueueUrl=self.queue_url,
                 MessageBody=message.to_body(),
                 DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))),

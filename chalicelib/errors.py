@@ -86,6 +86,16 @@ class DependencyUnavailable(RetryableError):
     code = "dependency_unavailable"
 
 
+class StorageRejected(PermanentError):
+    """DynamoDB refused a call as malformed (ValidationException and the like): a bug, not an outage.
+
+    Not retried as an outage; the API answers 500, the dispatcher leaves the record to come back
+    and, if the bug persists, to reach the DLQ."""
+
+    status = 500
+    code = "internal_error"
+
+
 class ConfigurationError(PermanentError):
     """A setting in the environment is malformed; the message names the variable (never its secret value).
 
@@ -95,13 +105,32 @@ class ConfigurationError(PermanentError):
     code = "configuration_error"
 
 
-# --- Dispatch-time conditions ---
+# --- Dispatch-time and storage conditions ---
+
+
+class MalformedMessage(PermanentError):
+    """A queue record that can never be processed; the only record a dispatcher drops."""
+
+    code = "malformed_message"
+
+
+class ConditionFailed(PermanentError):
+    """A conditional write found the item in another state than the condition asked for."""
+
+    code = "condition_failed"
 
 
 class ClaimConflict(PermanentError):
-    """The conditional claim on a request failed: another delivery owns it or it is already done."""
+    """The conditional claim on a request failed: another delivery owns it or it is already done.
+
+    ``snapshot`` is the request as the store found it (a ``RequestSnapshot``), None when it does not
+    exist, so that the dispatcher can tell an abandoned claim from a finished one."""
 
     code = "claim_conflict"
+
+    def __init__(self, message: str, *, snapshot=None):
+        super().__init__(message)
+        self.snapshot = snapshot
 
 
 class ClaimBusy(RetryableError):

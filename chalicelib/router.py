@@ -1,10 +1,11 @@
 """The router: which provider sends the next SMS, decided in one atomic Redis step.
 
-Every rule of DESIGN.md "Routing rules" runs inside a Lua script, so any number of dispatchers share
-one exact view: a provider is eligible when it is healthy and not excluded, it needs a free slot in
-its rate window, and smooth weighted round-robin chooses among the eligible ones.
+Every routing rule (docs/architecture.md, "Routing") runs inside a Lua script, so any number of
+dispatchers share one exact view: a provider is eligible when it is healthy and not excluded, it needs
+a free slot in its rate window, and smooth weighted round-robin chooses among the eligible ones. Each
+script's header (lua/*.lua) names its KEYS and ARGV and their units; this module only fills them in.
 
-Key layout (all under one hash tag, so the cross-provider decision survives Redis Cluster):
+The keyspace (all under one hash tag, so the cross-provider decision survives Redis Cluster):
 
     {prefix}:wrr            hash    smooth-WRR current weights (+ the health signature they belong to)
     {prefix}:rate:<name>    zset    slot log, score = slot time (ms); PEXPIRE = rate window
@@ -12,6 +13,7 @@ Key layout (all under one hash tag, so the cross-provider decision survives Redi
     {prefix}:fail:<name>    zset    failures, same shape
     {prefix}:down:<name>    string  unhealthy until (ms); PX = cooldown
     {prefix}:since:<name>   string  outcomes count from this time (ms) on; PX = cooldown + health window
+    {prefix}:streak:<name>  string  failures in a row; PX = health window
 
 Clock: the Redis server's TIME unless a clock is injected (tests), one clock for every Lambda.
 """
@@ -37,6 +39,24 @@ LUA_DIR = Path(__file__).parent / "lua"
 WRR_STATE_TTL_MS = 3_600_000
 PROVIDER_ROLE_ELIGIBLE, PROVIDER_ROLE_EXCLUDED, PROVIDER_ROLE_NEVER = 0, 1, 2
 HEALTH_CHANGE_NONE, HEALTH_CHANGE_TRIPPED, HEALTH_CHANGE_RECOVERED = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    """The health rule and the rate window's guard (HEALTH_*, UNHEALTHY_FOR_S, RATE_LIMIT_GUARD_MS)."""
+
+    health_window_s: int
+    failure_rate: float  # a provider failing more than this share of its outcomes trips ...
+    min_samples: int  # ... once the window holds at least this many outcomes
+    unhealthy_for_s: int
+    failure_streak: int  # failures in a row that trip it at once (0 = off)
+    guard_ms: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RoutingPolicy:
+        return cls(health_window_s=settings.health_window_s, failure_rate=settings.health_failure_rate,
+                   min_samples=settings.health_min_samples, unhealthy_for_s=settings.unhealthy_for_s,
+                   failure_streak=settings.health_failure_streak, guard_ms=settings.rate_limit_guard_ms)
 
 
 @dataclass(frozen=True)
@@ -96,13 +116,8 @@ class Router:
         redis_client,
         providers: Sequence[ProviderConfig],
         *,
-        key_prefix: str = "smsgw",
-        health_window_s: int = 300,
-        failure_rate: float = 0.7,
-        min_samples: int = 10,
-        unhealthy_for_s: int = 300,
-        failure_streak: int = 15,
-        guard_ms: int = 25,
+        key_prefix: str,
+        policy: RoutingPolicy,
         clock: Callable[[], int] | None = None,
     ):
         if not providers:
@@ -110,12 +125,12 @@ class Router:
         self._providers = tuple(providers)
         self._by_name = {p.name: p for p in self._providers}
         self._clock = clock
-        self._rate_window_ms = 1000 + guard_ms
-        self._health_window_ms = health_window_s * 1000
-        self._failure_rate_ppm = round(failure_rate * 1_000_000)
-        self._min_samples = min_samples
-        self._cooldown_ms = unhealthy_for_s * 1000
-        self._failure_streak = failure_streak
+        self._rate_window_ms = 1000 + policy.guard_ms
+        self._health_window_ms = policy.health_window_s * 1000
+        self._failure_rate_ppm = round(policy.failure_rate * 1_000_000)
+        self._min_samples = policy.min_samples
+        self._cooldown_ms = policy.unhealthy_for_s * 1000
+        self._failure_streak = policy.failure_streak
         # Members of the slot and outcome logs must be unique: this router's id + a call counter.
         self._token_prefix = uuid.uuid4().hex[:12]
         self._token_counter = itertools.count()
@@ -138,18 +153,8 @@ class Router:
 
     @classmethod
     def from_settings(cls, redis_client, settings: Settings, clock: Callable[[], int] | None = None) -> Router:
-        return cls(
-            redis_client,
-            settings.providers,
-            key_prefix=settings.redis_key_prefix,
-            health_window_s=settings.health_window_s,
-            failure_rate=settings.health_failure_rate,
-            min_samples=settings.health_min_samples,
-            failure_streak=settings.health_failure_streak,
-            unhealthy_for_s=settings.unhealthy_for_s,
-            guard_ms=settings.rate_limit_guard_ms,
-            clock=clock,
-        )
+        return cls(redis_client, settings.providers, key_prefix=settings.redis_key_prefix,
+                   policy=RoutingPolicy.from_settings(settings), clock=clock)
 
     def pick_provider(
         self, excluded: Sequence[str] = (), last_failed: str | None = None, only: str | None = None

@@ -1,27 +1,32 @@
-"""Settings, read lazily from the environment into one typed, frozen object.
+"""Settings: every variable the gateway reads, declared once, with its default, bounds and meaning.
 
-``chalice.test.Client`` patches the stage environment only for the length of an invoke,
-so nothing here runs at import time: ``get_settings()`` reads the environment on every
-call and re-parses only when a variable it uses has changed.
+Each field of ``Settings`` is one environment variable (its alias). The defaults, the bounds and the
+descriptions here are the only ones: ``.env.example`` is rendered from this model (a test keeps the
+file in step), and services take their values from it, never from defaults of their own.
+
+``chalice.test.Client`` patches the stage environment only for the length of an invoke, so nothing
+here runs at import time: ``get_settings()`` reads the environment on every call and re-parses only
+when a variable it uses has changed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from chalicelib.errors import ConfigurationError
 
-DEFAULT_PROVIDERS = [
+LOCAL_STAGE = "local"
+# The three provider simulators the local stack starts; only ever the default in the local stage.
+LOCAL_SIMULATORS = (
     {"name": "alpha", "url": "http://127.0.0.1:9001/send", "rate_limit": 50, "weight": 1},
     {"name": "beta", "url": "http://127.0.0.1:9002/send", "rate_limit": 50, "weight": 1},
     {"name": "gamma", "url": "http://127.0.0.1:9003/send", "rate_limit": 50, "weight": 1},
-]
+)
 
 
 class ProviderConfig(BaseModel):
@@ -38,70 +43,108 @@ class ProviderConfig(BaseModel):
     kind: Literal["http-json"] = "http-json"
 
 
-# Every variable the gateway reads, with its default. `.env.example` mirrors this table.
-ENV_DEFAULTS: dict[str, str] = {
-    "SMS_PROVIDERS": "",
-    "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "REDIS_KEY_PREFIX": "smsgw",
-    "API_KEYS": "",
-    "API_KEYS_SECRET_ID": "",
-    "PROVIDER_KEYS_SECRET_ID": "",
-    "PORT": "8000",
-    "MAX_RETRIES": "5",
-    "HEALTH_WINDOW_S": "300",
-    "HEALTH_FAILURE_RATE": "0.7",
-    "HEALTH_MIN_SAMPLES": "10",
-    "HEALTH_FAILURE_STREAK": "15",
-    "UNHEALTHY_FOR_S": "300",
-    "MESSAGE_TTL_S": "3600",
-    "RATE_LIMIT_GUARD_MS": "25",
-    "SLOT_WAIT_MAX_MS": "1500",
-    "CLAIM_LEASE_S": "60",
-    "REQUESTS_TABLE": "sms_requests",
-    "RESPONSES_TABLE": "sms_responses",
-    "HEALTH_TABLE": "provider_health",
-    "IDEMPOTENCY_TABLE": "sms_idempotency",
-    "DISPATCH_QUEUE_NAME": "sms-dispatch",
-    "DISPATCH_QUEUE_URL": "",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "DEFAULT_REGION": "",
-    "CORS_ALLOW_ORIGIN": "",
-    "MAX_BODY_BYTES": "16384",
-    "IDEMPOTENCY_TTL_S": "86400",
-    "LOG_LEVEL": "INFO",  # read by the Powertools Logger itself
-}
+def _json_list(raw: Any) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc}") from None
 
 
-@dataclass(frozen=True)
-class Settings:
-    providers: tuple[ProviderConfig, ...]
-    redis_url: str
-    redis_key_prefix: str
-    api_keys: tuple[str, ...]
-    api_keys_secret_id: str
-    provider_keys_secret_id: str
-    port: int
-    max_retries: int
-    health_window_s: int
-    health_failure_rate: float
-    health_min_samples: int
-    health_failure_streak: int
-    unhealthy_for_s: int
-    message_ttl_s: int
-    rate_limit_guard_ms: int
-    slot_wait_max_ms: int
-    claim_lease_s: int
-    requests_table: str
-    responses_table: str
-    health_table: str
-    idempotency_table: str
-    dispatch_queue_name: str
-    dispatch_queue_url: str
-    aws_region: str
-    default_region: str | None
-    cors_allow_origin: str
-    max_body_bytes: int
-    idempotency_ttl_s: int
+def _comma_list(raw: Any) -> Any:
+    return tuple(part.strip() for part in raw.split(",") if part.strip()) if isinstance(raw, str) else raw
+
+
+def _upper_or_none(raw: Any) -> Any:
+    return (raw.strip().upper() or None) if isinstance(raw, str) else raw
+
+
+def env(name: str, default: Any, doc: str, **bounds: Any) -> Any:
+    """One setting: the environment variable ``name``, its default and what it means (for .env.example)."""
+    return Field(default, alias=name, description=doc, **bounds)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    stage: str = env("STAGE", "", "Deployment stage (chalice sets it per stage). Only `local` takes local "
+                     "defaults: the simulators when SMS_PROVIDERS is empty.", pattern=r"^[a-z0-9-]{0,32}$")
+    providers: Annotated[tuple[ProviderConfig, ...] | None, BeforeValidator(_json_list)] = env(
+        "SMS_PROVIDERS", None, "JSON list of providers: name, url, rate_limit (per any 1 s), weight, timeout_s, "
+        "api_key, kind (http-json). Empty = three local simulators alpha/beta/gamma on 127.0.0.1:9001-9003, "
+        "in the local stage only; elsewhere it is required.")
+    redis_url: str = env("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for rate and health keys.",
+                         pattern=r"^(redis|rediss|unix)://")
+    redis_key_prefix: str = env("REDIS_KEY_PREFIX", "smsgw", "Prefix (hash tag) of every routing key in Redis; "
+                                "change it to run two gateways on one Redis.", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    api_keys: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = env(
+        "API_KEYS", (), "Comma-separated client API keys accepted locally. Empty = the local stack makes a "
+        "dev key and prints it.")
+    api_keys_secret_id: str = env("API_KEYS_SECRET_ID", "", "On AWS: Secrets Manager secret holding the API "
+                                  "keys (JSON list), used instead of API_KEYS.")
+    provider_keys_secret_id: str = env("PROVIDER_KEYS_SECRET_ID", "", "On AWS: Secrets Manager secret holding "
+                                       "provider keys as JSON {\"alpha\": \"key\", ...}.")
+    port: int = env("PORT", 8000, "Local HTTP API port.", ge=1, le=65535)
+    max_retries: int = env("MAX_RETRIES", 5, "Retries after the first attempt (delays 1, 2, 4, 8, 16 s).",
+                           ge=0, le=20)
+    health_window_s: int = env("HEALTH_WINDOW_S", 300, "Health rule: a failure rate above HEALTH_FAILURE_RATE "
+                               "over HEALTH_WINDOW_S seconds, with at least HEALTH_MIN_SAMPLES outcomes, makes "
+                               "a provider unhealthy for UNHEALTHY_FOR_S seconds.", ge=1, le=86400)
+    health_failure_rate: float = env("HEALTH_FAILURE_RATE", 0.7, "", ge=0.0, le=1.0)
+    health_min_samples: int = env("HEALTH_MIN_SAMPLES", 10, "", ge=1, le=10**9)
+    unhealthy_for_s: int = env("UNHEALTHY_FOR_S", 300, "", ge=1, le=86400)
+    health_failure_streak: int = env("HEALTH_FAILURE_STREAK", 15, "Failures in a row that make a provider "
+                                     "unhealthy at once, whatever its rate (0 = off): a provider that goes hard "
+                                     "down stops getting traffic within a fraction of a second instead of after "
+                                     "its history ages out.", ge=0, le=10**9)
+    message_ttl_s: int = env("MESSAGE_TTL_S", 3600, "A message not sent within this many seconds of acceptance "
+                             "ends failed (reason expired).", ge=1, le=14 * 86400)
+    rate_limit_guard_ms: int = env("RATE_LIMIT_GUARD_MS", 25, "Extra milliseconds added to the 1 s rate window, "
+                                   "so arrival jitter never shows limit+1 at the provider.", ge=0, le=1000)
+    slot_wait_max_ms: int = env("SLOT_WAIT_MAX_MS", 1500, "Longest a dispatcher thread waits for a rate slot "
+                                "before putting the message back on the queue.", ge=0, le=60_000)
+    claim_lease_s: int = env("CLAIM_LEASE_S", 60, "How long a dispatcher's claim on an attempt lasts; after it, "
+                             "another dispatcher may take over.", ge=1, le=3600)
+    sweep_after_s: int = env("SWEEP_AFTER_S", 900, "An open request that nothing moved on for this many seconds "
+                             "is picked up by the sweeper (queued again, or expired).", ge=60, le=86400)
+    requests_table: str = env("REQUESTS_TABLE", "sms_requests", "DynamoDB table names.", min_length=3)
+    responses_table: str = env("RESPONSES_TABLE", "sms_responses", "", min_length=3)
+    health_table: str = env("HEALTH_TABLE", "provider_health", "", min_length=3)
+    idempotency_table: str = env("IDEMPOTENCY_TABLE", "sms_idempotency", "", min_length=3)
+    dispatch_queue_name: str = env("DISPATCH_QUEUE_NAME", "sms-dispatch", "The dispatch queue (its DLQ is "
+                                   "<name>-dlq); DISPATCH_QUEUE_URL skips the name lookup.", min_length=1)
+    dispatch_queue_url: str = env("DISPATCH_QUEUE_URL", "", "")
+    aws_region: str = env("AWS_DEFAULT_REGION", "us-east-1", "AWS region.", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
+    default_region: Annotated[str | None, BeforeValidator(_upper_or_none)] = env(
+        "DEFAULT_REGION", None, "Region for national phone formats (e.g. US); empty = numbers must start with +.",
+        pattern=r"^[A-Z]{2}$")
+    cors_allow_origin: str = env("CORS_ALLOW_ORIGIN", "", "Browser origins allowed by CORS: \"*\" or a "
+                                 "comma-separated list; empty = no CORS headers.")
+    max_body_bytes: int = env("MAX_BODY_BYTES", 16384, "Largest accepted request body, in bytes.",
+                              ge=256, le=10 * 1024 * 1024)
+    idempotency_ttl_s: int = env("IDEMPOTENCY_TTL_S", 86400, "How long an Idempotency-Key is remembered, in "
+                                 "seconds.", ge=60, le=30 * 86400)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = env(
+        "LOG_LEVEL", "INFO", "Log level (DEBUG, INFO, WARNING, ERROR); read by the Powertools logger too.")
+
+    @model_validator(mode="after")
+    def _providers_for_the_stage(self) -> Settings:
+        if self.providers == ():
+            raise ValueError("SMS_PROVIDERS must name at least one provider")
+        if self.providers is None:
+            if self.stage != LOCAL_STAGE:
+                raise ValueError("SMS_PROVIDERS is required outside the local stage (STAGE=local): "
+                                 "without it the gateway would send to 127.0.0.1")
+            object.__setattr__(self, "providers", tuple(ProviderConfig(**entry) for entry in LOCAL_SIMULATORS))
+        names = [p.name for p in self.providers]
+        if len(set(names)) != len(names):
+            raise ValueError("SMS_PROVIDERS has two providers with the same name")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage == LOCAL_STAGE
 
     def provider(self, name: str) -> ProviderConfig:
         for provider in self.providers:
@@ -110,73 +153,36 @@ class Settings:
         raise KeyError(name)
 
 
-def _number(env: dict[str, str], name: str, kind: type, low: float, high: float):
-    raw = env[name]
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ConfigurationError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be between {low} and {high}, got {raw!r}")
-    return value
+ENV_NAMES: tuple[str, ...] = tuple(field.alias for field in Settings.model_fields.values())
 
 
-def _providers(raw: str) -> tuple[ProviderConfig, ...]:
-    try:
-        entries = json.loads(raw) if raw.strip() else DEFAULT_PROVIDERS
-    except json.JSONDecodeError as exc:
-        raise ConfigurationError(f"SMS_PROVIDERS is not valid JSON: {exc}") from None
-    if not isinstance(entries, list) or not entries:
-        raise ConfigurationError("SMS_PROVIDERS must be a non-empty JSON list of providers")
-    try:
-        providers = tuple(ProviderConfig.model_validate(entry) for entry in entries)
-    except ValidationError as exc:
-        # loc and msg only: the input values could hold a provider's api_key
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
-        raise ConfigurationError(f"SMS_PROVIDERS has an invalid provider: {problems}") from None
-    names = [p.name for p in providers]
-    if len(set(names)) != len(names):
-        raise ConfigurationError("SMS_PROVIDERS has two providers with the same name")
-    return providers
+def env_defaults() -> dict[str, str]:
+    """Each variable with its default as it is written in an environment (empty = none)."""
+    defaults = {}
+    for field in Settings.model_fields.values():
+        value = field.default
+        defaults[field.alias] = "" if value in (None, ()) else str(value)
+    return defaults
+
+
+def _problem(error) -> str:
+    # loc and msg only: the input could hold a provider's api_key.
+    where = ".".join(str(part) for part in error["loc"]) or "SMS_PROVIDERS"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
 
 
 @lru_cache(maxsize=8)
 def _parse(items: tuple[tuple[str, str], ...]) -> Settings:
-    env = dict(items)
-    n = _number
-    return Settings(
-        providers=_providers(env["SMS_PROVIDERS"]),
-        redis_url=env["REDIS_URL"],
-        redis_key_prefix=env["REDIS_KEY_PREFIX"],
-        api_keys=tuple(k.strip() for k in env["API_KEYS"].split(",") if k.strip()),
-        api_keys_secret_id=env["API_KEYS_SECRET_ID"],
-        provider_keys_secret_id=env["PROVIDER_KEYS_SECRET_ID"],
-        port=n(env, "PORT", int, 1, 65535),
-        max_retries=n(env, "MAX_RETRIES", int, 0, 20),
-        health_window_s=n(env, "HEALTH_WINDOW_S", int, 1, 86400),
-        health_failure_rate=n(env, "HEALTH_FAILURE_RATE", float, 0.0, 1.0),
-        health_min_samples=n(env, "HEALTH_MIN_SAMPLES", int, 1, 10**9),
-        health_failure_streak=n(env, "HEALTH_FAILURE_STREAK", int, 0, 10**9),
-        unhealthy_for_s=n(env, "UNHEALTHY_FOR_S", int, 1, 86400),
-        message_ttl_s=n(env, "MESSAGE_TTL_S", int, 1, 14 * 86400),
-        rate_limit_guard_ms=n(env, "RATE_LIMIT_GUARD_MS", int, 0, 1000),
-        slot_wait_max_ms=n(env, "SLOT_WAIT_MAX_MS", int, 0, 60_000),
-        claim_lease_s=n(env, "CLAIM_LEASE_S", int, 1, 3600),
-        requests_table=env["REQUESTS_TABLE"],
-        responses_table=env["RESPONSES_TABLE"],
-        health_table=env["HEALTH_TABLE"],
-        idempotency_table=env["IDEMPOTENCY_TABLE"],
-        dispatch_queue_name=env["DISPATCH_QUEUE_NAME"],
-        dispatch_queue_url=env["DISPATCH_QUEUE_URL"],
-        aws_region=env["AWS_DEFAULT_REGION"],
-        default_region=env["DEFAULT_REGION"].upper() or None,
-        cors_allow_origin=env["CORS_ALLOW_ORIGIN"],
-        max_body_bytes=n(env, "MAX_BODY_BYTES", int, 256, 10 * 1024 * 1024),
-        idempotency_ttl_s=n(env, "IDEMPOTENCY_TTL_S", int, 60, 30 * 86400),
-    )
+    try:
+        return Settings.model_validate(dict(items))
+    except ValidationError as exc:
+        problems = "; ".join(_problem(error) for error in exc.errors(include_input=False, include_url=False))
+        raise ConfigurationError(f"invalid configuration: {problems}") from None
 
 
 def get_settings(environ: dict[str, str] | None = None) -> Settings:
-    """The settings for the current environment (cheap: parsed once per distinct environment)."""
+    """The settings for the current environment (cheap: parsed once per distinct environment).
+
+    An empty variable counts as unset: it takes the default."""
     source = os.environ if environ is None else environ
-    return _parse(tuple((name, source.get(name) or default) for name, default in ENV_DEFAULTS.items()))
+    return _parse(tuple((name, source[name]) for name in ENV_NAMES if source.get(name)))

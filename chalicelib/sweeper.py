@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from chalicelib.dispatch_queue import DispatchQueue, message_for
 from chalicelib.logs import logger
-from chalicelib.request_store import RequestStore
+from chalicelib.storage.claims import ClaimLedger
+from chalicelib.storage.queries import RequestQueries
 
 
 @dataclass(frozen=True)
@@ -24,21 +25,23 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(self, store: RequestStore, queue: DispatchQueue, clock: Callable[[], float]):
-        self._store = store
+    def __init__(self, *, queries: RequestQueries, claims: ClaimLedger, queue: DispatchQueue,
+                 clock: Callable[[], float]):
+        self._queries = queries
+        self._claims = claims
         self._queue = queue
         self._clock = clock
 
     def sweep(self, limit: int = 500) -> SweepReport:
         now = self._clock()
         requeued = expired = skipped = 0
-        for item in self._store.overdue(now, limit=limit):
-            if item.status == "processing" and (item.lease_until or 0) > now:
+        for request in self._queries.overdue(now, limit=limit):
+            if request.holds_live_claim(request.attempts, now):
                 skipped += 1  # a live dispatcher holds it
-            elif now >= item.expires_at:
-                expired += self._store.expire(item.id)
-            elif self._store.push_due(item.id, int(item.due_at)):
-                self._queue.send(message_for(item))
+            elif now >= request.expires_at:
+                expired += self._claims.expire(request.id)
+            elif self._claims.push_due(request.id, request.due_at):
+                self._queue.send(message_for(request))
                 requeued += 1
             else:
                 skipped += 1  # someone moved it on while we looked

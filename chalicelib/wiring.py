@@ -2,7 +2,7 @@
 
 Nothing here runs at import time. Each getter is keyed on the current Settings, so a changed
 environment (tests, ``chalice.test.Client``) gets fresh objects, and an unchanged one reuses
-its clients and connection pools across Lambda invocations.
+its clients and connection pools across Lambda invocations. ``reset()`` forgets them all.
 """
 
 from __future__ import annotations
@@ -21,14 +21,20 @@ from redis.retry import Retry
 
 from chalicelib.auth import ApiKeyAuthenticator
 from chalicelib.dispatch_queue import DispatchQueue
-from chalicelib.dispatcher import Dispatcher, RetryPolicy
+from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import ConfigurationError, DependencyUnavailable
 from chalicelib.intake import Intake
-from chalicelib.models import bind_models
+from chalicelib.outcomes import OutcomeRecorder, RetryPolicy
 from chalicelib.providers import build_providers
-from chalicelib.request_store import RequestStore
 from chalicelib.router import Router
 from chalicelib.settings import ProviderConfig, Settings, get_settings
+from chalicelib.storage.claims import ClaimLedger
+from chalicelib.storage.dynamo import dynamo_errors
+from chalicelib.storage.health_snapshots import HealthSnapshots
+from chalicelib.storage.idempotency import IdempotencyKeys
+from chalicelib.storage.queries import RequestQueries
+from chalicelib.storage.requests import RequestStore
+from chalicelib.storage.tables import TableNames, Tables, bind_tables
 from chalicelib.sweeper import Sweeper
 
 # Short timeouts: a dependency that does not answer must turn into a 503 within about a second.
@@ -55,14 +61,38 @@ def _aws_client(service: str, region: str):
     return boto3.session.Session().client(service, region_name=region, config=AWS_CONFIG)
 
 
+def tables_for(settings: Settings) -> Tables:
+    names = TableNames(requests=settings.requests_table, responses=settings.responses_table,
+                       health=settings.health_table, idempotency=settings.idempotency_table)
+    # host None: PynamoDB's botocore client reads AWS_ENDPOINT_URL(_DYNAMODB) like every other client.
+    return bind_tables(names, settings.aws_region)
+
+
 @lru_cache(maxsize=4)
-def _store(settings: Settings) -> RequestStore:
-    bind_models(settings, endpoint_url=None)
-    return RequestStore(time.time, lease_s=settings.claim_lease_s)
+def _requests(settings: Settings) -> RequestStore:
+    return RequestStore(tables_for(settings), time.time, sweep_after_s=settings.sweep_after_s)
 
 
-def get_store() -> RequestStore:
-    return _store(get_settings())
+@lru_cache(maxsize=4)
+def _claims(settings: Settings) -> ClaimLedger:
+    return ClaimLedger(tables_for(settings), _requests(settings), time.time, lease_s=settings.claim_lease_s,
+                       sweep_after_s=settings.sweep_after_s)
+
+
+def get_claims() -> ClaimLedger:
+    return _claims(get_settings())
+
+
+def get_requests() -> RequestStore:
+    return _requests(get_settings())
+
+
+def get_queries() -> RequestQueries:
+    return RequestQueries(tables_for(get_settings()), time.time)
+
+
+def get_health_snapshots() -> HealthSnapshots:
+    return HealthSnapshots(tables_for(get_settings()), time.time)
 
 
 @lru_cache(maxsize=4)
@@ -88,15 +118,16 @@ def get_router() -> Router:
 
 @lru_cache(maxsize=4)
 def _dispatcher(settings: Settings) -> Dispatcher:
-    return Dispatcher(
-        router=_router(settings),
-        store=_store(settings),
-        queue=_queue(settings),
-        providers=build_providers(_provider_configs(settings), _http()),
+    tables = tables_for(settings)
+    providers = build_providers(_provider_configs(settings), _http())
+    outcomes = OutcomeRecorder(
+        router=_router(settings), requests=_requests(settings), claims=_claims(settings),
+        health_snapshots=HealthSnapshots(tables, time.time), queue=_queue(settings), provider_names=providers,
         retry_policy=RetryPolicy(max_retries=settings.max_retries),
-        slot_wait_max_ms=settings.slot_wait_max_ms,
-        rate_guard_ms=settings.rate_limit_guard_ms,
     )
+    return Dispatcher(router=_router(settings), claims=_claims(settings), queue=_queue(settings),
+                      providers=providers, outcomes=outcomes, slot_wait_max_ms=settings.slot_wait_max_ms,
+                      rate_guard_ms=settings.rate_limit_guard_ms)
 
 
 def get_dispatcher() -> Dispatcher:
@@ -105,13 +136,9 @@ def get_dispatcher() -> Dispatcher:
 
 @lru_cache(maxsize=4)
 def _intake(settings: Settings) -> Intake:
-    return Intake(
-        _store(settings),
-        _queue(settings),
-        time.time,
-        message_ttl_s=settings.message_ttl_s,
-        idempotency_ttl_s=settings.idempotency_ttl_s,
-    )
+    return Intake(requests=_requests(settings),
+                  idempotency=IdempotencyKeys(tables_for(settings), time.time, ttl_s=settings.idempotency_ttl_s),
+                  queue=_queue(settings), clock=time.time, message_ttl_s=settings.message_ttl_s)
 
 
 def get_intake() -> Intake:
@@ -120,7 +147,8 @@ def get_intake() -> Intake:
 
 def get_sweeper() -> Sweeper:
     settings = get_settings()
-    return Sweeper(_store(settings), _queue(settings), time.time)
+    return Sweeper(queries=RequestQueries(tables_for(settings), time.time), claims=_claims(settings),
+                   queue=_queue(settings), clock=time.time)
 
 
 def _secret(settings: Settings, secret_id: str) -> str:
@@ -160,15 +188,18 @@ def dependency_checks() -> dict:
     settings = get_settings()
 
     def dynamodb():
-        from chalicelib.models import SmsRequestModel
-
-        _store(settings)
-        SmsRequestModel.describe_table()
+        with dynamo_errors():
+            tables_for(settings).requests.describe_table()
 
     def sqs():
         queue = _queue(settings)
-        _aws_client("sqs", settings.aws_region).get_queue_attributes(
-            QueueUrl=queue.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )
+        queue.sqs.get_queue_attributes(QueueUrl=queue.queue_url, AttributeNames=["ApproximateNumberOfMessages"])
 
     return {"redis": _redis(settings.redis_url).ping, "dynamodb": dynamodb, "sqs": sqs}
+
+
+def reset() -> None:
+    """Forget every memoized client and service (tests; a process that changed its endpoints)."""
+    for getter in (_redis, _http, _aws_client, _requests, _claims, _queue, _router, _dispatcher, _intake,
+                   _authenticator):
+        getter.cache_clear()

@@ -25,6 +25,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib.settings import get_settings
+from localdev.stack_settings import StackSettings
+
 
 @dataclass
 class LambdaContext:
@@ -215,16 +218,18 @@ def sqs_client(region: str):
 
 
 def main(argv: list[str] | None = None) -> int:
+    stack = StackSettings.from_env(dict(os.environ))
+    gateway = get_settings()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--handler", default="app:dispatch_sms", help="module:attribute of the SQS handler")
-    parser.add_argument("--queue-name", default=os.environ.get("DISPATCH_QUEUE_NAME", "sms-dispatch"))
-    parser.add_argument("--batch-size", type=int, default=int(os.environ.get("DISPATCH_BATCH_SIZE", "10")))
-    parser.add_argument("--window", type=float, default=float(os.environ.get("DISPATCH_BATCH_WINDOW_S", "0.5")),
+    parser.add_argument("--queue-name", default=gateway.dispatch_queue_name)
+    parser.add_argument("--batch-size", type=int, default=stack.dispatch_batch_size)
+    parser.add_argument("--window", type=float, default=stack.dispatch_batch_window_s,
                         help="batching window in seconds")
-    parser.add_argument("--concurrency", type=int, default=int(os.environ.get("DISPATCH_CONCURRENCY", "4")),
+    parser.add_argument("--concurrency", type=int, default=stack.dispatch_concurrency,
                         help="concurrent invocations in this process")
     args = parser.parse_args(argv)
-    region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    region = gateway.aws_region
     sqs = sqs_client(region)
     queue_url = sqs.get_queue_url(QueueName=args.queue_name)["QueueUrl"]
     mapping = EventSourceMapping(sqs, queue_url, load_handler(args.handler), region=region,

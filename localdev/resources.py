@@ -1,4 +1,6 @@
-"""Queues for the local stack and the tests, as infra/ defines them on AWS."""
+"""Tables and queues for the local stack and the tests, as infra/ defines them on AWS.
+
+Not part of the Lambda package: on AWS the infra stack creates them."""
 
 from __future__ import annotations
 
@@ -7,6 +9,18 @@ import json
 import boto3
 
 from chalicelib.settings import Settings
+from chalicelib.wiring import tables_for
+
+
+def create_tables(settings: Settings, *, wait: bool = True) -> list[str]:
+    """Create every table that does not exist yet. PynamoDB's create_table also turns on the TTL of
+    models that have a TTLAttribute."""
+    created = []
+    for model in tables_for(settings).all():
+        if not model.exists():
+            model.create_table(wait=wait, ignore_update_ttl_errors=True)
+            created.append(model.Meta.table_name)
+    return created
 
 
 def create_queues(settings: Settings, *, visibility_timeout_s: int = 30, max_receive_count: int = 5) -> str:

@@ -28,6 +28,9 @@ import uuid
 from contextlib import closing
 from pathlib import Path
 
+from chalicelib.settings import LOCAL_STAGE
+from localdev.stack_settings import StackSettings
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 
@@ -114,6 +117,9 @@ class LocalStack:
                 _handed_out.add(int(self.env[name]))
         if self.env.get("SIM_BASE_PORT", "").isdigit():
             _handed_out.update(int(self.env["SIM_BASE_PORT"]) + i for i in range(3))
+        if not self.env.get("STAGE"):
+            self.env["STAGE"] = LOCAL_STAGE
+        self.settings = StackSettings.from_env(self.env)
         self.children: dict[str, subprocess.Popen] = {}
         self.dispatchers: list[subprocess.Popen] = []
         self.fake_redis = None
@@ -152,7 +158,7 @@ class LocalStack:
             wait_until(lambda: http_ok(env["AWS_ENDPOINT_URL"]), 10, f"AWS emulator at {env['AWS_ENDPOINT_URL']}")
             self.started.append(f"AWS emulator (external)  {env['AWS_ENDPOINT_URL']}")
             return
-        port = int(env.get("MOTO_PORT") or 5055)
+        port = self.settings.moto_port
         if not port_is_free(port):
             port = free_port()
         # AWS_FAULT_PROXY=1: the emulator on an internal port, localdev.fault_proxy on `port`, so chaos tests
@@ -202,17 +208,17 @@ class LocalStack:
             names = [p["name"] for p in json.loads(self.env["SMS_PROVIDERS"])]
             self.started.append(f"Providers (SMS_PROVIDERS) {', '.join(names)}: no simulators started")
             return
-        base = int(self.env.get("SIM_BASE_PORT") or 9001)
-        rate_limit = int(self.env.get("SIM_RATE_LIMIT") or 50)
-        weights = [int(w) for w in (self.env.get("SIM_WEIGHTS") or "1,1,1").split(",")]
-        latency = float(self.env.get("SIM_LATENCY_MS") or 20)
+        base = self.settings.sim_base_port
+        rate_limit = self.settings.sim_rate_limit
+        weights = self.settings.weights
+        latency = self.settings.sim_latency_ms
         names = ["alpha", "beta", "gamma"]
         ports = [base + i if port_is_free(base + i) else free_port() for i in range(3)]
         many = [{"name": n, "port": p, "rate_limit": rate_limit, "latency_ms": latency, "jitter_ms": latency / 2}
                 for n, p in zip(names, ports, strict=True)]
         self._spawn("simulators", [PYTHON, "-m", "localdev.provider_simulator", "--many", json.dumps(many)])
         providers = [{"name": n, "url": f"http://127.0.0.1:{p}/send", "rate_limit": rate_limit, "weight": w,
-                      "timeout_s": float(self.env.get("SIM_TIMEOUT_S") or 5.0)}
+                      "timeout_s": self.settings.sim_timeout_s}
                      for n, p, w in zip(names, ports, weights, strict=True)]
         self.env["SMS_PROVIDERS"] = json.dumps(providers)
         for n, p in zip(names, ports, strict=True):
@@ -222,15 +228,13 @@ class LocalStack:
     def create_resources(self) -> None:
         """Tables and queues, as infra/ creates them on AWS (idempotent)."""
         os.environ.update(self.env)
-        from chalicelib.models import bind_models, create_tables
         from chalicelib.settings import get_settings
-        from localdev.resources import create_queues
+        from localdev.resources import create_queues, create_tables
 
         settings = get_settings(self.env)
-        bind_models(settings, endpoint_url=None)
-        create_tables(wait=True)
-        create_queues(settings, visibility_timeout_s=int(self.env.get("DISPATCH_VISIBILITY_TIMEOUT_S") or 30),
-                      max_receive_count=int(self.env.get("DLQ_MAX_RECEIVE_COUNT") or 5))
+        create_tables(settings, wait=True)
+        create_queues(settings, visibility_timeout_s=self.settings.dispatch_visibility_timeout_s,
+                      max_receive_count=self.settings.dlq_max_receive_count)
         self.started.append(f"Tables and queues       {settings.requests_table}, {settings.dispatch_queue_name} (+DLQ)")
 
     def start_api(self) -> None:
@@ -246,15 +250,15 @@ class LocalStack:
         self.started.append(f"HTTP API                {self.api_url}  (docs: {self.api_url}/docs)")
 
     def start_dispatchers(self) -> None:
-        count = int(self.env.get("DISPATCHER_PROCESSES") or 2)
+        count = self.settings.dispatcher_processes
         for index in range(count):
             self._spawn_dispatcher(index)
-        concurrency = self.env.get("DISPATCH_CONCURRENCY") or "4"
+        concurrency = self.settings.dispatch_concurrency
         self.started.append(f"Queue emulation         {count} dispatcher processes x {concurrency} invocations")
 
     def start_scheduler(self) -> None:
         """The @app.schedule functions, run in this process as EventBridge would run them."""
-        interval = float(self.env.get("SCHEDULE_INTERVAL_S") or 60)
+        interval = self.settings.schedule_interval_s
         os.environ.update(self.env)
 
         def run():

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
 import fakeredis
 import pytest
 import redis
 
+from chalicelib.dispatch_queue import DispatchMessage
+from chalicelib.logs import logger
+from chalicelib.router import RoutingPolicy
+from chalicelib.settings import get_settings
 from localdev.provider_simulator import ProviderSimulator, SimulatorConfig
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -109,3 +118,68 @@ def fresh_simulator() -> Iterator[Callable[..., ProviderSimulator]]:
     yield start
     for simulator in started:
         simulator.stop()
+
+
+def routing_policy(**overrides) -> RoutingPolicy:
+    """The routing policy of the default settings, with the test's own changes."""
+    return replace(RoutingPolicy.from_settings(get_settings({"STAGE": "local"})), **overrides)
+
+
+@dataclass(frozen=True)
+class Queued:
+    message: DispatchMessage
+    delay_s: int
+
+
+class QueueProbe:
+    """What the code put on the dispatch queue, with the DelaySeconds of each message.
+
+    Recorded from the real client's SendMessage calls (a botocore event hook): SQS itself cannot show a
+    delayed message before its delay has passed on the wall clock, and the tests run on a manual clock."""
+
+    EVENT = "provide-client-params.sqs.SendMessage"
+
+    def __init__(self):
+        self._sent: list[dict] = []
+
+    @classmethod
+    @contextmanager
+    def attached(cls, sqs_client) -> Iterator[QueueProbe]:
+        probe = cls()
+        sqs_client.meta.events.register(cls.EVENT, probe.record)
+        try:
+            yield probe
+        finally:
+            sqs_client.meta.events.unregister(cls.EVENT, probe.record)
+
+    def record(self, params: dict, **_) -> None:
+        self._sent.append(params)
+
+    def messages(self) -> list[Queued]:
+        return [Queued(DispatchMessage.from_body(p["MessageBody"]), int(p.get("DelaySeconds", 0))) for p in self._sent]
+
+    def bodies(self) -> list[dict]:
+        return [json.loads(p["MessageBody"]) for p in self._sent]
+
+    def take(self) -> list[Queued]:
+        """Everything queued so far, as if delivered: later calls see only what comes after."""
+        queued = self.messages()
+        self._sent.clear()
+        return queued
+
+
+@pytest.fixture
+def log_output() -> Iterator[io.StringIO]:
+    """Every line the gateway's Powertools logger writes, formatted exactly as it would reach CloudWatch."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    std_logger = logging.getLogger(logger.name)
+    # INFO whatever ran before: these tests are about what a line may contain, not about levels (in a full
+    # `make test` run an earlier module left the gateway's logger above INFO, and nothing was written).
+    level = std_logger.level
+    std_logger.setLevel(logging.INFO)
+    std_logger.addHandler(handler)
+    yield stream
+    std_logger.removeHandler(handler)
+    std_logger.setLevel(level)

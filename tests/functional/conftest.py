@@ -7,26 +7,19 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 
+import boto3
 import fakeredis
 import pytest
 from chalice.test import Client
 from moto import mock_aws
 
 from chalicelib import wiring
-from chalicelib.models import bind_models, create_tables
-from chalicelib.settings import ENV_DEFAULTS, get_settings
-from tests.conftest import REDIS_URL, real_redis_reachable
+from chalicelib.settings import ENV_NAMES, get_settings
+from localdev.resources import create_tables
+from tests.conftest import REDIS_URL, QueueProbe, real_redis_reachable
 
 API_KEY = "functional-test-key"
 REGION = "us-east-1"
-# Per-Settings objects. The boto3 clients (_aws_client) are kept: moto answers below botocore, and a new
-# client costs ~0.3 s. A test that points a client at another endpoint clears them itself.
-CACHED = ("_redis", "_store", "_queue", "_router", "_dispatcher", "_intake", "_authenticator")
-
-
-def clear_wiring(*, clients: bool = False) -> None:
-    for name in CACHED + (("_aws_client",) if clients else ()):
-        getattr(wiring, name).cache_clear()
 
 
 @pytest.fixture
@@ -41,14 +34,22 @@ def chalice_project(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def gateway_env(monkeypatch, simulators, key_prefix) -> dict:
-    for name in ENV_DEFAULTS:
+def provider_api_key() -> str | None:
+    """The api_key the simulators demand and the gateway sends (a test module may override it)."""
+    return None
+
+
+@pytest.fixture
+def gateway_env(monkeypatch, simulators, key_prefix, provider_api_key) -> dict:
+    for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
-    sims = {name: simulators(name) for name in ("alpha", "beta", "gamma")}
-    providers = [{"name": name, "url": sim.url, "rate_limit": 50, "timeout_s": 2} for name, sim in sims.items()]
+    sims = {name: simulators(name, api_key=provider_api_key) for name in ("alpha", "beta", "gamma")}
+    providers = [{"name": name, "url": sim.url, "rate_limit": 50, "timeout_s": 2, "api_key": provider_api_key}
+                 for name, sim in sims.items()]
     env = {
+        "STAGE": "local",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
         "API_KEYS": API_KEY, "SMS_PROVIDERS": json.dumps(providers), "REDIS_URL": REDIS_URL,
         "REDIS_KEY_PREFIX": key_prefix, "SLOT_WAIT_MAX_MS": "0",
@@ -75,15 +76,21 @@ def gateway(gateway_env, chalice_project) -> Iterator[Client]:
     """The app, its tables and queue in moto, fresh wiring. Yields a chalice.test.Client."""
     from app import app
 
-    clear_wiring()
+    wiring.reset()
     with mock_aws():
         settings = get_settings()
-        bind_models(settings, endpoint_url=None)
-        create_tables(wait=False)
-        wiring._aws_client("sqs", settings.aws_region).create_queue(QueueName=settings.dispatch_queue_name)
+        create_tables(settings, wait=False)
+        boto3.client("sqs", region_name=REGION).create_queue(QueueName=settings.dispatch_queue_name)
         with Client(app, stage_name="test", project_dir=chalice_project) as client:
             yield client
-    clear_wiring()
+    wiring.reset()
+
+
+@pytest.fixture
+def queue_probe(gateway) -> Iterator[QueueProbe]:
+    """Every message the app puts on the dispatch queue, with its delay (see QueueProbe)."""
+    with QueueProbe.attached(wiring.get_queue().sqs) as probe:
+        yield probe
 
 
 @pytest.fixture
@@ -116,8 +123,7 @@ def queued_bodies() -> Callable[[], list[str]]:
     """Receive (and delete) every message on the dispatch queue, as the event source mapping would."""
 
     def take() -> list[str]:
-        sqs = wiring._aws_client("sqs", REGION)
-        url = sqs.get_queue_url(QueueName=get_settings().dispatch_queue_name)["QueueUrl"]
+        sqs, url = wiring.get_queue().sqs, wiring.get_queue().queue_url
         bodies = []
         while True:
             messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])

@@ -177,11 +177,11 @@ def test_health_is_ok_when_every_dependency_answers(gateway):
 def sqs_down(monkeypatch, closed_port):
     monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", f"http://127.0.0.1:{closed_port}")
     monkeypatch.setenv("DISPATCH_QUEUE_URL", f"http://127.0.0.1:{closed_port}/123456789012/sms-dispatch")
-    from tests.functional.conftest import clear_wiring
+    from chalicelib import wiring
 
-    clear_wiring(clients=True)  # boto3 reads the endpoint when a client is built
+    wiring.reset()  # boto3 reads the endpoint when a client is built
     yield
-    clear_wiring(clients=True)
+    wiring.reset()
 
 
 @pytest.fixture
@@ -208,9 +208,10 @@ def test_queue_down_is_503_with_retry_after_and_nothing_stored(gateway, sqs_down
     error = assert_error(response, 503)
     assert error["code"] == "dependency_unavailable"
     assert response.headers["Retry-After"] == "1"
-    from chalicelib.models import SmsRequestModel
+    from chalicelib import wiring
+    from chalicelib.settings import get_settings
 
-    assert list(SmsRequestModel.scan()) == []
+    assert list(wiring.tables_for(get_settings()).requests.scan()) == []
 
 
 def test_redis_down_is_503_for_providers(gateway, redis_down):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
 from chalicelib import wiring
-from chalicelib.models import ProviderHealthModel
+from chalicelib.settings import get_settings
 from tests.functional.conftest import API_KEY
 
 pytestmark = pytest.mark.functional
@@ -35,7 +36,7 @@ def test_handler_sends_every_record_and_reports_no_failures(gateway, gateway_env
 def test_handler_reports_only_the_record_that_must_come_back(gateway, sqs_event, queued_bodies):
     busy, free = post_sms(gateway), post_sms(gateway)
     bodies = {json.loads(b)["id"]: b for b in queued_bodies()}
-    wiring.get_store().claim(busy, 1, "alpha")  # another dispatcher holds it with a live lease
+    wiring.get_claims().claim(busy, 1, "alpha")  # another dispatcher holds it with a live lease
     event = sqs_event(bodies[busy], bodies[free], "not json")
     payload = gateway.lambda_.invoke("dispatch_sms", event).payload
     assert payload == {"batchItemFailures": [{"itemIdentifier": event["Records"][0]["messageId"]}]}
@@ -59,7 +60,7 @@ def test_failing_provider_leads_to_a_retry_on_another(gateway, gateway_env, sqs_
     view = status_of(gateway, request_id)
     assert (view["status"], view["retries"]) == ("retrying", 1)
     queue = wiring.get_queue()
-    counts = queue._sqs.get_queue_attributes(QueueUrl=queue.queue_url, AttributeNames=["All"])["Attributes"]
+    counts = queue.sqs.get_queue_attributes(QueueUrl=queue.queue_url, AttributeNames=["All"])["Attributes"]
     waiting = (counts["ApproximateNumberOfMessages"], counts["ApproximateNumberOfMessagesDelayed"])
     assert waiting == ("0", "1")
 
@@ -77,14 +78,15 @@ def test_sweeper_runs_on_schedule(gateway):
 
 def test_provider_health_snapshot_runs_on_schedule(gateway):
     assert gateway.lambda_.invoke("snapshot_provider_health", scheduled(gateway)).payload == {"saved": True}
-    assert sorted(s.provider_name for s in ProviderHealthModel.scan()) == ["alpha", "beta", "gamma"]
+    saved = wiring.tables_for(get_settings()).health.scan()
+    assert sorted(s.provider_name for s in saved) == ["alpha", "beta", "gamma"]
 
 
 # ------------------------------------------------------------------ keys from Secrets Manager
 
 
 def put_secret(name: str, value) -> None:
-    wiring._aws_client("secretsmanager", "us-east-1").create_secret(Name=name, SecretString=json.dumps(value))
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name=name, SecretString=json.dumps(value))
 
 
 def test_api_keys_come_from_the_secret_when_one_is_named(gateway, monkeypatch):
@@ -116,7 +118,7 @@ def test_unexpected_error_in_a_route_is_a_json_500(gateway, monkeypatch):
     def broken():
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(wiring, "get_store", broken)
+    monkeypatch.setattr(wiring, "get_requests", broken)
     response = gateway.http.get("/api/sms/" + "0" * 32, headers={"X-Api-Key": API_KEY})
     assert response.status_code == 500
     assert json.loads(response.body)["error"]["code"] == "internal_error"

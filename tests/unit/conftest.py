@@ -1,21 +1,25 @@
-"""Unit-tier fixtures: a clean environment, moto in-process (tables and the dispatch queue), the store."""
+"""Unit-tier fixtures: a clean environment, moto in-process (tables and the dispatch queue), the stores."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import boto3
 import pytest
 from moto import mock_aws
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.sqs.models import sqs_backends
 
-from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
-from chalicelib.models import bind_models, create_tables
-from chalicelib.request_store import RequestStore
-from chalicelib.settings import ENV_DEFAULTS, get_settings
+from chalicelib.dispatch_queue import DispatchQueue
+from chalicelib.settings import ENV_NAMES, Settings, get_settings
+from chalicelib.storage.claims import ClaimLedger
+from chalicelib.storage.health_snapshots import HealthSnapshots
+from chalicelib.storage.idempotency import IdempotencyKeys
+from chalicelib.storage.queries import RequestQueries
+from chalicelib.storage.requests import RequestStore
+from chalicelib.storage.tables import Tables
+from chalicelib.wiring import tables_for
+from localdev.resources import create_tables
+from tests.conftest import QueueProbe
 
 REGION = "us-east-1"
 QUEUE_NAME = "sms-dispatch"
@@ -24,47 +28,20 @@ QUEUE_NAME = "sms-dispatch"
 @pytest.fixture(autouse=True)
 def hermetic_env(monkeypatch):
     """No gateway variable and no AWS endpoint from the developer's shell leaks into a unit test."""
-    for name in ENV_DEFAULTS:
+    for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STAGE", "local")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
 
 
-@dataclass(frozen=True)
-class Queued:
-    message: DispatchMessage
-    delay_s: int
-
-
-class QueueProbe:
-    """What SQS holds, read from moto's backend: bodies and the DelaySeconds each was sent with."""
-
-    def __init__(self, queue_name: str):
-        self._queue_name = queue_name
-
-    def _messages(self) -> list:
-        return sqs_backends[DEFAULT_ACCOUNT_ID][REGION].queues[self._queue_name]._messages
-
-    def messages(self) -> list[Queued]:
-        return [
-            Queued(
-                DispatchMessage.from_body(m.body),
-                round((m.delayed_until - m.sent_timestamp) / 1000) if m.delayed_until else 0,
-            )
-            for m in self._messages()
-        ]
-
-    def bodies(self) -> list[dict]:
-        return [json.loads(m.body) for m in self._messages()]
-
-    def take(self) -> list[Queued]:
-        """Everything queued so far, removed from the queue (as if delivered)."""
-        queued = self.messages()
-        self._messages().clear()
-        return queued
+@pytest.fixture
+def settings() -> Settings:
+    """The local stage's settings with every default: what the services below are built from."""
+    return get_settings({"STAGE": "local"})
 
 
 @dataclass
@@ -83,17 +60,40 @@ def sqs_client():
 
 
 @pytest.fixture
-def aws(sqs_client) -> Iterator[Aws]:
+def aws(sqs_client, settings) -> Iterator[Aws]:
     """Fresh tables and a fresh dispatch queue in moto, per test."""
-    with mock_aws():
-        # Tables are new per test; PynamoDB's cached connections are kept (moto answers below botocore, and
-        # building a connection costs ~0.5 s). bind_models drops them whenever a table name or host changes.
-        bind_models(get_settings({}), endpoint_url=None)
-        create_tables(wait=False)
+    with mock_aws(), QueueProbe.attached(sqs_client) as probe:
+        create_tables(settings, wait=False)
         url = sqs_client.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
-        yield Aws(sqs_client, DispatchQueue(sqs_client, url), QueueProbe(QUEUE_NAME))
+        yield Aws(sqs_client, DispatchQueue(sqs_client, url), probe)
 
 
 @pytest.fixture
-def store(aws, clock) -> RequestStore:
-    return RequestStore(clock, lease_s=60, sweep_after_s=900)
+def tables(aws, settings) -> Tables:
+    return tables_for(settings)
+
+
+@pytest.fixture
+def request_store(tables, clock, settings) -> RequestStore:
+    return RequestStore(tables, clock, sweep_after_s=settings.sweep_after_s)
+
+
+@pytest.fixture
+def claims(tables, request_store, clock, settings) -> ClaimLedger:
+    return ClaimLedger(tables, request_store, clock, lease_s=settings.claim_lease_s,
+                       sweep_after_s=settings.sweep_after_s)
+
+
+@pytest.fixture
+def queries(tables, clock) -> RequestQueries:
+    return RequestQueries(tables, clock)
+
+
+@pytest.fixture
+def idempotency(tables, clock, settings) -> IdempotencyKeys:
+    return IdempotencyKeys(tables, clock, ttl_s=settings.idempotency_ttl_s)
+
+
+@pytest.fixture
+def health_snapshots(tables, clock) -> HealthSnapshots:
+    return HealthSnapshots(tables, clock)

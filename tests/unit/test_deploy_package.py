@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from cfnlint.api import lint_all
 
-from chalicelib.models import ALL_MODELS, bind_models
-from chalicelib.settings import ENV_DEFAULTS, get_settings
+from chalicelib.settings import ENV_NAMES, get_settings
+from chalicelib.wiring import tables_for
 
 pytestmark = pytest.mark.unit
 
@@ -120,23 +120,14 @@ def _as_list(value) -> list:
 
 @pytest.fixture
 def models_bound_to_logical_ids(templates):
-    """bind_models pointed at the template's logical ids, so each model names its own table resource.
+    """The tables bound to the template's logical ids, so each model names its own table resource.
 
-    Uses the app's own model-to-variable mapping (bind_models + Settings) instead of a copy of it, and
-    puts every model's Meta back afterwards: other tests share these classes.
-    """
+    Uses the app's own model-to-variable mapping (Settings + tables_for) instead of a copy of it."""
     env = templates["prod"]["Resources"]["DispatchSms"]["Properties"]["Environment"]["Variables"]
-    saved = {m: (m.Meta.table_name, m.Meta.region, getattr(m.Meta, "host", None), m._connection)
-             for m in ALL_MODELS}
     names = {name: env[name]["Ref"] for name in
              ("REQUESTS_TABLE", "RESPONSES_TABLE", "HEALTH_TABLE", "IDEMPOTENCY_TABLE")}
-    bind_models(get_settings({**names, "AWS_DEFAULT_REGION": "us-east-1"}), endpoint_url=None)
-    try:
-        yield {model: model.Meta.table_name for model in ALL_MODELS}
-    finally:
-        for model, (table_name, region, host, connection) in saved.items():
-            model.Meta.table_name, model.Meta.region, model.Meta.host = table_name, region, host
-            model._connection = connection
+    tables = tables_for(get_settings({**names, "STAGE": "local", "AWS_DEFAULT_REGION": "us-east-1"}))
+    return {model: model.Meta.table_name for model in tables.all()}
 
 
 # ------------------------------------------------------------------------------------------ package
@@ -311,7 +302,7 @@ def test_each_secret_is_readable_only_by_the_function_that_needs_it(templates):
 def test_functions_get_every_setting_they_need_and_no_secret(templates, stage):
     for function in FUNCTIONS:
         env = templates[stage]["Resources"][function]["Properties"]["Environment"]["Variables"]
-        unknown = set(env) - set(ENV_DEFAULTS) - LIBRARY_VARIABLES
+        unknown = set(env) - set(ENV_NAMES) - LIBRARY_VARIABLES
         assert not unknown, f"{function}: variables nobody reads: {unknown}"
         assert not [name for name in env if LAMBDA_RESERVED.match(name)]
         for name in ("REDIS_URL", "DISPATCH_QUEUE_URL", "API_KEYS_SECRET_ID", "PROVIDER_KEYS_SECRET_ID",
@@ -407,7 +398,7 @@ def test_provider_unhealthy_alarm_counts_the_dispatchers_health_log_lines(templa
     assert logging["LogGroup"] == {"Ref": "DispatchSmsLogGroup"}
     # The pattern matches the dispatcher's structured log line; keep the two in step.
     message = re.search(r'\$\.message = "([^"]+)"', filters[0]["FilterPattern"]).group(1)
-    source = (ROOT / "chalicelib" / "dispatcher.py").read_text()
+    source = (ROOT / "chalicelib" / "outcomes.py").read_text()
     assert f'"{message}"' in source
     assert '"healthy": change.healthy' in source
 

@@ -12,12 +12,13 @@ import httpx
 import pytest
 
 from chalicelib.dispatch_queue import DispatchMessage
-from chalicelib.dispatcher import Dispatcher, RetryPolicy, exclusions_for_retry
+from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import DependencyUnavailable
+from chalicelib.outcomes import OutcomeRecorder, RetryPolicy, exclusions_for_retry
 from chalicelib.providers import build_providers
-from chalicelib.request_store import RequestStore
 from chalicelib.router import Router
 from chalicelib.settings import ProviderConfig
+from tests.conftest import routing_policy
 
 pytestmark = pytest.mark.unit
 
@@ -27,25 +28,26 @@ PHONE = "+14155550100"
 class Harness:
     """One dispatcher wired to the test's collaborators, plus the moves a test makes with it."""
 
-    def __init__(self, aws, store, clock, redis_client, key_prefix, simulators, http, providers, *,
-                 rate_limit=50, min_samples=10, max_retries=5, slot_wait_max_ms=0, store_wrapper=None,
-                 rate_guard_ms=25):
-        self.aws, self.store, self.clock = aws, store, clock
+    def __init__(self, aws, settings, request_store, claims, health_snapshots, clock, redis_client, key_prefix,
+                 simulators, http, providers, *, rate_limit=50, min_samples=10, max_retries=5, slot_wait_max_ms=0,
+                 claims_wrapper=None, snapshots_wrapper=None, rate_guard_ms=25):
+        self.aws, self.request_store, self.claims, self.clock = aws, request_store, claims, clock
         self.sims = {name: simulators(name, mode=mode) for name, mode in providers.items()}
         configs = [ProviderConfig(name=name, url=sim.url, rate_limit=rate_limit, timeout_s=2)
                    for name, sim in self.sims.items()]
-        self.router = Router(redis_client, configs, key_prefix=key_prefix, min_samples=min_samples, clock=clock.ms)
+        self.router = Router(redis_client, configs, key_prefix=key_prefix,
+                             policy=routing_policy(min_samples=min_samples), clock=clock.ms)
+        self.providers = build_providers(tuple(configs), http)
         self.slept: list[float] = []
+        dispatcher_claims = claims_wrapper(claims) if claims_wrapper else claims
+        outcomes = OutcomeRecorder(
+            router=self.router, requests=request_store, claims=dispatcher_claims,
+            health_snapshots=snapshots_wrapper(health_snapshots) if snapshots_wrapper else health_snapshots,
+            queue=aws.queue, provider_names=self.providers, retry_policy=RetryPolicy(max_retries=max_retries))
         self.dispatcher = Dispatcher(
-            router=self.router,
-            store=store_wrapper(store) if store_wrapper else store,
-            queue=aws.queue,
-            providers=build_providers(tuple(configs), http),
-            retry_policy=RetryPolicy(max_retries=max_retries),
-            slot_wait_max_ms=slot_wait_max_ms,
-            rate_guard_ms=rate_guard_ms,
-            clock=clock,
-            sleep=self._sleep,
+            router=self.router, claims=dispatcher_claims, queue=aws.queue, providers=self.providers,
+            outcomes=outcomes, slot_wait_max_ms=slot_wait_max_ms, rate_guard_ms=rate_guard_ms,
+            clock=clock, monotonic=clock, sleep=self._sleep,
         )
 
     def _sleep(self, seconds: float) -> None:
@@ -55,8 +57,9 @@ class Harness:
     def accept(self, ttl_s: int = 3600) -> DispatchMessage:
         """A request as intake leaves it: stored pending, its first message in hand (not queued)."""
         request_id = uuid.uuid4().hex
-        item = self.store.create(request_id, phone=PHONE, text="hello", encoding="GSM-7", segments=1, ttl_s=ttl_s)
-        return DispatchMessage(id=request_id, expires_at=int(item.expires_at))
+        request = self.request_store.create(request_id, phone=PHONE, text="hello", encoding="GSM-7", segments=1,
+                                            ttl_s=ttl_s)
+        return DispatchMessage(id=request_id, expires_at=request.expires_at)
 
     def deliver(self, *messages: DispatchMessage) -> dict:
         return self.dispatcher.dispatch_batch([(uuid.uuid4().hex, m.to_body()) for m in messages])
@@ -69,13 +72,24 @@ class Harness:
         return queued.message
 
     def request(self, request_id: str):
-        return self.store.get(request_id)
+        return self.request_store.get(request_id)
 
     def attempts(self, request_id: str):
-        return sorted(self.store.attempts_of(request_id), key=lambda r: r.attempt)
+        return self.request_store.attempts_of(request_id)
 
     def provider_calls(self) -> Counter:
         return Counter({name: len(sim.arrivals()) for name, sim in self.sims.items()})
+
+
+class Wrapped:
+    """The real collaborator, with some of its methods replaced by the test."""
+
+    def __init__(self, real, **replaced):
+        self._real = real
+        self.__dict__.update(replaced)
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +99,11 @@ def http():
 
 
 @pytest.fixture
-def harness(aws, store, clock, redis_client, key_prefix, simulators, http):
+def harness(aws, settings, request_store, claims, health_snapshots, clock, redis_client, key_prefix, simulators,
+            http):
     def build(providers=None, **options) -> Harness:
-        return Harness(aws, store, clock, redis_client, key_prefix, simulators, http,
-                       providers or {"alpha": "ok"}, **options)
+        return Harness(aws, settings, request_store, claims, health_snapshots, clock, redis_client, key_prefix,
+                       simulators, http, providers or {"alpha": "ok"}, **options)
 
     return build
 
@@ -106,9 +121,8 @@ def test_accepted_message_ends_sent_with_one_response_record(harness):
     assert item.provider_message_id == sent["message_id"]
     assert (sent["to"], sent["text"], sent["idempotency_key"]) == (PHONE, "hello", f"{message.id}-1")
     [record] = h.attempts(message.id)
-    assert (record.provider, record.outcome, int(record.status_code)) == ("alpha", "accepted", 200)
-    assert record.id == f"{message.id}-1"
-    assert item.open_shard is None and item.due_at is None  # left the sweeper's index
+    assert (record.provider, record.outcome, record.status_code) == ("alpha", "accepted", 200)
+    assert item.due_at is None  # left the sweeper's index
     assert h.aws.probe.messages() == []
 
 
@@ -131,7 +145,7 @@ def test_provider_failure_schedules_a_retry_on_another_provider(harness):
     h.deliver(message)
     item = h.request(message.id)
     first = item.provider_used
-    assert (item.status, item.retries, item.excluded) == ("retrying", 1, [first])
+    assert (item.status, item.retries, item.excluded) == ("retrying", 1, (first,))
     assert item.next_attempt_at is not None
     [queued] = h.aws.probe.messages()
     assert queued.delay_s == 1
@@ -258,17 +272,16 @@ def test_a_slot_older_than_half_the_guard_is_traded_for_a_fresh_one_before_sendi
 
 
 def test_a_stale_slot_without_a_fresh_one_gives_the_claim_back_and_waits(harness):
-    h = harness({"alpha": "ok"}, rate_limit=1, rate_guard_ms=0)
-    original_claim = h.store.claim
+    def claim_then_lose_the_window(claims):
+        def claim(*args):
+            held = claims.claim(*args)
+            h.clock.advance(1.1)  # the slot taken before the claim has left the window ...
+            assert h.router.pick_provider().provider == "alpha"  # ... and another dispatcher filled it
+            return held
 
-    def claim_then_lose_the_window(*args):
-        claim = original_claim(*args)
-        h.clock.advance(1.1)  # the slot taken before the claim has left the window ...
-        assert h.router.pick_provider().provider == "alpha"  # ... and another dispatcher filled it
-        return claim
+        return Wrapped(claims, claim=claim)
 
-    h.dispatcher._store = type("Store", (), {"__getattr__": lambda self, n: getattr(h.store, n),
-                                             "claim": staticmethod(claim_then_lose_the_window)})()
+    h = harness({"alpha": "ok"}, rate_limit=1, rate_guard_ms=0, claims_wrapper=claim_then_lose_the_window)
     message = h.accept()
 
     h.deliver(message)
@@ -332,12 +345,10 @@ def test_message_with_no_healthy_provider_waits_and_is_not_failed(harness):
     assert h.sims["alpha"].arrivals() == []
 
 
-def test_health_flip_is_snapshotted_to_the_health_table(harness):
-    from chalicelib.models import ProviderHealthModel
-
+def test_health_flip_is_snapshotted_to_the_health_table(harness, tables):
     h = harness({"alpha": "fail", "beta": "fail"}, min_samples=1)
     h.deliver(h.accept())
-    [snapshot] = list(ProviderHealthModel.scan())
+    [snapshot] = list(tables.health.scan())
     assert (snapshot.is_healthy, int(snapshot.failure_count)) == ("false", 1)
     assert snapshot.last_transition_at is not None
 
@@ -381,8 +392,8 @@ def test_crash_between_claim_and_record_is_completed_once_on_the_same_provider(h
     h = harness({"alpha": "ok", "beta": "ok"})
     message = h.accept()
     # A dispatcher claims attempt 1 for beta, sends, and dies before recording anything.
-    claim = h.store.claim(message.id, 1, "beta")
-    h.dispatcher._providers["beta"].send(phone=claim.phone, text=claim.text, request_id=message.id, attempt=1)
+    claim = h.claims.claim(message.id, 1, "beta")
+    h.providers["beta"].send(phone=claim.phone, text=claim.text, request_id=message.id, attempt=1)
     clock.advance(61)  # past the 60 s lease
     assert h.deliver(message) == {"batchItemFailures": []}
     item = h.request(message.id)
@@ -397,7 +408,7 @@ def test_crash_between_claim_and_record_is_completed_once_on_the_same_provider(h
 def test_live_claim_held_elsewhere_sends_the_record_back(harness):
     h = harness({"alpha": "ok"})
     message = h.accept()
-    h.store.claim(message.id, 1, "alpha")
+    h.claims.claim(message.id, 1, "alpha")
     result = h.deliver(message)
     assert len(result["batchItemFailures"]) == 1
     assert h.sims["alpha"].arrivals() == []
@@ -418,25 +429,18 @@ def test_lost_next_attempt_message_is_queued_again(harness):
 # ------------------------------------------------------------------ the batch adapter
 
 
-class ClaimFailsFor:
-    """A store whose claim of one request fails the given way; everything else is the real store."""
+def claim_fails_for(doomed: str, error: Exception):
+    """Claims whose claim of one request fails the given way; everything else is the real ledger."""
 
-    def __init__(self, request_id: str, error: Exception):
-        self.request_id, self.error = request_id, error
+    def wrap(claims):
+        def claim(request_id, attempt, provider):
+            if request_id == doomed:
+                raise error
+            return claims.claim(request_id, attempt, provider)
 
-    def __call__(self, store: RequestStore):
-        outer = self
+        return Wrapped(claims, claim=claim)
 
-        class Wrapped:
-            def __getattr__(self, name):
-                return getattr(store, name)
-
-            def claim(self, request_id, attempt, provider):
-                if request_id == outer.request_id:
-                    raise outer.error
-                return store.claim(request_id, attempt, provider)
-
-        return Wrapped()
+    return wrap
 
 
 @pytest.mark.parametrize(
@@ -448,9 +452,9 @@ class ClaimFailsFor:
 )
 def test_batch_reports_exactly_the_failing_record(harness, error):
     doomed = uuid.uuid4().hex
-    h = harness({"alpha": "ok"}, store_wrapper=ClaimFailsFor(doomed, error))
+    h = harness({"alpha": "ok"}, claims_wrapper=claim_fails_for(doomed, error))
     good = [h.accept(), h.accept()]
-    h.store.create(doomed, phone=PHONE, text="hello", encoding="GSM-7", segments=1, ttl_s=3600)
+    h.request_store.create(doomed, phone=PHONE, text="hello", encoding="GSM-7", segments=1, ttl_s=3600)
     records = [("m-good-1", good[0].to_body()), ("m-doomed", DispatchMessage(id=doomed).to_body()),
                ("m-good-2", good[1].to_body())]
     assert h.dispatcher.dispatch_batch(records) == {"batchItemFailures": [{"itemIdentifier": "m-doomed"}]}
@@ -487,7 +491,7 @@ def test_message_for_an_unknown_request_is_dropped(harness):
 
 
 def test_retry_delays_double_from_one_second_and_stop_at_the_sqs_ceiling():
-    policy = RetryPolicy()
+    policy = RetryPolicy(max_retries=5)
     assert [policy.delay_for(n) for n in range(1, 6)] == [1, 2, 4, 8, 16]
     assert policy.delay_for(20) == 900
 
@@ -517,7 +521,7 @@ def test_only_provider_throttling_once_still_gets_the_message_out(harness):
 def test_abandoned_claim_waits_when_its_provider_has_no_slot(harness, clock):
     h = harness({"alpha": "ok"}, rate_limit=1)
     message = h.accept()
-    h.store.claim(message.id, 1, "alpha")
+    h.claims.claim(message.id, 1, "alpha")
     h.router.pick_provider()  # alpha's one slot this second is taken
     clock.advance(61)
     h.deliver(message)
@@ -539,17 +543,13 @@ def test_redis_outage_after_the_send_still_marks_the_request_sent(harness, monke
 
 
 def test_health_snapshot_failure_does_not_fail_the_dispatch(harness):
-    def no_snapshots(store):
-        class Wrapped:
-            def __getattr__(self, name):
-                return getattr(store, name)
+    def no_snapshots(snapshots):
+        def save(states, transition=False):
+            raise DependencyUnavailable("DynamoDB unavailable")
 
-            def save_provider_health(self, states, transition=False):
-                raise DependencyUnavailable("DynamoDB unavailable")
+        return Wrapped(snapshots, save=save)
 
-        return Wrapped()
-
-    h = harness({"alpha": "fail", "beta": "fail"}, min_samples=1, store_wrapper=no_snapshots)
+    h = harness({"alpha": "fail", "beta": "fail"}, min_samples=1, snapshots_wrapper=no_snapshots)
     message = h.accept()
     assert h.deliver(message) == {"batchItemFailures": []}
     assert h.request(message.id).status == "retrying"

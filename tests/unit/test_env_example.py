@@ -1,4 +1,4 @@
-"""`.env.example` is the configuration reference a newcomer copies: it must match the code."""
+"""`.env.example` is the configuration reference a newcomer copies: it is rendered from the declared settings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.settings import ENV_DEFAULTS
+from chalicelib.settings import ENV_NAMES, env_defaults
+from localdev.env_example import render
+from localdev.stack_settings import StackSettings
 
 pytestmark = pytest.mark.unit
 
@@ -22,11 +24,17 @@ def _example() -> dict[str, str]:
     return pairs
 
 
+def test_env_example_is_the_rendering_of_the_declared_settings():
+    assert (ROOT / ".env.example").read_text() == render(), (
+        ".env.example is out of date: python -m localdev.env_example > .env.example")
+
+
 def test_env_example_lists_every_setting_with_its_default():
     example = _example()
-    for name, default in ENV_DEFAULTS.items():
-        assert name in example, f"{name} missing from .env.example"
-        assert example[name] == default, f"{name}: .env.example says {example[name]!r}, code says {default!r}"
+    for name, default in env_defaults().items():
+        assert example.get(name) == default, f"{name}: .env.example says {example.get(name)!r}, code says {default!r}"
+    stack_names = {field.alias for field in StackSettings.model_fields.values()}
+    assert set(example) == set(ENV_NAMES) | stack_names
 
 
 def test_env_example_documents_every_variable():

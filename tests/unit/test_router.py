@@ -23,6 +23,7 @@ from redis.retry import Retry
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.router import Decision, HealthChange, Router
 from chalicelib.settings import ProviderConfig, get_settings
+from tests.conftest import routing_policy
 
 pytestmark = pytest.mark.unit
 
@@ -98,7 +99,8 @@ def make_router(redis_backend) -> Iterator[Callable[..., Router]]:
     def build(providers=THREE, **options) -> Router:
         prefix = f"test-{uuid.uuid4().hex}"
         prefixes.append(prefix)
-        return Router(redis_backend, providers, key_prefix=prefix, **options)
+        clock = options.pop("clock", None)
+        return Router(redis_backend, providers, key_prefix=prefix, policy=routing_policy(**options), clock=clock)
 
     yield build
     for prefix in prefixes:
@@ -186,7 +188,7 @@ def test_concurrent_threads_never_exceed_limit(make_router):
 
 def _hammer_from_process(redis_url: str, prefix: str, stop_at: float) -> list[int]:
     client = redis.Redis.from_url(redis_url)
-    router = Router(client, (provider("alpha", rate_limit=20),), key_prefix=prefix)
+    router = Router(client, (provider("alpha", rate_limit=20),), key_prefix=prefix, policy=routing_policy())
     seconds = stop_at - time.time()
     return _grants_from_threads(router, threads=4, seconds=seconds)
 
@@ -421,7 +423,7 @@ def test_unknown_provider_names_are_refused(make_router):
 
 def test_router_needs_a_provider(redis_backend):
     with pytest.raises(ValueError, match="at least one provider"):
-        Router(redis_backend, ())
+        Router(redis_backend, (), key_prefix="x", policy=routing_policy())
 
 
 # --- Status, settings, server clock, failures of Redis ---
@@ -502,6 +504,6 @@ def unreachable_redis() -> redis.Redis:
     ],
 )
 def test_unreachable_redis_is_a_dependency_failure(unreachable_redis, call):
-    router = Router(unreachable_redis, THREE)
+    router = Router(unreachable_redis, THREE, key_prefix="x", policy=routing_policy())
     with pytest.raises(DependencyUnavailable, match="Redis unavailable"):
         call(router)

@@ -1,4 +1,4 @@
-"""Settings: defaults, and a malformed variable refused with its name."""
+"""Settings: declared once, defaults as the design says, a malformed variable refused with its name."""
 
 from __future__ import annotations
 
@@ -6,20 +6,33 @@ import json
 
 import pytest
 
-from chalicelib.settings import ConfigurationError, get_settings
+from chalicelib.settings import ENV_NAMES, ConfigurationError, Settings, env_defaults, get_settings
 
 pytestmark = pytest.mark.unit
 
+LOCAL = {"STAGE": "local"}
+
 
 def test_defaults_follow_the_design():
-    settings = get_settings({})
+    settings = get_settings(LOCAL)
     assert [p.name for p in settings.providers] == ["alpha", "beta", "gamma"]
     assert all((p.rate_limit, p.weight, p.timeout_s, p.kind) == (50, 1, 5.0, "http-json") for p in settings.providers)
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert (settings.max_retries, settings.health_window_s, settings.health_failure_rate) == (5, 300, 0.7)
     assert (settings.health_min_samples, settings.unhealthy_for_s, settings.port) == (10, 300, 8000)
+    assert (settings.claim_lease_s, settings.sweep_after_s) == (60, 900)
     assert settings.api_keys == ()
     assert settings.default_region is None
+    assert settings.is_local
+
+
+def test_outside_the_local_stage_the_providers_must_be_configured():
+    """A deployed Lambda without SMS_PROVIDERS must refuse to run, not send to 127.0.0.1."""
+    for env in ({}, {"STAGE": "prod"}):
+        with pytest.raises(ConfigurationError, match="SMS_PROVIDERS is required outside the local stage"):
+            get_settings(env)
+    providers = '[{"name": "one", "url": "https://one.example/send"}]'
+    assert [p.name for p in get_settings({"STAGE": "prod", "SMS_PROVIDERS": providers}).providers] == ["one"]
 
 
 def test_environment_overrides_are_parsed():
@@ -37,11 +50,25 @@ def test_environment_overrides_are_parsed():
         settings.provider("two")
 
 
+def test_an_empty_variable_takes_the_default():
+    assert get_settings({**LOCAL, "MAX_RETRIES": "", "PORT": ""}).max_retries == 5
+
+
 def test_reads_os_environ_lazily(monkeypatch):
+    monkeypatch.setenv("STAGE", "local")
     monkeypatch.setenv("MAX_RETRIES", "3")
     assert get_settings().max_retries == 3
     monkeypatch.setenv("MAX_RETRIES", "4")
     assert get_settings().max_retries == 4
+
+
+def test_every_setting_is_declared_once_with_its_variable_and_meaning():
+    assert len(set(ENV_NAMES)) == len(ENV_NAMES)
+    assert tuple(env_defaults()) == ENV_NAMES
+    grouped_under_the_previous = {"HEALTH_FAILURE_RATE", "HEALTH_MIN_SAMPLES", "UNHEALTHY_FOR_S", "RESPONSES_TABLE",
+                                  "HEALTH_TABLE", "IDEMPOTENCY_TABLE", "DISPATCH_QUEUE_URL"}
+    for field in Settings.model_fields.values():
+        assert field.description or field.alias in grouped_under_the_previous, field.alias
 
 
 @pytest.mark.parametrize(
@@ -62,8 +89,18 @@ def test_reads_os_environ_lazily(monkeypatch):
         pytest.param({"HEALTH_FAILURE_RATE": "1.5"}, "HEALTH_FAILURE_RATE", id="failure-rate-above-one"),
         pytest.param({"PORT": "70000"}, "PORT", id="port-out-of-range"),
         pytest.param({"HEALTH_WINDOW_S": "0"}, "HEALTH_WINDOW_S", id="window-zero"),
+        pytest.param({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL", id="log-level-unknown"),
+        pytest.param({"REDIS_URL": "localhost:6379"}, "REDIS_URL", id="redis-url-without-scheme"),
+        pytest.param({"STAGE": "Prod Stage"}, "STAGE", id="stage-with-space"),
     ],
 )
 def test_malformed_variable_is_refused_by_name(env, named):
     with pytest.raises(ConfigurationError, match=named):
-        get_settings(env)
+        get_settings({**LOCAL, **env})
+
+
+def test_a_refusal_never_shows_a_providers_key():
+    secret = "sk-live-very-secret"
+    with pytest.raises(ConfigurationError) as refused:
+        get_settings({"SMS_PROVIDERS": json.dumps([{"name": "a", "url": "ftp://x", "api_key": secret}])})
+    assert secret not in str(refused.value)

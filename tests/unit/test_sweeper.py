@@ -2,48 +2,40 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from chalicelib.dispatch_queue import message_for
-from chalicelib.request_store import RequestStore
 from chalicelib.sweeper import Sweeper
+from tests.unit.storage.helpers import create
 
 pytestmark = pytest.mark.unit
 
 
-def create(store: RequestStore, ttl_s: int = 3600) -> str:
-    request_id = uuid.uuid4().hex
-    store.create(request_id, phone="+14155550100", text="hi", encoding="GSM-7", segments=1, ttl_s=ttl_s)
-    return request_id
-
-
 @pytest.fixture
-def sweeper(aws, store, clock):
-    return Sweeper(store, aws.queue, clock)
+def sweeper(aws, queries, claims, clock):
+    return Sweeper(queries=queries, claims=claims, queue=aws.queue, clock=clock)
 
 
-def test_nothing_overdue_means_nothing_done(sweeper, store, aws):
-    create(store)
+def test_nothing_overdue_means_nothing_done(sweeper, request_store, claims, aws):
+    create(request_store)
     assert sweeper.sweep().__dict__ == {"requeued": 0, "expired": 0, "skipped": 0}
     assert aws.probe.messages() == []
 
 
-def test_lost_pending_request_is_queued_again(sweeper, store, aws, clock):
-    request_id = create(store)
+def test_lost_pending_request_is_queued_again(sweeper, request_store, claims, aws, clock):
+    request_id = create(request_store)
     clock.advance(901)
     assert sweeper.sweep().requeued == 1
     [queued] = aws.probe.messages()
     assert (queued.message.id, queued.message.attempt) == (request_id, 1)
-    assert store.get(request_id).due_at == int(clock()) + 900
+    assert request_store.get(request_id).due_at == int(clock()) + 900
     assert sweeper.sweep().requeued == 0  # its deadline moved on
 
 
-def test_lost_retry_is_queued_as_the_next_attempt_with_its_exclusions(sweeper, store, aws, clock):
-    request_id = create(store)
-    store.claim(request_id, 1, "alpha")
-    store.mark_retrying(request_id, 1, retries=1, excluded=("alpha",), delay_s=1, error="boom")
+def test_lost_retry_is_queued_as_the_next_attempt_with_its_exclusions(sweeper, request_store, claims, aws, clock):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
+    claims.mark_retrying(request_id, 1, retries=1, excluded=("alpha",), delay_s=1, error="boom")
     clock.advance(902)
     sweeper.sweep()
     [queued] = aws.probe.messages()
@@ -51,54 +43,49 @@ def test_lost_retry_is_queued_as_the_next_attempt_with_its_exclusions(sweeper, s
     assert (queued.message.excluded, queued.message.last_failed) == (("alpha",), "alpha")
 
 
-def test_abandoned_claim_is_queued_as_the_same_attempt(sweeper, store, aws, clock):
-    request_id = create(store)
-    store.claim(request_id, 1, "alpha")
+def test_abandoned_claim_is_queued_as_the_same_attempt(sweeper, request_store, claims, aws, clock):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
     clock.advance(61)
     sweeper.sweep()
     [queued] = aws.probe.messages()
     assert (queued.message.id, queued.message.attempt) == (request_id, 1)
 
 
-def test_request_past_its_ttl_is_expired(sweeper, store, aws, clock):
-    request_id = create(store, ttl_s=600)
+def test_request_past_its_ttl_is_expired(sweeper, request_store, claims, aws, clock):
+    request_id = create(request_store, ttl_s=600)
     clock.advance(901)
     assert sweeper.sweep().expired == 1
-    item = store.get(request_id)
+    item = request_store.get(request_id)
     assert (item.status, item.failure_reason) == ("failed", "expired")
     assert aws.probe.messages() == []
 
 
-def test_live_claim_is_skipped(sweeper, store, aws, clock):
-    request_id = create(store)
-    store.claim(request_id, 1, "alpha")
+def test_live_claim_is_skipped(sweeper, request_store, claims, tables, aws, clock):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
     # A deadline that passed while the lease still runs (e.g. a lease longer than the sweep deadline).
-    from chalicelib.models import SmsRequestModel
-
-    SmsRequestModel(request_id).update(actions=[SmsRequestModel.due_at.set(int(clock()) - 1)])
+    tables.requests(request_id).update(actions=[tables.requests.due_at.set(int(clock()) - 1)])
     assert sweeper.sweep().skipped == 1
-    assert store.get(request_id).status == "processing"
+    assert request_store.get(request_id).status == "processing"
     assert aws.probe.messages() == []
 
 
-def test_request_moved_on_while_the_sweeper_looked_is_skipped(aws, store, clock):
-    request_id = create(store)
+def test_request_moved_on_while_the_sweeper_looked_is_skipped(aws, request_store, queries, claims, clock):
+    request_id = create(request_store)
     clock.advance(901)
-    stale = list(store.overdue(clock()))
-    store.push_due(request_id, int(stale[0].due_at))  # another sweeper got there first
+    stale = list(queries.overdue(clock()))
+    claims.push_due(request_id, stale[0].due_at)  # another sweeper got there first
 
     class StaleView:
-        def __getattr__(self, name):
-            return getattr(store, name)
-
         def overdue(self, now, limit=100):
             return iter(stale)
 
-    assert Sweeper(StaleView(), aws.queue, clock).sweep().skipped == 1
+    assert Sweeper(queries=StaleView(), claims=claims, queue=aws.queue, clock=clock).sweep().skipped == 1
     assert aws.probe.messages() == []
 
 
-def test_message_for_a_pending_request_asks_for_the_next_attempt(store):
-    request_id = create(store)
-    message = message_for(store.get(request_id))
+def test_message_for_a_pending_request_asks_for_the_next_attempt(request_store):
+    request_id = create(request_store)
+    message = message_for(request_store.get(request_id))
     assert (message.attempt, message.retries, message.excluded, message.last_failed) == (1, 0, (), None)

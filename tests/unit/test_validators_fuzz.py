@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.api.send_body import MAX_SEGMENTS, ValidSms, parse_send_request, to_e164
 from chalicelib.errors import ApiError, GatewayError
 from chalicelib.segments import (
     GSM7_BASIC,
@@ -26,7 +27,6 @@ from chalicelib.segments import (
     UCS2_SINGLE_PART,
     count_segments,
 )
-from chalicelib.sms_request import MAX_SEGMENTS, ValidSms, parse_send_request, to_e164
 
 pytestmark = pytest.mark.unit
 
@@ -116,7 +116,8 @@ def _body(draw_phone, draw_text, extra):
 def test_any_json_body_is_a_valid_sms_or_a_4xx_naming_a_field(phone, text, extra, region):
     raw = _body(phone, text, extra)
     try:
-        sms = parse_send_request(raw.encode("utf-8", "surrogatepass"), "application/json", default_region=region)
+        sms = parse_send_request(raw.encode("utf-8", "surrogatepass"), "application/json", default_region=region,
+                                 max_body_bytes=16384)
     except GatewayError as exc:
         assert isinstance(exc, ApiError) and 400 <= exc.status < 500, exc
         assert exc.field is not None, exc  # may be "" when the unknown field's name is ""

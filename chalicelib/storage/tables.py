@@ -1,29 +1,25 @@
-"""PynamoDB models of the four tables.
+"""The DynamoDB tables, as PynamoDB models, and ``bind_tables`` that points them at one deployment.
 
-Table names, region and endpoint come from Settings at run time: ``bind_models`` points the
-model classes at them (PynamoDB keeps them on ``Meta``), so nothing is decided at import.
+The models below describe the items; they belong to no table. ``bind_tables`` makes a subclass of
+each with the table name, region and endpoint of one configuration (PynamoDB copies the indexes per
+subclass), so two configurations never share a class and nothing global is rebound.
 
 sms_requests GSIs (all projected ALL, newest first by ``created_at``):
   by_status    status        + created_at   GET /api/sms?status=
   by_provider  provider_used + created_at   GET /api/sms?provider=   (sparse: set once a provider is tried)
   by_day       created_day   + created_at   GET /api/sms?since=&until=   (one partition per UTC day)
-  open_by_due  open_shard    + due_at       the sweeper: non-terminal requests past their deadline
+  open_by_due  open_shard    + due_at       the sweeper: open requests past their deadline
                                             (sparse: open_shard is removed when the request ends)
 """
 
 from __future__ import annotations
 
-from pynamodb.attributes import (
-    ListAttribute,
-    MapAttribute,
-    NumberAttribute,
-    TTLAttribute,
-    UnicodeAttribute,
-)
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
-
-from chalicelib.settings import Settings
 
 OPEN_SHARDS = 8  # spreads the sweeper index over partitions on AWS
 
@@ -65,17 +61,15 @@ class _OpenByDue(GlobalSecondaryIndex):
 
 
 class SmsRequestModel(Model):
-    class Meta:
-        table_name = "sms_requests"
-        region = "us-east-1"
-        billing_mode = "PAY_PER_REQUEST"
+    class Meta:  # unbound: bind_tables gives each bound subclass its own table
+        table_name = "unbound"
 
     id = UnicodeAttribute(hash_key=True)
     phone = UnicodeAttribute()
     text = UnicodeAttribute()
     encoding = UnicodeAttribute()
     segments = NumberAttribute()
-    status = UnicodeAttribute()
+    status = UnicodeAttribute()  # a lifecycle.Status
     # Attempts claimed so far (0 before the first). The claim of attempt n is the send-once guard.
     attempts = NumberAttribute(default=0)
     retries = NumberAttribute(default=0)  # retries after provider failures (at most MAX_RETRIES)
@@ -85,7 +79,7 @@ class SmsRequestModel(Model):
     lease_until = NumberAttribute(null=True)  # epoch s; a claim older than this is abandoned
     next_attempt_at = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
-    failure_reason = UnicodeAttribute(null=True)
+    failure_reason = UnicodeAttribute(null=True)  # a lifecycle.FailureReason
     idempotency_key = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     created_day = UnicodeAttribute()
@@ -103,10 +97,8 @@ class SmsRequestModel(Model):
 class SmsResponseModel(Model):
     """One item per attempt: what the provider answered (or why nothing was answered)."""
 
-    class Meta:
-        table_name = "sms_responses"
-        region = "us-east-1"
-        billing_mode = "PAY_PER_REQUEST"
+    class Meta:  # unbound: bind_tables gives each bound subclass its own table
+        table_name = "unbound"
 
     request_id = UnicodeAttribute(hash_key=True)
     attempt = NumberAttribute(range_key=True)
@@ -123,10 +115,8 @@ class SmsResponseModel(Model):
 class ProviderHealthModel(Model):
     """A durable snapshot of what Redis holds live, written on every transition and periodically."""
 
-    class Meta:
-        table_name = "provider_health"
-        region = "us-east-1"
-        billing_mode = "PAY_PER_REQUEST"
+    class Meta:  # unbound: bind_tables gives each bound subclass its own table
+        table_name = "unbound"
 
     provider_name = UnicodeAttribute(hash_key=True)
     success_count = NumberAttribute(default=0)
@@ -139,58 +129,62 @@ class ProviderHealthModel(Model):
 
 
 class IdempotencyModel(Model):
-    """Maps (API key, Idempotency-Key) to the request it created, for 24 h (DynamoDB TTL)."""
+    """Maps (client, Idempotency-Key) to the request it created, for IDEMPOTENCY_TTL_S (DynamoDB TTL)."""
 
-    class Meta:
-        table_name = "sms_idempotency"
-        region = "us-east-1"
-        billing_mode = "PAY_PER_REQUEST"
+    class Meta:  # unbound: bind_tables gives each bound subclass its own table
+        table_name = "unbound"
 
-    key = UnicodeAttribute(hash_key=True)  # sha256(api key hash + idempotency key)
+    key = UnicodeAttribute(hash_key=True)  # sha256(client id + idempotency key)
     body_hash = UnicodeAttribute()
     request_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
     expires_at = TTLAttribute()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (SmsRequestModel, SmsResponseModel, ProviderHealthModel, IdempotencyModel)
+@dataclass(frozen=True)
+class TableNames:
+    requests: str
+    responses: str
+    health: str
+    idempotency: str
 
 
-def bind_models(settings: Settings, endpoint_url: str | None) -> None:
-    """Point every model at the configured tables (and at an emulator when an endpoint is set)."""
-    names = {
-        SmsRequestModel: settings.requests_table,
-        SmsResponseModel: settings.responses_table,
-        ProviderHealthModel: settings.health_table,
-        IdempotencyModel: settings.idempotency_table,
-    }
-    for model, table_name in names.items():
-        meta = model.Meta
-        if (meta.table_name, meta.region, getattr(meta, "host", None)) == (
-            table_name,
-            settings.aws_region,
-            endpoint_url,
-        ):
-            continue
-        meta.table_name = table_name
-        meta.region = settings.aws_region
-        meta.host = endpoint_url
-        meta.connect_timeout_seconds = 0.5
-        meta.read_timeout_seconds = 5
-        # One retry: a DynamoDB that does not answer must become a 503 (API) or a batch item failure
-        # (dispatcher) within about a second, not after PynamoDB's default backoff.
-        meta.max_retry_attempts = 1
-        model._connection = None  # PynamoDB caches the connection with the old table and host
+@dataclass(frozen=True)
+class Tables:
+    """The four models, each bound to its table of one deployment."""
+
+    requests: type[SmsRequestModel]
+    responses: type[SmsResponseModel]
+    health: type[ProviderHealthModel]
+    idempotency: type[IdempotencyModel]
+
+    def all(self) -> tuple[type[Model], ...]:
+        return (self.requests, self.responses, self.health, self.idempotency)
 
 
-def create_tables(wait: bool = True) -> list[str]:
-    """Create every table that does not exist yet (local stack and tests; AWS uses infra/).
+@lru_cache(maxsize=16)
+def bind_tables(names: TableNames, region: str, host: str | None = None) -> Tables:
+    """The models bound to ``names`` in ``region`` (at ``host``, an emulator, when set).
 
-    PynamoDB's create_table also turns on the TTL of models that have a TTLAttribute.
-    """
-    created = []
-    for model in ALL_MODELS:
-        if not model.exists():
-            model.create_table(wait=wait, ignore_update_ttl_errors=True)
-            created.append(model.Meta.table_name)
-    return created
+    Memoized: a bound class keeps its pooled connection, and building one costs ~0.5 s."""
+
+    def bound(model: type[Model], table_name: str) -> type:
+        meta = type("Meta", (), {
+            "table_name": table_name,
+            "region": region,
+            "host": host,
+            "billing_mode": "PAY_PER_REQUEST",
+            "connect_timeout_seconds": 0.5,
+            "read_timeout_seconds": 5,
+            # One retry: a DynamoDB that does not answer must become a 503 (API) or a batch item
+            # failure (dispatcher) within about a second, not after PynamoDB's default backoff.
+            "max_retry_attempts": 1,
+        })
+        return type(model.__name__, (model,), {"Meta": meta, "__module__": __name__})
+
+    return Tables(
+        requests=bound(SmsRequestModel, names.requests),
+        responses=bound(SmsResponseModel, names.responses),
+        health=bound(ProviderHealthModel, names.health),
+        idempotency=bound(IdempotencyModel, names.idempotency),
+    )

@@ -1,30 +1,25 @@
 """The OpenAPI 3.1 document of the HTTP API, and an offline page that renders it.
 
-Every schema comes from a pydantic model in ``sms_request``: the document cannot drift from the
-validation, and OpenAPI 3.1 takes pydantic's JSON Schema (2020-12) as it is. Only what no model
-describes is written here: paths, parameters that are headers, and which responses each route has.
+Every schema comes from a pydantic model (``send_body``, ``list_query``, ``responses``): the document
+cannot drift from the validation or from the answers, and OpenAPI 3.1 takes pydantic's JSON Schema
+(2020-12) as it is. Only what no model describes is written here: paths, parameters that are
+headers, and which responses each route has. The page that renders it is docs_page.html.
 """
 
 from __future__ import annotations
 
 import json
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.sms_request import (
-    IDEMPOTENCY_KEY_MAX_CHARS,
-    IDEMPOTENCY_KEY_PATTERN,
-    ErrorBody,
-    HealthView,
-    ListQuery,
-    ProviderList,
-    SendSmsBody,
-    SmsAccepted,
-    SmsList,
-    SmsRequestView,
-)
+from chalicelib.api.list_query import ListQuery
+from chalicelib.api.params import IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, REQUEST_ID_PATTERN
+from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
+from chalicelib.api.send_body import SendSmsBody
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 API_KEY_SCHEME = "ApiKey"
@@ -118,7 +113,7 @@ def _paths() -> dict[str, Any]:
                 "security": api,
                 "parameters": [
                     {"name": "id", "in": "path", "required": True,
-                     "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}},
+                     "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN}},
                 ],
                 "responses": {
                     "200": _response("The request.", SmsRequestView),
@@ -227,148 +222,9 @@ def render_docs_page(openapi_url: str = "/openapi.json") -> str:
     """A self-contained HTML page that renders the document at ``openapi_url`` (no CDN, works offline)."""
     # json.dumps quotes the URL for JS; escaping < > & keeps "</script>" in it from closing the tag.
     url_literal = json.dumps(openapi_url).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return _DOCS_PAGE.replace("__OPENAPI_URL__", url_literal)
+    return _docs_page_template().replace("__OPENAPI_URL__", url_literal)
 
 
-_DOCS_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'">
-<title>API documentation</title>
-<style>
-  body { font: 15px/1.5 system-ui, sans-serif; color: #222; }
-  body { margin: 0 auto; max-width: 60rem; padding: 1rem 2rem; }
-  h2 { border-bottom: 1px solid #ddd; margin-top: 2.5rem; }
-  section { border: 1px solid #ddd; border-radius: 6px; margin: 1rem 0; padding: 0 1rem .5rem; }
-  .method { display: inline-block; min-width: 4rem; font-weight: bold; text-transform: uppercase; }
-  .get { color: #0b6e99; } .post { color: #2f7d32; }
-  .lock { font-size: .8rem; background: #fff3cd; border-radius: 4px; padding: 0 .4rem; margin-left: .5rem; }
-  table { border-collapse: collapse; width: 100%; margin: .5rem 0; }
-  th, td { text-align: left; vertical-align: top; border-top: 1px solid #eee; padding: .25rem .5rem; }
-  code, .type { font-family: ui-monospace, monospace; font-size: .9em; }
-  .muted { color: #666; }
-</style>
-</head>
-<body>
-<h1 id="title">API documentation</h1>
-<p id="status" class="muted">Loading the OpenAPI document…</p>
-<noscript>This page needs JavaScript; the raw document is at <code>/openapi.json</code>.</noscript>
-<div id="operations"></div>
-<div id="schemas"></div>
-<script>
-"use strict";
-const OPENAPI_URL = __OPENAPI_URL__;
-const HTTP_METHODS = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
-
-function el(tag, attributes, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes || {})) node.setAttribute(name, value);
-  for (const child of children) {
-    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
-
-function refName(ref) { return ref.split("/").pop(); }
-
-function typeOf(schema) {
-  if (!schema) return "";
-  if (schema.$ref) return el("a", {href: "#schema-" + refName(schema.$ref)}, refName(schema.$ref));
-  const union = schema.anyOf || schema.oneOf;
-  if (union) {
-    const span = el("span");
-    union.forEach((branch, i) => { if (i) span.append(" | "); span.append(typeOf(branch)); });
-    return span;
-  }
-  if (schema.type === "array") return el("span", {}, "list of ", typeOf(schema.items));
-  if (schema.type === "object" && schema.additionalProperties) {
-    return el("span", {}, "map of ", typeOf(schema.additionalProperties));
-  }
-  let text = schema.type || "any";
-  if (schema.enum) text = schema.enum.map((value) => JSON.stringify(value)).join(" | ");
-  if (schema.format) text += " (" + schema.format + ")";
-  return text;
-}
-
-function constraints(schema) {
-  const names = ["minimum", "maximum", "minLength", "maxLength", "pattern", "default"];
-  return names.filter((name) => schema && schema[name] !== undefined)
-    .map((name) => name + ": " + JSON.stringify(schema[name])).join(", ");
-}
-
-function table(headings, rows) {
-  return el("table", {}, el("tr", {}, ...headings.map((h) => el("th", {}, h))),
-    ...rows.map((cells) => el("tr", {}, ...cells.map((cell) => el("td", {}, cell)))));
-}
-
-function renderOperation(path, method, operation, globalSecurity) {
-  const security = operation.security || globalSecurity || [];
-  const section = el("section", {id: operation.operationId || ""},
-    el("h3", {}, el("span", {class: "method " + method}, method), el("code", {}, path),
-      security.length ? el("span", {class: "lock"}, "needs " + Object.keys(security[0]).join(", ")) : null),
-    el("p", {}, operation.summary || ""),
-    operation.description ? el("p", {class: "muted"}, operation.description) : null);
-  const parameters = operation.parameters || [];
-  if (parameters.length) {
-    section.append(el("h4", {}, "Parameters"), table(["name", "in", "type", "rules", "description"],
-      parameters.map((p) => [el("code", {}, p.name + (p.required ? " *" : "")), p.in, typeOf(p.schema),
-        constraints(p.schema), p.description || ""])));
-  }
-  if (operation.requestBody) {
-    const media = Object.entries(operation.requestBody.content);
-    section.append(el("h4", {}, "Request body"),
-      table(["media type", "schema"], media.map(([type, content]) => [type, typeOf(content.schema)])));
-  }
-  section.append(el("h4", {}, "Responses"), table(["status", "description", "schema"],
-    Object.entries(operation.responses).map(([status, response]) => {
-      const content = Object.values(response.content || {})[0];
-      return [el("code", {}, status), response.description || "", content ? typeOf(content.schema) : ""];
-    })));
-  return section;
-}
-
-function renderSchema(name, schema) {
-  const required = new Set(schema.required || []);
-  const rows = Object.entries(schema.properties || {}).map(([field, property]) => [
-    el("code", {}, field + (required.has(field) ? " *" : "")), typeOf(property), constraints(property),
-    property.description || ""]);
-  return el("section", {id: "schema-" + name}, el("h3", {}, name),
-    schema.description ? el("p", {class: "muted"}, schema.description) : null,
-    rows.length ? table(["field", "type", "rules", "description"], rows) : el("p", {}, typeOf(schema)));
-}
-
-function render(spec) {
-  document.title = spec.info.title + " " + spec.info.version;
-  document.getElementById("title").textContent = document.title;
-  document.getElementById("status").textContent = spec.info.description || "";
-  const operations = document.getElementById("operations");
-  operations.append(el("h2", {}, "Operations"));
-  for (const [path, item] of Object.entries(spec.paths || {})) {
-    for (const [method, operation] of Object.entries(item)) {
-      if (!HTTP_METHODS.includes(method)) continue;  // a path item also holds parameters, servers...
-      operations.append(renderOperation(path, method, operation, spec.security));
-    }
-  }
-  const schemas = document.getElementById("schemas");
-  schemas.append(el("h2", {}, "Schemas"), el("p", {class: "muted"}, "* marks a required field."));
-  for (const [name, schema] of Object.entries((spec.components || {}).schemas || {})) {
-    schemas.append(renderSchema(name, schema));
-  }
-}
-
-fetch(OPENAPI_URL)
-  .then((response) => {
-    if (!response.ok) throw new Error("HTTP " + response.status);
-    return response.json();
-  })
-  .then(render)
-  .catch((error) => {
-    document.getElementById("status").textContent = "Could not load " + OPENAPI_URL + ": " + error.message;
-  });
-</script>
-</body>
-</html>
-"""
+@cache
+def _docs_page_template() -> str:
+    return (Path(__file__).parent / "docs_page.html").read_text()

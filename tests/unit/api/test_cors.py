@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.cors import cors_headers
+from chalicelib.api.cors import cors_headers
 
 pytestmark = pytest.mark.unit
 

@@ -1,0 +1,114 @@
+"""The query of ``GET /api/sms``: its filters and page, checked with a field-named error each."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from chalicelib.api.params import shown_name
+from chalicelib.errors import ValidationFailed
+from chalicelib.lifecycle import Status
+
+LIST_LIMIT_DEFAULT = 20
+LIST_LIMIT_MAX = 100
+CURSOR_MAX_CHARS = 2048
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+={0,2}$"  # urlsafe base64, as the store encodes its page keys
+
+
+class ListQuery(BaseModel):
+    """The filters and page of ``GET /api/sms``; every filter is optional, and they combine."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    status: Status | None = Field(default=None, strict=False, description="Only requests in this status.")
+    provider: str | None = Field(default=None, description="Only requests sent through this provider.")
+    since: AwareDatetime | None = Field(
+        default=None,
+        description="Only requests created at or after this time (ISO-8601; without an offset it is UTC).",
+    )
+    until: AwareDatetime | None = Field(
+        default=None,
+        description="Only requests created at or before this time (ISO-8601; without an offset it is UTC).",
+    )
+    limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX, description="Page size.")
+    cursor: str | None = Field(
+        default=None,
+        max_length=CURSOR_MAX_CHARS,
+        pattern=CURSOR_PATTERN,
+        description="The next_cursor of the previous page.",
+    )
+
+
+_QUERY_REFUSALS: dict[str, tuple[str, str]] = {
+    "status": ("invalid_status", f"status must be one of: {', '.join(Status)}"),
+    "since": (
+        "invalid_datetime",
+        "since must be an ISO-8601 date-time such as 2024-05-01T12:00:00Z (write + in an offset as %2B)",
+    ),
+    "until": (
+        "invalid_datetime",
+        "until must be an ISO-8601 date-time such as 2024-05-01T12:00:00Z (write + in an offset as %2B)",
+    ),
+    "limit": ("invalid_limit", f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}"),
+    "cursor": ("invalid_cursor", "cursor must be the next_cursor of a page this API returned"),
+}
+
+
+def parse_list_query(params: Mapping[str, str] | None, *, known_providers: Sequence[str]) -> ListQuery:
+    """Validate the query of ``GET /api/sms``; an empty value (``?status=``) means "not given"."""
+    params = params or {}
+    for name in params:
+        if name not in ListQuery.model_fields:
+            shown = shown_name(name)
+            raise ValidationFailed(
+                f"unknown query parameter {shown!r}; accepted: {', '.join(ListQuery.model_fields)}",
+                field=shown,
+                code="unknown_parameter",
+            )
+    values: dict[str, Any] = {name: value for name, value in params.items() if value != ""}
+    if "provider" in values and values["provider"] not in known_providers:
+        raise ValidationFailed(
+            f"provider must be one of: {', '.join(known_providers)}",
+            field="provider",
+            code="unknown_provider",
+        )
+    if "limit" in values:
+        values["limit"] = _whole_number("limit", values["limit"])
+    for name in ("since", "until"):
+        if name in values:
+            values[name] = _utc_datetime(name, values[name])
+    try:
+        query = ListQuery.model_validate(values)
+    except ValidationError as exc:
+        raise _query_refusal(str(exc.errors()[0]["loc"][0])) from None
+    if query.since and query.until and query.since > query.until:
+        raise ValidationFailed("since must not be later than until", field="since", code="invalid_range")
+    return query
+
+
+def _whole_number(name: str, raw: str) -> int:
+    # int() would also take "+5", " 5", "1_0" and non-ASCII digits.
+    if not re.fullmatch(r"[0-9]{1,9}", raw):
+        raise _query_refusal(name)
+    return int(raw)
+
+
+def _utc_datetime(name: str, raw: str) -> datetime:
+    if len(raw) > 64 or not raw.isascii():
+        raise _query_refusal(name)
+    try:
+        moment = datetime.fromisoformat(raw)  # Python 3.11 reads "Z", offsets and plain dates
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted past the calendar
+        raise _query_refusal(name) from None
+
+
+def _query_refusal(name: str) -> ValidationFailed:
+    code, message = _QUERY_REFUSALS[name]
+    return ValidationFailed(message, field=name, code=code)

@@ -1,0 +1,244 @@
+"""The body of ``POST /api/sms``: what a client may send, and how it is checked.
+
+``parse_send_request`` turns the raw body into a ``ValidSms`` or raises one ``ApiError`` naming the
+field at fault. A refusal never echoes the client's text back (it may be private), only what is
+wrong and where.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
+
+from chalicelib.api.params import shown_name
+from chalicelib.errors import ApiError, PayloadTooLarge, UnprocessableEntity, UnsupportedMediaType, ValidationFailed
+from chalicelib.segments import GSM7_MULTI_PART, Encoding, SegmentInfo, count_segments
+
+PHONE_EXAMPLE = "+14155550100"
+MAX_SEGMENTS = 10
+# No text longer than this fits in MAX_SEGMENTS parts in either encoding (every character costs
+# at least one unit, and GSM-7's 153 units per part is the larger), so it is refused before counting.
+MAX_TEXT_CHARS = MAX_SEGMENTS * GSM7_MULTI_PART
+MAX_PHONE_CHARS = 64
+
+# Digits and the usual separators only: phonenumbers would also accept letters (vanity numbers),
+# full-width digits and extensions, none of which can be delivered to an E.164 address.
+_PHONE_CHARACTERS = re.compile(r"\+?[0-9 ().\-]+")
+# C0 and C1 controls except \t \n \r: they would reach the handset as garbage or not at all.
+_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins valid pairs into one character
+
+
+class SendSmsBody(BaseModel):
+    """The JSON body of ``POST /api/sms``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        json_schema_extra={"examples": [{"phone": PHONE_EXAMPLE, "text": "Your code is 123456"}]},
+    )
+
+    phone: str = Field(
+        min_length=1,
+        max_length=MAX_PHONE_CHARS,
+        description="Recipient in international format (E.164, spaces and ( ) . - allowed). "
+        "National formats are accepted only when the gateway has a default region.",
+        examples=[PHONE_EXAMPLE],
+    )
+    text: str = Field(
+        min_length=1,
+        max_length=MAX_TEXT_CHARS,
+        description=f"Message text, at most {MAX_SEGMENTS} SMS segments (160/153 GSM-7 septets or "
+        "70/67 UCS-2 units per segment). Control characters other than newline, carriage return "
+        "and tab are refused.",
+        examples=["Your code is 123456"],
+    )
+
+
+@dataclass(frozen=True)
+class ValidSms:
+    phone: str  # E.164
+    text: str
+    encoding: Encoding
+    segments: int
+
+
+def parse_send_request(
+    raw_body: bytes | str | None,
+    content_type: str | None,
+    *,
+    default_region: str | None,
+    max_body_bytes: int,
+) -> ValidSms:
+    """Validate the body of ``POST /api/sms``.
+
+    Raises ``PayloadTooLarge`` (413), ``UnsupportedMediaType`` (415), ``ValidationFailed`` (400)
+    for a malformed request, and ``UnprocessableEntity`` (422, code ``too_long``) for a well-formed
+    text that needs more than ``MAX_SEGMENTS`` segments: the request is understood, but refused.
+    """
+    _check_body_size(raw_body, max_body_bytes)
+    _require_json_media_type(content_type)
+    fields = _decode_json_object(_body_text(raw_body))
+    try:
+        request = SendSmsBody.model_validate(fields)
+    except ValidationError as exc:
+        raise _body_refusal(min(exc.errors(), key=_refusal_priority)) from None
+    phone = to_e164(request.phone, default_region)
+    segment_info = _check_text(request.text)
+    return ValidSms(phone, request.text, segment_info.encoding, segment_info.segments)
+
+
+def to_e164(phone: str, default_region: str | None) -> str:
+    """``phone`` in E.164; national formats are read as numbers of ``default_region`` when it is set."""
+    candidate = phone.strip()
+    if not _PHONE_CHARACTERS.fullmatch(candidate):
+        raise _invalid_phone("phone may contain only digits, spaces, ( ) . - and a leading +")
+    if not candidate.startswith("+") and default_region is None:
+        raise _invalid_phone(f"phone must be in international format: + and the country code, e.g. {PHONE_EXAMPLE}")
+    try:
+        number = phonenumbers.parse(candidate, default_region)
+    except phonenumbers.NumberParseException:
+        raise _invalid_phone("phone is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise _invalid_phone("phone is not a valid number in its country's numbering plan")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _check_body_size(raw_body: bytes | str | None, max_body_bytes: int) -> None:
+    encoded = raw_body.encode("utf-8", "surrogatepass") if isinstance(raw_body, str) else raw_body or b""
+    size = len(encoded)
+    if size > max_body_bytes:
+        raise PayloadTooLarge(f"request body is {size} bytes; the limit is {max_body_bytes}")
+
+
+def _body_text(raw_body: bytes | str | None) -> str:
+    if raw_body is None or isinstance(raw_body, str):
+        return raw_body or ""
+    try:
+        return raw_body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationFailed("request body is not UTF-8 text", field="body", code="invalid_json") from None
+
+
+def _require_json_media_type(content_type: str | None) -> None:
+    if not content_type or not content_type.strip():
+        return  # clients that send no Content-Type get the benefit of the doubt
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    kind, _, subtype = media_type.partition("/")
+    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
+        raise UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
+            raise UnsupportedMediaType("the request body must be UTF-8 JSON", field="Content-Type")
+
+
+class _JsonObjectPairs(list):
+    """A JSON object as its key/value pairs, so duplicate keys stay visible."""
+
+
+def _decode_json_object(body: str) -> dict[str, Any]:
+    if not body.strip():
+        raise ValidationFailed(
+            "request body is empty; send a JSON object with phone and text", field="body", code="invalid_body"
+        )
+    try:
+        document = json.loads(body, object_pairs_hook=_JsonObjectPairs)
+    # ValueError covers JSONDecodeError and integers past Python's digit limit; deep nesting recurses.
+    except (ValueError, RecursionError):
+        raise ValidationFailed("request body is not valid JSON", field="body", code="invalid_json") from None
+    if not isinstance(document, _JsonObjectPairs):
+        raise ValidationFailed(
+            "request body must be a JSON object with phone and text", field="body", code="invalid_body"
+        )
+    fields: dict[str, Any] = {}
+    for name, value in document:
+        # Parsers disagree on which duplicate wins (first or last): refuse rather than guess.
+        if name in fields:
+            shown = shown_name(name)
+            raise ValidationFailed(f"field {shown!r} appears twice", field=shown, code="duplicate_field")
+        # pydantic cannot even read a name with an unpaired surrogate, so its error would name no field.
+        if _UNPAIRED_SURROGATE.search(name):
+            raise _unknown_field(name)
+        fields[name] = value
+    return fields
+
+
+_REFUSAL_ORDER = ("extra_forbidden", "missing", "string_type")
+
+
+def _refusal_priority(error: ErrorDetails) -> int:
+    # An unknown field first: a client that sent "to" instead of "phone" learns the real cause.
+    kind = error["type"]
+    return _REFUSAL_ORDER.index(kind) if kind in _REFUSAL_ORDER else len(_REFUSAL_ORDER)
+
+
+def _body_refusal(error: ErrorDetails) -> ApiError:
+    field = str(error["loc"][0])
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return _unknown_field(field)
+    if kind == "missing":
+        return ValidationFailed(f"{field} is required", field=field, code="missing_field")
+    if kind == "string_type":
+        return ValidationFailed(f"{field} must be a JSON string", field=field, code="invalid_type")
+    # What remains: the length bounds of SendSmsBody, and string_unicode (an unpaired surrogate,
+    # which JSON's "\ud800" decodes to and UTF-8 cannot carry to a provider or the database).
+    if field == "phone":
+        return _invalid_phone(f"phone is not a phone number of at most {MAX_PHONE_CHARS} characters")
+    if kind == "string_too_short":
+        return _empty_text()
+    if kind == "string_too_long":
+        return UnprocessableEntity(
+            f"text is longer than {MAX_TEXT_CHARS} characters, more than {MAX_SEGMENTS} SMS segments",
+            field="text",
+            code="too_long",
+        )
+    return ValidationFailed(
+        "text has an unpaired UTF-16 surrogate, which is not a character",
+        field="text",
+        code="invalid_characters",
+    )
+
+
+def _check_text(text: str) -> SegmentInfo:
+    if not text.strip():
+        raise _empty_text()
+    forbidden = _CONTROL_CHARACTER.search(text)
+    if forbidden:
+        raise ValidationFailed(
+            f"text has a control character (U+{ord(forbidden.group()):04X}) at position {forbidden.start()}; "
+            "only newline, carriage return and tab are allowed",
+            field="text",
+            code="invalid_characters",
+        )
+    segment_info = count_segments(text)
+    if segment_info.segments > MAX_SEGMENTS:
+        raise UnprocessableEntity(
+            f"text needs {segment_info.segments} SMS segments ({segment_info.encoding}); the limit is {MAX_SEGMENTS}",
+            field="text",
+            code="too_long",
+        )
+    return segment_info
+
+
+def _unknown_field(name: str) -> ValidationFailed:
+    shown = shown_name(name)
+    return ValidationFailed(
+        f"unknown field {shown!r}: the body takes only phone and text", field=shown, code="unknown_field"
+    )
+
+
+def _invalid_phone(message: str) -> ValidationFailed:
+    return ValidationFailed(message, field="phone", code="invalid_phone")
+
+
+def _empty_text() -> ValidationFailed:
+    return ValidationFailed("text is empty", field="text", code="empty_text")

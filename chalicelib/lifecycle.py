@@ -1,0 +1,59 @@
+"""The request lifecycle: every status a request can have, and which moves between them are allowed.
+
+    pending ──claim──> processing ──accepted──> sent ──receipt──> delivered | undelivered
+       ^                 │  │  │
+       │   throttled,    │  │  └──provider failure──> retrying ──claim──> processing ...
+       └──claim released─┘  └──refused / retries exhausted──> failed
+    pending | retrying | processing (lease passed) ──past its time to live──> failed (expired)
+
+Store conditions, the dispatcher, the sweeper, the API models, the benchmark and the chaos runner
+all read the statuses from here; nothing else spells them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # accepted and queued, waiting for a dispatcher
+    PROCESSING = "processing"  # a dispatcher holds the claim of one attempt
+    RETRYING = "retrying"  # a provider failed it; a delayed retry is queued
+    SENT = "sent"  # a provider accepted it
+    FAILED = "failed"  # refused, retries exhausted, or expired: permanent
+    DELIVERED = "delivered"  # the handset has it (delivery receipt)
+    UNDELIVERED = "undelivered"  # the network gave up on it (delivery receipt)
+
+
+class FailureReason(StrEnum):
+    REFUSED = "refused"  # a provider refused the message itself (bad number, content): no retry
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    EXPIRED = "expired"  # not sent within its time to live
+
+
+# A dispatcher can still act on these: the sweeper watches them until they leave.
+OPEN: frozenset[Status] = frozenset({Status.PENDING, Status.PROCESSING, Status.RETRYING})
+# Waiting for a send: the only statuses a claim may start from.
+CLAIMABLE: tuple[Status, ...] = (Status.PENDING, Status.RETRYING)
+# Dispatch is over: every accepted request reaches one of these.
+TERMINAL: frozenset[Status] = frozenset({Status.SENT, Status.FAILED, Status.DELIVERED, Status.UNDELIVERED})
+
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.PENDING: frozenset({Status.PROCESSING, Status.FAILED}),
+    # back to pending: a throttled attempt, or a claim given back before the send
+    Status.PROCESSING: frozenset({Status.SENT, Status.RETRYING, Status.PENDING, Status.FAILED}),
+    Status.RETRYING: frozenset({Status.PROCESSING, Status.FAILED}),
+    Status.SENT: frozenset({Status.DELIVERED, Status.UNDELIVERED}),
+    Status.FAILED: frozenset(),
+    Status.DELIVERED: frozenset(),
+    Status.UNDELIVERED: frozenset(),
+}
+
+
+def can_move(source: Status, target: Status) -> bool:
+    return target in TRANSITIONS[source]
+
+
+def sources_of(target: Status) -> tuple[Status, ...]:
+    """Every status a request may reach ``target`` from: the condition of the write that moves it there."""
+    return tuple(status for status, targets in TRANSITIONS.items() if target in targets)

@@ -1,0 +1,117 @@
+"""After a provider answered: record the attempt, feed the provider's health, and move the request on.
+
+  accepted          -> sent
+  refused           -> failed (refused), no retry
+  throttled         -> pending, straight back to the queue for another provider (not a retry)
+  provider failure  -> retrying, DelaySeconds = 2^(retry-1), the provider excluded; after the last retry: failed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchMessage, DispatchQueue
+from chalicelib.errors import GatewayError, RetryableError
+from chalicelib.lifecycle import FailureReason
+from chalicelib.logs import logger
+from chalicelib.providers import Outcome, SendResult
+from chalicelib.router import HealthChange, Router
+from chalicelib.storage.claims import ClaimLedger
+from chalicelib.storage.health_snapshots import HealthSnapshots
+from chalicelib.storage.records import Claim
+from chalicelib.storage.requests import RequestStore
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int
+    base_delay_s: int = 1
+
+    def delay_for(self, retry: int) -> int:
+        """Retry 1, 2, 3, 4, 5 waits 1, 2, 4, 8, 16 s: 2^(retry-1), capped at SQS's 900 s."""
+        return min(MAX_DELAY_S, self.base_delay_s * 2 ** (retry - 1))
+
+
+def exclusions_for_retry(excluded: tuple[str, ...], failed: str) -> tuple[str, ...]:
+    """The providers a retry must skip: every one that failed this request, in order, once."""
+    return (*[name for name in excluded if name != failed], failed)
+
+
+class OutcomeRecorder:
+    def __init__(self, *, router: Router, requests: RequestStore, claims: ClaimLedger,
+                 health_snapshots: HealthSnapshots, queue: DispatchQueue, provider_names: Collection[str],
+                 retry_policy: RetryPolicy):
+        self._router = router
+        self._requests = requests
+        self._claims = claims
+        self._health_snapshots = health_snapshots
+        self._queue = queue
+        self._provider_names = frozenset(provider_names)
+        self._retry = retry_policy
+
+    def record(self, message: DispatchMessage, claim: Claim, result: SendResult) -> None:
+        # The attempt record first: it must exist even if what follows fails.
+        self._requests.record_attempt(claim.request_id, claim.attempt, result)
+        if result.outcome.counts_for_health:
+            self._record_health(claim.provider, result.outcome is Outcome.ACCEPTED)
+        self._move_on(message, claim, result)
+
+    def _record_health(self, provider: str, success: bool) -> None:
+        try:
+            change = self._router.record_outcome(provider, success)
+        except RetryableError:
+            # Redis went away after the send: losing one health sample beats failing a sent message.
+            logger.warning("health outcome not recorded", extra={"provider": provider})
+            return
+        if change is not None:
+            self._note_health_change(change)
+
+    def _move_on(self, message: DispatchMessage, claim: Claim, result: SendResult) -> None:
+        log = {"request_id": claim.request_id, "attempt": claim.attempt, "provider": claim.provider,
+               "outcome": str(result.outcome), "status_code": result.status_code, "latency_ms": result.latency_ms}
+        if result.outcome is Outcome.ACCEPTED:
+            self._claims.mark_sent(claim.request_id, claim.attempt, result.message_id)
+            logger.info("sms sent", extra=log)
+        elif result.outcome is Outcome.REFUSED:
+            self._claims.mark_failed(claim.request_id, claim.attempt, FailureReason.REFUSED, result.error)
+            logger.info("sms refused by provider", extra=log)
+        elif result.outcome is Outcome.THROTTLED:
+            self._requeue_throttled(message, claim, result)
+            logger.info("provider throttled, requeued", extra=log)
+        elif claim.retries + 1 > self._retry.max_retries:
+            self._claims.mark_failed(claim.request_id, claim.attempt, FailureReason.RETRIES_EXHAUSTED, result.error)
+            logger.warning("sms failed, retries exhausted", extra=log)
+        else:
+            retry = self._requeue_with_backoff(message, claim, result)
+            logger.info("provider failed, retry scheduled", extra={**log, "retry": retry})
+
+    def _requeue_throttled(self, message: DispatchMessage, claim: Claim, result: SendResult) -> None:
+        """Straight on to a provider that has not throttled it (not a retry); once every one has, wait a
+        second rather than go round them in a tight loop."""
+        self._claims.mark_requeued(claim.request_id, claim.attempt, result.error or "throttled")
+        avoid = tuple(dict.fromkeys((*message.avoid, claim.provider)))
+        delay_s = 0
+        if set(avoid) >= self._provider_names:
+            avoid, delay_s = (claim.provider,), 1
+        self._queue.send(message.next_attempt(avoid=avoid), delay_s=delay_s)
+
+    def _requeue_with_backoff(self, message: DispatchMessage, claim: Claim, result: SendResult) -> int:
+        retries = claim.retries + 1
+        excluded = exclusions_for_retry(claim.excluded, claim.provider)
+        delay_s = self._retry.delay_for(retries)
+        self._claims.mark_retrying(claim.request_id, claim.attempt, retries=retries, excluded=excluded,
+                                   delay_s=delay_s, error=result.error or "provider failure")
+        self._queue.send(message.next_attempt(retries=retries, excluded=excluded, last_failed=claim.provider),
+                         delay_s=delay_s)
+        return retries
+
+    def _note_health_change(self, change: HealthChange) -> None:
+        logger.warning("provider health changed", extra={
+            "provider": change.provider, "healthy": change.healthy, "failures": change.failures,
+            "successes": change.successes})
+        try:
+            self._health_snapshots.save(
+                [state for state in self._router.provider_states() if state.name == change.provider], transition=True)
+        except GatewayError:
+            logger.warning("provider health snapshot not saved", extra={"provider": change.provider})

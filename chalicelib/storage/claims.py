@@ -1,0 +1,177 @@
+"""The claim ledger: who may send attempt n of a request, and how an attempt ends.
+
+``attempts`` counts claims. Claiming attempt n moves it from n-1 to n, which only one dispatcher can
+do: nobody sends attempt n without holding it. Every later write of that attempt is conditional on
+still holding it (``_holds``), so a dispatcher that lost its claim can never move the request on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chalicelib.errors import ClaimBusy, ClaimConflict, ConditionFailed
+from chalicelib.lifecycle import CLAIMABLE, FailureReason, Status
+from chalicelib.storage.dynamo import dynamo_errors, iso
+from chalicelib.storage.records import Claim, RequestSnapshot
+from chalicelib.storage.requests import RequestStore
+from chalicelib.storage.tables import Tables
+
+
+class ClaimLedger:
+    def __init__(self, tables: Tables, requests: RequestStore, clock: Callable[[], float], *,
+                 lease_s: int, sweep_after_s: int):
+        self._model = tables.requests
+        self._requests = requests
+        self._clock = clock
+        self._lease_s = lease_s
+        self._sweep_after_s = sweep_after_s
+
+    def _holds(self, attempt: int):
+        """The condition "the caller still holds attempt n": processing, and nobody claimed n + 1."""
+        model = self._model
+        return (model.status == Status.PROCESSING) & (model.attempts == attempt)
+
+    def _conditional_update(self, request_id: str, actions: list, condition):
+        """Apply ``actions`` if ``condition`` holds; the updated item, or ConditionFailed."""
+        item = self._model(request_id)
+        with dynamo_errors():
+            item.update(actions=[*actions, self._model.updated_at.set(iso(self._clock()))], condition=condition)
+        return item
+
+    # ------------------------------------------------------------ taking an attempt
+
+    def claim(self, request_id: str, attempt: int, provider: str) -> Claim:
+        """Take attempt ``attempt`` for ``provider``, or raise why not: ClaimBusy (a live dispatcher holds
+        it: try later) or ClaimConflict (done, a stale duplicate, or abandoned: see its snapshot)."""
+        model = self._model
+        lease_until = int(self._clock()) + self._lease_s
+        try:
+            item = self._conditional_update(
+                request_id,
+                [model.status.set(Status.PROCESSING), model.attempts.set(attempt), model.provider_used.set(provider),
+                 model.lease_until.set(lease_until), model.due_at.set(lease_until)],
+                # waiting for a send, and this is the next send, not a duplicate of an earlier one
+                model.status.is_in(*CLAIMABLE) & (model.attempts == attempt - 1),
+            )
+        except ConditionFailed:
+            raise self._why_not_claimed(request_id, attempt) from None
+        return _claim_of(item, attempt, provider)
+
+    def _why_not_claimed(self, request_id: str, attempt: int) -> Exception:
+        snapshot = self._requests.get(request_id)
+        if snapshot is None:
+            return ClaimConflict("unknown request")
+        if snapshot.holds_live_claim(attempt, self._clock()):
+            return ClaimBusy("another dispatcher holds this attempt")
+        return ClaimConflict(f"request is {snapshot.status} at attempt {snapshot.attempts}", snapshot=snapshot)
+
+    def release(self, claim: Claim) -> None:
+        """Give back an attempt that was claimed but never sent: as if the claim had not happened."""
+        model = self._model
+        # Back to where the claim started: retrying when a provider failed the request before.
+        back = Status.RETRYING if claim.retries else Status.PENDING
+        try:
+            self._conditional_update(
+                claim.request_id,
+                [model.status.set(back), model.attempts.set(claim.attempt - 1), model.lease_until.remove(),
+                 model.due_at.set(int(self._clock()) + self._sweep_after_s)],
+                self._holds(claim.attempt),
+            )
+        except ConditionFailed:
+            raise ClaimConflict(f"attempt {claim.attempt} is no longer held") from None
+
+    def reclaim_abandoned(self, request_id: str, attempt: int, provider: str, seen_lease: int) -> Claim:
+        """Take over a claim whose holder died (lease passed): resend the same attempt, same provider."""
+        model = self._model
+        lease_until = int(self._clock()) + self._lease_s
+        try:
+            item = self._conditional_update(
+                request_id,
+                [model.lease_until.set(lease_until), model.due_at.set(lease_until)],
+                # still the same abandoned claim: nobody took it over first
+                self._holds(attempt) & (model.lease_until == seen_lease),
+            )
+        except ConditionFailed:
+            raise ClaimBusy("another dispatcher took over this attempt first") from None
+        return _claim_of(item, attempt, provider)
+
+    # ------------------------------------------------------------ ending an attempt
+
+    def mark_sent(self, request_id: str, attempt: int, message_id: str | None) -> None:
+        model = self._model
+        self._finish(request_id, attempt, [
+            model.status.set(Status.SENT), model.provider_message_id.set(message_id),
+            model.last_error.remove(), model.next_attempt_at.remove(), *self._leaving_open(),
+        ])
+
+    def mark_failed(self, request_id: str, attempt: int, reason: FailureReason, error: str | None) -> None:
+        model = self._model
+        self._finish(request_id, attempt, [
+            model.status.set(Status.FAILED), model.failure_reason.set(reason),
+            model.last_error.set(error or reason), model.next_attempt_at.remove(), *self._leaving_open(),
+        ])
+
+    def mark_retrying(self, request_id: str, attempt: int, *, retries: int, excluded: tuple[str, ...],
+                      delay_s: int, error: str) -> None:
+        model = self._model
+        next_at = self._clock() + delay_s
+        self._finish(request_id, attempt, [
+            model.status.set(Status.RETRYING), model.retries.set(retries), model.excluded.set(list(excluded)),
+            model.last_error.set(error), model.next_attempt_at.set(iso(next_at)),
+            model.due_at.set(int(next_at) + self._sweep_after_s),
+        ])
+
+    def mark_requeued(self, request_id: str, attempt: int, error: str) -> None:
+        """A provider throttled the attempt: back to the queue, not counted as a retry."""
+        model = self._model
+        self._finish(request_id, attempt, [
+            model.status.set(Status.PENDING), model.last_error.set(error),
+            model.due_at.set(int(self._clock()) + self._sweep_after_s),
+        ])
+
+    def _finish(self, request_id: str, attempt: int, actions: list) -> None:
+        try:
+            self._conditional_update(request_id, [*actions, self._model.lease_until.remove()], self._holds(attempt))
+        except ConditionFailed:
+            raise ClaimConflict(f"attempt {attempt} is no longer held") from None
+
+    def _leaving_open(self) -> list:
+        # Leaving the sparse sweeper index: a finished request is never looked at again.
+        return [self._model.open_shard.remove(), self._model.due_at.remove()]
+
+    # ------------------------------------------------------------ the sweeper's moves
+
+    def expire(self, request_id: str) -> bool:
+        """End a request that waited past its TTL without being sent. False when it is not open."""
+        model = self._model
+        now = self._clock()
+        try:
+            self._conditional_update(
+                request_id,
+                [model.status.set(Status.FAILED), model.failure_reason.set(FailureReason.EXPIRED),
+                 model.last_error.set("not sent within its time to live (expired)"),
+                 model.next_attempt_at.remove(), *self._leaving_open()],
+                # waiting, or held by a dispatcher that died (lease passed); never a live claim
+                model.status.is_in(*CLAIMABLE)
+                | ((model.status == Status.PROCESSING) & (model.lease_until < int(now))),
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def push_due(self, request_id: str, seen_due: int) -> bool:
+        """Move the sweeper's deadline on; False when another sweeper (or a dispatcher) moved it first."""
+        try:
+            self._conditional_update(
+                request_id, [self._model.due_at.set(int(self._clock()) + self._sweep_after_s)],
+                self._model.due_at == seen_due,
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+
+def _claim_of(item, attempt: int, provider: str) -> Claim:
+    snapshot = RequestSnapshot.of(item)
+    return Claim(request_id=snapshot.id, attempt=attempt, provider=provider, phone=snapshot.phone,
+                 text=snapshot.text, retries=snapshot.retries, excluded=snapshot.excluded)

@@ -1,0 +1,53 @@
+"""What every store module shares: one mapping of DynamoDB errors, and the timestamp format.
+
+``dynamo_errors()`` (the shape of the ``limits`` library's ``_wrap_errors``) turns each PynamoDB
+error into one of three gateway errors, once for every store:
+
+  failed condition                                  -> ConditionFailed   (the caller decides what it means)
+  throttling, 5xx, timeout, connection refused      -> DependencyUnavailable (retryable: 503 / record back)
+  missing table, access denied                      -> ConfigurationError (an operator's mistake: 503)
+  ValidationException and other client-side errors  -> StorageRejected   (a bug: 500 / record to the DLQ)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import PynamoDBException
+
+from chalicelib.errors import ConditionFailed, ConfigurationError, DependencyUnavailable, StorageRejected
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+# Errors of the caller's own making (botocore: HTTP 400 that retrying cannot fix).
+CLIENT_ERRORS = frozenset({"ValidationException", "SerializationException", "ItemCollectionSizeLimitExceededException"})
+CONFIGURATION_ERRORS = frozenset({
+    "ResourceNotFoundException", "AccessDeniedException", "UnrecognizedClientException",
+    "MissingAuthenticationTokenException", "InvalidSignatureException",
+})
+
+
+@contextmanager
+def dynamo_errors() -> Iterator[None]:
+    try:
+        yield
+    except PynamoDBException as exc:
+        raise translate(exc) from None
+
+
+def translate(exc: PynamoDBException) -> Exception:
+    code = exc.cause_response_code
+    if code == CONDITION_FAILED:
+        return ConditionFailed("the item is not in the state the write expected")
+    if code in CONFIGURATION_ERRORS:
+        return ConfigurationError(f"DynamoDB refused the call ({code}): check the table names and the IAM policy")
+    if code in CLIENT_ERRORS:
+        return StorageRejected(f"DynamoDB rejected the call as malformed ({code})")
+    # Throttling, 5xx and no answer at all (code None: refused connection, timeout).
+    return DependencyUnavailable(f"DynamoDB unavailable: {code or type(exc.cause or exc).__name__}")
+
+
+def iso(ts: float) -> str:
+    """Fixed-width UTC ISO-8601 with milliseconds: sorts as text, which the indexes rely on."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"

@@ -1,0 +1,71 @@
+"""Idempotency keys: the first call with a key owns it; later calls with the same key find its request."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.errors import ConditionFailed, GatewayError
+from chalicelib.storage.dynamo import dynamo_errors, iso
+from chalicelib.storage.tables import Tables
+
+
+def fingerprint(*parts: str) -> str:
+    """A digest of several strings that cannot collide by moving text from one part to the next."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """This call owns the key: it goes on to create ``request_id``."""
+
+    key: str
+    request_id: str
+
+
+@dataclass(frozen=True)
+class KeyTaken:
+    """Another call owns the key: what it reserved."""
+
+    body_hash: str
+    request_id: str
+    created_at: str
+
+
+class IdempotencyKeys:
+    def __init__(self, tables: Tables, clock: Callable[[], float], *, ttl_s: int):
+        self._model = tables.idempotency
+        self._clock = clock
+        self._ttl_s = ttl_s
+
+    def reserve(self, key: str, body_hash: str, request_id: str) -> Reservation | KeyTaken:
+        now = self._clock()
+        # A TTLAttribute takes an aware datetime (stored as epoch seconds), not a number.
+        record = self._model(key, body_hash=body_hash, request_id=request_id, created_at=iso(now),
+                             expires_at=datetime.fromtimestamp(int(now) + self._ttl_s, UTC))
+        try:
+            with dynamo_errors():
+                # Owned by nobody, or by a record past its TTL that DynamoDB has not deleted yet.
+                record.save(condition=self._model.key.does_not_exist()
+                            | (self._model.expires_at < datetime.fromtimestamp(int(now), UTC)))
+            return Reservation(key, request_id)
+        except ConditionFailed:
+            pass
+        with dynamo_errors():
+            try:
+                existing = self._model.get(key, consistent_read=True)
+            except DoesNotExist:  # expired and deleted in between: take it again
+                return self.reserve(key, body_hash, request_id)
+        return KeyTaken(existing.body_hash, existing.request_id, existing.created_at)
+
+    def release(self, reservation: Reservation) -> None:
+        """Give the key back (the request behind it was never accepted); else it expires by itself."""
+        try:
+            with dynamo_errors():
+                self._model(reservation.key).delete()
+        except GatewayError:
+            pass

@@ -1,0 +1,106 @@
+"""What the stores hand out: frozen snapshots, never a PynamoDB item that a caller could save back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.lifecycle import FailureReason, Status
+
+
+def _int(value) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class RequestSnapshot:
+    """One sms_requests item as it was read."""
+
+    id: str
+    phone: str
+    text: str
+    encoding: str
+    segments: int
+    status: Status
+    attempts: int  # attempts claimed so far; the claim of attempt n is the send-once guard
+    retries: int
+    provider_used: str | None
+    provider_message_id: str | None
+    excluded: tuple[str, ...]
+    lease_until: int | None
+    next_attempt_at: str | None
+    last_error: str | None
+    failure_reason: FailureReason | None
+    created_at: str
+    updated_at: str
+    expires_at: int
+    due_at: int | None
+
+    @classmethod
+    def of(cls, item) -> RequestSnapshot:
+        return cls(
+            id=item.id,
+            phone=item.phone,
+            text=item.text,
+            encoding=item.encoding,
+            segments=int(item.segments),
+            status=Status(item.status),
+            attempts=int(item.attempts or 0),
+            retries=int(item.retries or 0),
+            provider_used=item.provider_used,
+            provider_message_id=item.provider_message_id,
+            excluded=tuple(item.excluded or ()),
+            lease_until=_int(item.lease_until),
+            next_attempt_at=item.next_attempt_at,
+            last_error=item.last_error,
+            failure_reason=FailureReason(item.failure_reason) if item.failure_reason else None,
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+            expires_at=int(item.expires_at),
+            due_at=_int(item.due_at),
+        )
+
+    def holds_live_claim(self, attempt: int, now: float) -> bool:
+        """A dispatcher holds attempt ``attempt`` and its lease has not passed."""
+        return self.status is Status.PROCESSING and self.attempts == attempt and (self.lease_until or 0) > now
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One sms_responses item: what one attempt's provider answered."""
+
+    attempt: int
+    provider: str
+    outcome: str
+    status_code: int | None
+    latency_ms: int | None
+    error: str | None
+    response_data: dict[str, Any] | None
+    created_at: str
+
+    @classmethod
+    def of(cls, item) -> AttemptRecord:
+        data = item.response_data
+        return cls(
+            attempt=int(item.attempt),
+            provider=item.provider,
+            outcome=item.outcome,
+            status_code=_int(item.status_code),
+            latency_ms=_int(item.latency_ms),
+            error=item.error,
+            response_data=data.as_dict() if data is not None else None,
+            created_at=item.created_at,
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a dispatcher holds after a successful claim: enough to send."""
+
+    request_id: str
+    attempt: int
+    provider: str
+    phone: str
+    text: str
+    retries: int
+    excluded: tuple[str, ...]

@@ -1,0 +1,146 @@
+"""The claim ledger on moto: only the holder of attempt n moves a request on, and every way an attempt ends."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from chalicelib.errors import ClaimBusy, ClaimConflict
+from chalicelib.lifecycle import CLAIMABLE, FailureReason, Status, sources_of
+from chalicelib.storage.dynamo import iso
+from tests.unit.storage.helpers import create
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_claim_starts_from_exactly_the_statuses_the_lifecycle_allows():
+    assert set(sources_of(Status.PROCESSING)) == set(CLAIMABLE)
+
+
+def test_claiming_the_same_attempt_twice_fails_the_second_time(request_store, claims):
+    request_id = create(request_store)
+    claim = claims.claim(request_id, 1, "alpha")
+    assert (claim.attempt, claim.provider, claim.phone, claim.text) == (1, "alpha", "+14155550100", "hi")
+    with pytest.raises(ClaimBusy):  # the first holder's lease is live
+        claims.claim(request_id, 1, "beta")
+    assert request_store.get(request_id).provider_used == "alpha"
+
+
+def test_claim_of_a_finished_request_conflicts_and_carries_a_snapshot(request_store, claims):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
+    claims.mark_sent(request_id, 1, "m-1")
+    with pytest.raises(ClaimConflict) as raised:
+        claims.claim(request_id, 2, "alpha")
+    assert raised.value.snapshot.status is Status.SENT
+    assert raised.value.snapshot.provider_message_id == "m-1"
+
+
+def test_claim_of_an_unknown_request_conflicts_without_a_snapshot(claims):
+    with pytest.raises(ClaimConflict) as raised:
+        claims.claim(uuid.uuid4().hex, 1, "alpha")
+    assert raised.value.snapshot is None
+
+
+def test_claim_out_of_order_conflicts(request_store, claims):
+    request_id = create(request_store)
+    with pytest.raises(ClaimConflict):
+        claims.claim(request_id, 2, "alpha")
+
+
+def test_finishing_with_the_wrong_attempt_conflicts(request_store, claims):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
+    for finish in (
+        lambda: claims.mark_sent(request_id, 2, "m"),
+        lambda: claims.mark_failed(request_id, 2, FailureReason.REFUSED, None),
+        lambda: claims.mark_retrying(request_id, 2, retries=1, excluded=("alpha",), delay_s=1, error="x"),
+        lambda: claims.mark_requeued(request_id, 2, "throttled"),
+    ):
+        with pytest.raises(ClaimConflict):
+            finish()
+    assert request_store.get(request_id).status is Status.PROCESSING
+
+
+def test_a_released_claim_can_be_claimed_again_but_not_released_twice(request_store, claims):
+    request_id = create(request_store)
+    claim = claims.claim(request_id, 1, "alpha")
+
+    claims.release(claim)
+
+    request = request_store.get(request_id)
+    assert (request.status, request.attempts, request.lease_until) == (Status.PENDING, 0, None)
+    with pytest.raises(ClaimConflict):
+        claims.release(claim)
+    assert claims.claim(request_id, 1, "beta").provider == "beta"
+
+
+def test_a_released_retry_goes_back_to_retrying(request_store, claims):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
+    claims.mark_retrying(request_id, 1, retries=1, excluded=("alpha",), delay_s=1, error="boom")
+    claims.release(claims.claim(request_id, 2, "beta"))
+    request = request_store.get(request_id)
+    assert (request.status, request.attempts, request.retries) == (Status.RETRYING, 1, 1)
+
+
+def test_abandoned_claim_is_taken_over_once(request_store, claims, clock):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
+    clock.advance(61)
+    with pytest.raises(ClaimConflict) as raised:
+        claims.claim(request_id, 1, "beta")
+    seen = raised.value.snapshot.lease_until
+    claim = claims.reclaim_abandoned(request_id, 1, "alpha", seen)
+    assert (claim.attempt, claim.provider) == (1, "alpha")
+    with pytest.raises(ClaimBusy):
+        claims.reclaim_abandoned(request_id, 1, "alpha", seen)
+
+
+def test_retrying_then_sent(request_store, claims, clock):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
+    claims.mark_retrying(request_id, 1, retries=1, excluded=("alpha",), delay_s=1, error="boom")
+    request = request_store.get(request_id)
+    assert (request.status, request.retries, request.excluded, request.last_error) == (
+        Status.RETRYING, 1, ("alpha",), "boom")
+    assert request.next_attempt_at == iso(clock() + 1)
+    claim = claims.claim(request_id, 2, "beta")
+    assert (claim.retries, claim.excluded) == (1, ("alpha",))
+    claims.mark_sent(request_id, 2, "m-1")
+    request = request_store.get(request_id)
+    assert (request.status, request.provider_message_id, request.last_error, request.lease_until) == (
+        Status.SENT, "m-1", None, None)
+    assert request.due_at is None  # left the sweeper's index
+
+
+def test_requeued_request_is_pending_again(request_store, claims):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
+    claims.mark_requeued(request_id, 1, "throttled")
+    request = request_store.get(request_id)
+    assert (request.status, request.attempts, request.last_error) == (Status.PENDING, 1, "throttled")
+    claims.claim(request_id, 2, "beta")
+
+
+def test_expire_ends_a_waiting_request_but_never_a_live_claim(request_store, claims, tables, clock):
+    waiting, held = create(request_store), create(request_store)
+    claims.claim(held, 1, "alpha")
+    assert claims.expire(waiting) is True
+    assert claims.expire(held) is False
+    request = request_store.get(waiting)
+    assert (request.status, request.failure_reason) == (Status.FAILED, FailureReason.EXPIRED)
+    assert tables.requests.get(waiting).open_shard is None
+    assert claims.expire(waiting) is False  # already finished
+    clock.advance(61)
+    assert claims.expire(held) is True  # its holder died
+
+
+def test_push_due_moves_the_deadline_once(request_store, claims, clock):
+    request_id = create(request_store)
+    seen = request_store.get(request_id).due_at
+    clock.advance(1000)
+    assert claims.push_due(request_id, seen) is True
+    assert claims.push_due(request_id, seen) is False
+    assert request_store.get(request_id).due_at == int(clock()) + 900
