@@ -10,6 +10,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
+from chalicelib.lifecycle import TERMINAL
 from localdev.provider_simulator import max_in_any_window
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
     "trailing_window_counts",
 ]
 
-TERMINAL = frozenset({"sent", "failed", "delivered", "undelivered"})
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:

@@ -8,6 +8,7 @@ its clients and connection pools across Lambda invocations. ``reset()`` forgets 
 from __future__ import annotations
 
 import json
+import os
 import time
 from functools import lru_cache
 
@@ -64,8 +65,10 @@ def _aws_client(service: str, region: str):
 def tables_for(settings: Settings) -> Tables:
     names = TableNames(requests=settings.requests_table, responses=settings.responses_table,
                        health=settings.health_table, idempotency=settings.idempotency_table)
-    # host None: PynamoDB's botocore client reads AWS_ENDPOINT_URL(_DYNAMODB) like every other client.
-    return bind_tables(names, settings.aws_region)
+    # The endpoint boto3 would use (an emulator's, or None on AWS), named explicitly so that tables bound
+    # under one endpoint never keep a pooled connection to another.
+    host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
+    return bind_tables(names, settings.aws_region, host)
 
 
 @lru_cache(maxsize=4)

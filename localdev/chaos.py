@@ -35,11 +35,8 @@ from pathlib import Path
 
 import httpx
 
+from chalicelib.lifecycle import TERMINAL, Status
 from localdev.stack import ROOT, free_port
-
-TERMINAL = frozenset({"sent", "failed", "delivered", "undelivered"})
-OPEN = ("pending", "processing", "retrying")
-
 
 # ----------------------------------------------------------------------------- a Redis of our own
 
@@ -250,8 +247,8 @@ def audit(http: httpx.Client, simulators: dict[str, str], accepted_ids: list[str
     unaccepted = [ref for ref in sends if ref and ref not in accepted and (references is None or ref in references)]
     return Audit(
         accepted=len(accepted),
-        sent=sum(1 for i in accepted_ids if statuses.get(i) == "sent"),
-        failed=sum(1 for i in accepted_ids if statuses.get(i) == "failed"),
+        sent=sum(1 for i in accepted_ids if statuses.get(i) == Status.SENT),
+        failed=sum(1 for i in accepted_ids if statuses.get(i) == Status.FAILED),
         lost=len(lost),
         duplicates=len(duplicates),
         sent_not_accepted=len(unaccepted),
@@ -342,9 +339,8 @@ class Stack:
         return pid
 
     def count_open(self) -> int:
-        """Requests a dispatcher holds or waits on right now (first page per status is enough to tell)."""
-        return sum(len(self.http.get("/api/sms", params={"status": s, "limit": 100}).json()["items"])
-                   for s in ("processing",))
+        """Requests a dispatcher holds right now (the first page is enough to tell)."""
+        return len(self.http.get("/api/sms", params={"status": Status.PROCESSING, "limit": 100}).json()["items"])
 
     def stop(self) -> None:
         if getattr(self, "http", None) is not None:

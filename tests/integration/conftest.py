@@ -17,9 +17,8 @@ import httpx
 import pytest
 import redis
 
+from chalicelib.lifecycle import TERMINAL
 from localdev.stack import ROOT, free_port
-
-TERMINAL = {"sent", "failed", "delivered", "undelivered"}
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """A provider that goes hard down under load: it trips within its failure streak, gets no more traffic,
-and every message still ends sent through the others (DESIGN.md routing rules, default health rule)."""
+and every message still ends sent through the others (the routing rules of docs/architecture.md, default
+health rule)."""
 
 from __future__ import annotations
 

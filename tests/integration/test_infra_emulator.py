@@ -17,9 +17,12 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
-from chalicelib.models import ALL_MODELS, SmsRequestModel, bind_models
-from chalicelib.request_store import RequestStore
-from chalicelib.settings import ENV_DEFAULTS, get_settings
+from chalicelib.lifecycle import Status
+from chalicelib.settings import ENV_NAMES, get_settings
+from chalicelib.storage.queries import RequestQueries
+from chalicelib.storage.requests import RequestStore
+from chalicelib.storage.tables import SmsRequestModel
+from chalicelib.wiring import tables_for
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +43,7 @@ def emulator():
     server.start()
     host, port = server.get_host_and_port()
     with pytest.MonkeyPatch.context() as mp:
-        for name in ENV_DEFAULTS:
+        for name in ENV_NAMES:
             mp.delenv(name, raising=False)
         for name in ("AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
             mp.delenv(name, raising=False)
@@ -48,6 +51,7 @@ def emulator():
         mp.setenv("AWS_ACCESS_KEY_ID", "testing")
         mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.setenv("STAGE", "local")
         yield mp
     server.stop()
 
@@ -67,19 +71,11 @@ def stack_outputs(emulator) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def gateway_settings(emulator, stack_outputs):
-    """The gateway's settings for the stack, and the models bound to its tables (restored afterwards)."""
+    """The gateway's settings for the stack."""
     for output, variable in OUTPUT_TO_VARIABLE.items():
         emulator.setenv(variable, stack_outputs[output])
     emulator.setenv("DISPATCH_QUEUE_NAME", stack_outputs["DispatchQueueArn"].rsplit(":", 1)[1])
-    saved = {m: (m.Meta.table_name, m.Meta.region, getattr(m.Meta, "host", None), m._connection)
-             for m in ALL_MODELS}
-    settings = get_settings()
-    # No endpoint passed: PynamoDB leaves it to botocore, which reads AWS_ENDPOINT_URL like boto3 does.
-    bind_models(settings, endpoint_url=None)
-    yield settings
-    for model, (table_name, region, host, connection) in saved.items():
-        model.Meta.table_name, model.Meta.region, model.Meta.host = table_name, region, host
-        model._connection = connection
+    return get_settings()
 
 
 def test_dispatch_queue_redrives_to_its_dlq(stack_outputs):
@@ -100,14 +96,15 @@ def test_stack_tables_carry_the_models_indexes(gateway_settings):
 
 
 def test_request_store_writes_and_reads_a_request_in_the_stack_tables(gateway_settings):
-    store = RequestStore(time.time, lease_s=gateway_settings.claim_lease_s)
+    tables = tables_for(gateway_settings)
+    store = RequestStore(tables, time.time, sweep_after_s=gateway_settings.sweep_after_s)
     request_id = uuid.uuid4().hex
     store.create(request_id, phone="+14155550100", text="hello", encoding="GSM-7", segments=1, ttl_s=3600)
 
     stored = store.get(request_id)
-    assert (stored.id, stored.status, stored.phone) == (request_id, "pending", "+14155550100")
-    pending, _ = store.list_requests(status="pending", provider=None, since=None, until=None, limit=10,
-                                     cursor=None)
+    assert (stored.id, stored.status, stored.phone) == (request_id, Status.PENDING, "+14155550100")
+    pending, _ = RequestQueries(tables, time.time).list_requests(status=Status.PENDING, provider=None, since=None,
+                                                                 until=None, limit=10, cursor=None)
     assert request_id in [item.id for item in pending]  # through the by_status GSI
 
 

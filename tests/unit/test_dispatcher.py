@@ -14,6 +14,7 @@ import pytest
 from chalicelib.dispatch_queue import DispatchMessage
 from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import DependencyUnavailable
+from chalicelib.lifecycle import Status
 from chalicelib.outcomes import OutcomeRecorder, RetryPolicy, exclusions_for_retry
 from chalicelib.providers import build_providers
 from chalicelib.router import Router
@@ -412,7 +413,7 @@ def test_live_claim_held_elsewhere_sends_the_record_back(harness):
     result = h.deliver(message)
     assert len(result["batchItemFailures"]) == 1
     assert h.sims["alpha"].arrivals() == []
-    assert h.request(message.id).status == "processing"
+    assert h.request(message.id).status is Status.PROCESSING
 
 
 def test_lost_next_attempt_message_is_queued_again(harness):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.dispatch_queue import message_for
+from chalicelib.lifecycle import Status
 from chalicelib.sweeper import Sweeper
 from tests.unit.storage.helpers import create
 
@@ -67,7 +68,7 @@ def test_live_claim_is_skipped(sweeper, request_store, claims, tables, aws, cloc
     # A deadline that passed while the lease still runs (e.g. a lease longer than the sweep deadline).
     tables.requests(request_id).update(actions=[tables.requests.due_at.set(int(clock()) - 1)])
     assert sweeper.sweep().skipped == 1
-    assert request_store.get(request_id).status == "processing"
+    assert request_store.get(request_id).status is Status.PROCESSING
     assert aws.probe.messages() == []
 
 
