@@ -27,7 +27,7 @@ class ApiHttpServer(ThreadedHTTPServer):
 
     def get_request(self):
         # The handler writes headers and body in separate small sends; with Nagle's algorithm on, the
-        # body waits for the client's delayed ACK: 40 ms added to every answer (measured p50 52 ms).
+        # body waits for the client's delayed ACK, about 40 ms added to every answer.
         connection, address = super().get_request()
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection, address

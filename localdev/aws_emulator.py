@@ -14,8 +14,8 @@ into an empty queue, 25/s at 1,200 delayed messages, 8/s with eight long-polling
     the first visible message instead of building the list of all of them;
   - a delete stops at the message it deletes.
 ``install_dynamodb_atomic_writes`` makes moto's conditional writes atomic, as DynamoDB's are: moto
-checks a condition and then writes, so two threads of its server can both pass the same condition
-(seen here: two concurrent claims of one attempt both succeeded about once in seven runs).
+checks a condition and then writes, so two threads of its server can both pass the same condition, and
+two concurrent claims of one attempt could both succeed (docs/benchmarks.md has the observation).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ _handed_out: set[int] = set()
 
 def free_port() -> int:
     """A port nothing listens on, never one this process handed out before: the kernel may give the same
-    free port twice before the first taker binds it (seen: the API's PORT handed out again to moto)."""
+    free port twice before the first taker binds it."""
     for _ in range(200):
         with closing(socket.socket()) as sock:
             sock.bind(("127.0.0.1", 0))
