@@ -1,0 +1,32 @@
+"""The lifecycle as data: every status has its moves, and the groups the code relies on agree with them."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.lifecycle import CLAIMABLE, OPEN, TERMINAL, TRANSITIONS, Status, can_move, sources_of
+
+pytestmark = pytest.mark.unit
+
+
+def test_every_status_is_open_or_terminal_never_both():
+    assert OPEN | TERMINAL == set(Status)
+    assert not OPEN & TERMINAL
+    assert set(TRANSITIONS) == set(Status)
+
+
+def test_an_open_request_can_always_still_end():
+    for status in OPEN:
+        assert can_move(status, Status.FAILED) or can_move(status, Status.PROCESSING)
+    assert can_move(Status.PROCESSING, Status.SENT)
+
+
+def test_only_a_delivery_receipt_moves_a_terminal_request_and_nothing_moves_it_back():
+    assert [status for status in TERMINAL if TRANSITIONS[status]] == [Status.SENT]
+    assert TRANSITIONS[Status.SENT] == {Status.DELIVERED, Status.UNDELIVERED}
+    assert not any(can_move(status, target) for status in TERMINAL for target in OPEN)
+
+
+def test_a_claim_starts_only_from_a_waiting_request():
+    assert set(sources_of(Status.PROCESSING)) == set(CLAIMABLE) == {Status.PENDING, Status.RETRYING}
+    assert not can_move(Status.SENT, Status.PROCESSING)
