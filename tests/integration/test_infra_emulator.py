@@ -97,9 +97,10 @@ def test_stack_tables_carry_the_models_indexes(gateway_settings):
 
 def test_request_store_writes_and_reads_a_request_in_the_stack_tables(gateway_settings):
     tables = tables_for(gateway_settings)
-    store = RequestStore(tables, time.time, sweep_after_s=gateway_settings.sweep_after_s)
+    store = RequestStore(tables, time.time, sweep_after_s=gateway_settings.sweep_after_s, retention_s=86400)
     request_id = uuid.uuid4().hex
-    store.create(request_id, phone="+14155550100", text="hello", encoding="GSM-7", segments=1, ttl_s=3600)
+    store.create(request_id, client="team-a", phone="+14155550100", text="hello", encoding="GSM-7", segments=1,
+                 ttl_s=3600)
 
     stored = store.get(request_id)
     assert (stored.id, stored.status, stored.phone) == (request_id, Status.PENDING, "+14155550100")
