@@ -13,7 +13,7 @@ from chalicelib.api.openapi import build_openapi, render_docs_page
 from chalicelib.api.params import parse_idempotency_key, parse_request_id
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import parse_send_request
-from chalicelib.clients import Client
+from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, NotFound
 from chalicelib.logs import logger
@@ -53,8 +53,10 @@ def _error_headers(error: GatewayError, status: int) -> dict[str, str]:
     return {**error.headers, **({"Retry-After": str(retry_after)} if retry_after else {})}
 
 
-def _client() -> Client:
-    return wiring.get_registry().authenticate(app.current_request.headers.get("x-api-key"))
+def _client(role: Role = "send") -> Client:
+    client = wiring.get_registry().authenticate(app.current_request.headers.get("x-api-key"))
+    client.require(role)
+    return client
 
 
 @app.middleware("http")
@@ -129,7 +131,7 @@ def get_sms(request_id):
 @app.route("/api/providers", methods=["GET"])
 @json_errors
 def list_providers():
-    _client().require("operator")
+    _client("operator")
     return ProviderList.of(wiring.get_router().provider_states()).to_body()
 
 

@@ -111,14 +111,14 @@ class Defaults:
     daily_quota: int
 
 
-def registry_from_document(text: str, defaults: Defaults) -> ClientRegistry:
+def registry_from_document(text: str, defaults: Defaults, *, local: bool = False) -> ClientRegistry:
     """The registry a JSON document describes, or ConfigurationError naming what is wrong in it."""
     try:
         raw = json.loads(text)
     except ValueError:
         raise _refused("the clients document is not valid JSON") from None
     if isinstance(raw, list):  # the earlier format: a plain list of keys
-        return registry_from_keys([str(key) for key in raw], defaults, local=False)
+        return registry_from_keys([str(key) for key in raw], defaults, local=local)
     try:
         document = RegistryDocument.model_validate(raw)
     except ValidationError as exc:

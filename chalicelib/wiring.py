@@ -173,9 +173,10 @@ def _registry(settings: Settings) -> Refreshing[ClientRegistry]:
 
     def load() -> ClientRegistry:
         if settings.api_keys_secret_id:
-            return registry_from_document(_secret(settings, settings.api_keys_secret_id), defaults)
+            return registry_from_document(_secret(settings, settings.api_keys_secret_id), defaults,
+                                          local=settings.is_local)
         if settings.clients:
-            return registry_from_document(settings.clients, defaults)
+            return registry_from_document(settings.clients, defaults, local=settings.is_local)
         return registry_from_keys(list(settings.api_keys), defaults, local=settings.is_local)
 
     return Refreshing(load, max_age_s=settings.clients_max_age_s)
