@@ -4,7 +4,8 @@ Order matters for "nothing lost" and "sent once":
   1. the client's own rules (destination countries);
   2. the Idempotency-Key is reserved first, so concurrent duplicates resolve to one request;
      a replay is answered from what the key holds and costs no share of the client's limits;
-  3. the client's rate limit and daily quota (a 429 gives the key back);
+  3. the client's rate limit and daily quota (a 429 gives the key back; with Redis down, the request is
+     accepted uncounted rather than refused: intake stays open through a Redis restart);
   4. the request is stored before it is queued; when queueing fails it is removed again and the
      client gets a 503 (it was never accepted), with its share of the limits given back.
 A key whose first call died between reserving it and storing its request is answered 409 with
@@ -66,6 +67,11 @@ class Intake:
             request_id = reservation.request_id
         try:
             admission = self._limiter.admit(client)
+        except DependencyUnavailable:
+            # Redis is down: accept without counting rather than close intake. The request waits on the
+            # queue like any other (nothing is sent without Redis either), and the outage is logged.
+            logger.warning("client limits not checked: Redis unavailable", extra={"client": client.name})
+            admission = None
         except GatewayError:
             if reservation:
                 self._idempotency.release(reservation)
@@ -78,7 +84,7 @@ class Intake:
             raise
         logger.info("sms accepted", extra={"request_id": request_id, "client": client.name, "phone": sms.phone,
                                            "segments": sms.segments})
-        return _accepted(request, headers=admission.headers)
+        return _accepted(request, headers=admission.headers if admission else {})
 
     def _reserve(self, key: str, body_hash: str, request_id: str) -> Reservation | RequestSnapshot:
         """This call's reservation of the key, or the request an earlier call with it created."""
@@ -120,10 +126,12 @@ class Intake:
             raise
         return request
 
-    def _give_back(self, admission: Admission, reservation: Reservation | None) -> None:
+    def _give_back(self, admission: Admission | None, reservation: Reservation | None) -> None:
         """The request was not accepted: its share of the limits and its key go back (best effort)."""
         if reservation:
             self._idempotency.release(reservation)
+        if admission is None:
+            return
         try:
             self._limiter.refund(admission)
         except DependencyUnavailable:

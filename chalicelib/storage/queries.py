@@ -61,8 +61,10 @@ class RequestQueries:
         with dynamo_errors():
             results = model.by_client.query(
                 wanted.client, range_key_condition=_range_condition(model.created_at, wanted.since, wanted.until),
+                # Pages of `limit` items: a dense filter is answered by the first page, a sparse one reads
+                # on, page by page, up to MAX_EVALUATED (a bigger page would ship items nobody asked for).
                 filter_condition=filters, scan_index_forward=False, last_evaluated_key=start_key,
-                page_size=limit if filters is None else min(MAX_EVALUATED, 10 * limit))
+                page_size=min(limit, MAX_EVALUATED))
             items, next_key = _read_bounded(results.page_iter, limit)
         page = [RequestSnapshot.of(model.from_raw_data(item)) for item in items]
         return page, CursorCodec(cursor_key).encode(next_key, wanted) if next_key else None

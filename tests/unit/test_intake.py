@@ -178,3 +178,14 @@ def test_health_check_reports_each_failure_by_dependency():
     assert not healthy
     assert checks == {"redis": "ok", "sqs": "SQS unavailable: EndpointConnectionError",
                       "dynamodb": "unavailable: OSError"}
+
+
+def test_with_redis_down_intake_stays_open_uncounted(aws, request_store, idempotency, clock):
+    """A Redis restart must not close intake: the request is accepted (it waits on the queue like any other)."""
+    import redis
+
+    down = redis.Redis(port=9, socket_connect_timeout=0.2)  # nothing listens on the discard port
+    intake = build_intake(request_store, idempotency, aws.queue, clock, ClientLimiter(down, key_prefix="t"))
+    accepted = intake.accept(SMS, client=CLIENT)
+    assert (accepted.status, accepted.headers) == ("pending", {})
+    assert len(aws.probe.bodies()) == 1
