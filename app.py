@@ -13,9 +13,11 @@ from chalicelib.api.openapi import build_openapi, render_docs_page
 from chalicelib.api.params import parse_idempotency_key, parse_request_id
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import parse_send_request
+from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, NotFound
 from chalicelib.logs import logger
+from chalicelib.storage.queries import ListFilter
 
 app = Chalice(app_name="sms-gateway")
 API_VERSION = "1.0.0"
@@ -37,7 +39,7 @@ def json_errors(view):
                 logger.error("request failed", extra={"error": exc.message, "code": exc.code})
             elif status >= 500:
                 logger.warning("dependency unavailable", extra={"error": exc.message, "code": exc.code})
-            return Response(body=ErrorBody.of(exc).to_body(), status_code=status, headers=_retry_after(status))
+            return Response(body=ErrorBody.of(exc).to_body(), status_code=status, headers=_error_headers(exc, status))
         except Exception:  # a bug: still the API's error shape, and logged with its trace
             logger.exception("unhandled error")
             return Response(body=ErrorBody.of(GatewayError("internal error", code="internal_error")).to_body(),
@@ -46,12 +48,15 @@ def json_errors(view):
     return wrapper
 
 
-def _retry_after(status: int) -> dict[str, str]:
-    return {"Retry-After": "1"} if status == 503 else {}
+def _error_headers(error: GatewayError, status: int) -> dict[str, str]:
+    retry_after = error.retry_after_s or (1 if status == 503 else None)
+    return {**error.headers, **({"Retry-After": str(retry_after)} if retry_after else {})}
 
 
-def _client_id() -> str:
-    return wiring.get_authenticator().authenticate(app.current_request.headers.get("x-api-key"))
+def _client(role: Role = "send") -> Client:
+    client = wiring.get_registry().authenticate(app.current_request.headers.get("x-api-key"))
+    client.require(role)
+    return client
 
 
 @app.middleware("http")
@@ -88,36 +93,37 @@ def docs_page():
 @json_errors
 def send_sms():
     request = app.current_request
-    client_id = _client_id()
+    client = _client()
     settings = wiring.get_settings()
     sms = parse_send_request(request.raw_body, request.headers.get("content-type"),
-                             default_region=settings.default_region, max_body_bytes=settings.max_body_bytes)
+                             default_region=settings.default_region, max_body_bytes=settings.max_body_bytes,
+                             allowed_number_types=settings.allowed_number_types)
     idempotency_key = parse_idempotency_key(request.headers.get("idempotency-key"))
-    accepted = wiring.get_intake().accept(sms, client_id=client_id, idempotency_key=idempotency_key)
-    return Response(body=SmsAccepted.of(accepted).to_body(), status_code=202)
+    accepted = wiring.get_intake().accept(sms, client=client, idempotency_key=idempotency_key)
+    return Response(body=SmsAccepted.of(accepted).to_body(), status_code=202, headers=accepted.headers)
 
 
 @app.route("/api/sms", methods=["GET"])
 @json_errors
 def list_sms():
-    _client_id()
+    client = _client()
     query = parse_list_query(app.current_request.query_params,
                              known_providers=[p.name for p in wiring.get_settings().providers])
+    wanted = ListFilter(client=client.name, status=query.status, provider=query.provider, since=query.since,
+                        until=query.until)
     items, next_cursor = wiring.get_queries().list_requests(
-        status=query.status, provider=query.provider, since=query.since, until=query.until,
-        limit=query.limit, cursor=query.cursor,
-    )
+        wanted, limit=query.limit, cursor=query.cursor, cursor_key=wiring.get_registry().cursor_key)
     return SmsList.page(items, next_cursor).to_body()
 
 
 @app.route("/api/sms/{request_id}", methods=["GET"])
 @json_errors
 def get_sms(request_id):
-    _client_id()
+    client = _client()
     request_id = parse_request_id(request_id)
     requests = wiring.get_requests()
-    request = requests.get(request_id)
-    if request is None:
+    request = requests.get(request_id, client=client.name)
+    if request is None:  # another client's request is as unknown to this one as a request that never was
         raise NotFound(f"no SMS request with id {request_id}", field="id")
     return SmsRequestView.with_attempts(request, requests.attempts_of(request_id)).to_body()
 
@@ -125,7 +131,7 @@ def get_sms(request_id):
 @app.route("/api/providers", methods=["GET"])
 @json_errors
 def list_providers():
-    _client_id()
+    _client("operator")
     return ProviderList.of(wiring.get_router().provider_states()).to_body()
 
 

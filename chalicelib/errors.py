@@ -15,11 +15,14 @@ class GatewayError(Exception):
     code = "gateway_error"
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
-                 request_id: str | None = None):
+                 request_id: str | None = None, retry_after_s: int | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
         self.request_id = request_id  # set when the error concerns a request that exists
+        self.retry_after_s = retry_after_s  # when trying again makes sense (the Retry-After header)
+        self.headers = headers or {}  # further headers for the answer (RateLimit-*)
         if code:
             self.code = code
 
@@ -57,6 +60,18 @@ class UnprocessableEntity(ApiError):
 class Unauthorized(ApiError):
     status = 401
     code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class TooManyRequests(ApiError):
+    """A client's rate limit or daily quota: try again after ``retry_after_s``."""
+
+    status = 429
+    code = "rate_limited"
 
 
 class NotFound(ApiError):

@@ -1,23 +1,33 @@
-"""Intake: accept a validated SMS, store it ``pending`` and queue its payload.
+"""Intake: accept a validated SMS for one client, store it ``pending`` and queue its payload.
 
-Order matters for "nothing lost": the request is stored before it is queued, and when
-queueing fails the stored request is removed again and the client gets a 503 (it was never
-accepted). With an Idempotency-Key, the key is reserved first, so concurrent duplicates
-resolve to one request and one send.
+Order matters for "nothing lost" and "sent once":
+  1. the client's own rules (destination countries);
+  2. the Idempotency-Key is reserved first, so concurrent duplicates resolve to one request;
+     a replay is answered from what the key holds and costs no share of the client's limits;
+  3. the client's rate limit and daily quota (a 429 gives the key back; with Redis down, the request is
+     accepted uncounted rather than refused: intake stays open through a Redis restart);
+  4. the request is stored before it is queued; when queueing fails it is removed again and the
+     client gets a 503 (it was never accepted), with its share of the limits given back.
+A key whose first call died between reserving it and storing its request is answered 409 with
+Retry-After while that call could still be running, and taken over (conditionally) once it cannot.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib.api.send_body import ValidSms
+from chalicelib.client_limits import Admission, ClientLimiter
+from chalicelib.clients import Client
 from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
-from chalicelib.errors import Conflict, DependencyUnavailable
+from chalicelib.errors import Conflict, DependencyUnavailable, GatewayError, UnprocessableEntity
 from chalicelib.lifecycle import Status
 from chalicelib.logs import logger
-from chalicelib.storage.idempotency import IdempotencyKeys, KeyTaken, fingerprint
+from chalicelib.storage.idempotency import IdempotencyKeys, Reservation, fingerprint
+from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.requests import RequestStore
 
 
@@ -30,39 +40,77 @@ class Accepted:
     segments: int
     created_at: str
     replayed: bool = False  # True when an Idempotency-Key returned an earlier request
+    headers: dict[str, str] = field(default_factory=dict)  # the client's RateLimit-* after this request
 
 
 class Intake:
-    def __init__(self, *, requests: RequestStore, idempotency: IdempotencyKeys, queue: DispatchQueue,
-                 clock: Callable[[], float], message_ttl_s: int):
+    def __init__(self, *, requests: RequestStore, idempotency: IdempotencyKeys, limiter: ClientLimiter,
+                 queue: DispatchQueue, clock: Callable[[], float], message_ttl_s: int, takeover_after_s: int):
         self._requests = requests
         self._idempotency = idempotency
+        self._limiter = limiter
         self._queue = queue
         self._clock = clock
         self._message_ttl_s = message_ttl_s
+        self._takeover_after_s = takeover_after_s
 
-    def accept(self, sms: ValidSms, *, client_id: str, idempotency_key: str | None = None) -> Accepted:
+    def accept(self, sms: ValidSms, *, client: Client, idempotency_key: str | None = None) -> Accepted:
+        _check_destination(sms, client)
         request_id = uuid.uuid4().hex
         reservation = None
         if idempotency_key is not None:
-            taken = self._idempotency.reserve(fingerprint(client_id, idempotency_key),
-                                              fingerprint(sms.phone, sms.text), request_id)
-            if isinstance(taken, KeyTaken):
-                return self._replay(taken, sms)
-            reservation = taken
+            reserved = self._reserve(fingerprint(client.name, idempotency_key), fingerprint(sms.phone, sms.text),
+                                     request_id)
+            if isinstance(reserved, RequestSnapshot):
+                return _accepted(reserved, replayed=True)
+            reservation = reserved
+            request_id = reservation.request_id
         try:
-            request = self._store_and_queue(request_id, sms, idempotency_key)
-        except DependencyUnavailable as exc:
-            if reservation and exc.code != "accept_outcome_unknown":
+            admission = self._limiter.admit(client)
+        except DependencyUnavailable:
+            # Redis is down: accept without counting rather than close intake. The request waits on the
+            # queue like any other (nothing is sent without Redis either), and the outage is logged.
+            logger.warning("client limits not checked: Redis unavailable", extra={"client": client.name})
+            admission = None
+        except GatewayError:
+            if reservation:
                 self._idempotency.release(reservation)
             raise
-        logger.info("sms accepted", extra={"request_id": request_id, "phone": sms.phone, "segments": sms.segments})
-        return Accepted(request.id, request.status, request.phone, request.encoding, request.segments,
-                        request.created_at)
+        try:
+            request = self._store_and_queue(request_id, client, sms, idempotency_key)
+        except DependencyUnavailable as exc:
+            if exc.code != "accept_outcome_unknown":
+                self._give_back(admission, reservation)
+            raise
+        logger.info("sms accepted", extra={"request_id": request_id, "client": client.name, "phone": sms.phone,
+                                           "segments": sms.segments})
+        return _accepted(request, headers=admission.headers if admission else {})
 
-    def _store_and_queue(self, request_id: str, sms: ValidSms, idempotency_key: str | None):
-        request = self._requests.create(request_id, phone=sms.phone, text=sms.text, encoding=sms.encoding,
-                                        segments=sms.segments, ttl_s=self._message_ttl_s,
+    def _reserve(self, key: str, body_hash: str, request_id: str) -> Reservation | RequestSnapshot:
+        """This call's reservation of the key, or the request an earlier call with it created."""
+        for _ in range(2):  # a second look only when another call took a dead key over under us
+            taken = self._idempotency.reserve(key, body_hash, request_id)
+            if isinstance(taken, Reservation):
+                return taken
+            if taken.body_hash != body_hash:
+                raise Conflict("Idempotency-Key was already used with a different body", field="Idempotency-Key",
+                               code="idempotency_key_reused")
+            existing = self._requests.get(taken.request_id)
+            if existing is not None:
+                return existing
+            waited = self._clock() - taken.reserved_at
+            if waited < self._takeover_after_s:
+                raise _in_flight(math.ceil(self._takeover_after_s - waited))
+            # Reserved longer ago than any API call can run, and still no request: that call died.
+            reservation = self._idempotency.take_over(taken, request_id)
+            if reservation is not None:
+                logger.warning("idempotency key taken over from a call that died", extra={"request_id": request_id})
+                return reservation
+        raise _in_flight(1)
+
+    def _store_and_queue(self, request_id: str, client: Client, sms: ValidSms, idempotency_key: str | None):
+        request = self._requests.create(request_id, client=client.name, phone=sms.phone, text=sms.text,
+                                        encoding=sms.encoding, segments=sms.segments, ttl_s=self._message_ttl_s,
                                         idempotency_key=idempotency_key)
         try:
             self._queue.send(DispatchMessage(id=request_id, expires_at=request.expires_at))
@@ -78,15 +126,30 @@ class Intake:
             raise
         return request
 
-    def _replay(self, taken: KeyTaken, sms: ValidSms) -> Accepted:
-        if taken.body_hash != fingerprint(sms.phone, sms.text):
-            raise Conflict("Idempotency-Key was already used with a different body", field="Idempotency-Key",
-                           code="idempotency_key_reused")
-        request = self._requests.get(taken.request_id)
-        if request is None:  # the first call is still between reserving the key and storing the request
-            return Accepted(taken.request_id, Status.PENDING, sms.phone, sms.encoding, sms.segments,
-                            taken.created_at, replayed=True)
-        return Accepted(request.id, request.status, request.phone, request.encoding, request.segments,
-                        request.created_at, replayed=True)
+    def _give_back(self, admission: Admission | None, reservation: Reservation | None) -> None:
+        """The request was not accepted: its share of the limits and its key go back (best effort)."""
+        if reservation:
+            self._idempotency.release(reservation)
+        if admission is None:
+            return
+        try:
+            self._limiter.refund(admission)
+        except DependencyUnavailable:
+            logger.warning("rate limit share not given back", extra={"client": admission.client})
 
 
+def _check_destination(sms: ValidSms, client: Client) -> None:
+    if client.countries and sms.country not in client.countries:
+        raise UnprocessableEntity(
+            f"phone is a number of {sms.country or 'no country'}; this API key may send only to "
+            f"{', '.join(client.countries)}", field="phone", code="country_not_allowed")
+
+
+def _in_flight(retry_after_s: int) -> Conflict:
+    return Conflict("an earlier call with this Idempotency-Key is still being processed; retry with the same key",
+                    field="Idempotency-Key", code="idempotency_key_in_flight", retry_after_s=retry_after_s)
+
+
+def _accepted(request: RequestSnapshot, *, replayed: bool = False, headers: dict | None = None) -> Accepted:
+    return Accepted(request.id, request.status, request.phone, request.encoding, request.segments,
+                    request.created_at, replayed=replayed, headers=headers or {})

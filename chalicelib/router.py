@@ -22,19 +22,12 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from chalicelib.errors import DependencyUnavailable
+from chalicelib.redis_scripts import redis_errors, script_source
 from chalicelib.settings import ProviderConfig, Settings
 
-LUA_DIR = Path(__file__).parent / "lua"
 # Smooth-WRR state is only smoothing: after an idle hour it may vanish and start afresh.
 WRR_STATE_TTL_MS = 3_600_000
 PROVIDER_ROLE_ELIGIBLE, PROVIDER_ROLE_EXCLUDED, PROVIDER_ROLE_NEVER = 0, 1, 2
@@ -92,20 +85,6 @@ class ProviderState:
     in_use_last_second: int
 
 
-@cache
-def _script_source(name: str) -> str:
-    """The script with the shared clock prelude in front (Redis scripts cannot include one another)."""
-    return (LUA_DIR / "clock.lua").read_text() + (LUA_DIR / f"{name}.lua").read_text()
-
-
-@contextmanager
-def _redis_errors() -> Iterator[None]:
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        raise DependencyUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
-
-
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -146,10 +125,11 @@ class Router:
         self._status_keys = [
             self._keys[name][kind] for name in self._by_name for kind in ("rate", "ok", "fail", "down", "since")
         ]
-        self._pick = redis_client.register_script(_script_source("pick_provider"))
-        self._record = redis_client.register_script(_script_source("record_outcome"))
-        self._status = redis_client.register_script(_script_source("provider_status"))
-        self._refresh = redis_client.register_script(_script_source("refresh_slot"))
+        self._redis = redis_client
+        self._pick = redis_client.register_script(script_source("pick_provider"))
+        self._record = redis_client.register_script(script_source("record_outcome"))
+        self._status = redis_client.register_script(script_source("provider_status"))
+        self._refresh = redis_client.register_script(script_source("refresh_slot"))
 
     @classmethod
     def from_settings(cls, redis_client, settings: Settings, clock: Callable[[], int] | None = None) -> Router:
@@ -181,7 +161,7 @@ class Router:
             else:
                 role = PROVIDER_ROLE_EXCLUDED if provider.name in excluded else PROVIDER_ROLE_ELIGIBLE
             args += [provider.name, provider.rate_limit, provider.weight, role]
-        with _redis_errors():
+        with redis_errors(self._redis):
             reason, provider, retry_after_ms, now_ms = self._pick(keys=self._pick_keys, args=args)
         return Decision(
             provider=_text(provider) if provider else None,
@@ -200,7 +180,7 @@ class Router:
             raise ValueError("only a chosen decision has a slot to refresh")
         provider = self._by_name[decision.provider]
         token = self._next_token()
-        with _redis_errors():
+        with redis_errors(self._redis):
             granted, retry_after_ms, now_ms = self._refresh(
                 keys=[self._keys[provider.name]["rate"]],
                 args=[self._now_arg(), self._rate_window_ms, decision.slot, token, provider.rate_limit],
@@ -213,7 +193,7 @@ class Router:
         """Add one outcome to the provider's health window; say so when its health flipped."""
         self._require_known(provider)
         keys = self._keys[provider]
-        with _redis_errors():
+        with redis_errors(self._redis):
             change, successes, failures, unhealthy_until_ms = self._record(
                 keys=[keys["ok"], keys["fail"], keys["down"], keys["since"], keys["streak"]],
                 args=[
@@ -239,7 +219,7 @@ class Router:
 
     def provider_states(self) -> list[ProviderState]:
         """Every provider's live health and rate use, read in one round trip."""
-        with _redis_errors():
+        with redis_errors(self._redis):
             _now_ms, *rows = self._status(keys=self._status_keys, args=[self._now_arg(), self._health_window_ms])
         states = []
         for index, provider in enumerate(self._providers):

@@ -16,7 +16,8 @@ import os
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from phonenumbers import PhoneNumberType
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from chalicelib.errors import ConfigurationError
 
@@ -79,10 +80,20 @@ class Settings(BaseModel):
     redis_key_prefix: str = env("REDIS_KEY_PREFIX", "smsgw", "Prefix (hash tag) of every routing key in Redis; "
                                 "change it to run two gateways on one Redis.", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     api_keys: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = env(
-        "API_KEYS", (), "Comma-separated client API keys accepted locally. Empty = the local stack makes a "
-        "dev key and prints it.")
-    api_keys_secret_id: str = env("API_KEYS_SECRET_ID", "", "On AWS: Secrets Manager secret holding the API "
-                                  "keys (JSON list), used instead of API_KEYS.")
+        "API_KEYS", (), "Comma-separated client API keys: each key is a client of its own with the default "
+        "limits (keys shorter than 32 characters only in the local stage). Empty = the local stack makes a dev "
+        "key and prints it.")
+    clients: str = env("CLIENTS", "", "The client registry document (JSON: clients, their key hashes, roles, "
+                       "limits, senders, countries; see docs/security.md), used instead of API_KEYS.")
+    api_keys_secret_id: str = env("API_KEYS_SECRET_ID", "", "On AWS: the Secrets Manager secret holding the client "
+                                  "registry document (a plain JSON list of keys still works), used instead of "
+                                  "CLIENTS and API_KEYS.")
+    clients_max_age_s: int = env("CLIENTS_MAX_AGE_S", 60, "How long the API keeps the client registry before "
+                                 "reading it again: a new key or client takes effect within this time.",
+                                 ge=1, le=3600)
+    client_rate_limit: int = env("CLIENT_RATE_LIMIT", 250, "Per-client limits unless the registry sets its own: "
+                                 "accepted requests in any 1 s, and per UTC day.", ge=1, le=100_000)
+    client_daily_quota: int = env("CLIENT_DAILY_QUOTA", 1_000_000, "", ge=1, le=10**9)
     provider_keys_secret_id: str = env("PROVIDER_KEYS_SECRET_ID", "", "On AWS: Secrets Manager secret holding "
                                        "provider keys as JSON {\"alpha\": \"key\", ...}.")
     port: int = env("PORT", 8000, "Local HTTP API port.", ge=1, le=65535)
@@ -121,10 +132,23 @@ class Settings(BaseModel):
         pattern=r"^[A-Z]{2}$")
     cors_allow_origin: str = env("CORS_ALLOW_ORIGIN", "", "Browser origins allowed by CORS: \"*\" or a "
                                  "comma-separated list; empty = no CORS headers.")
+    allowed_number_types: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = env(
+        "ALLOWED_NUMBER_TYPES", ("MOBILE", "FIXED_LINE_OR_MOBILE", "VOIP", "UNKNOWN"), "Destination number types "
+        "(libphonenumber's) that may receive an SMS; any other (PREMIUM_RATE, SHARED_COST, TOLL_FREE, FIXED_LINE, "
+        "PAGER, UAN, VOICEMAIL, PERSONAL_NUMBER) is refused with a field error naming the type.")
     max_body_bytes: int = env("MAX_BODY_BYTES", 16384, "Largest accepted request body, in bytes.",
                               ge=256, le=10 * 1024 * 1024)
     idempotency_ttl_s: int = env("IDEMPOTENCY_TTL_S", 86400, "How long an Idempotency-Key is remembered, in "
                                  "seconds.", ge=60, le=30 * 86400)
+    idempotency_takeover_s: int = env("IDEMPOTENCY_TAKEOVER_S", 30, "An Idempotency-Key reserved this long ago "
+                                      "with no request behind it (the API died in between) is taken over by the "
+                                      "next call with that key; keep it above the API function's timeout.",
+                                      ge=11, le=3600)
+    retention_days: int = env("RETENTION_DAYS", 90, "Requests and provider answers are deleted (DynamoDB TTL) this "
+                              "many days after they were created.", ge=1, le=3650)
+    text_retention_days: int = env("TEXT_RETENTION_DAYS", 7, "A message's text is removed this many days after "
+                                   "its delivery ended (sent, failed); the rest of the record stays.", ge=1,
+                                   le=3650)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = env(
         "LOG_LEVEL", "INFO", "Log level (DEBUG, INFO, WARNING, ERROR); read by the Powertools logger too.")
 
@@ -142,6 +166,14 @@ class Settings(BaseModel):
             raise ValueError("SMS_PROVIDERS has two providers with the same name")
         return self
 
+    @field_validator("allowed_number_types")
+    @classmethod
+    def _known_number_types(cls, types: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in types if not hasattr(PhoneNumberType, name)]
+        if unknown:
+            raise ValueError(f"unknown number types {unknown}; see phonenumbers.PhoneNumberType")
+        return types
+
     @property
     def is_local(self) -> bool:
         return self.stage == LOCAL_STAGE
@@ -156,13 +188,18 @@ class Settings(BaseModel):
 ENV_NAMES: tuple[str, ...] = tuple(field.alias for field in Settings.model_fields.values())
 
 
+def as_env_value(value: Any) -> str:
+    """A default as it is written in an environment: empty for none, lists comma-separated."""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 def env_defaults() -> dict[str, str]:
-    """Each variable with its default as it is written in an environment (empty = none)."""
-    defaults = {}
-    for field in Settings.model_fields.values():
-        value = field.default
-        defaults[field.alias] = "" if value in (None, ()) else str(value)
-    return defaults
+    """Each variable with its default as it is written in an environment."""
+    return {field.alias: as_env_value(field.default) for field in Settings.model_fields.values()}
 
 
 def _problem(error) -> str:

@@ -1,9 +1,10 @@
-"""The sweeper: nothing stays pending, processing or retrying forever.
+"""The sweeper: nothing stays pending, processing or retrying forever, and no text is kept for longer
+than TEXT_RETENTION_DAYS after its request finished.
 
-Every open request carries ``due_at`` (sparse index ``open_by_due``): when it passes and the
-request is still open, whatever should have moved it on (an SQS message, a dispatcher) was
-lost. The sweeper then either ends it (past its TTL) or queues it again; the claim makes a
-duplicate message harmless.
+Every request with work left carries ``due_at`` (sparse index ``due_work``). When it passes and the
+request is still open, whatever should have moved it on (an SQS message, a dispatcher) was lost: the
+sweeper ends it (past its TTL) or queues it again; the claim makes a duplicate message harmless. When it
+passes and the request has finished, its text is removed and it leaves the index.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.dispatch_queue import DispatchQueue, message_for
+from chalicelib.lifecycle import TERMINAL
 from chalicelib.logs import logger
 from chalicelib.storage.claims import ClaimLedger
 from chalicelib.storage.queries import RequestQueries
@@ -22,6 +24,7 @@ class SweepReport:
     requeued: int = 0
     expired: int = 0
     skipped: int = 0
+    texts_removed: int = 0
 
 
 class Sweeper:
@@ -34,9 +37,11 @@ class Sweeper:
 
     def sweep(self, limit: int = 500) -> SweepReport:
         now = self._clock()
-        requeued = expired = skipped = 0
+        requeued = expired = skipped = texts_removed = 0
         for request in self._queries.overdue(now, limit=limit):
-            if request.holds_live_claim(request.attempts, now):
+            if request.status in TERMINAL:
+                texts_removed += self._claims.remove_text(request.id, request.due_at)
+            elif request.holds_live_claim(request.attempts, now):
                 skipped += 1  # a live dispatcher holds it
             elif now >= request.expires_at:
                 expired += self._claims.expire(request.id)
@@ -45,7 +50,7 @@ class Sweeper:
                 requeued += 1
             else:
                 skipped += 1  # someone moved it on while we looked
-        report = SweepReport(requeued, expired, skipped)
-        if requeued or expired:
+        report = SweepReport(requeued, expired, skipped, texts_removed)
+        if requeued or expired or texts_removed:
             logger.info("sweep", extra=report.__dict__)
         return report

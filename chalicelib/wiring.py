@@ -20,13 +20,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from chalicelib.auth import ApiKeyAuthenticator
+from chalicelib.client_limits import ClientLimiter
+from chalicelib.clients import ClientRegistry, Defaults, registry_from_document, registry_from_keys
 from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import ConfigurationError, DependencyUnavailable
 from chalicelib.intake import Intake
 from chalicelib.outcomes import OutcomeRecorder, RetryPolicy
 from chalicelib.providers import build_providers
+from chalicelib.refreshing import Refreshing
 from chalicelib.router import Router
 from chalicelib.settings import ProviderConfig, Settings, get_settings
 from chalicelib.storage.claims import ClaimLedger
@@ -38,6 +40,7 @@ from chalicelib.storage.requests import RequestStore
 from chalicelib.storage.tables import TableNames, Tables, bind_tables
 from chalicelib.sweeper import Sweeper
 
+DAY_S = 86400
 # Short timeouts: a dependency that does not answer must turn into a 503 within about a second.
 AWS_CONFIG = Config(connect_timeout=0.5, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"},
                     max_pool_connections=50)
@@ -73,13 +76,14 @@ def tables_for(settings: Settings) -> Tables:
 
 @lru_cache(maxsize=4)
 def _requests(settings: Settings) -> RequestStore:
-    return RequestStore(tables_for(settings), time.time, sweep_after_s=settings.sweep_after_s)
+    return RequestStore(tables_for(settings), time.time, sweep_after_s=settings.sweep_after_s,
+                        retention_s=settings.retention_days * DAY_S)
 
 
 @lru_cache(maxsize=4)
 def _claims(settings: Settings) -> ClaimLedger:
     return ClaimLedger(tables_for(settings), _requests(settings), time.time, lease_s=settings.claim_lease_s,
-                       sweep_after_s=settings.sweep_after_s)
+                       sweep_after_s=settings.sweep_after_s, text_retention_s=settings.text_retention_days * DAY_S)
 
 
 def get_claims() -> ClaimLedger:
@@ -139,9 +143,11 @@ def get_dispatcher() -> Dispatcher:
 
 @lru_cache(maxsize=4)
 def _intake(settings: Settings) -> Intake:
+    limiter = ClientLimiter(_redis(settings.redis_url), key_prefix=settings.redis_key_prefix)
     return Intake(requests=_requests(settings),
                   idempotency=IdempotencyKeys(tables_for(settings), time.time, ttl_s=settings.idempotency_ttl_s),
-                  queue=_queue(settings), clock=time.time, message_ttl_s=settings.message_ttl_s)
+                  limiter=limiter, queue=_queue(settings), clock=time.time, message_ttl_s=settings.message_ttl_s,
+                  takeover_after_s=settings.idempotency_takeover_s)
 
 
 def get_intake() -> Intake:
@@ -162,10 +168,23 @@ def _secret(settings: Settings, secret_id: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def _authenticator(settings: Settings) -> ApiKeyAuthenticator:
-    if settings.api_keys_secret_id:
-        return ApiKeyAuthenticator.from_secret(_secret(settings, settings.api_keys_secret_id))
-    return ApiKeyAuthenticator(settings.api_keys)
+def _registry(settings: Settings) -> Refreshing[ClientRegistry]:
+    defaults = Defaults(rate_limit=settings.client_rate_limit, daily_quota=settings.client_daily_quota)
+
+    def load() -> ClientRegistry:
+        if settings.api_keys_secret_id:
+            return registry_from_document(_secret(settings, settings.api_keys_secret_id), defaults,
+                                          local=settings.is_local)
+        if settings.clients:
+            return registry_from_document(settings.clients, defaults, local=settings.is_local)
+        return registry_from_keys(list(settings.api_keys), defaults, local=settings.is_local)
+
+    return Refreshing(load, max_age_s=settings.clients_max_age_s)
+
+
+def get_registry() -> ClientRegistry:
+    """The client registry, read again at most every CLIENTS_MAX_AGE_S."""
+    return _registry(get_settings()).get()
 
 
 def _provider_configs(settings: Settings) -> tuple[ProviderConfig, ...]:
@@ -180,10 +199,6 @@ def _provider_configs(settings: Settings) -> tuple[ProviderConfig, ...]:
     except ValueError:
         raise ConfigurationError("PROVIDER_KEYS_SECRET_ID must hold a JSON object {\"provider\": \"key\"}") from None
     return tuple(p.model_copy(update={"api_key": keys.get(p.name, p.api_key)}) for p in settings.providers)
-
-
-def get_authenticator() -> ApiKeyAuthenticator:
-    return _authenticator(get_settings())
 
 
 def dependency_checks() -> dict:
@@ -204,5 +219,5 @@ def dependency_checks() -> dict:
 def reset() -> None:
     """Forget every memoized client and service (tests; a process that changed its endpoints)."""
     for getter in (_redis, _http, _aws_client, _requests, _claims, _queue, _router, _dispatcher, _intake,
-                   _authenticator):
+                   _registry):
         getter.cache_clear()

@@ -6,7 +6,7 @@ import textwrap
 
 from pydantic import BaseModel
 
-from chalicelib.settings import Settings
+from chalicelib.settings import Settings, as_env_value
 from localdev.stack_settings import StackSettings
 
 HEADER = """\
@@ -16,16 +16,12 @@ HEADER = """\
 """
 
 
-def _default(value) -> str:
-    return "" if value in (None, ()) else str(value)
-
-
 def _section(title: str, model: type[BaseModel]) -> str:
     lines = [f"\n# --- {title} ---"]
     for field in model.model_fields.values():
         if field.description:
             lines += textwrap.wrap(field.description, width=110, initial_indent="# ", subsequent_indent="# ")
-        lines.append(f"{field.alias}={_default(field.default)}")
+        lines.append(f"{field.alias}={as_env_value(field.default)}")
     return "\n".join(lines) + "\n"
 
 

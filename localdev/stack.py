@@ -239,7 +239,7 @@ class LocalStack:
 
     def start_api(self) -> None:
         if not self.env.get("API_KEYS"):
-            self.env["API_KEYS"] = "dev-" + secrets.token_urlsafe(18)
+            self.env["API_KEYS"] = "dev-" + secrets.token_urlsafe(24)
         port = int(self.env.get("PORT") or 8000)
         if not port_is_free(port):
             raise RuntimeError(f"PORT {port} is already in use: stop what listens there or set PORT=<free port>")

@@ -17,6 +17,8 @@ LIST_LIMIT_DEFAULT = 20
 LIST_LIMIT_MAX = 100
 CURSOR_MAX_CHARS = 2048
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+={0,2}$"  # urlsafe base64, as the store encodes its page keys
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 class ListQuery(BaseModel):
@@ -104,9 +106,13 @@ def _utc_datetime(name: str, raw: str) -> datetime:
         moment = datetime.fromisoformat(raw)  # Python 3.11 reads "Z", offsets and plain dates
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        moment = moment.astimezone(UTC)
     except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted past the calendar
         raise _query_refusal(name) from None
+    if not EARLIEST <= moment <= LATEST:  # no request is older; and the store's timestamps stop there
+        raise ValidationFailed(f"{name} must be between 1970-01-01 and 9999-12-30", field=name,
+                               code="invalid_datetime")
+    return moment
 
 
 def _query_refusal(name: str) -> ValidationFailed:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 import phonenumbers
+from phonenumbers import PhoneNumberType
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
@@ -26,6 +29,7 @@ MAX_SEGMENTS = 10
 # at least one unit, and GSM-7's 153 units per part is the larger), so it is refused before counting.
 MAX_TEXT_CHARS = MAX_SEGMENTS * GSM7_MULTI_PART
 MAX_PHONE_CHARS = 64
+E164_MAX_DIGITS = 15
 
 # Digits and the usual separators only: phonenumbers would also accept letters (vanity numbers),
 # full-width digits and extensions, none of which can be delivered to an E.164 address.
@@ -33,6 +37,9 @@ _PHONE_CHARACTERS = re.compile(r"\+?[0-9 ().\-]+")
 # C0 and C1 controls except \t \n \r: they would reach the handset as garbage or not at all.
 _CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins valid pairs into one character
+# Characters that show nothing on their own: separators, format characters (zero-width space, joiners,
+# BOM), controls, and combining marks without a base.
+_INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cf", "Cc", "Mn", "Me"})
 
 
 class SendSmsBody(BaseModel):
@@ -68,6 +75,8 @@ class ValidSms:
     text: str
     encoding: Encoding
     segments: int
+    country: str | None = None  # ISO 3166 region of the number ("US"); None for non-geographic numbers
+    number_type: str = "UNKNOWN"  # libphonenumber's PhoneNumberType name
 
 
 def parse_send_request(
@@ -76,12 +85,14 @@ def parse_send_request(
     *,
     default_region: str | None,
     max_body_bytes: int,
+    allowed_number_types: Collection[str] = ("MOBILE", "FIXED_LINE_OR_MOBILE", "VOIP", "UNKNOWN"),
 ) -> ValidSms:
     """Validate the body of ``POST /api/sms``.
 
     Raises ``PayloadTooLarge`` (413), ``UnsupportedMediaType`` (415), ``ValidationFailed`` (400)
-    for a malformed request, and ``UnprocessableEntity`` (422, code ``too_long``) for a well-formed
-    text that needs more than ``MAX_SEGMENTS`` segments: the request is understood, but refused.
+    for a malformed request, and ``UnprocessableEntity`` (422) for a well-formed request that is
+    refused: a text of more than ``MAX_SEGMENTS`` segments (``too_long``), a number of a type that cannot
+    take an SMS or costs the sender extra (``number_type_not_allowed``).
     """
     _check_body_size(raw_body, max_body_bytes)
     _require_json_media_type(content_type)
@@ -90,13 +101,30 @@ def parse_send_request(
         request = SendSmsBody.model_validate(fields)
     except ValidationError as exc:
         raise _body_refusal(min(exc.errors(), key=_refusal_priority)) from None
-    phone = to_e164(request.phone, default_region)
+    number = parse_number(request.phone, default_region)
+    number_type = _number_type(number, allowed_number_types)
     segment_info = _check_text(request.text)
-    return ValidSms(phone, request.text, segment_info.encoding, segment_info.segments)
+    return ValidSms(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), request.text,
+                    segment_info.encoding, segment_info.segments,
+                    country=phonenumbers.region_code_for_number(number) or None, number_type=number_type)
+
+
+def _number_type(number: phonenumbers.PhoneNumber, allowed: Collection[str]) -> str:
+    kind = PhoneNumberType.to_string(phonenumbers.number_type(number))
+    if kind not in allowed:
+        raise UnprocessableEntity(
+            f"phone is a {kind} number; this gateway sends only to {', '.join(allowed)} numbers",
+            field="phone", code="number_type_not_allowed")
+    return kind
 
 
 def to_e164(phone: str, default_region: str | None) -> str:
     """``phone`` in E.164; national formats are read as numbers of ``default_region`` when it is set."""
+    return phonenumbers.format_number(parse_number(phone, default_region), phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_number(phone: str, default_region: str | None) -> phonenumbers.PhoneNumber:
+    """A valid number; national formats are read as numbers of ``default_region`` when it is set."""
     candidate = phone.strip()
     if not _PHONE_CHARACTERS.fullmatch(candidate):
         raise _invalid_phone("phone may contain only digits, spaces, ( ) . - and a leading +")
@@ -108,7 +136,9 @@ def to_e164(phone: str, default_region: str | None) -> str:
         raise _invalid_phone("phone is not a phone number") from None
     if not phonenumbers.is_valid_number(number):
         raise _invalid_phone("phone is not a valid number in its country's numbering plan")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if len(str(number.country_code)) + len(str(number.national_number)) > E164_MAX_DIGITS:
+        raise _invalid_phone(f"phone has more than the {E164_MAX_DIGITS} digits an international number can have")
+    return number
 
 
 def _check_body_size(raw_body: bytes | str | None, max_body_bytes: int) -> None:
@@ -211,6 +241,9 @@ def _body_refusal(error: ErrorDetails) -> ApiError:
 def _check_text(text: str) -> SegmentInfo:
     if not text.strip():
         raise _empty_text()
+    if all(unicodedata.category(char) in _INVISIBLE for char in text):
+        raise ValidationFailed("text has no visible character (only spaces, format or combining characters)",
+                               field="text", code="empty_text")
     forbidden = _CONTROL_CHARACTER.search(text)
     if forbidden:
         raise ValidationFailed(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chalicelib.errors import ClaimBusy, ClaimConflict, ConditionFailed
-from chalicelib.lifecycle import CLAIMABLE, FailureReason, Status
+from chalicelib.lifecycle import CLAIMABLE, TERMINAL, FailureReason, Status
 from chalicelib.storage.dynamo import dynamo_errors, iso
 from chalicelib.storage.records import Claim, RequestSnapshot
 from chalicelib.storage.requests import RequestStore
@@ -19,12 +19,13 @@ from chalicelib.storage.tables import Tables
 
 class ClaimLedger:
     def __init__(self, tables: Tables, requests: RequestStore, clock: Callable[[], float], *,
-                 lease_s: int, sweep_after_s: int):
+                 lease_s: int, sweep_after_s: int, text_retention_s: int):
         self._model = tables.requests
         self._requests = requests
         self._clock = clock
         self._lease_s = lease_s
         self._sweep_after_s = sweep_after_s
+        self._text_retention_s = text_retention_s
 
     def _holds(self, attempt: int):
         """The condition "the caller still holds attempt n": processing, and nobody claimed n + 1."""
@@ -136,8 +137,8 @@ class ClaimLedger:
             raise ClaimConflict(f"attempt {attempt} is no longer held") from None
 
     def _leaving_open(self) -> list:
-        # Leaving the sparse sweeper index: a finished request is never looked at again.
-        return [self._model.open_shard.remove(), self._model.due_at.remove()]
+        # Finished: the sweeper's next (and last) visit removes the text, TEXT_RETENTION_DAYS from now.
+        return [self._model.due_at.set(int(self._clock()) + self._text_retention_s)]
 
     # ------------------------------------------------------------ the sweeper's moves
 
@@ -154,6 +155,19 @@ class ClaimLedger:
                 # waiting, or held by a dispatcher that died (lease passed); never a live claim
                 model.status.is_in(*CLAIMABLE)
                 | ((model.status == Status.PROCESSING) & (model.lease_until < int(now))),
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def remove_text(self, request_id: str, seen_due: int) -> bool:
+        """Drop a finished request's text and take it off the sweeper's index; False when someone else did."""
+        model = self._model
+        try:
+            self._conditional_update(
+                request_id, [model.text.remove(), model.work_shard.remove(), model.due_at.remove()],
+                # finished, and still the visit the sweeper saw due (not moved on meanwhile)
+                model.status.is_in(*TERMINAL) & (model.due_at == seen_due),
             )
         except ConditionFailed:
             return False

@@ -29,11 +29,13 @@ class Reservation:
 
 @dataclass(frozen=True)
 class KeyTaken:
-    """Another call owns the key: what it reserved."""
+    """Another call owns the key: what it reserved, and when."""
 
+    key: str
     body_hash: str
     request_id: str
     created_at: str
+    reserved_at: float
 
 
 class IdempotencyKeys:
@@ -45,7 +47,7 @@ class IdempotencyKeys:
     def reserve(self, key: str, body_hash: str, request_id: str) -> Reservation | KeyTaken:
         now = self._clock()
         # A TTLAttribute takes an aware datetime (stored as epoch seconds), not a number.
-        record = self._model(key, body_hash=body_hash, request_id=request_id, created_at=iso(now),
+        record = self._model(key, body_hash=body_hash, request_id=request_id, created_at=iso(now), reserved_at=now,
                              expires_at=datetime.fromtimestamp(int(now) + self._ttl_s, UTC))
         try:
             with dynamo_errors():
@@ -60,7 +62,24 @@ class IdempotencyKeys:
                 existing = self._model.get(key, consistent_read=True)
             except DoesNotExist:  # expired and deleted in between: take it again
                 return self.reserve(key, body_hash, request_id)
-        return KeyTaken(existing.body_hash, existing.request_id, existing.created_at)
+        return KeyTaken(key, existing.body_hash, existing.request_id, existing.created_at,
+                        float(existing.reserved_at or 0))
+
+    def take_over(self, taken: KeyTaken, request_id: str) -> Reservation | None:
+        """Own a key whose first call died before storing its request; None when another call took it first."""
+        model = self._model
+        now = self._clock()
+        try:
+            with dynamo_errors():
+                model(taken.key).update(
+                    actions=[model.request_id.set(request_id), model.created_at.set(iso(now)),
+                             model.reserved_at.set(now)],
+                    # still the reservation we found dead: no other call took it over meanwhile
+                    condition=(model.request_id == taken.request_id) & (model.created_at == taken.created_at),
+                )
+        except ConditionFailed:
+            return None
+        return Reservation(taken.key, request_id)
 
     def release(self, reservation: Reservation) -> None:
         """Give the key back (the request behind it was never accepted); else it expires by itself."""

@@ -1,19 +1,45 @@
-"""Reading many requests: the API's filtered list (by index, never a scan) and the sweeper's work list."""
+"""Reading many requests: a client's filtered list (by index, never a scan) and the sweeper's work list.
+
+A list call reads at most MAX_EVALUATED items, however sparse its filters: a page may then hold fewer
+items than asked for, with a ``next_cursor`` to go on from where the reading stopped. The cursor is the
+index position, signed (HMAC-SHA256) together with the client and the filters it belongs to, so a cursor
+cannot be forged, edited, or used by another client or with other filters.
+"""
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 from chalicelib.errors import ValidationFailed
 from chalicelib.lifecycle import Status
 from chalicelib.storage.dynamo import dynamo_errors, iso
 from chalicelib.storage.records import RequestSnapshot
-from chalicelib.storage.tables import OPEN_SHARDS, Tables
+from chalicelib.storage.tables import WORK_SHARDS, Tables
 
-DEFAULT_SPAN_DAYS = 30  # a list without `since` walks back this many days
+MAX_EVALUATED = 1000  # items one list call may read from the index before it answers with a cursor
+SIGNATURE_BYTES = 16
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What a client asked to see; a cursor is only good for the same client and filter."""
+
+    client: str
+    status: Status | None = None
+    provider: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def digest(self) -> str:
+        parts = [self.client, self.status or "", self.provider or "",
+                 self.since.isoformat() if self.since else "", self.until.isoformat() if self.until else ""]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
 class RequestQueries:
@@ -21,52 +47,54 @@ class RequestQueries:
         self._model = tables.requests
         self._clock = clock
 
-    def list_requests(self, *, status: Status | None, provider: str | None, since: datetime | None,
-                      until: datetime | None, limit: int, cursor: str | None,
+    def list_requests(self, wanted: ListFilter, *, limit: int, cursor: str | None, cursor_key: bytes,
                       ) -> tuple[list[RequestSnapshot], str | None]:
-        """Newest first, served by an index; the cursor is opaque to clients."""
+        """The client's requests, newest first, through ``by_client``."""
         model = self._model
-        position = decode_cursor(cursor)
-        if status or provider:
-            index = model.by_status if status else model.by_provider
-            partitions = [status or provider]
-        else:
-            # by_day: one partition per UTC day, walked from the newest day down.
-            newest = until or datetime.fromtimestamp(self._clock(), UTC)
-            oldest = since or newest - timedelta(days=DEFAULT_SPAN_DAYS)
-            days = (newest.date() - oldest.date()).days
-            partitions = [(newest.date() - timedelta(days=d)).isoformat() for d in range(days + 1)]
-            index = model.by_day
-        if position:
-            partitions = partitions[partitions.index(position["p"]):] if position["p"] in partitions else []
-        condition = _range_condition(model.created_at, since, until)
-        filters = (model.provider_used == provider) if status and provider else None
-        items: list[RequestSnapshot] = []
-        next_cursor = None
+        start_key = CursorCodec(cursor_key).decode(cursor, wanted) if cursor else None
+        filters = None
+        if wanted.status:
+            filters = model.status == wanted.status
+        if wanted.provider:
+            by_provider = model.provider_used == wanted.provider
+            filters = by_provider if filters is None else filters & by_provider
         with dynamo_errors():
-            for number, partition in enumerate(partitions):
-                start_key = position["k"] if position and position["p"] == partition else None
-                position = None
-                results = index.query(partition, range_key_condition=condition, filter_condition=filters,
-                                      scan_index_forward=False, limit=limit - len(items),
-                                      last_evaluated_key=start_key)
-                items.extend(RequestSnapshot.of(item) for item in results)
-                if len(items) >= limit:
-                    if results.last_evaluated_key:
-                        next_cursor = encode_cursor(partition, results.last_evaluated_key)
-                    elif number + 1 < len(partitions):
-                        next_cursor = encode_cursor(partitions[number + 1], None)
-                    break
-        return items, next_cursor
+            results = model.by_client.query(
+                wanted.client, range_key_condition=_range_condition(model.created_at, wanted.since, wanted.until),
+                # Pages of `limit` items: a dense filter is answered by the first page, a sparse one reads
+                # on, page by page, up to MAX_EVALUATED (a bigger page would ship items nobody asked for).
+                filter_condition=filters, scan_index_forward=False, last_evaluated_key=start_key,
+                page_size=min(limit, MAX_EVALUATED))
+            items, next_key = _read_bounded(results.page_iter, limit)
+        page = [RequestSnapshot.of(model.from_raw_data(item)) for item in items]
+        return page, CursorCodec(cursor_key).encode(next_key, wanted) if next_key else None
 
     def overdue(self, now: float, limit: int = 100) -> Iterator[RequestSnapshot]:
-        """Open requests whose ``due_at`` has passed: the sweeper's work list."""
+        """Requests whose ``due_at`` has passed: the sweeper's work list."""
         model = self._model
         with dynamo_errors():
-            for shard in range(OPEN_SHARDS):
-                for item in model.open_by_due.query(f"open#{shard}", range_key_condition=model.due_at <= int(now),
-                                                    limit=limit):
+            for shard in range(WORK_SHARDS):
+                for item in model.due_work.query(f"work#{shard}", range_key_condition=model.due_at <= int(now),
+                                                 limit=limit):
                     yield RequestSnapshot.of(item)
+
+
+def _read_bounded(pages, limit: int) -> tuple[list[dict], dict | None]:
+    """Up to ``limit`` items, reading no more than MAX_EVALUATED; and the key to go on from, if any."""
+    items: list[dict] = []
+    for page in pages:
+        for position, item in enumerate(page.get("Items", [])):
+            items.append(item)
+            if len(items) == limit:
+                more_here = position + 1 < len(page["Items"])
+                if more_here or page.get("LastEvaluatedKey"):
+                    return items, {name: item[name] for name in pages.key_names}
+                return items, None
+        if not page.get("LastEvaluatedKey"):
+            return items, None
+        if pages.total_scanned_count >= MAX_EVALUATED:
+            return items, page["LastEvaluatedKey"]
+    return items, None
 
 
 def _range_condition(attribute, since: datetime | None, until: datetime | None):
@@ -81,21 +109,31 @@ def _range_condition(attribute, since: datetime | None, until: datetime | None):
     return None
 
 
-def encode_cursor(partition: str, key: dict | None) -> str:
-    raw = json.dumps({"p": partition, "k": key}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+class CursorCodec:
+    """base64url(JSON position + HMAC-SHA256 over it, the client and the filter)."""
+
+    def __init__(self, key: bytes):
+        self._key = key
+
+    def _signature(self, payload: bytes, wanted: ListFilter) -> bytes:
+        message = payload + b"\x1f" + wanted.digest().encode()
+        return hmac.new(self._key, message, hashlib.sha256).digest()[:SIGNATURE_BYTES]
+
+    def encode(self, key: dict, wanted: ListFilter) -> str:
+        payload = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+        return base64.urlsafe_b64encode(payload + self._signature(payload, wanted)).decode().rstrip("=")
+
+    def decode(self, cursor: str, wanted: ListFilter) -> dict:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        except ValueError:
+            raise _invalid_cursor() from None
+        payload, signature = raw[:-SIGNATURE_BYTES], raw[-SIGNATURE_BYTES:]
+        if len(raw) <= SIGNATURE_BYTES or not hmac.compare_digest(signature, self._signature(payload, wanted)):
+            raise _invalid_cursor()
+        return json.loads(payload)  # signed by us: the shape is ours
 
 
-def decode_cursor(cursor: str | None) -> dict | None:
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        position = json.loads(raw)
-        if not isinstance(position, dict) or not isinstance(position.get("p"), str):
-            raise ValueError("not a cursor")
-        if position.get("k") is not None and not isinstance(position["k"], dict):
-            raise ValueError("not a cursor")
-        return position
-    except ValueError:
-        raise ValidationFailed("cursor is not one this API returned", field="cursor", code="invalid_cursor") from None
+def _invalid_cursor() -> ValidationFailed:
+    return ValidationFailed("cursor is not one this API returned for this query", field="cursor",
+                            code="invalid_cursor")

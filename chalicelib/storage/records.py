@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from chalicelib.lifecycle import FailureReason, Status
 
@@ -17,8 +16,9 @@ class RequestSnapshot:
     """One sms_requests item as it was read."""
 
     id: str
+    client: str
     phone: str
-    text: str
+    text: str | None  # None once removed (TEXT_RETENTION_DAYS after the request finished)
     encoding: str
     segments: int
     status: Status
@@ -40,6 +40,7 @@ class RequestSnapshot:
     def of(cls, item) -> RequestSnapshot:
         return cls(
             id=item.id,
+            client=item.client,
             phone=item.phone,
             text=item.text,
             encoding=item.encoding,
@@ -75,12 +76,11 @@ class AttemptRecord:
     status_code: int | None
     latency_ms: int | None
     error: str | None
-    response_data: dict[str, Any] | None
+    response_data: str | None  # the provider's answer as JSON text, bounded
     created_at: str
 
     @classmethod
     def of(cls, item) -> AttemptRecord:
-        data = item.response_data
         return cls(
             attempt=int(item.attempt),
             provider=item.provider,
@@ -88,7 +88,7 @@ class AttemptRecord:
             status_code=_int(item.status_code),
             latency_ms=_int(item.latency_ms),
             error=item.error,
-            response_data=data.as_dict() if data is not None else None,
+            response_data=item.response_data,
             created_at=item.created_at,
         )
 

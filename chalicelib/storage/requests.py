@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -12,25 +15,43 @@ from chalicelib.lifecycle import Status
 from chalicelib.providers import SendResult
 from chalicelib.storage.dynamo import dynamo_errors, iso
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
-from chalicelib.storage.tables import OPEN_SHARDS, Tables
+from chalicelib.storage.tables import WORK_SHARDS, Tables
+
+MAX_STORED_ANSWER = 4096  # characters of a provider's answer kept in sms_responses
 
 
-def open_shard(request_id: str) -> str:
-    return f"open#{zlib.crc32(request_id.encode()) % OPEN_SHARDS}"
+def work_shard(request_id: str) -> str:
+    return f"work#{zlib.crc32(request_id.encode()) % WORK_SHARDS}"
+
+
+def stored_answer(answer: Any) -> str | None:
+    """A provider's answer as bounded JSON text: whatever it holds, DynamoDB takes it."""
+    if answer is None:
+        return None
+    try:
+        text = json.dumps(answer, allow_nan=False, separators=(",", ":"), default=str)
+    except (ValueError, TypeError, RecursionError):  # NaN, a key that is not a string, absurd nesting
+        text = repr(answer)[:MAX_STORED_ANSWER]
+    return text[:MAX_STORED_ANSWER]
 
 
 class RequestStore:
-    def __init__(self, tables: Tables, clock: Callable[[], float], *, sweep_after_s: int):
+    def __init__(self, tables: Tables, clock: Callable[[], float], *, sweep_after_s: int, retention_s: int):
         self._requests = tables.requests
         self._responses = tables.responses
         self._clock = clock
         self._sweep_after_s = sweep_after_s
+        self._retention_s = retention_s
 
-    def create(self, request_id: str, *, phone: str, text: str, encoding: str, segments: int, ttl_s: int,
-               idempotency_key: str | None = None) -> RequestSnapshot:
+    def _purge_at(self, now: float) -> datetime:
+        return datetime.fromtimestamp(int(now) + self._retention_s, UTC)
+
+    def create(self, request_id: str, *, client: str, phone: str, text: str, encoding: str, segments: int,
+               ttl_s: int, idempotency_key: str | None = None) -> RequestSnapshot:
         now = self._clock()
         item = self._requests(
             request_id,
+            client=client,
             phone=phone,
             text=text,
             encoding=encoding,
@@ -40,11 +61,11 @@ class RequestStore:
             retries=0,
             idempotency_key=idempotency_key,
             created_at=iso(now),
-            created_day=iso(now)[:10],
             updated_at=iso(now),
             expires_at=int(now) + ttl_s,
-            open_shard=open_shard(request_id),
+            work_shard=work_shard(request_id),
             due_at=int(now) + self._sweep_after_s,
+            purge_at=self._purge_at(now),
         )
         try:
             with dynamo_errors():
@@ -64,12 +85,15 @@ class RequestStore:
             return False
         return True
 
-    def get(self, request_id: str) -> RequestSnapshot | None:
+    def get(self, request_id: str, *, client: str | None = None) -> RequestSnapshot | None:
+        """The request, or None when there is none (or, with ``client``, when it is another client's: to
+        that client the two cases look the same)."""
         with dynamo_errors():
             try:
-                return RequestSnapshot.of(self._requests.get(request_id, consistent_read=True))
+                request = RequestSnapshot.of(self._requests.get(request_id, consistent_read=True))
             except DoesNotExist:
                 return None
+        return request if client is None or request.client == client else None
 
     def attempts_of(self, request_id: str) -> list[AttemptRecord]:
         """Every attempt's record, first attempt first."""
@@ -78,6 +102,7 @@ class RequestStore:
 
     def record_attempt(self, request_id: str, attempt: int, result: SendResult) -> None:
         """One sms_responses item per attempt, written before the status changes."""
+        now = self._clock()
         record = self._responses(
             request_id,
             attempt,
@@ -87,8 +112,9 @@ class RequestStore:
             status_code=result.status_code,
             latency_ms=result.latency_ms,
             error=result.error,
-            response_data=result.response_data,
-            created_at=iso(self._clock()),
+            response_data=stored_answer(result.response_data),
+            created_at=iso(now),
+            purge_at=self._purge_at(now),
         )
         with dynamo_errors():
             record.save()  # an abandoned attempt resent to the same provider overwrites its own record

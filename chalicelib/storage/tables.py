@@ -4,12 +4,14 @@ The models below describe the items; they belong to no table. ``bind_tables`` ma
 each with the table name, region and endpoint of one configuration (PynamoDB copies the indexes per
 subclass), so two configurations never share a class and nothing global is rebound.
 
-sms_requests GSIs (all projected ALL, newest first by ``created_at``):
-  by_status    status        + created_at   GET /api/sms?status=
-  by_provider  provider_used + created_at   GET /api/sms?provider=   (sparse: set once a provider is tried)
-  by_day       created_day   + created_at   GET /api/sms?since=&until=   (one partition per UTC day)
-  open_by_due  open_shard    + due_at       the sweeper: open requests past their deadline
-                                            (sparse: open_shard is removed when the request ends)
+sms_requests GSIs (projected ALL):
+  by_client    client     + created_at   GET /api/sms: a client's own requests, newest first; status,
+                                         provider and reference are filters on it, time a key condition
+  due_work     work_shard + due_at       the sweeper: an open request past its deadline, or a finished
+                                         one whose text is due for removal (sparse: both attributes go
+                                         once there is nothing left to do)
+
+Retention: ``purge_at`` (DynamoDB TTL, RETENTION_DAYS after creation) on requests and responses.
 """
 
 from __future__ import annotations
@@ -17,46 +19,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-OPEN_SHARDS = 8  # spreads the sweeper index over partitions on AWS
+WORK_SHARDS = 8  # spreads the sweeper index over partitions on AWS
 
 
-class _ByStatus(GlobalSecondaryIndex):
+class _ByClient(GlobalSecondaryIndex):
     class Meta:
-        index_name = "by_status"
+        index_name = "by_client"
         projection = AllProjection()
 
-    status = UnicodeAttribute(hash_key=True)
+    client = UnicodeAttribute(hash_key=True)
     created_at = UnicodeAttribute(range_key=True)
 
 
-class _ByProvider(GlobalSecondaryIndex):
+class _DueWork(GlobalSecondaryIndex):
     class Meta:
-        index_name = "by_provider"
+        index_name = "due_work"
         projection = AllProjection()
 
-    provider_used = UnicodeAttribute(hash_key=True)
-    created_at = UnicodeAttribute(range_key=True)
-
-
-class _ByDay(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "by_day"
-        projection = AllProjection()
-
-    created_day = UnicodeAttribute(hash_key=True)
-    created_at = UnicodeAttribute(range_key=True)
-
-
-class _OpenByDue(GlobalSecondaryIndex):
-    class Meta:
-        index_name = "open_by_due"
-        projection = AllProjection()
-
-    open_shard = UnicodeAttribute(hash_key=True)
+    work_shard = UnicodeAttribute(hash_key=True)
     due_at = NumberAttribute(range_key=True)
 
 
@@ -65,8 +49,9 @@ class SmsRequestModel(Model):
         table_name = "unbound"
 
     id = UnicodeAttribute(hash_key=True)
+    client = UnicodeAttribute()  # the client (registry name) that sent it: the only one who may read it
     phone = UnicodeAttribute()
-    text = UnicodeAttribute()
+    text = UnicodeAttribute(null=True)  # removed TEXT_RETENTION_DAYS after the request finished
     encoding = UnicodeAttribute()
     segments = NumberAttribute()
     status = UnicodeAttribute()  # a lifecycle.Status
@@ -82,16 +67,14 @@ class SmsRequestModel(Model):
     failure_reason = UnicodeAttribute(null=True)  # a lifecycle.FailureReason
     idempotency_key = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
-    created_day = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     expires_at = NumberAttribute()  # epoch s: past this a message that has not been sent ends `expired`
-    open_shard = UnicodeAttribute(null=True)
+    work_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)  # epoch s: when the sweeper should look at it if nothing else did
+    purge_at = TTLAttribute(null=True)  # DynamoDB deletes the item after this
 
-    by_status = _ByStatus()
-    by_provider = _ByProvider()
-    by_day = _ByDay()
-    open_by_due = _OpenByDue()
+    by_client = _ByClient()
+    due_work = _DueWork()
 
 
 class SmsResponseModel(Model):
@@ -108,8 +91,11 @@ class SmsResponseModel(Model):
     status_code = NumberAttribute(null=True)
     latency_ms = NumberAttribute(null=True)
     error = UnicodeAttribute(null=True)
-    response_data = MapAttribute(null=True)
+    # The provider's answer as JSON text, cut to MAX_STORED_ANSWER characters: any answer can be kept
+    # (NaN, huge numbers, deep nesting would make a DynamoDB map refuse the whole record).
+    response_data = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
+    purge_at = TTLAttribute(null=True)
 
 
 class ProviderHealthModel(Model):
@@ -138,6 +124,7 @@ class IdempotencyModel(Model):
     body_hash = UnicodeAttribute()
     request_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    reserved_at = NumberAttribute(null=True)  # epoch s, to tell a call in flight from one that died
     expires_at = TTLAttribute()
 
 

@@ -19,7 +19,7 @@ from moto.server import ThreadedMotoServer
 from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
 from chalicelib.lifecycle import Status
 from chalicelib.settings import ENV_NAMES, get_settings
-from chalicelib.storage.queries import RequestQueries
+from chalicelib.storage.queries import ListFilter, RequestQueries
 from chalicelib.storage.requests import RequestStore
 from chalicelib.storage.tables import SmsRequestModel
 from chalicelib.wiring import tables_for
@@ -97,15 +97,16 @@ def test_stack_tables_carry_the_models_indexes(gateway_settings):
 
 def test_request_store_writes_and_reads_a_request_in_the_stack_tables(gateway_settings):
     tables = tables_for(gateway_settings)
-    store = RequestStore(tables, time.time, sweep_after_s=gateway_settings.sweep_after_s)
+    store = RequestStore(tables, time.time, sweep_after_s=gateway_settings.sweep_after_s, retention_s=86400)
     request_id = uuid.uuid4().hex
-    store.create(request_id, phone="+14155550100", text="hello", encoding="GSM-7", segments=1, ttl_s=3600)
+    store.create(request_id, client="team-a", phone="+14155550100", text="hello", encoding="GSM-7", segments=1,
+                 ttl_s=3600)
 
     stored = store.get(request_id)
     assert (stored.id, stored.status, stored.phone) == (request_id, Status.PENDING, "+14155550100")
-    pending, _ = RequestQueries(tables, time.time).list_requests(status=Status.PENDING, provider=None, since=None,
-                                                                 until=None, limit=10, cursor=None)
-    assert request_id in [item.id for item in pending]  # through the by_status GSI
+    pending, _ = RequestQueries(tables, time.time).list_requests(ListFilter("team-a", status=Status.PENDING), limit=10,
+                                                                 cursor=None, cursor_key=b"k")
+    assert request_id in [item.id for item in pending]  # through the by_client GSI
 
 
 def test_dispatch_queue_found_by_name_carries_a_message(gateway_settings):

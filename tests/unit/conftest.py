@@ -75,13 +75,14 @@ def tables(aws, settings) -> Tables:
 
 @pytest.fixture
 def request_store(tables, clock, settings) -> RequestStore:
-    return RequestStore(tables, clock, sweep_after_s=settings.sweep_after_s)
+    return RequestStore(tables, clock, sweep_after_s=settings.sweep_after_s,
+                        retention_s=settings.retention_days * 86400)
 
 
 @pytest.fixture
 def claims(tables, request_store, clock, settings) -> ClaimLedger:
     return ClaimLedger(tables, request_store, clock, lease_s=settings.claim_lease_s,
-                       sweep_after_s=settings.sweep_after_s)
+                       sweep_after_s=settings.sweep_after_s, text_retention_s=settings.text_retention_days * 86400)
 
 
 @pytest.fixture

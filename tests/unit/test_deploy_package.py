@@ -249,7 +249,8 @@ def test_ttl_is_on_exactly_the_models_ttl_attributes(templates, models_bound_to_
         else:
             ttl_tables += 1
             assert spec == {"AttributeName": ttl_attribute.attr_name, "Enabled": True}
-    assert ttl_tables == 1  # sms_idempotency.expires_at
+    # sms_requests and sms_responses: purge_at (RETENTION_DAYS); sms_idempotency: expires_at
+    assert ttl_tables == 3
 
 
 def test_every_table_has_point_in_time_recovery(templates):

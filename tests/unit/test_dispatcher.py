@@ -58,8 +58,8 @@ class Harness:
     def accept(self, ttl_s: int = 3600) -> DispatchMessage:
         """A request as intake leaves it: stored pending, its first message in hand (not queued)."""
         request_id = uuid.uuid4().hex
-        request = self.request_store.create(request_id, phone=PHONE, text="hello", encoding="GSM-7", segments=1,
-                                            ttl_s=ttl_s)
+        request = self.request_store.create(request_id, client="team-a", phone=PHONE, text="hello",
+                                            encoding="GSM-7", segments=1, ttl_s=ttl_s)
         return DispatchMessage(id=request_id, expires_at=request.expires_at)
 
     def deliver(self, *messages: DispatchMessage) -> dict:
@@ -123,7 +123,7 @@ def test_accepted_message_ends_sent_with_one_response_record(harness):
     assert (sent["to"], sent["text"], sent["idempotency_key"]) == (PHONE, "hello", f"{message.id}-1")
     [record] = h.attempts(message.id)
     assert (record.provider, record.outcome, record.status_code) == ("alpha", "accepted", 200)
-    assert item.due_at is None  # left the sweeper's index
+    assert item.due_at == int(h.clock()) + 7 * 86400  # the sweeper comes back only to remove the text
     assert h.aws.probe.messages() == []
 
 
@@ -455,7 +455,7 @@ def test_batch_reports_exactly_the_failing_record(harness, error):
     doomed = uuid.uuid4().hex
     h = harness({"alpha": "ok"}, claims_wrapper=claim_fails_for(doomed, error))
     good = [h.accept(), h.accept()]
-    h.request_store.create(doomed, phone=PHONE, text="hello", encoding="GSM-7", segments=1, ttl_s=3600)
+    h.request_store.create(doomed, client="team-a", phone=PHONE, text="hello", encoding="GSM-7", segments=1, ttl_s=3600)
     records = [("m-good-1", good[0].to_body()), ("m-doomed", DispatchMessage(id=doomed).to_body()),
                ("m-good-2", good[1].to_body())]
     assert h.dispatcher.dispatch_batch(records) == {"batchItemFailures": [{"itemIdentifier": "m-doomed"}]}

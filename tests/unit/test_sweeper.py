@@ -19,7 +19,7 @@ def sweeper(aws, queries, claims, clock):
 
 def test_nothing_overdue_means_nothing_done(sweeper, request_store, claims, aws):
     create(request_store)
-    assert sweeper.sweep().__dict__ == {"requeued": 0, "expired": 0, "skipped": 0}
+    assert sweeper.sweep().__dict__ == {"requeued": 0, "expired": 0, "skipped": 0, "texts_removed": 0}
     assert aws.probe.messages() == []
 
 
@@ -90,3 +90,17 @@ def test_message_for_a_pending_request_asks_for_the_next_attempt(request_store):
     request_id = create(request_store)
     message = message_for(request_store.get(request_id))
     assert (message.attempt, message.retries, message.excluded, message.last_failed) == (1, 0, (), None)
+
+
+def test_a_finished_requests_text_is_removed_after_the_text_retention(sweeper, request_store, claims, clock):
+    sent, open_one = create(request_store), create(request_store)
+    claims.claim(sent, 1, "alpha")
+    claims.mark_sent(sent, 1, "m-1")
+    clock.advance(7 * 86400 - 1)
+    assert sweeper.sweep().texts_removed == 0
+    assert request_store.get(sent).text == "hi"
+    clock.advance(1)
+    report = sweeper.sweep()
+    assert report.texts_removed == 1
+    assert (request_store.get(sent).text, request_store.get(open_one).text) == (None, "hi")
+    assert sweeper.sweep().texts_removed == 0  # it left the index

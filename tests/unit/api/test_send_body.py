@@ -137,12 +137,41 @@ def test_refusal_never_echoes_the_text(text):
         pytest.param(PHONE, None, PHONE, id="already-e164"),
         pytest.param("  +1.415.555.0100 ", None, PHONE, id="dots-and-surrounding-spaces"),
         pytest.param("(415) 555-0100", "US", PHONE, id="national-format-with-default-region"),
-        pytest.param("+44 20 7946 0958", "US", "+442079460958", id="international-wins-over-default-region"),
-        pytest.param("020 7946 0958", "GB", "+442079460958", id="national-format-gb"),
+        pytest.param("+44 7400 123456", "US", "+447400123456", id="international-wins-over-default-region"),
+        pytest.param("07400 123456", "GB", "+447400123456", id="national-format-gb"),
     ],
 )
 def test_phone_is_normalised_to_e164(phone, default_region, e164):
     assert send(body(phone=phone, text="hi"), default_region=default_region).phone == e164
+
+
+@pytest.mark.parametrize(
+    ("phone", "kind"),
+    [
+        pytest.param("+19005550100", "PREMIUM_RATE", id="us-900-premium-rate"),
+        pytest.param("+448000000000", "TOLL_FREE", id="uk-0800-toll-free"),
+        pytest.param("+442079460958", "FIXED_LINE", id="uk-landline"),
+        pytest.param("+33891234567", "PREMIUM_RATE", id="fr-089-premium-rate"),
+    ],
+)
+def test_a_number_that_cannot_take_an_sms_or_costs_extra_is_refused_naming_its_type(phone, kind):
+    with pytest.raises(ApiError) as refused:
+        send(body(phone=phone, text="hi"))
+    assert (refused.value.status, refused.value.code, refused.value.field) == (422, "number_type_not_allowed", "phone")
+    assert kind in refused.value.message
+
+
+def test_the_allowed_number_types_are_configurable():
+    sms = parse_send_request(body(phone="+442079460958", text="hi"), None, default_region=None, max_body_bytes=999,
+                             allowed_number_types=("MOBILE", "FIXED_LINE"))
+    assert (sms.country, sms.number_type) == ("GB", "FIXED_LINE")
+
+
+@pytest.mark.parametrize("text", ["\u200b", "\u200b\u200d\ufeff", " \u2060 ", "\u0301\u0301", "\u3000"])
+def test_a_text_of_invisible_characters_only_is_refused_as_empty(text):
+    with pytest.raises(ApiError) as refused:
+        send(body(phone=PHONE, text=text))
+    assert (refused.value.status, refused.value.code, refused.value.field) == (400, "empty_text", "text")
 
 
 @pytest.mark.parametrize(
@@ -163,8 +192,9 @@ def test_json_content_types_are_accepted(content_type):
 
 
 def test_valid_request_carries_encoding_and_segments():
-    assert send(body(phone=PHONE, text="hello")) == ValidSms(PHONE, "hello", "GSM-7", 1)
-    assert send(body(phone=PHONE, text="hi \U0001f600")) == ValidSms(PHONE, "hi \U0001f600", "UCS-2", 1)
+    us = {"country": "US", "number_type": "FIXED_LINE_OR_MOBILE"}
+    assert send(body(phone=PHONE, text="hello")) == ValidSms(PHONE, "hello", "GSM-7", 1, **us)
+    assert send(body(phone=PHONE, text="hi \U0001f600")) == ValidSms(PHONE, "hi \U0001f600", "UCS-2", 1, **us)
 
 
 def test_text_is_kept_as_sent():
@@ -227,10 +257,11 @@ def test_any_object_with_any_names_is_accepted_or_refused_as_a_client_error(fiel
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="+0123456789 ()-.", max_size=24), st.sampled_from([None, "US", "GB"]))
-def test_any_phone_like_string_is_accepted_or_refused_as_invalid_phone(phone, default_region):
+def test_any_phone_like_string_is_accepted_or_refused_naming_the_phone(phone, default_region):
     try:
         send(body(phone=phone, text="hi"), default_region=default_region)
     except ApiError as exc:
-        assert (exc.code, exc.field) == ("invalid_phone", "phone")
+        assert exc.field == "phone"
+        assert exc.code in ("invalid_phone", "number_type_not_allowed")
 
 

@@ -7,9 +7,10 @@ import uuid
 from chalicelib.providers import Outcome, SendResult
 
 
-def create(request_store, ttl_s: int = 3600) -> str:
+def create(request_store, ttl_s: int = 3600, client: str = "team-a") -> str:
     request_id = uuid.uuid4().hex
-    request_store.create(request_id, phone="+14155550100", text="hi", encoding="GSM-7", segments=1, ttl_s=ttl_s)
+    request_store.create(request_id, client=client, phone="+14155550100", text="hi", encoding="GSM-7", segments=1,
+                         ttl_s=ttl_s)
     return request_id
 
 

@@ -112,7 +112,7 @@ def test_retrying_then_sent(request_store, claims, clock):
     request = request_store.get(request_id)
     assert (request.status, request.provider_message_id, request.last_error, request.lease_until) == (
         Status.SENT, "m-1", None, None)
-    assert request.due_at is None  # left the sweeper's index
+    assert request.due_at == int(clock()) + 7 * 86400  # the sweeper's last visit: the text goes then
 
 
 def test_requeued_request_is_pending_again(request_store, claims):
@@ -131,7 +131,7 @@ def test_expire_ends_a_waiting_request_but_never_a_live_claim(request_store, cla
     assert claims.expire(held) is False
     request = request_store.get(waiting)
     assert (request.status, request.failure_reason) == (Status.FAILED, FailureReason.EXPIRED)
-    assert tables.requests.get(waiting).open_shard is None
+    assert request.due_at == int(clock()) + 7 * 86400  # the text's last day (TEXT_RETENTION_DAYS)
     assert claims.expire(waiting) is False  # already finished
     clock.advance(61)
     assert claims.expire(held) is True  # its holder died
@@ -144,3 +144,21 @@ def test_push_due_moves_the_deadline_once(request_store, claims, clock):
     assert claims.push_due(request_id, seen) is True
     assert claims.push_due(request_id, seen) is False
     assert request_store.get(request_id).due_at == int(clock()) + 900
+
+
+def test_a_finished_requests_text_is_removed_once_and_it_leaves_the_index(request_store, claims, tables, clock):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
+    claims.mark_sent(request_id, 1, "m-1")
+    due = request_store.get(request_id).due_at
+    assert claims.remove_text(request_id, due) is True
+    assert claims.remove_text(request_id, due) is False
+    request = request_store.get(request_id)
+    assert (request.text, request.due_at, request.status, request.phone) == (None, None, Status.SENT, "+14155550100")
+    assert tables.requests.get(request_id).work_shard is None
+
+
+def test_an_open_requests_text_is_never_removed(request_store, claims):
+    request_id = create(request_store)
+    assert claims.remove_text(request_id, request_store.get(request_id).due_at) is False
+    assert request_store.get(request_id).text == "hi"

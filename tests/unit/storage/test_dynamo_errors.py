@@ -11,10 +11,10 @@ from chalicelib.providers import Outcome, SendResult
 from chalicelib.router import ProviderState
 from chalicelib.storage.claims import ClaimLedger
 from chalicelib.storage.health_snapshots import HealthSnapshots
-from chalicelib.storage.idempotency import IdempotencyKeys, Reservation
-from chalicelib.storage.queries import RequestQueries
+from chalicelib.storage.idempotency import IdempotencyKeys, KeyTaken, Reservation
+from chalicelib.storage.queries import ListFilter, RequestQueries
 from chalicelib.storage.records import Claim
-from chalicelib.storage.requests import RequestStore
+from chalicelib.storage.requests import MAX_STORED_ANSWER, RequestStore
 from chalicelib.storage.tables import TableNames, bind_tables
 from tests.unit.storage.helpers import create, ok
 
@@ -23,10 +23,17 @@ pytestmark = pytest.mark.unit
 REQUEST_ID = "0" * 32
 
 
+def _nested(depth: int) -> dict:
+    answer: dict = {}
+    for _ in range(depth):
+        answer = {"n": answer}
+    return answer
+
+
 def every_call(tables, clock):
     """Each store call the API, the dispatcher and the sweeper make."""
-    requests = RequestStore(tables, clock, sweep_after_s=900)
-    claims = ClaimLedger(tables, requests, clock, lease_s=60, sweep_after_s=900)
+    requests = RequestStore(tables, clock, sweep_after_s=900, retention_s=86400)
+    claims = ClaimLedger(tables, requests, clock, lease_s=60, sweep_after_s=900, text_retention_s=86400)
     queries = RequestQueries(tables, clock)
     keys = IdempotencyKeys(tables, clock, ttl_s=60)
     snapshots = HealthSnapshots(tables, clock)
@@ -36,8 +43,8 @@ def every_call(tables, clock):
         "get": lambda: requests.get(REQUEST_ID),
         "attempts_of": lambda: requests.attempts_of(REQUEST_ID),
         "record_attempt": lambda: requests.record_attempt(REQUEST_ID, 1, ok()),
-        "list": lambda: queries.list_requests(status=None, provider="alpha", since=None, until=None, limit=5,
-                                              cursor=None),
+        "list": lambda: queries.list_requests(ListFilter("team-a", provider="alpha"), limit=5, cursor=None,
+                                              cursor_key=b"k"),
         "overdue": lambda: list(queries.overdue(0)),
         "claim": lambda: claims.claim(REQUEST_ID, 1, "alpha"),
         "reclaim": lambda: claims.reclaim_abandoned(REQUEST_ID, 1, "alpha", 0),
@@ -47,12 +54,14 @@ def every_call(tables, clock):
         "expire": lambda: claims.expire(REQUEST_ID),
         "push_due": lambda: claims.push_due(REQUEST_ID, 0),
         "reserve": lambda: keys.reserve("k", "b", "r"),
+        "take_over": lambda: keys.take_over(KeyTaken("k", "b", "r", "2023-11-14T22:13:20.000Z", 0), "r2"),
+        "remove_text": lambda: claims.remove_text(REQUEST_ID, 0),
         "snapshot": lambda: snapshots.save([ProviderState("alpha", True, 0.0, 0, 0, None, 50, 1, 0)]),
     }
 
 
 CALLS = ("create", "get", "attempts_of", "record_attempt", "list", "overdue", "claim", "reclaim", "release",
-         "mark_sent", "mark_failed", "expire", "push_due", "reserve", "snapshot")
+         "mark_sent", "mark_failed", "expire", "push_due", "reserve", "take_over", "remove_text", "snapshot")
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens there
 
 
@@ -72,13 +81,31 @@ def test_missing_tables_are_a_configuration_error(call, aws, clock):
 
 def test_best_effort_calls_never_raise_during_an_outage(clock):
     tables = bind_tables(TableNames("r", "s", "h", "i"), "us-east-1", UNREACHABLE)
-    assert RequestStore(tables, clock, sweep_after_s=900).forget_unqueued(REQUEST_ID) is False
+    assert RequestStore(tables, clock, sweep_after_s=900, retention_s=86400).forget_unqueued(REQUEST_ID) is False
     IdempotencyKeys(tables, clock, ttl_s=60).release(Reservation("k", REQUEST_ID))
 
 
-def test_an_item_dynamodb_refuses_is_a_storage_bug_not_an_outage(request_store, claims):
+def test_an_item_dynamodb_refuses_is_a_storage_bug_not_an_outage(request_store):
+    with pytest.raises(StorageRejected):
+        request_store.create(REQUEST_ID, client="team-a", phone="+14155550100", text="x" * 500_000,
+                             encoding="GSM-7", segments=1, ttl_s=60)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param({"raw": "x" * 500_000}, id="huge"),
+        pytest.param({"price": float("nan"), "balance": float("inf")}, id="nan-and-infinity"),
+        pytest.param({"n": 10**400}, id="number-beyond-dynamodb"),
+        pytest.param(_nested(200), id="deep-nesting"),
+        pytest.param({1: "non-string key", "set": {1, 2}}, id="not-json"),
+    ],
+)
+def test_any_provider_answer_is_recorded_as_bounded_text(request_store, claims, answer):
+    """Recording the attempt must never fail because of what a provider answered (the SMS may be sent)."""
     request_id = create(request_store)
     claims.claim(request_id, 1, "alpha")
-    too_big = SendResult("alpha", Outcome.ACCEPTED, 200, 5, "m", None, {"raw": "x" * 500_000})
-    with pytest.raises(StorageRejected):
-        request_store.record_attempt(request_id, 1, too_big)
+    request_store.record_attempt(request_id, 1, SendResult("alpha", Outcome.ACCEPTED, 200, 5, "m", None, answer))
+    [record] = request_store.attempts_of(request_id)
+    assert record.outcome == "accepted"
+    assert 0 < len(record.response_data) <= MAX_STORED_ANSWER

@@ -1,22 +1,28 @@
-"""Listing requests on moto: by index with cursors, never a scan; and the sweeper's overdue list."""
+"""Listing requests on moto: a client's own, by index with signed cursors, never a scan; and the sweeper's list."""
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib.errors import ValidationFailed
 from chalicelib.lifecycle import FailureReason, Status
-from chalicelib.storage.queries import encode_cursor
+from chalicelib.storage import queries as queries_module
+from chalicelib.storage.queries import CursorCodec, ListFilter
 from tests.unit.storage.helpers import create
 
 pytestmark = pytest.mark.unit
 
+KEY = b"k" * 32
+
 
 @pytest.fixture
 def history(request_store, claims, clock):
-    """25 requests a minute apart: even ones sent by alpha, odd ones failed at beta, the last 3 pending."""
+    """25 requests of team-a a minute apart: even ones sent by alpha, odd ones failed at beta, the last 3
+    pending; and 5 of team-b in between."""
     ids = []
     for n in range(25):
         request_id = create(request_store)
@@ -27,14 +33,15 @@ def history(request_store, claims, clock):
                 claims.mark_sent(request_id, 1, f"m-{n}")
             else:
                 claims.mark_failed(request_id, 1, FailureReason.REFUSED, "400")
+        if n % 5 == 0:
+            create(request_store, client="team-b")
         ids.append(request_id)
         clock.advance(60)
     return ids
 
 
-def list_page(queries, limit=50, cursor=None, **query):
-    return queries.list_requests(limit=limit, cursor=cursor,
-                                 **{"status": None, "provider": None, "since": None, "until": None, **query})
+def list_page(queries, limit=50, cursor=None, client="team-a", **query):
+    return queries.list_requests(ListFilter(client, **query), limit=limit, cursor=cursor, cursor_key=KEY)
 
 
 def page_through(queries, limit, **query):
@@ -43,7 +50,7 @@ def page_through(queries, limit, **query):
         items, cursor = list_page(queries, limit, cursor, **query)
         seen += [item.id for item in items]
         pages += 1
-        assert pages < 20
+        assert pages < 40
         if cursor is None:
             return seen, pages
 
@@ -54,11 +61,16 @@ def test_listing_everything_pages_newest_first(queries, history):
     assert pages == 3
 
 
+def test_a_client_lists_only_its_own_requests(queries, history):
+    seen, _ = page_through(queries, 10, client="team-b")
+    assert len(seen) == 5 and not set(seen) & set(history)
+
+
 def test_listing_by_status(queries, history):
     seen, _ = page_through(queries, 4, status=Status.SENT)
     assert seen == [history[n] for n in range(20, -1, -2)]
     items, _ = list_page(queries, 10, status=Status.PENDING)
-    assert [item.id for item in items] == history[:21:-1]
+    assert [item.id for item in items][:3] == history[:21:-1]
 
 
 def test_listing_by_provider(queries, history):
@@ -88,15 +100,16 @@ def test_listing_by_status_with_only_one_time_bound(queries, history, clock):
     assert [item.id for item in older] == [history[2], history[0]]
 
 
-def test_listing_walks_across_utc_days(request_store, queries, clock):
-    clock.now = datetime(2024, 3, 1, 22, 0, tzinfo=UTC).timestamp()
-    ids = []
-    for _ in range(6):  # 22:00, 23:00, then 00:00 .. 03:00 the next day
-        ids.append(create(request_store))
-        clock.advance(3600)
-    seen, pages = page_through(queries, 4)
-    assert seen == ids[::-1]
-    assert pages == 2
+def test_a_sparse_filter_reads_a_bounded_amount_and_goes_on_with_a_cursor(queries, history, monkeypatch):
+    """Each call reads at most MAX_EVALUATED items: a rare status costs several short pages, never one
+    unbounded read."""
+    monkeypatch.setattr(queries_module, "MAX_EVALUATED", 4)
+    items, cursor = list_page(queries, 10, status=Status.FAILED, provider="alpha")
+    assert items == [] and cursor is not None  # nothing matched in what one call may read: go on
+    seen, pages = page_through(queries, 10, status=Status.FAILED, provider="alpha")
+    assert seen == [] and pages >= 25 // 4
+    seen, _ = page_through(queries, 10, status=Status.SENT)
+    assert seen == [history[n] for n in range(20, -1, -2)]
 
 
 @pytest.mark.parametrize(
@@ -104,28 +117,50 @@ def test_listing_walks_across_utc_days(request_store, queries, clock):
     [
         pytest.param("not-base64-json", id="garbage"),
         pytest.param("WzFd", id="json-list"),
-        pytest.param("eyJwIjogMX0", id="partition-not-a-string"),
-        pytest.param("eyJwIjoiYSIsImsiOjF9", id="key-not-an-object"),
+        pytest.param(base64.urlsafe_b64encode(b'{"id":{"S":"x"}}' + b"0" * 16).decode(), id="unsigned-key"),
+        pytest.param("", id="empty-signature"),
     ],
 )
-def test_invalid_cursor_is_a_validation_error_naming_the_cursor(queries, cursor):
+def test_a_cursor_the_api_did_not_sign_is_refused_naming_the_cursor(queries, cursor):
     with pytest.raises(ValidationFailed) as raised:
-        list_page(queries, 5, cursor)
-    assert raised.value.field == "cursor"
+        list_page(queries, 5, cursor or "AA")
+    assert (raised.value.field, raised.value.code) == ("cursor", "invalid_cursor")
 
 
-def test_cursor_for_a_partition_outside_the_range_lists_nothing(queries, history):
-    assert list_page(queries, 5, encode_cursor("1999-01-01", None)) == ([], None)
+def test_a_cursor_is_good_only_for_its_client_and_filter(queries, history):
+    _, cursor = list_page(queries, 5, status=Status.SENT)
+    assert list_page(queries, 5, cursor, status=Status.SENT)[0]  # good where it was made
+    for other in ({"client": "team-b", "status": Status.SENT}, {"status": Status.FAILED}, {}):
+        with pytest.raises(ValidationFailed):
+            list_page(queries, 5, cursor, **other)
 
 
-def test_overdue_lists_only_open_requests_past_their_deadline(request_store, claims, queries, clock):
+def test_an_edited_cursor_is_refused(queries, history):
+    _, cursor = list_page(queries, 5)
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+    position = json.loads(raw[:-16])
+    position["client"] = {"S": "team-b"}
+    forged = base64.urlsafe_b64encode(json.dumps(position).encode() + raw[-16:]).decode()
+    with pytest.raises(ValidationFailed):
+        list_page(queries, 5, forged)
+
+
+def test_a_cursor_signed_with_another_key_is_refused(queries, history):
+    _, cursor = list_page(queries, 5)
+    with pytest.raises(ValidationFailed):
+        CursorCodec(b"other" * 8).decode(cursor, ListFilter("team-a"))
+
+
+def test_overdue_lists_only_requests_past_their_deadline(request_store, claims, queries, clock):
     early = create(request_store)
     clock.advance(100)
     late = create(request_store)
     done = create(request_store)
     claims.claim(done, 1, "alpha")
     claims.mark_sent(done, 1, "m")
-    clock.advance(850)  # early is 950 s old (due at 900), late 850 s
+    clock.advance(850)  # early is 950 s old (due at 900), late 850 s; done's text is due in 7 days
     assert [request.id for request in queries.overdue(clock())] == [early]
     clock.advance(100)
     assert sorted(request.id for request in queries.overdue(clock())) == sorted([early, late])
+    clock.advance(7 * 86400)
+    assert done in [request.id for request in queries.overdue(clock())]

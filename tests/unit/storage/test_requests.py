@@ -20,20 +20,26 @@ def test_iso_timestamps_sort_as_text():
     assert iso(1.5) < iso(10) < iso(100.25)
 
 
-def test_created_request_is_pending_and_on_the_sweeper_index(request_store, tables, clock):
+def test_created_request_is_pending_on_the_sweeper_index_and_kept_for_the_retention(request_store, tables, clock):
     request_id = create(request_store)
     request = request_store.get(request_id)
-    assert (request.status, request.attempts, request.retries) == (Status.PENDING, 0, 0)
+    assert (request.status, request.attempts, request.retries, request.client) == (Status.PENDING, 0, 0, "team-a")
     assert request.due_at == int(clock()) + 900
     item = tables.requests.get(request_id)
-    assert item.created_day == "2023-11-14"
-    assert item.open_shard.startswith("open#")
+    assert item.work_shard.startswith("work#")
+    assert item.purge_at.timestamp() == int(clock()) + 90 * 86400  # RETENTION_DAYS, by DynamoDB TTL
+
+
+def test_a_request_reads_as_unknown_to_another_client(request_store):
+    request_id = create(request_store, client="team-a")
+    assert request_store.get(request_id, client="team-a").id == request_id
+    assert request_store.get(request_id, client="team-b") is None
 
 
 def test_request_id_is_never_reused(request_store):
     request_id = create(request_store)
     with pytest.raises(DependencyUnavailable):
-        request_store.create(request_id, phone="+1", text="x", encoding="GSM-7", segments=1, ttl_s=60)
+        request_store.create(request_id, client="team-a", phone="+1", text="x", encoding="GSM-7", segments=1, ttl_s=60)
     assert request_store.get(request_id).phone == "+14155550100"
 
 
@@ -52,7 +58,7 @@ def test_every_attempt_keeps_its_own_record_in_order(request_store, claims):
     records = request_store.attempts_of(request_id)
     assert [(r.attempt, r.provider, r.outcome, r.status_code) for r in records] == [
         (1, "alpha", "provider_failure", 500), (2, "beta", "accepted", 200)]
-    assert records[1].response_data == {"message_id": "m-1"}
+    assert records[1].response_data == '{"message_id":"m-1"}'  # the answer, kept as bounded JSON text
 
 
 def test_forget_unqueued_removes_only_a_pending_request(request_store, claims):

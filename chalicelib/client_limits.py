@@ -1,0 +1,80 @@
+"""Per-client limits: accepted requests in any 1 s (a sliding log, as exact as the provider limits) and per
+UTC day, counted in Redis so every API Lambda shares one count (admit_client.lua, refund_client.lua)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from chalicelib.clients import Client
+from chalicelib.errors import TooManyRequests
+from chalicelib.redis_scripts import redis_errors, script_source
+
+WINDOW_MS = 1000
+
+
+@dataclass(frozen=True)
+class Admission:
+    """An accepted request's share of its client's limits; ``headers`` go on the answer."""
+
+    client: str
+    member: str
+    headers: dict[str, str]
+
+
+def _seconds(ms: int) -> int:
+    return max(1, -(-int(ms) // 1000))  # rounded up: a client that waits this long finds room
+
+
+class ClientLimiter:
+    def __init__(self, redis_client, *, key_prefix: str, clock: Callable[[], int] | None = None):
+        self._redis = redis_client
+        self._prefix = key_prefix
+        self._clock = clock
+        self._admit = redis_client.register_script(script_source("admit_client"))
+        self._refund = redis_client.register_script(script_source("refund_client"))
+        self._token_prefix = uuid.uuid4().hex[:12]
+        self._counter = itertools.count()
+
+    def _keys(self, client: str) -> list[str]:
+        tag = f"{{{self._prefix}:c:{client}}}"
+        return [f"{tag}:rate", f"{tag}:day"]
+
+    def admit(self, client: Client) -> Admission:
+        """Take one request of the client's limits, or raise TooManyRequests (429) saying when to retry."""
+        now = "" if self._clock is None else self._clock()
+        token = f"{self._token_prefix}{next(self._counter)}"
+        with redis_errors(self._redis):
+            admitted, remaining, room_ms, left_today, day_ms, reason, member = self._admit(
+                keys=self._keys(client.name), args=[now, WINDOW_MS, client.rate_limit, client.daily_quota, token])
+        reason, member = _text(reason), _text(member)
+        # RateLimit-* (IETF draft): the policy that runs out first is the one a client must respect.
+        if reason == "quota" or (not reason and left_today < remaining):
+            headers = _headers(client.daily_quota, left_today, day_ms)
+        else:
+            headers = _headers(client.rate_limit, remaining, room_ms or WINDOW_MS)
+        if not admitted:
+            wait_ms = day_ms if reason == "quota" else room_ms
+            what = (f"daily quota of {client.daily_quota} requests used up" if reason == "quota"
+                    else f"rate limit of {client.rate_limit} requests per second reached")
+            raise TooManyRequests(f"{what}; retry after {_seconds(wait_ms)} s", field="X-Api-Key",
+                                  code="daily_quota_exceeded" if reason == "quota" else "rate_limited",
+                                  retry_after_s=_seconds(wait_ms), headers=headers)
+        return Admission(client.name, member, headers)
+
+    def refund(self, admission: Admission) -> None:
+        """Give an admission back: the request it was for was never accepted (the API answered 503)."""
+        now = "" if self._clock is None else self._clock()
+        with redis_errors(self._redis):
+            self._refund(keys=self._keys(admission.client), args=[now, admission.member])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _headers(limit: int, remaining: int, reset_ms: int) -> dict[str, str]:
+    return {"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(max(0, int(remaining))),
+            "RateLimit-Reset": str(_seconds(reset_ms))}

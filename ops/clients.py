@@ -1,0 +1,167 @@
+"""Manage the client registry: create a client, give it a new key, retire a key, list clients.
+
+    python -m ops.clients --secret-id sms-gateway/prod/api-keys create team-a --rate-limit 20 --country US
+    python -m ops.clients --secret-id sms-gateway/prod/api-keys add-key team-a      # rotation: a second key
+    python -m ops.clients --secret-id sms-gateway/prod/api-keys remove-key team-a sha256:...
+    python -m ops.clients --file clients.json list                                 # a local document
+
+A new key is printed once, here, and never stored: the document keeps only its SHA-256. The document is
+validated as the API validates it before anything is written, so this tool never leaves a registry the
+API would refuse. The API picks the change up within CLIENTS_MAX_AGE_S (a minute by default).
+Locally, point CLIENTS at a file's content: CLIENTS="$(cat clients.json)" make run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import boto3
+from botocore.exceptions import ClientError
+
+from chalicelib.clients import Defaults, key_hash, registry_from_document
+from chalicelib.errors import ConfigurationError
+
+KEY_BYTES = 32  # token_urlsafe(32): 43 characters, 256 bits
+
+
+class SecretDocument:
+    def __init__(self, secret_id: str):
+        self._id = secret_id
+        self._secrets = boto3.session.Session().client("secretsmanager")
+
+    def read(self) -> dict:
+        try:
+            return json.loads(self._secrets.get_secret_value(SecretId=self._id)["SecretString"])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return {}
+            raise
+
+    def write(self, document: dict) -> None:
+        text = json.dumps(document, indent=2, sort_keys=True)
+        try:
+            self._secrets.put_secret_value(SecretId=self._id, SecretString=text)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            self._secrets.create_secret(Name=self._id, SecretString=text)
+
+
+class FileDocument:
+    def __init__(self, path: str):
+        self._path = Path(path)
+
+    def read(self) -> dict:
+        return json.loads(self._path.read_text()) if self._path.exists() else {}
+
+    def write(self, document: dict) -> None:
+        self._path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        self._path.chmod(0o600)
+
+
+def new_key() -> str:
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+def create(document: dict, name: str, *, roles: list[str], rate_limit: int | None, daily_quota: int | None,
+           countries: list[str], senders: list[str]) -> str:
+    clients = document.setdefault("clients", {})
+    if name in clients:
+        raise SystemExit(f"client {name!r} exists already; use add-key for another key")
+    document.setdefault("cursor_key", secrets.token_urlsafe(32))
+    key = new_key()
+    entry: dict = {"key_hashes": [key_hash(key)], "roles": roles or ["send"]}
+    for field, value in (("rate_limit", rate_limit), ("daily_quota", daily_quota), ("countries", countries),
+                         ("senders", senders)):
+        if value:
+            entry[field] = value
+    clients[name] = entry
+    return key
+
+
+def add_key(document: dict, name: str) -> str:
+    entry = _entry(document, name)
+    key = new_key()
+    entry["key_hashes"].append(key_hash(key))
+    return key
+
+
+def remove_key(document: dict, name: str, digest: str) -> None:
+    entry = _entry(document, name)
+    if digest not in entry["key_hashes"]:
+        raise SystemExit(f"{name} has no key {digest}")
+    if len(entry["key_hashes"]) == 1:
+        raise SystemExit(f"{digest} is {name}'s last key: add a new one first (add-key)")
+    entry["key_hashes"].remove(digest)
+
+
+def _entry(document: dict, name: str) -> dict:
+    try:
+        return document["clients"][name]
+    except KeyError:
+        raise SystemExit(f"no client {name!r}") from None
+
+
+def check(document: dict) -> None:
+    """Refuse to write what the API would refuse to load."""
+    try:
+        registry_from_document(json.dumps(document), Defaults(rate_limit=1, daily_quota=1))
+    except ConfigurationError as exc:
+        raise SystemExit(f"not written: {exc.message}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--secret-id", default=os.environ.get("API_KEYS_SECRET_ID"),
+                       help="the Secrets Manager secret (default: API_KEYS_SECRET_ID)")
+    where.add_argument("--file", help="a local JSON document instead of a secret")
+    commands = parser.add_subparsers(dest="command", required=True)
+    make = commands.add_parser("create", help="a new client and its first key")
+    make.add_argument("name")
+    make.add_argument("--role", dest="roles", action="append", choices=["send", "operator"], default=[])
+    make.add_argument("--rate-limit", type=int)
+    make.add_argument("--daily-quota", type=int)
+    make.add_argument("--country", dest="countries", action="append", default=[], help="ISO code, e.g. US")
+    make.add_argument("--sender", dest="senders", action="append", default=[], help="an allowed sender id")
+    commands.add_parser("add-key", help="another key for a client (rotation)").add_argument("name")
+    retire = commands.add_parser("remove-key", help="retire one of a client's keys")
+    retire.add_argument("name")
+    retire.add_argument("hash", help="sha256:... as `list` shows it")
+    commands.add_parser("list", help="clients, roles, limits and key hashes")
+    args = parser.parse_args(argv)
+    if not (args.file or args.secret_id):
+        parser.error("name the registry: --secret-id (or API_KEYS_SECRET_ID) or --file")
+    store = FileDocument(args.file) if args.file else SecretDocument(args.secret_id)
+    document = store.read()
+    if args.command == "list":
+        for name, entry in sorted(document.get("clients", {}).items()):
+            limits = f"rate {entry.get('rate_limit', 'default')}/s, quota {entry.get('daily_quota', 'default')}/day"
+            print(f"{name}: roles {','.join(entry.get('roles', ['send']))}; {limits}")
+            for digest in entry["key_hashes"]:
+                print(f"  {digest}")
+        return 0
+    key = None
+    if args.command == "create":
+        key = create(document, args.name, roles=args.roles, rate_limit=args.rate_limit,
+                     daily_quota=args.daily_quota, countries=args.countries, senders=args.senders)
+    elif args.command == "add-key":
+        key = add_key(document, args.name)
+    else:
+        remove_key(document, args.name, args.hash)
+    check(document)
+    store.write(document)
+    if key:
+        print(f"API key for {args.name} (shown once, store it now; only its hash is kept):\n{key}")
+    else:
+        print(f"removed {args.hash} from {args.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""A hostile review, replayed: two clients sharing one gateway, forged and borrowed cursors, odd dates,
+broken secrets, premium numbers, exhausted quotas, replayed and orphaned idempotency keys.
+
+Every case states what the caller must see. None may end in a 500 (an unhandled error); a 503 appears
+only where it is the documented answer (the operator's configuration is broken or a dependency is down),
+and then with its error code and Retry-After.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import boto3
+import pytest
+
+from chalicelib import wiring
+from chalicelib.clients import key_hash
+from chalicelib.settings import get_settings
+from chalicelib.storage.idempotency import IdempotencyKeys, fingerprint
+
+pytestmark = pytest.mark.functional
+
+KEY_A, KEY_B, KEY_OPS, KEY_QUOTA, KEY_RATE = (secrets.token_urlsafe(32) for _ in range(5))
+PHONE = "+14155550100"
+REGISTRY = {"cursor_key": "k" * 40, "clients": {
+    "team-a": {"key_hashes": [key_hash(KEY_A)]},
+    "team-b": {"key_hashes": [key_hash(KEY_B)], "countries": ["GB", "US"]},
+    "ops": {"key_hashes": [key_hash(KEY_OPS)], "roles": ["operator"]},
+    "quota": {"key_hashes": [key_hash(KEY_QUOTA)], "daily_quota": 2},
+    "slow": {"key_hashes": [key_hash(KEY_RATE)], "rate_limit": 1},
+}}
+
+
+@dataclass
+class Api:
+    client: object
+    monkeypatch: object
+
+    def call(self, method: str, path: str, key: str | None = KEY_A, body=None, headers: dict | None = None):
+        sent = {"Content-Type": "application/json", **({"X-Api-Key": key} if key else {}), **(headers or {})}
+        raw = body if body is None or isinstance(body, str) else json.dumps(body)
+        response = self.client.http.request(method, path, headers=sent, body=raw or b"")
+        assert response.status_code != 500, response.body
+        return response
+
+    def send(self, key=KEY_A, phone=PHONE, text="hello", **headers):
+        return self.call("POST", "/api/sms", key, {"phone": phone, "text": text}, headers)
+
+    def sent_id(self, key=KEY_A, **headers) -> str:
+        response = self.send(key, **headers)
+        assert response.status_code == 202, response.body
+        return json.loads(response.body)["id"]
+
+    def list(self, query: str, key=KEY_A):
+        return self.call("GET", f"/api/sms?{query}", key)
+
+
+@pytest.fixture
+def api(monkeypatch, gateway) -> Api:
+    monkeypatch.setenv("CLIENTS", json.dumps(REGISTRY))
+    return Api(gateway, monkeypatch)
+
+
+def error(response) -> dict:
+    return json.loads(response.body)["error"]
+
+
+def refused(status: int, code: str, field: str | None = None) -> Callable:
+    def check(response):
+        assert response.status_code == status, response.body
+        found = error(response)
+        assert found["code"] == code, found
+        if field is not None:
+            assert found["field"] == field, found
+        if status in (429, 503) or code == "idempotency_key_in_flight":
+            assert int(response.headers["Retry-After"]) >= 1
+        return found
+
+    return check
+
+
+def answered(status: int) -> Callable:
+    def check(response):
+        assert response.status_code == status, response.body
+
+    return check
+
+
+def empty_list(response) -> None:
+    assert response.status_code == 200, response.body
+    assert json.loads(response.body)["items"] == []
+
+
+def rate_headers(limit: str, remaining: str) -> Callable:
+    def check(response):
+        assert response.status_code == 202, response.body
+        assert (response.headers["RateLimit-Limit"], response.headers["RateLimit-Remaining"]) == (limit, remaining)
+        assert int(response.headers["RateLimit-Reset"]) >= 1
+
+    return check
+
+
+def cursor_of(api: Api, key: str, query: str = "limit=1") -> str:
+    for _ in range(2):
+        api.sent_id(key)
+    cursor = json.loads(api.list(query, key).body)["next_cursor"]
+    assert cursor
+    return cursor
+
+
+def _tampered(cursor: str) -> str:
+    raw = bytearray(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    raw[-1] ^= 1
+    return base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+
+
+def _orphaned_key(api: Api, key: str) -> None:
+    """An Idempotency-Key whose first call died after reserving it (defect B1)."""
+    keys = IdempotencyKeys(wiring.tables_for(get_settings()), time.time, ttl_s=3600)
+    keys.reserve(fingerprint("team-a", key), fingerprint(PHONE, "hello"), "f" * 32)
+
+
+def _break_secret(api: Api, secret_string: str | None) -> None:
+    name = "gw/clients-" + secrets.token_hex(4)
+    if secret_string is not None:
+        boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name=name, SecretString=secret_string)
+    api.monkeypatch.setenv("API_KEYS_SECRET_ID", name)
+
+
+CASES = [
+    # --- two clients ---
+    pytest.param(lambda api: api.call("GET", f"/api/sms/{api.sent_id(KEY_A)}", KEY_B),
+                 refused(404, "not_found", "id"), id="another-clients-request-is-not-found"),
+    pytest.param(lambda api: (api.sent_id(KEY_A), api.list("limit=100", KEY_B))[1],
+                 empty_list, id="another-clients-list-is-empty"),
+    pytest.param(lambda api: api.list(f"cursor={cursor_of(api, KEY_A)}", KEY_B),
+                 refused(400, "invalid_cursor", "cursor"), id="borrowed-cursor"),
+    pytest.param(lambda api: api.call("GET", "/api/providers", KEY_A), refused(403, "forbidden", "X-Api-Key"),
+                 id="providers-need-the-operator-role"),
+    pytest.param(lambda api: api.call("GET", "/api/providers", KEY_OPS),
+                 answered(200), id="operator-sees-providers"),
+    pytest.param(lambda api: api.send(KEY_OPS), refused(403, "forbidden", "X-Api-Key"),
+                 id="operator-only-key-cannot-send"),
+    pytest.param(lambda api: api.send(key=None), refused(401, "missing_api_key", "X-Api-Key"), id="no-key"),
+    pytest.param(lambda api: api.send(key=KEY_A[:-1]), refused(401, "invalid_api_key", "X-Api-Key"), id="wrong-key"),
+    pytest.param(lambda api: api.send(key=key_hash(KEY_A)), refused(401, "invalid_api_key"), id="the-hash-as-key"),
+    pytest.param(lambda api: (api.monkeypatch.setenv("CLIENTS", json.dumps({"clients": {
+        "team-b": REGISTRY["clients"]["team-b"]}})), api.send(KEY_A))[1],
+                 refused(401, "invalid_api_key"), id="removed-client-is-refused-once-the-registry-changes"),
+    # --- cursors ---
+    pytest.param(lambda api: api.list("cursor=AAAA"), refused(400, "invalid_cursor", "cursor"), id="short-cursor"),
+    pytest.param(lambda api: api.list("cursor=" + base64.urlsafe_b64encode(b'{"id":{"S":"x"}}' * 3).decode()),
+                 refused(400, "invalid_cursor", "cursor"), id="unsigned-dynamodb-key-cursor"),
+    pytest.param(lambda api: api.list(f"cursor={_tampered(cursor_of(api, KEY_A))}"),
+                 refused(400, "invalid_cursor", "cursor"), id="tampered-cursor"),
+    pytest.param(lambda api: api.list(f"status=sent&cursor={cursor_of(api, KEY_A)}"),
+                 refused(400, "invalid_cursor", "cursor"), id="cursor-with-other-filters"),
+    pytest.param(lambda api: api.list("cursor=" + "A" * 3000), refused(400, "invalid_cursor", "cursor"),
+                 id="huge-cursor"),
+    pytest.param(lambda api: api.list("cursor=%2F%2E%2E%2F"), refused(400, "invalid_cursor", "cursor"),
+                 id="cursor-not-base64"),
+    # --- dates ---
+    pytest.param(lambda api: api.list("until=0001-01-01T00:00:00Z"), refused(400, "invalid_datetime", "until"),
+                 id="until-year-1"),
+    pytest.param(lambda api: api.list("since=0001-01-01"), refused(400, "invalid_datetime", "since"),
+                 id="since-year-1"),
+    pytest.param(lambda api: api.list("since=1969-12-31T23:59:59Z"), refused(400, "invalid_datetime", "since"),
+                 id="since-before-1970"),
+    pytest.param(lambda api: api.list("until=9999-12-31T23:59:59Z"), refused(400, "invalid_datetime", "until"),
+                 id="until-end-of-calendar"),
+    pytest.param(lambda api: api.list("since=1970-01-01"),
+                 answered(200), id="since-1970-is-one-bounded-read"),
+    pytest.param(lambda api: api.list("since=2024-05-02&until=2024-05-01"), refused(400, "invalid_range", "since"),
+                 id="since-after-until"),
+    pytest.param(lambda api: api.list("since=%00"), refused(400, "invalid_datetime", "since"), id="since-nul"),
+    pytest.param(lambda api: api.list("limit=-1"), refused(400, "invalid_limit", "limit"), id="negative-limit"),
+    pytest.param(lambda api: api.list("limit=1e3"), refused(400, "invalid_limit", "limit"), id="exponent-limit"),
+    pytest.param(lambda api: api.list("provider=../../etc"), refused(400, "unknown_provider", "provider"),
+                 id="provider-path"),
+    pytest.param(lambda api: api.list("client=team-b"), refused(400, "unknown_parameter", "client"),
+                 id="asking-for-another-client"),
+    # --- numbers and texts ---
+    pytest.param(lambda api: api.send(phone="+19005550100"), refused(422, "number_type_not_allowed", "phone"),
+                 id="premium-rate-number"),
+    pytest.param(lambda api: api.send(phone="+448000000000"), refused(422, "number_type_not_allowed", "phone"),
+                 id="toll-free-number"),
+    pytest.param(lambda api: api.send(phone="+33891234567"), refused(422, "number_type_not_allowed", "phone"),
+                 id="french-premium-rate"),
+    pytest.param(lambda api: api.send(phone="+442079460958"), refused(422, "number_type_not_allowed", "phone"),
+                 id="landline"),
+    pytest.param(lambda api: api.send(KEY_B, phone="+33612345678"), refused(422, "country_not_allowed", "phone"),
+                 id="country-the-client-may-not-send-to"),
+    pytest.param(lambda api: api.send(KEY_B, phone="+447400123456"),
+                 answered(202), id="country-the-client-may-send-to"),
+    pytest.param(lambda api: api.send(phone="+4930000000000000"), refused(400, "invalid_phone", "phone"),
+                 id="more-digits-than-e164"),
+    pytest.param(lambda api: api.send(text="\u200b\u200d\ufeff"), refused(400, "empty_text", "text"),
+                 id="invisible-text"),
+    pytest.param(lambda api: api.send(text="\u0301" * 5), refused(400, "empty_text", "text"),
+                 id="combining-marks-only"),
+    pytest.param(lambda api: api.call("POST", "/api/sms", KEY_A, '{"phone": 14155550100, "text": "x"}'),
+                 refused(400, "invalid_type", "phone"), id="phone-as-number"),
+    pytest.param(lambda api: api.call("POST", "/api/sms", KEY_A, '{"phone": "+14155550100", "phone": "+1"}'),
+                 refused(400, "duplicate_field", "phone"), id="duplicate-field"),
+    # --- limits ---
+    pytest.param(lambda api: [api.send(KEY_QUOTA) for _ in range(3)][-1],
+                 refused(429, "daily_quota_exceeded", "X-Api-Key"), id="daily-quota-exhausted"),
+    pytest.param(lambda api: [api.send(KEY_RATE) for _ in range(2)][-1],
+                 refused(429, "rate_limited", "X-Api-Key"), id="rate-limit-reached"),
+    pytest.param(lambda api: api.send(KEY_RATE),
+                 rate_headers("1", "0"), id="ratelimit-headers-on-an-accepted-request"),
+    pytest.param(lambda api: (api.send(KEY_QUOTA), api.send(KEY_QUOTA), api.send(KEY_A))[-1],
+                 answered(202), id="one-clients-quota-is-not-anothers"),
+    # --- idempotency keys ---
+    pytest.param(lambda api: (api.sent_id(**{"Idempotency-Key": "k1"}), api.send(**{"Idempotency-Key": "k1"}))[1],
+                 answered(202), id="replayed-key-same-body"),
+    pytest.param(lambda api: (api.sent_id(**{"Idempotency-Key": "k2"}),
+                              api.send(text="other", **{"Idempotency-Key": "k2"}))[1],
+                 refused(409, "idempotency_key_reused", "Idempotency-Key"), id="replayed-key-other-body"),
+    pytest.param(lambda api: (api.sent_id(KEY_A, **{"Idempotency-Key": "k3"}),
+                              api.send(KEY_B, **{"Idempotency-Key": "k3"}))[1],
+                 answered(202), id="same-key-of-two-clients"),
+    pytest.param(lambda api: (_orphaned_key(api, "k4"), api.send(**{"Idempotency-Key": "k4"}))[1],
+                 refused(409, "idempotency_key_in_flight", "Idempotency-Key"), id="orphaned-key-in-flight"),
+    pytest.param(lambda api: api.send(**{"Idempotency-Key": "has space"}),
+                 refused(400, "invalid_idempotency_key", "Idempotency-Key"), id="key-with-space"),
+    # --- broken configuration: 503 configuration_error, never a partial key list ---
+    pytest.param(lambda api: (api.monkeypatch.setenv("CLIENTS", "{not json"), api.send())[1],
+                 refused(503, "configuration_error"), id="clients-document-not-json"),
+    pytest.param(lambda api: (api.monkeypatch.setenv("CLIENTS", json.dumps({"clients": {
+        "team-a": {"key_hashes": [key_hash(KEY_A)]}, "bad": {"key_hashes": ["nope"]}}})), api.send())[1],
+                 refused(503, "configuration_error"), id="clients-document-half-valid"),
+    pytest.param(lambda api: (_break_secret(api, "[\"short\"]"), api.monkeypatch.setenv("STAGE", "dev"),
+                              api.send())[-1],
+                 refused(503, "configuration_error"), id="short-key-outside-the-local-stage"),
+    pytest.param(lambda api: (_break_secret(api, '{"clients": 5}'), api.send())[-1],
+                 refused(503, "configuration_error"), id="secret-of-the-wrong-shape"),
+    pytest.param(lambda api: (_break_secret(api, None), api.send())[-1],
+                 refused(503, "dependency_unavailable"), id="secret-missing"),
+]
+
+
+@pytest.mark.parametrize(("sequence", "expect"), CASES)
+def test_hostile_input_gets_a_clear_answer_and_never_a_500(api, sequence, expect):
+    assert get_settings().is_local
+    expect(sequence(api))
+
+
+def test_the_table_covers_at_least_forty_hostile_inputs():
+    assert len(CASES) >= 40

@@ -1,0 +1,73 @@
+"""The client registry tool: keys printed once and stored as hashes, against a file and a secret (moto)."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib.clients import Defaults, key_hash, registry_from_document
+from ops import clients as tool
+
+pytestmark = pytest.mark.unit
+
+DEFAULTS = Defaults(rate_limit=250, daily_quota=1000)
+
+
+def run(capsys, *argv) -> str:
+    assert tool.main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def printed_key(output: str) -> str:
+    return output.strip().splitlines()[-1]
+
+
+def test_a_created_client_authenticates_with_the_printed_key_which_is_stored_only_as_a_hash(tmp_path, capsys):
+    path = tmp_path / "clients.json"
+    key = printed_key(run(capsys, "--file", str(path), "create", "team-a", "--rate-limit", "20", "--country", "US",
+                          "--role", "send", "--role", "operator"))
+    text = path.read_text()
+    assert len(key) >= 32 and key not in text and key_hash(key) in text
+    client = registry_from_document(text, DEFAULTS).authenticate(key)
+    assert (client.name, client.rate_limit, client.countries, client.roles) == (
+        "team-a", 20, ("US",), frozenset({"send", "operator"}))
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_rotation_adds_a_key_then_retires_the_old_one(tmp_path, capsys):
+    path = str(tmp_path / "clients.json")
+    old = printed_key(run(capsys, "--file", path, "create", "team-a"))
+    new = printed_key(run(capsys, "--file", path, "add-key", "team-a"))
+    both = registry_from_document((tmp_path / "clients.json").read_text(), DEFAULTS)
+    assert both.authenticate(old) == both.authenticate(new)
+    run(capsys, "--file", path, "remove-key", "team-a", key_hash(old))
+    after = registry_from_document((tmp_path / "clients.json").read_text(), DEFAULTS)
+    assert after.authenticate(new).name == "team-a"
+    with pytest.raises(Exception, match="invalid API key"):
+        after.authenticate(old)
+    assert key_hash(new) in run(capsys, "--file", path, "list")
+
+
+def test_the_last_key_cannot_be_removed_and_nothing_invalid_is_written(tmp_path, capsys):
+    path = str(tmp_path / "clients.json")
+    key = printed_key(run(capsys, "--file", path, "create", "team-a"))
+    before = (tmp_path / "clients.json").read_text()
+    with pytest.raises(SystemExit, match="last key"):
+        tool.main(["--file", path, "remove-key", "team-a", key_hash(key)])
+    with pytest.raises(SystemExit, match="not written"):
+        tool.main(["--file", path, "create", "Bad Name"])
+    assert (tmp_path / "clients.json").read_text() == before
+
+
+def test_the_registry_in_a_secret_is_created_and_updated(capsys, monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        key = printed_key(run(capsys, "--secret-id", "gw/clients", "create", "team-a"))
+        run(capsys, "--secret-id", "gw/clients", "create", "team-b")
+        text = boto3.client("secretsmanager").get_secret_value(SecretId="gw/clients")["SecretString"]
+    registry = registry_from_document(text, DEFAULTS)
+    assert registry.authenticate(key).name == "team-a"
+    assert json.loads(text)["cursor_key"]
