@@ -40,7 +40,7 @@ from chalicelib.providers.base import (
     misconfigured,
 )
 from chalicelib.providers.deadline import AnswerTooLarge, call_within, deadline_scope
-from chalicelib.providers.secrets import NO_SECRETS, SecretSource
+from chalicelib.providers.secrets import SecretSource
 
 SERVICE = "pinpoint-sms-voice-v2"
 SEND_EVENT = "before-send.pinpoint-sms-voice-v2.SendTextMessage"
@@ -142,7 +142,7 @@ class AwsSmsProvider(ProviderAdapter):
     kind = "aws"
     _config: AwsSmsConfig
 
-    def __init__(self, config: AwsSmsConfig, http: httpx.Client, secrets: SecretSource = NO_SECRETS, *,
+    def __init__(self, config: AwsSmsConfig, http: httpx.Client, secrets: SecretSource | None = None, *,
                  client=None, default_region: str = "us-east-1"):
         super().__init__(config, secrets)
         self._http = http

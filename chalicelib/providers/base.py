@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.logs import logger
 from chalicelib.providers.deadline import Answer, AnswerTooLarge, call_within
-from chalicelib.providers.secrets import NO_SECRETS, SecretSource, SecretUnavailable
+from chalicelib.providers.secrets import ProviderSecrets, SecretSource, SecretUnavailable
 
 MAX_STORED_BODY = 1024  # characters of a provider answer kept in sms_responses
 
@@ -117,11 +117,12 @@ class ProviderAdapter:
 
     kind: ClassVar[str]
 
-    def __init__(self, config: ProviderEntry, secrets: SecretSource = NO_SECRETS):
+    def __init__(self, config: ProviderEntry, secrets: SecretSource | None = None):
         self.name = config.name
         self.timeout_s = config.timeout_s
         self._config = config
-        self._secrets = secrets
+        # Without a source of secrets: the credentials written in the entry itself.
+        self._secrets = secrets or ProviderSecrets(config, cache=None, shared_secret_id=None)
 
     def send(self, *, phone: str, text: str, request_id: str, attempt: int) -> SendResult:
         started = time.perf_counter()
@@ -150,7 +151,7 @@ class ProviderAdapter:
 class HttpProviderAdapter(ProviderAdapter):
     """An adapter that builds the vendor's HTTP request itself and sends it on the shared, bounded client."""
 
-    def __init__(self, config: ProviderEntry, http: httpx.Client, secrets: SecretSource = NO_SECRETS):
+    def __init__(self, config: ProviderEntry, http: httpx.Client, secrets: SecretSource | None = None):
         super().__init__(config, secrets)
         self._http = http
 

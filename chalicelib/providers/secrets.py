@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -102,20 +103,15 @@ class SecretCache:
         return value
 
 
-class SecretSource:
+class SecretSource(Protocol):
     """The credential fields of one provider."""
 
-    def get(self) -> dict[str, str]:
-        return {}
+    def get(self) -> dict[str, str]: ...
 
-    def invalidate(self) -> None:
-        return None
+    def invalidate(self) -> None: ...
 
 
-NO_SECRETS = SecretSource()
-
-
-class ProviderSecrets(SecretSource):
+class ProviderSecrets:
     def __init__(self, config, *, cache: SecretCache | None, shared_secret_id: str | None):
         self._config = config
         self._cache = cache

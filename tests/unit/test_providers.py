@@ -8,8 +8,7 @@ import socket
 import httpx
 import pytest
 
-from chalicelib.providers import HttpJsonProvider, Outcome, build_providers, classify_answer
-from chalicelib.settings import ProviderConfig
+from chalicelib.providers import HttpJsonConfig, HttpJsonProvider, Outcome, build_providers, classify_answer
 
 pytestmark = pytest.mark.unit
 
@@ -25,7 +24,7 @@ def wire():
 
 
 def adapter(http: httpx.Client, url: str, **config) -> HttpJsonProvider:
-    return HttpJsonProvider(ProviderConfig(name="alpha", url=url, **config), http)
+    return HttpJsonProvider(HttpJsonConfig(name="alpha", url=url, **config), http)
 
 
 def send(provider: HttpJsonProvider, attempt: int = 1):
@@ -150,7 +149,7 @@ def test_only_accepted_and_provider_failures_count_for_health():
 
 def test_build_providers_makes_one_adapter_per_configured_provider(simulators, wire):
     alpha, beta = simulators("alpha"), simulators("beta")
-    configs = (ProviderConfig(name="alpha", url=alpha.url), ProviderConfig(name="beta", url=beta.url))
+    configs = (HttpJsonConfig(name="alpha", url=alpha.url), HttpJsonConfig(name="beta", url=beta.url))
     providers = build_providers(configs, wire[0])
     assert sorted(providers) == ["alpha", "beta"]
     assert send(providers["beta"]).outcome is Outcome.ACCEPTED

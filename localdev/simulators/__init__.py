@@ -1,0 +1,98 @@
+"""The wire formats the provider simulator speaks, one module per kind (docs/providers.md).
+
+The server (localdev/provider_simulator.py) owns what every simulated provider shares: arrivals, its own
+rate limit counted on arrival, latency, the failure modes and the control endpoints. A wire format owns
+what differs between vendors: which requests are sends, how a send is parsed and authenticated, and
+every answer, in the vendor's own shape:
+
+    is_send(method, path, headers)   is this request a send?
+    read(request, config)            -> Inbound: the message, the auth verdict, or the vendor's answer
+                                        to a malformed request
+    accepted(inbound, message_ids)   the vendor's answer to an accepted send
+    answer(code, inbound)            the vendor's answer for one of its error codes (``ERRORS``)
+
+``MODE_CODES`` maps the simulator's generic modes (reject, unauthorized, throttle, fail, flaky) to the
+vendor's codes, and ``RATE_LIMIT_CODE`` is what it answers over its own rate limit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, payload: Any, content_type: str = "application/json", **headers: str) -> Reply:
+        return cls(status, json.dumps(payload).encode(), content_type, headers)
+
+
+@dataclass(frozen=True)
+class SimRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str]  # names lower-cased
+    body: bytes
+
+
+@dataclass
+class Inbound:
+    """One send as the simulator read it."""
+
+    auth: str = "ok"  # ok | missing | wrong | unchecked (no credentials configured)
+    auth_code: str | None = None  # the vendor's code for this auth failure (else its "unauthorized" one)
+    message: dict[str, Any] | None = None  # to, text, reference, fields (the request's non-secret fields)
+    problem: Reply | None = None  # the vendor's answer when the request itself is malformed
+    parts: int = 1  # SMS parts the vendor counts (Vonage answers one entry per part)
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    status: int
+    kind: str  # refused | throttled | failure | unauthorized | configuration (docs only)
+    message: str
+
+
+class WireFormat:
+    kind: ClassVar[str]
+    ERRORS: ClassVar[Mapping[str, ErrorAnswer]]
+    MODE_CODES: ClassVar[Mapping[str, tuple[str, ...]]]
+    RATE_LIMIT_CODE: ClassVar[str]
+    # The credential fields a simulator of this kind checks (empty credentials: any well-formed auth passes).
+    CREDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def is_send(self, request: SimRequest) -> bool:
+        raise NotImplementedError
+
+    def read(self, request: SimRequest, credentials: Mapping[str, str], api_key: str | None) -> Inbound:
+        raise NotImplementedError
+
+    def accepted(self, inbound: Inbound, message_ids: list[str]) -> Reply:
+        raise NotImplementedError
+
+    def answer(self, code: str, inbound: Inbound | None = None, retry_after_s: int = 1) -> Reply:
+        raise NotImplementedError
+
+    def new_message_id(self, name: str) -> str:
+        raise NotImplementedError
+
+
+def wire_formats() -> dict[str, WireFormat]:
+    from localdev.simulators.aws_sms import AwsSmsWire
+    from localdev.simulators.http_json import HttpJsonWire
+    from localdev.simulators.twilio import TwilioWire
+    from localdev.simulators.vonage import VonageWire
+
+    return {wire.kind: wire for wire in (HttpJsonWire(), TwilioWire(), VonageWire(), AwsSmsWire())}
+
+
+WIRE_FORMATS = wire_formats()
+KINDS = tuple(WIRE_FORMATS)
