@@ -11,6 +11,9 @@ every answer, in the vendor's own shape:
     accepted(inbound, message_ids)   the vendor's answer to an accepted send
     answer(code, inbound)            the vendor's answer for one of its error codes (``ERRORS``)
 
+``local_setup`` gives what the local stack needs to run one: the simulator's credentials (made up per
+run) and the ``SMS_PROVIDERS`` entry that points the gateway at it with those credentials.
+
 ``MODE_CODES`` maps the simulator's generic modes (reject, unauthorized, throttle, fail, flaky) to the
 vendor's codes, and ``RATE_LIMIT_CODE`` is what it answers over its own rate limit.
 """
@@ -18,6 +21,7 @@ vendor's codes, and ``RATE_LIMIT_CODE`` is what it answers over its own rate lim
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -83,6 +87,15 @@ class WireFormat:
 
     def new_message_id(self, name: str) -> str:
         raise NotImplementedError
+
+    def local_setup(self, base_url: str, env: Mapping[str, str]) -> tuple[dict, dict]:
+        """(the simulator's auth settings, the kind's fields of the SMS_PROVIDERS entry pointing at it)."""
+        raise NotImplementedError
+
+
+def made_up_secret() -> str:
+    """A credential for one run of a local simulator: not a real one, and never the same twice."""
+    return secrets.token_urlsafe(18)
 
 
 def wire_formats() -> dict[str, WireFormat]:

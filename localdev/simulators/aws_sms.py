@@ -109,6 +109,15 @@ class AwsSmsWire(WireFormat):
     def new_message_id(self, name: str) -> str:
         return str(uuid.uuid4())
 
+    def local_setup(self, base_url: str, env: Mapping[str, str]) -> tuple[dict, dict]:
+        # The gateway signs with the environment's AWS credentials (the local stack's, for the emulator too);
+        # the simulator checks the signature with the same pair.
+        credentials = {"aws_access_key_id": env.get("AWS_ACCESS_KEY_ID", ""),
+                       "aws_secret_access_key": env.get("AWS_SECRET_ACCESS_KEY", "")}
+        entry = {"endpoint_url": base_url, "region": env.get("AWS_DEFAULT_REGION") or "us-east-1",
+                 "origination_identity": "+15005550007"}
+        return {"credentials": credentials}, entry
+
     def _validation(self, reason: str, message: str, field: str | None = None) -> Reply:
         payload = {"__type": f"{NAMESPACE}#ValidationException", "Message": message, "Reason": reason}
         if field:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat
+from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, made_up_secret
 
 
 class HttpJsonWire(WireFormat):
@@ -58,6 +58,10 @@ class HttpJsonWire(WireFormat):
 
     def new_message_id(self, name: str) -> str:
         return f"{name}-{uuid.uuid4().hex}"
+
+    def local_setup(self, base_url: str, env: Mapping[str, str]) -> tuple[dict, dict]:
+        api_key = made_up_secret()
+        return {"api_key": api_key}, {"url": f"{base_url}/send", "api_key": api_key}
 
 
 def _parse_message(body: bytes) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from email.utils import formatdate
 from urllib.parse import parse_qs
 
 from chalicelib.segments import count_segments
-from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat
+from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, made_up_secret
 
 PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -98,6 +98,12 @@ class TwilioWire(WireFormat):
 
     def new_message_id(self, name: str) -> str:
         return "SM" + uuid.uuid4().hex
+
+    def local_setup(self, base_url: str, env: Mapping[str, str]) -> tuple[dict, dict]:
+        account_sid, auth_token = "AC" + uuid.uuid4().hex, made_up_secret()
+        # +1 500 555 0006: Twilio's documented magic "From" of test credentials, never a real sender.
+        entry = {"account_sid": account_sid, "from": "+15005550006", "auth_token": auth_token, "base_url": base_url}
+        return {"credentials": {"account_sid": account_sid, "auth_token": auth_token}}, entry
 
 
 def _form(request: SimRequest) -> dict[str, str]:

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from chalicelib.providers.vonage import signature
 from chalicelib.segments import count_segments
-from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat
+from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, made_up_secret
 
 NUMBER = re.compile(r"^[1-9]\d{6,14}$")  # E.164 digits, no "+"
 SECRET_PARAMS = frozenset({"api_secret", "sig"})
@@ -85,6 +85,11 @@ class VonageWire(WireFormat):
 
     def new_message_id(self, name: str) -> str:
         return secrets.token_hex(8).upper()
+
+    def local_setup(self, base_url: str, env: Mapping[str, str]) -> tuple[dict, dict]:
+        api_key, api_secret = secrets.token_hex(4), made_up_secret()
+        entry = {"api_key": api_key, "from": "SMSGateway", "api_secret": api_secret, "base_url": base_url}
+        return {"credentials": {"api_key": api_key, "api_secret": api_secret}}, entry
 
     def _part(self, inbound: Inbound, message_id: str) -> dict:
         part = {"to": inbound.message["to"], "message-id": message_id, "status": "0",
