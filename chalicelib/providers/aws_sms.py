@@ -14,6 +14,7 @@ docs/providers.md#aws. ``Context`` carries the gateway's request id and attempt 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 import boto3
@@ -93,9 +94,15 @@ class AwsSmsConfig(ProviderEntry):
         return self
 
 
+@functools.cache
+def _session() -> boto3.session.Session:
+    # One session for every client: it loads the service model once (building a client is then cheap).
+    return boto3.session.Session()
+
+
 def sms_client(config: AwsSmsConfig, default_region: str):
     """A client of its own per provider: one attempt (retries are the gateway's), its own region/endpoint."""
-    return boto3.session.Session().client(
+    return _session().client(
         SERVICE, region_name=config.region or default_region, endpoint_url=config.endpoint_url,
         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=config.timeout_s,
                       read_timeout=config.timeout_s))
