@@ -16,7 +16,17 @@ import os
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from chalicelib.errors import ConfigurationError
 from chalicelib.providers import AwsSmsConfig, HttpJsonConfig, ProviderEntry, TwilioConfig, VonageConfig
@@ -32,7 +42,15 @@ LOCAL_SIMULATORS = (
 
 # One SMS_PROVIDERS entry: its "kind" picks the vendor's fields (each declared beside its adapter in
 # chalicelib/providers/); an entry without "kind" is http-json, as before there were other kinds.
-ProviderConfig = Annotated[HttpJsonConfig | TwilioConfig | VonageConfig | AwsSmsConfig, Field(discriminator="kind")]
+def _kind_of(entry: Any) -> str:
+    return entry.get("kind", "http-json") if isinstance(entry, dict) else getattr(entry, "kind", "http-json")
+
+
+ProviderConfig = Annotated[
+    Annotated[HttpJsonConfig, Tag("http-json")] | Annotated[TwilioConfig, Tag("twilio")]
+    | Annotated[VonageConfig, Tag("vonage")] | Annotated[AwsSmsConfig, Tag("aws")],
+    Discriminator(_kind_of),
+]
 _PROVIDER_ENTRY = TypeAdapter(ProviderConfig)
 
 
@@ -57,10 +75,12 @@ def _provider_entries(raw: Any) -> Any:
 
 
 def _entry_problem(error) -> str:
+    if error["type"] == "union_tag_invalid":
+        return f"kind: must be one of {error['ctx']['expected_tags']}"
     # The first loc part of a tagged union is the kind itself: left out.
-    loc = [str(part) for part in error["loc"][1:]] if error["type"] != "union_tag_invalid" else []
+    loc = ".".join(str(part) for part in error["loc"][1:])
     message = error["msg"].removeprefix("Value error, ")
-    return f"{'.'.join(loc)}: {message}" if loc else message
+    return f"{loc}: {message}" if loc else message
 
 
 def _json_list(raw: Any) -> Any:

@@ -122,9 +122,9 @@ class ProviderSecrets:
     def get(self) -> dict[str, str]:
         values = dict(self._inline)
         if self._cache is not None and self._shared_secret_id:
-            values.update(self._entry_of_shared_secret(self._cache.get(self._shared_secret_id)))
+            values.update(self._entry_of_shared_secret(self._read(self._shared_secret_id)))
         if self._cache is not None and self._config.secret_id:
-            values.update(self._fields(self._cache.get(self._config.secret_id), self._config.secret_id))
+            values.update(self._fields(self._read(self._config.secret_id), self._config.secret_id))
         missing = self._config.missing_secrets(frozenset(values))
         if missing:
             where = self._config.secret_id or self._shared_secret_id or "the SMS_PROVIDERS entry"
@@ -142,6 +142,13 @@ class ProviderSecrets:
     @property
     def name(self) -> str:
         return self._config.name
+
+    def _read(self, secret_id: str) -> dict:
+        try:
+            return self._cache.get(secret_id)
+        except SecretUnavailable as exc:
+            raise SecretUnavailable(f"provider {self.name!r}: {exc.message}",
+                                    configuration_problem=exc.configuration_problem) from None
 
     def _entry_of_shared_secret(self, shared: Mapping) -> dict[str, str]:
         entry = shared.get(self.name)
