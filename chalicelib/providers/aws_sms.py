@@ -18,6 +18,8 @@ import functools
 from typing import Any, Literal
 
 import boto3
+import botocore.loaders
+import botocore.session
 import httpx
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
@@ -95,14 +97,17 @@ class AwsSmsConfig(ProviderEntry):
 
 
 @functools.cache
-def _session() -> boto3.session.Session:
-    # One session for every client: it loads the service model once (building a client is then cheap).
-    return boto3.session.Session()
+def _model_loader() -> botocore.loaders.Loader:
+    # Shared by every client: the service model is read from disk once. Each client still gets a session of
+    # its own, so it finds the credentials of the environment it is built in.
+    return botocore.loaders.create_loader()
 
 
 def sms_client(config: AwsSmsConfig, default_region: str):
     """A client of its own per provider: one attempt (retries are the gateway's), its own region/endpoint."""
-    return _session().client(
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _model_loader())
+    return boto3.session.Session(botocore_session=core).client(
         SERVICE, region_name=config.region or default_region, endpoint_url=config.endpoint_url,
         config=Config(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=config.timeout_s,
                       read_timeout=config.timeout_s))

@@ -17,7 +17,6 @@ import pytest
 from pydantic import TypeAdapter
 
 from chalicelib.providers import AwsSmsConfig, Outcome
-from chalicelib.providers import aws_sms as aws_sms_module
 from chalicelib.providers.aws_sms import AwsSmsProvider, classify_error
 from chalicelib.settings import ProviderConfig
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
@@ -115,16 +114,7 @@ def test_a_wrong_secret_key_fails_the_signature_check_as_a_configuration_problem
     assert result.error == "aws InvalidSignatureException"
 
 
-@pytest.fixture
-def fresh_boto_session():
-    """A boto3 session made after the test's environment changes (the adapters share one, which keeps the
-    credentials it found)."""
-    aws_sms_module._session.cache_clear()
-    yield
-    aws_sms_module._session.cache_clear()
-
-
-def test_no_credentials_is_a_configuration_problem(aws_sms, wire, monkeypatch, tmp_path, fresh_boto_session):
+def test_no_credentials_is_a_configuration_problem(aws_sms, wire, monkeypatch, tmp_path):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
