@@ -18,6 +18,7 @@ never a refusal, which would fail every request sent its way for good.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol
@@ -110,7 +111,7 @@ def stored_text(body: bytes) -> dict[str, Any]:
     return {"raw": body[:MAX_STORED_BODY].decode("utf-8", errors="replace")}
 
 
-class ProviderAdapter:
+class ProviderAdapter(ABC):
     """Time the send, get the credentials, turn what went wrong into a result, log configuration problems.
 
     Subclasses implement ``exchange`` (the vendor's request and the classification of its answer)."""
@@ -143,9 +144,10 @@ class ProviderAdapter:
         return SendResult(self.name, verdict.outcome, verdict.status_code, _elapsed_ms(started), verdict.message_id,
                           verdict.error, verdict.response_data, verdict.configuration_problem)
 
+    @abstractmethod
     def exchange(self, *, phone: str, text: str, request_id: str, attempt: int,
                  credentials: dict[str, str]) -> Verdict:
-        raise NotImplementedError
+        """Send one SMS the vendor's way and classify its answer (or what went wrong)."""
 
 
 class HttpProviderAdapter(ProviderAdapter):
@@ -169,12 +171,14 @@ class HttpProviderAdapter(ProviderAdapter):
             return failed(None, f"connection error: {type(exc).__name__}")
         return self.classify(answer)
 
+    @abstractmethod
     def build_request(self, *, phone: str, text: str, request_id: str, attempt: int,
                       credentials: dict[str, str]) -> httpx.Request:
-        raise NotImplementedError
+        """The vendor's request for one SMS, on ``self._http``."""
 
+    @abstractmethod
     def classify(self, answer: Answer) -> Verdict:
-        raise NotImplementedError
+        """The verdict on the vendor's answer (the vendor's table in docs/providers.md)."""
 
 
 def _elapsed_ms(started: float) -> int:

@@ -47,30 +47,29 @@ class HttpJsonConfig(ProviderEntry):
     api_key: str | None = Field(default=None, repr=False)
 
 
-def _stored_body(body: bytes) -> dict[str, Any]:
+def _parsed(body: bytes) -> Any:
     try:
-        data = json.loads(body)
+        return json.loads(body)
     except ValueError:
-        return stored_text(body)
-    if isinstance(data, dict) and len(body) <= MAX_STORED_BODY:
-        return data
-    return stored_text(body)
+        return None
 
 
-def classify_answer(status_code: int, body: Any) -> Verdict:
-    """The verdict on one http-json answer (``body`` as stored: the JSON object, or {"raw": ...})."""
+def classify_answer(status_code: int, body: bytes) -> Verdict:
+    """The verdict on one http-json answer; the body is kept when it is a small JSON object, else cut."""
+    data = _parsed(body)
+    kept = data if isinstance(data, dict) and len(body) <= MAX_STORED_BODY else stored_text(body)
     if 200 <= status_code < 300:
-        message_id = body.get("message_id") if isinstance(body, dict) else None
+        message_id = data.get("message_id") if isinstance(data, dict) else None
         if isinstance(message_id, str) and message_id:
-            return accepted(status_code, message_id, body)
-        return failed(status_code, f"malformed {status_code} answer: no message_id", body)
+            return accepted(status_code, message_id, kept)
+        return failed(status_code, f"malformed {status_code} answer: no message_id", kept)
     if status_code in REFUSAL_CODES:
-        return Verdict(Outcome.REFUSED, status_code, None, f"refused by provider ({status_code})", body)
+        return Verdict(Outcome.REFUSED, status_code, None, f"refused by provider ({status_code})", kept)
     if status_code == 429:
-        return Verdict(Outcome.THROTTLED, status_code, None, "throttled by provider (429)", body)
+        return Verdict(Outcome.THROTTLED, status_code, None, "throttled by provider (429)", kept)
     if status_code in CONFIGURATION_CODES:
-        return misconfigured(status_code, f"provider error ({status_code}): check the url and the api_key", body)
-    return failed(status_code, f"provider error ({status_code})", body)
+        return misconfigured(status_code, f"provider error ({status_code}): check the url and the api_key", kept)
+    return failed(status_code, f"provider error ({status_code})", kept)
 
 
 class HttpJsonProvider(HttpProviderAdapter):
@@ -85,4 +84,4 @@ class HttpJsonProvider(HttpProviderAdapter):
         return self._http.build_request("POST", self._config.url, json=payload, headers=headers)
 
     def classify(self, answer: Answer) -> Verdict:
-        return classify_answer(answer.status_code, _stored_body(answer.body))
+        return classify_answer(answer.status_code, answer.body)

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import json
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import parse_qs
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class ErrorAnswer:
     message: str
 
 
-class WireFormat:
+class WireFormat(ABC):
     kind: ClassVar[str]
     ERRORS: ClassVar[Mapping[str, ErrorAnswer]]
     MODE_CODES: ClassVar[Mapping[str, tuple[str, ...]]]
@@ -73,24 +75,40 @@ class WireFormat:
     # The credential fields a simulator of this kind checks (empty credentials: any well-formed auth passes).
     CREDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ()
 
+    @abstractmethod
     def is_send(self, request: SimRequest) -> bool:
-        raise NotImplementedError
+        """Whether this request is a send (else only the control endpoints may answer it)."""
 
+    @abstractmethod
     def read(self, request: SimRequest, credentials: Mapping[str, str], api_key: str | None) -> Inbound:
-        raise NotImplementedError
+        """The send as read: its message, or the vendor's answer to what is wrong with it, and the auth verdict."""
 
+    @abstractmethod
     def accepted(self, inbound: Inbound, message_ids: list[str]) -> Reply:
-        raise NotImplementedError
+        """The vendor's answer to an accepted send (one message id per part)."""
 
+    @abstractmethod
     def answer(self, code: str, inbound: Inbound | None = None, retry_after_s: int = 1) -> Reply:
-        raise NotImplementedError
+        """The vendor's answer for one of its codes (``ERRORS``)."""
 
+    @abstractmethod
     def new_message_id(self, name: str) -> str:
-        raise NotImplementedError
+        """A message id in the vendor's format."""
 
+    @abstractmethod
     def local_setup(self, base_url: str, env: Mapping[str, str]) -> tuple[dict, dict]:
         """(the simulator's auth settings, the kind's fields of the SMS_PROVIDERS entry pointing at it)."""
-        raise NotImplementedError
+
+
+def form_fields(request: SimRequest) -> dict[str, str]:
+    """A form-encoded body as {name: last value}; {} when the body is not a UTF-8 form."""
+    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return {}
+    try:
+        pairs = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        return {}
+    return {key: values[-1] for key, values in pairs.items()}
 
 
 def made_up_secret() -> str:

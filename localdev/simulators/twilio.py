@@ -13,10 +13,9 @@ import re
 import uuid
 from collections.abc import Mapping
 from email.utils import formatdate
-from urllib.parse import parse_qs
 
 from chalicelib.segments import count_segments
-from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, made_up_secret
+from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, form_fields, made_up_secret
 
 PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -59,7 +58,7 @@ class TwilioWire(WireFormat):
         auth = _check_basic(request.headers.get("authorization"), credentials)
         if credentials.get("account_sid") and account != credentials["account_sid"]:
             return Inbound(auth=auth, problem=self.answer("20404"))
-        form = _form(request)
+        form = form_fields(request)
         to, body = form.get("To"), form.get("Body")
         sender = {key: form[key] for key in ("From", "MessagingServiceSid") if key in form}
         if not to:
@@ -104,16 +103,6 @@ class TwilioWire(WireFormat):
         # +1 500 555 0006: Twilio's documented magic "From" of test credentials, never a real sender.
         entry = {"account_sid": account_sid, "from": "+15005550006", "auth_token": auth_token, "base_url": base_url}
         return {"credentials": {"account_sid": account_sid, "auth_token": auth_token}}, entry
-
-
-def _form(request: SimRequest) -> dict[str, str]:
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return {}
-    try:
-        pairs = parse_qs(request.body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-    except UnicodeDecodeError:
-        return {}
-    return {key: values[-1] for key, values in pairs.items()}
 
 
 def _check_basic(header: str | None, credentials: Mapping[str, str]) -> str:

@@ -13,11 +13,10 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping
-from urllib.parse import parse_qs
 
 from chalicelib.providers.vonage import signature
 from chalicelib.segments import count_segments
-from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, made_up_secret
+from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, form_fields, made_up_secret
 
 NUMBER = re.compile(r"^[1-9]\d{6,14}$")  # E.164 digits, no "+"
 SECRET_PARAMS = frozenset({"api_secret", "sig"})
@@ -54,7 +53,7 @@ class VonageWire(WireFormat):
         return request.method == "POST" and request.path == "/sms/json"
 
     def read(self, request: SimRequest, credentials: Mapping[str, str], api_key: str | None) -> Inbound:
-        params = _form(request)
+        params = form_fields(request)
         auth, auth_code = _check_auth(params, request.headers.get("authorization"), credentials)
         if auth_code is not None:
             return Inbound(auth=auth, auth_code=auth_code)
@@ -103,16 +102,6 @@ class VonageWire(WireFormat):
         if inbound is not None and inbound.message is not None:
             part["to"] = inbound.message["to"]
         return part
-
-
-def _form(request: SimRequest) -> dict[str, str]:
-    if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-        return {}
-    try:
-        pairs = parse_qs(request.body.decode("utf-8"), keep_blank_values=True)
-    except UnicodeDecodeError:
-        return {}
-    return {key: values[-1] for key, values in pairs.items()}
 
 
 def _check_auth(params: dict[str, str], header: str | None, credentials: Mapping[str, str]) -> tuple[str, str | None]:

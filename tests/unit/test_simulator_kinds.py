@@ -76,6 +76,20 @@ def test_twilio_checks_basic_auth(simulators, headers, auth):
     assert sim.arrivals()[0]["auth"] == auth
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        pytest.param(b'{"To": "+14155550100", "Body": "hi"}', "application/json", id="json-not-a-form"),
+        pytest.param(b"To=%2B14155550100&Body=\xff", "application/x-www-form-urlencoded", id="not-utf-8"),
+    ],
+)
+def test_twilio_reads_only_utf8_forms(simulators, content, content_type):
+    sim = simulators("tw", kind="twilio", credentials=TWILIO)
+    response = httpx.post(f"{sim.url}/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json", content=content,
+                          headers={"Content-Type": content_type, **basic(ACCOUNT_SID, "tw-token")})
+    assert (response.status_code, response.json()["code"]) == (400, 21604)
+
+
 def test_twilio_answers_404_20404_for_another_account(simulators):
     sim = simulators("tw", kind="twilio", credentials=TWILIO)
     response = twilio_post(sim, {"To": "+14155550100", "From": "+15005550006", "Body": "hi"}, account="AC" + "6" * 32)
@@ -112,6 +126,24 @@ def test_vonage_refuses_with_http_200_and_a_status(simulators, changes, status):
     response = vonage_post(sim, form)
     assert response.status_code == 200
     assert [part["status"] for part in response.json()["messages"]] == [status]
+
+
+@pytest.mark.parametrize(
+    ("credentials", "form", "status"),
+    [
+        pytest.param({"api_key": "abcd1234", "api_secret": "vg-secret"},
+                     {"sig": "0" * 32, "timestamp": "1"}, "14", id="signed-but-this-account-signs-with-no-secret"),
+        pytest.param({}, {"sig": "0" * 32, "timestamp": "1"}, "0", id="signed-and-nothing-to-check-against"),
+        pytest.param({"api_key": "abcd1234", "signature_secret": "s"}, {"api_secret": "x"}, "4",
+                     id="secret-sent-to-a-signing-account"),
+        pytest.param({}, {"api_secret": "anything"}, "0", id="secret-and-nothing-to-check-against"),
+    ],
+)
+def test_vonage_auth_variants(simulators, credentials, form, status):
+    sim = simulators("vg", kind="vonage", credentials=credentials)
+    base = {key: VONAGE_FORM[key] for key in ("api_key", "from", "to", "text")}
+    response = vonage_post(sim, {**base, **form}, headers={"Authorization": "Basic ???"})  # a bad header: ignored
+    assert response.json()["messages"][0]["status"] == status
 
 
 def test_vonage_accepts_basic_auth_as_its_current_sdk_sends_it(simulators):

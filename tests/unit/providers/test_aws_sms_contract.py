@@ -10,8 +10,11 @@ the simulator speaks it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
+import threading
 
 import pytest
 from pydantic import TypeAdapter
@@ -180,3 +183,44 @@ def test_classification_of_error_shapes(response, outcome, configuration_problem
 def test_configuration_is_validated_field_by_field(fields, problem):
     with pytest.raises(ValueError, match=problem):
         config("https://sms-voice.us-east-1.amazonaws.com", **fields)
+
+
+def test_an_unreachable_endpoint_is_a_provider_failure(wire):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result = send(AwsSmsProvider(config(closed), wire[0]))
+    assert (result.outcome, result.error) == (Outcome.PROVIDER_FAILURE, "connection error: ConnectError")
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", "malformed answer: no MessageId",
+                     id="200-without-message-id"),
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 70000\r\n\r\n" + b" " * 70000,
+                     "answer larger than 65536 bytes", id="answer-over-the-cap"),
+    ],
+)
+def test_an_odd_answer_is_a_provider_failure(wire, answer, error):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def answer_once():
+            connection, _ = listener.accept()
+            with connection:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += connection.recv(65536)
+                connection.sendall(answer)
+                connection.settimeout(5)  # read the rest until the client hangs up: unread data would reset
+                with contextlib.suppress(OSError):
+                    while connection.recv(65536):
+                        pass
+
+        server = threading.Thread(target=answer_once, daemon=True)
+        server.start()
+        result = send(AwsSmsProvider(config(f"http://127.0.0.1:{listener.getsockname()[1]}"), wire[0]))
+        server.join(5)
+    assert (result.outcome, result.error) == (Outcome.PROVIDER_FAILURE, error)

@@ -53,6 +53,11 @@ def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], str]]:
                     data += chunk
                 with contextlib.suppress(OSError):  # the client hung up at its deadline
                     answer(self.request, stop)
+                    # Then read what is left of the request until the client hangs up: closing a socket
+                    # with unread data resets the connection, which the client would see before the answer.
+                    self.request.settimeout(5)
+                    while self.request.recv(65536):
+                        pass
 
         server = _Server(("127.0.0.1", 0), Handler)
         servers.append(server)
@@ -213,3 +218,47 @@ def test_a_refused_connection_is_a_provider_failure_at_once():
         [provider] = build_providers([config], http).values()
         result = provider.send(phone=PHONE, text="hi", request_id=REQUEST_ID, attempt=1)
     assert (result.outcome, result.error) == (Outcome.PROVIDER_FAILURE, "connection error: ConnectError")
+
+
+def test_a_call_started_after_its_deadline_never_connects(simulators):
+    alpha = simulators("alpha")
+    with deadline_client() as http, deadline_scope(0):
+        outcome, _ = timed(lambda: call_within(http, http.build_request("POST", alpha.url, json={}), timeout_s=5))
+    assert isinstance(outcome, httpx.ConnectTimeout)
+    assert alpha.arrivals() == []
+
+
+def test_outside_a_provider_call_the_client_is_a_plain_pooled_client(simulators):
+    alpha = simulators("alpha")
+    with deadline_client() as http:
+        assert http.get(f"{alpha.base_url}/_health", timeout=None).status_code == 200
+
+
+class _RecordingStream:
+    """A network stream that only records the timeouts it is given."""
+
+    def __init__(self):
+        self.timeouts: list[float | None] = []
+        self.closed = False
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        self.timeouts.append(timeout)
+        return self
+
+    def get_extra_info(self, info):
+        return info
+
+    def close(self):
+        self.closed = True
+
+
+def test_the_tls_handshake_is_bounded_by_the_deadline_too():
+    from chalicelib.providers.deadline import _DeadlineStream
+
+    inner = _RecordingStream()
+    with deadline_scope(0.5):
+        tls = _DeadlineStream(inner).start_tls(None, "api.twilio.com", timeout=30)
+    assert 0 < inner.timeouts[0] <= 0.5
+    assert tls.get_extra_info("ssl_object") == "ssl_object"
+    tls.close()
+    assert inner.closed

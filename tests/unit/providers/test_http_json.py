@@ -147,7 +147,9 @@ def test_connection_refused_is_a_provider_failure(wire):
         pytest.param(201, {"message_id": "m-1"}, Outcome.ACCEPTED, id="201-accepted"),
         pytest.param(200, {"message_id": ""}, Outcome.PROVIDER_FAILURE, id="empty-message-id"),
         pytest.param(200, {"message_id": 7}, Outcome.PROVIDER_FAILURE, id="numeric-message-id"),
-        pytest.param(200, {"raw": "[1]"}, Outcome.PROVIDER_FAILURE, id="no-message-id"),
+        pytest.param(200, [1], Outcome.PROVIDER_FAILURE, id="not-an-object"),
+        pytest.param(200, {"id": "m-1"}, Outcome.PROVIDER_FAILURE, id="no-message-id"),
+        pytest.param(200, {"message_id": "m-1", "detail": "x" * 2000}, Outcome.ACCEPTED, id="large-2xx-accepted"),
         pytest.param(404, {}, Outcome.PROVIDER_FAILURE, id="404-wrong-url-provider-failure"),
         pytest.param(422, {}, Outcome.REFUSED, id="422-refused"),
         pytest.param(403, {}, Outcome.PROVIDER_FAILURE, id="403-provider-failure"),
@@ -157,7 +159,13 @@ def test_connection_refused_is_a_provider_failure(wire):
     ],
 )
 def test_classify_answer(status, body, outcome):
-    assert classify_answer(status, body).outcome is outcome
+    assert classify_answer(status, json.dumps(body).encode()).outcome is outcome
+
+
+def test_a_large_answer_is_kept_cut_to_1_kib():
+    verdict = classify_answer(200, json.dumps({"message_id": "m-1", "detail": "x" * 2000}).encode())
+    assert verdict.message_id == "m-1"
+    assert len(verdict.response_data["raw"]) == 1024
 
 
 def test_only_accepted_and_provider_failures_count_for_health():
