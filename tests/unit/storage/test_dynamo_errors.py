@@ -82,3 +82,14 @@ def test_an_item_dynamodb_refuses_is_a_storage_bug_not_an_outage(request_store, 
     too_big = SendResult("alpha", Outcome.ACCEPTED, 200, 5, "m", None, {"raw": "x" * 500_000})
     with pytest.raises(StorageRejected):
         request_store.record_attempt(request_id, 1, too_big)
+
+
+def test_a_read_timeout_is_a_dependency_outage_not_a_crash():
+    """Under load moto (or DynamoDB) may not answer in time: botocore's ReadTimeoutError has no response."""
+    from botocore.exceptions import ReadTimeoutError
+    from pynamodb.exceptions import PutError
+
+    from chalicelib.storage.dynamo import translate
+
+    timeout = ReadTimeoutError(endpoint_url="http://127.0.0.1:5055/")
+    assert isinstance(translate(PutError("Failed to put item", timeout)), DependencyUnavailable)
