@@ -40,12 +40,12 @@ LOCAL_SIMULATORS = (
 )
 
 
-# One SMS_PROVIDERS entry: its "kind" picks the vendor's fields (each declared beside its adapter in
-# chalicelib/providers/); an entry without "kind" is http-json, as before there were other kinds.
 def _kind_of(entry: Any) -> str:
     return entry.get("kind", "http-json") if isinstance(entry, dict) else getattr(entry, "kind", "http-json")
 
 
+# One SMS_PROVIDERS entry: its "kind" picks the vendor's fields (each declared beside its adapter in
+# chalicelib/providers/); an entry without "kind" is http-json, as before there were other kinds.
 ProviderConfig = Annotated[
     Annotated[HttpJsonConfig, Tag("http-json")] | Annotated[TwilioConfig, Tag("twilio")]
     | Annotated[VonageConfig, Tag("vonage")] | Annotated[AwsSmsConfig, Tag("aws")],

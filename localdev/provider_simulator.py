@@ -57,7 +57,6 @@ RUNTIME_SETTINGS = frozenset(
     {"mode", "latency_ms", "jitter_ms", "failure_rate", "rate_limit", "slow_ms", "drip_ms", "error_code",
      "api_key", "credentials"}
 )
-MAX_BODY_BYTES = 1024 * 1024
 
 RATE_WINDOW_S = 1.0
 GARBAGE_BODY = b"<html><body>502 upstream hiccup</body></html>"
@@ -217,7 +216,7 @@ class _ProviderState:
         """Send the SMS (its ``parts``): the message ids. http-json sends once per idempotency key, a repeat
         gets the first ids back; the vendors have no such key, so each arrival is a send."""
         wire = WIRE_FORMATS[self._config.kind]
-        idempotency_key = arrival["idempotency_key"] if getattr(wire, "IDEMPOTENT", False) else None
+        idempotency_key = arrival["idempotency_key"] if wire.IDEMPOTENT else None
         with self._lock:
             known_ids = self._message_ids_by_idempotency_key.get(idempotency_key) if idempotency_key else None
             if known_ids is not None:
@@ -350,7 +349,7 @@ class _ProviderRequestHandler(BaseHTTPRequestHandler):
         state = self.server.state
         wire = WIRE_FORMATS[state.config.kind]
         if not self.path.startswith("/_"):
-            # Read the head only: what counts as the arrival is the request line, as the provider counts.
+            # Whether it is a send shows in the head; a send reads its body itself.
             request = SimRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, b"")
             if wire.is_send(request):
                 self._send_sms(wire, request)
@@ -422,9 +421,9 @@ class _ProviderRequestHandler(BaseHTTPRequestHandler):
         if config.mode == "garbage":
             reply(Reply(200, GARBAGE_BODY, "text/html"))
             return
-        if config.mode == "partial" and inbound.parts > 1 and hasattr(wire, "partly_accepted"):
+        if config.mode == "partial" and inbound.parts > 1 and wire.ANSWERS_PER_PART:
             message_ids = state.accept_message(arrival, inbound.message, inbound.parts - 1)
-            reply(wire.partly_accepted(inbound, [*message_ids, ""], config.error_code or wire.RATE_LIMIT_CODE))
+            reply(wire.partly_accepted(inbound, message_ids, config.error_code or wire.RATE_LIMIT_CODE))
             return
         message_ids = state.accept_message(arrival, inbound.message, inbound.parts)
         answer = wire.accepted(inbound, message_ids)

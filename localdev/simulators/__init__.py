@@ -72,6 +72,8 @@ class WireFormat(ABC):
     ERRORS: ClassVar[Mapping[str, ErrorAnswer]]
     MODE_CODES: ClassVar[Mapping[str, tuple[str, ...]]]
     RATE_LIMIT_CODE: ClassVar[str]
+    IDEMPOTENT: ClassVar[bool] = False  # does the vendor answer a repeated Idempotency-Key instead of sending?
+    ANSWERS_PER_PART: ClassVar[bool] = False  # one verdict per SMS part (mode "partial" makes the last one fail)
     # The credential fields a simulator of this kind checks (empty credentials: any well-formed auth passes).
     CREDENTIAL_FIELDS: ClassVar[tuple[str, ...]] = ()
 
@@ -86,6 +88,10 @@ class WireFormat(ABC):
     @abstractmethod
     def accepted(self, inbound: Inbound, message_ids: list[str]) -> Reply:
         """The vendor's answer to an accepted send (one message id per part)."""
+
+    def partly_accepted(self, inbound: Inbound, message_ids: list[str], code: str) -> Reply:
+        """Every part accepted (``message_ids``) but one more, answered ``code`` (ANSWERS_PER_PART kinds)."""
+        raise NotImplementedError(f"{self.kind} answers for a message as a whole")
 
     @abstractmethod
     def answer(self, code: str, inbound: Inbound | None = None, retry_after_s: int = 1) -> Reply:

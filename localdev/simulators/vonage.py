@@ -48,6 +48,7 @@ class VonageWire(WireFormat):
     }
     MODE_CODES = {"reject": ("6",), "unauthorized": ("4",), "throttle": ("1",), "fail": ("5",), "flaky": ("5",)}
     RATE_LIMIT_CODE = "1"
+    ANSWERS_PER_PART = True
 
     def is_send(self, request: SimRequest) -> bool:
         return request.method == "POST" and request.path == "/sms/json"
@@ -74,8 +75,7 @@ class VonageWire(WireFormat):
                                 "messages": [self._part(inbound, message_id) for message_id in message_ids]})
 
     def partly_accepted(self, inbound: Inbound, message_ids: list[str], code: str) -> Reply:
-        """Every part but the last accepted, the last one answered ``code``."""
-        parts = [self._part(inbound, message_id) for message_id in message_ids[:-1]]
+        parts = [self._part(inbound, message_id) for message_id in message_ids]
         parts.append(self._error_part(code, inbound))
         return Reply.json(200, {"message-count": str(len(parts)), "messages": parts})
 
