@@ -146,7 +146,9 @@ def health():
 @app.on_sqs_message(queue="sms-dispatch", batch_size=10, maximum_batching_window_in_seconds=1)
 def dispatch_sms(event):
     records = [(record.to_dict()["messageId"], record.body) for record in event]
-    return wiring.get_dispatcher().dispatch_batch(records)
+    # No send starts that the invocation's remaining time could cut off (dispatcher.py, step 0).
+    time_left_s = event.context.get_remaining_time_in_millis() / 1000 if event.context else None
+    return wiring.get_dispatcher().dispatch_batch(records, time_left_s=time_left_s)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

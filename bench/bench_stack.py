@@ -24,6 +24,7 @@ from pathlib import Path
 import redis
 
 from localdev.stack import ROOT, free_port, http_ok, wait_until
+from localdev.stack_settings import HTTP_JSON_TRIO
 
 PYTHON = sys.executable
 
@@ -77,6 +78,7 @@ class BenchStack:
             "SIM_BASE_PORT": str(free_port()),
             "STACK_STATE_FILE": str(state_file),
             "API_KEYS": "bench-key",
+            "SIM_KINDS": HTTP_JSON_TRIO,  # the benchmark measures routing over alpha, beta and gamma
         })
         env.update(self.env_overrides)
         self.env = env
@@ -115,8 +117,7 @@ class BenchStack:
         return self.state["providers"]
 
     def simulator_base(self, name: str) -> str:
-        url = next(p["url"] for p in self.providers if p["name"] == name)
-        return url.rsplit("/", 1)[0]
+        return self.state["simulators"][name]
 
     def aws_counts(self, reset: bool = False) -> dict:
         url = f"{self.proxy_url}/__bench__/{'reset' if reset else 'counts'}"

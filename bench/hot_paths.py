@@ -116,8 +116,7 @@ def _profiled(run, path: Path, *, cpu: bool) -> dict:
 def _simulator_limits(stack, rate_limit: int) -> None:
     import httpx
 
-    for provider in stack.providers:
-        base = provider["url"].rsplit("/", 1)[0]
+    for base in stack.state["simulators"].values():
         httpx.post(f"{base}/_reset", timeout=5)
         httpx.post(f"{base}/_config", json={"mode": "ok", "rate_limit": rate_limit}, timeout=5)
 

@@ -27,15 +27,16 @@ from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
+from chalicelib.providers import HttpJsonConfig
 from chalicelib.router import Router, RoutingPolicy
-from chalicelib.settings import ProviderConfig, get_settings
+from chalicelib.settings import get_settings
 
 NAMES = ("alpha", "beta", "gamma")
 DEFAULT_JSON = Path(__file__).parent / "results" / "routing_decisions.json"
 
 
-def _providers(rate_limit: int) -> list[ProviderConfig]:
-    return [ProviderConfig(name=n, url=f"http://127.0.0.1/{n}", rate_limit=rate_limit) for n in NAMES]
+def _providers(rate_limit: int) -> list[HttpJsonConfig]:
+    return [HttpJsonConfig(name=n, url=f"http://127.0.0.1/{n}", rate_limit=rate_limit) for n in NAMES]
 
 
 def _run(decide: Callable[[], str], seconds: float) -> dict:

@@ -45,8 +45,9 @@ from limits.strategies import MovingWindowRateLimiter
 
 from bench import stats
 from bench.measure import cpu_ms, machine
+from chalicelib.providers import HttpJsonConfig
 from chalicelib.router import Router, RoutingPolicy
-from chalicelib.settings import ProviderConfig, get_settings
+from chalicelib.settings import get_settings
 from localdev.stack import free_port, http_ok, wait_until
 
 NAMES = ("alpha", "beta", "gamma")
@@ -63,7 +64,7 @@ class RouterStrategy:
     GUARD_MS = 25  # the gateway's default RATE_LIMIT_GUARD_MS
 
     def __init__(self, client: redis.Redis, limit: int, prefix: str):
-        configs = [ProviderConfig(name=n, url=f"http://127.0.0.1/{n}", rate_limit=limit) for n in NAMES]
+        configs = [HttpJsonConfig(name=n, url=f"http://127.0.0.1/{n}", rate_limit=limit) for n in NAMES]
         policy = replace(RoutingPolicy.from_settings(get_settings({"STAGE": "local"})), health_window_s=30,
                          min_samples=5, unhealthy_for_s=10, guard_ms=self.GUARD_MS)
         self._router = Router(client, configs, key_prefix=prefix, policy=policy)

@@ -1,6 +1,7 @@
 """The dispatcher: one SQS record in, one provider decision, at most one send per attempt.
 
 Per record (``dispatch_message``):
+  0. invocation ending?  -> back on the queue at once, untouched (no send may outlive the Lambda)
   1. expired?            -> failed (expired)
   2. pick a provider     -> Redis, one atomic step (health, exclusions, weighted round-robin, rate slot)
      none free          -> short wait (never longer than SLOT_WAIT_MAX_MS), else back to SQS with a delay
@@ -13,6 +14,7 @@ A record whose dependencies fail raises RetryableError; the batch adapter (sqs_b
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
@@ -28,6 +30,8 @@ from chalicelib.router import Decision, Router
 from chalicelib.sqs_batch import process_batch
 from chalicelib.storage.claims import ClaimLedger
 from chalicelib.storage.records import Claim
+
+SEND_MARGIN_S = 1.0
 
 
 class Dispatcher:
@@ -47,17 +51,29 @@ class Dispatcher:
         self._clock = clock
         self._monotonic = monotonic
         self._sleep = sleep
+        # The time a record needs before its send may start: the slowest provider's whole-call deadline, the
+        # longest wait for a slot, and a second for the claim before and the records after the send.
+        self._time_needed_s = (max(p.timeout_s for p in providers.values()) + self._slot_wait_max_s
+                               + SEND_MARGIN_S) if providers else 0.0
 
-    def dispatch_batch(self, records: Iterable[tuple[str, str]]) -> dict:
-        """records: (messageId, body). Returns Lambda's partial-batch response."""
-        return process_batch(records, self._dispatch_record)
+    def dispatch_batch(self, records: Iterable[tuple[str, str]], *, time_left_s: float | None = None) -> dict:
+        """records: (messageId, body); time_left_s: what the invocation has left (Lambda's context), if known.
+        Returns Lambda's partial-batch response."""
+        ends_at = None if time_left_s is None else self._monotonic() + time_left_s
+        return process_batch(records, functools.partial(self._dispatch_record, ends_at=ends_at))
 
-    def _dispatch_record(self, sqs_message_id: str, body: str) -> None:
+    def _dispatch_record(self, sqs_message_id: str, body: str, ends_at: float | None = None) -> None:
         message = DispatchMessage.from_body(body)
         with log_context(request_id=message.id, sqs_message_id=sqs_message_id, attempt=message.attempt):
-            self.dispatch_message(message)
+            self.dispatch_message(message, ends_at=ends_at)
 
-    def dispatch_message(self, message: DispatchMessage) -> None:
+    def dispatch_message(self, message: DispatchMessage, ends_at: float | None = None) -> None:
+        if ends_at is not None and ends_at - self._monotonic() < self._time_needed_s:
+            # A send cut off by the end of the invocation would leave its outcome unrecorded (and, after the
+            # claim's lease, be sent again): the record goes back for an invocation with time to spare.
+            self._queue.send(message, delay_s=0)
+            logger.info("too little time left in this invocation; requeued", extra={"request_id": message.id})
+            return
         if message.expires_at and self._clock() >= message.expires_at:
             if self._claims.expire(message.id):
                 logger.info("request expired", extra={"request_id": message.id})

@@ -17,9 +17,21 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from phonenumbers import PhoneNumberType
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from chalicelib.errors import ConfigurationError
+from chalicelib.providers import AwsSmsConfig, HttpJsonConfig, ProviderEntry, TwilioConfig, VonageConfig
 
 LOCAL_STAGE = "local"
 # The three provider simulators the local stack starts; only ever the default in the local stage.
@@ -30,18 +42,47 @@ LOCAL_SIMULATORS = (
 )
 
 
-class ProviderConfig(BaseModel):
-    """One upstream provider, as an entry of ``SMS_PROVIDERS``."""
+def _kind_of(entry: Any) -> str:
+    return entry.get("kind", "http-json") if isinstance(entry, dict) else getattr(entry, "kind", "http-json")
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
-    url: str = Field(pattern=r"^https?://")
-    rate_limit: int = Field(default=50, ge=1, le=100_000)
-    weight: int = Field(default=1, ge=1, le=1000)
-    timeout_s: float = Field(default=5.0, gt=0, le=60)
-    api_key: str | None = Field(default=None, repr=False)
-    kind: Literal["http-json"] = "http-json"
+# One SMS_PROVIDERS entry: its "kind" picks the vendor's fields (each declared beside its adapter in
+# chalicelib/providers/); an entry without "kind" is http-json, as before there were other kinds.
+ProviderConfig = Annotated[
+    Annotated[HttpJsonConfig, Tag("http-json")] | Annotated[TwilioConfig, Tag("twilio")]
+    | Annotated[VonageConfig, Tag("vonage")] | Annotated[AwsSmsConfig, Tag("aws")],
+    Discriminator(_kind_of),
+]
+_PROVIDER_ENTRY = TypeAdapter(ProviderConfig)
+
+
+def _provider_entries(raw: Any) -> Any:
+    """SMS_PROVIDERS, each entry validated on its own so that a problem names the provider and the field:
+    ``provider 'tw' (twilio): account_sid: Field required``. Messages never carry the values (secrets)."""
+    entries = _json_list(raw)
+    if not isinstance(entries, list):
+        return entries  # None (unset) or a wrong type: the field's own validation says so
+    parsed = []
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise ValueError(f"entry {index} is not a JSON object")
+        entry = {"kind": "http-json", **entry}
+        try:
+            parsed.append(_PROVIDER_ENTRY.validate_python(entry))
+        except ValidationError as exc:
+            name = entry.get("name") if isinstance(entry.get("name"), str) else f"#{index}"
+            problems = "; ".join(_entry_problem(error) for error in exc.errors(include_input=False, include_url=False))
+            raise ValueError(f"provider {name!r} ({entry['kind']}): {problems}") from None
+    return parsed
+
+
+def _entry_problem(error) -> str:
+    if error["type"] == "union_tag_invalid":
+        return f"kind: must be one of {error['ctx']['expected_tags']}"
+    # The first loc part of a tagged union is the kind itself: left out.
+    loc = ".".join(str(part) for part in error["loc"][1:])
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{loc}: {message}" if loc else message
 
 
 def _json_list(raw: Any) -> Any:
@@ -71,10 +112,11 @@ class Settings(BaseModel):
 
     stage: str = env("STAGE", "", "Deployment stage (chalice sets it per stage). Only `local` takes local "
                      "defaults: the simulators when SMS_PROVIDERS is empty.", pattern=r"^[a-z0-9-]{0,32}$")
-    providers: Annotated[tuple[ProviderConfig, ...] | None, BeforeValidator(_json_list)] = env(
-        "SMS_PROVIDERS", None, "JSON list of providers: name, url, rate_limit (per any 1 s), weight, timeout_s, "
-        "api_key, kind (http-json). Empty = three local simulators alpha/beta/gamma on 127.0.0.1:9001-9003, "
-        "in the local stage only; elsewhere it is required.")
+    providers: Annotated[tuple[ProviderConfig, ...] | None, BeforeValidator(_provider_entries)] = env(
+        "SMS_PROVIDERS", None, "JSON list of providers; each has name, kind (http-json, twilio, vonage, aws), "
+        "rate_limit (per any 1 s), weight, timeout_s, secret_id and the fields of its kind (docs/providers.md). "
+        "Empty = three http-json providers alpha/beta/gamma on 127.0.0.1:9001-9003, in the local stage only "
+        "(make run always sets it to the simulators it starts); elsewhere it is required.")
     redis_url: str = env("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis for rate and health keys.",
                          pattern=r"^(redis|rediss|unix)://")
     redis_key_prefix: str = env("REDIS_KEY_PREFIX", "smsgw", "Prefix (hash tag) of every routing key in Redis; "
@@ -95,7 +137,12 @@ class Settings(BaseModel):
                                  "accepted requests in any 1 s, and per UTC day.", ge=1, le=100_000)
     client_daily_quota: int = env("CLIENT_DAILY_QUOTA", 1_000_000, "", ge=1, le=10**9)
     provider_keys_secret_id: str = env("PROVIDER_KEYS_SECRET_ID", "", "On AWS: Secrets Manager secret holding "
-                                       "provider keys as JSON {\"alpha\": \"key\", ...}.")
+                                       "every provider's credentials as JSON {\"<name>\": {\"auth_token\": ...}} "
+                                       "(or {\"<name>\": \"<api_key>\"} for http-json); an entry's own secret_id "
+                                       "wins over it.")
+    provider_secret_max_age_s: int = env("PROVIDER_SECRET_MAX_AGE_S", 300, "Provider secrets read from Secrets "
+                                         "Manager are read again once older than this, so a rotation is picked up "
+                                         "without a redeploy.", ge=1, le=86400)
     port: int = env("PORT", 8000, "Local HTTP API port.", ge=1, le=65535)
     max_retries: int = env("MAX_RETRIES", 5, "Retries after the first attempt (delays 1, 2, 4, 8, 16 s).",
                            ge=0, le=20)
@@ -160,10 +207,16 @@ class Settings(BaseModel):
             if self.stage != LOCAL_STAGE:
                 raise ValueError("SMS_PROVIDERS is required outside the local stage (STAGE=local): "
                                  "without it the gateway would send to 127.0.0.1")
-            object.__setattr__(self, "providers", tuple(ProviderConfig(**entry) for entry in LOCAL_SIMULATORS))
+            object.__setattr__(self, "providers", tuple(HttpJsonConfig(**entry) for entry in LOCAL_SIMULATORS))
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names):
             raise ValueError("SMS_PROVIDERS has two providers with the same name")
+        if not self.provider_keys_secret_id:  # else the shared secret may hold what an entry lacks
+            for provider in self.providers:
+                missing = [] if provider.secret_id else provider.missing_secrets(_inline_secrets(provider))
+                if missing:
+                    raise ValueError(f"provider {provider.name!r} ({provider.kind}): {', '.join(missing)}: required "
+                                     "in the entry, or in the secret its secret_id names")
         return self
 
     @field_validator("allowed_number_types")
@@ -178,11 +231,15 @@ class Settings(BaseModel):
     def is_local(self) -> bool:
         return self.stage == LOCAL_STAGE
 
-    def provider(self, name: str) -> ProviderConfig:
+    def provider(self, name: str) -> ProviderEntry:
         for provider in self.providers:
             if provider.name == name:
                 return provider
         raise KeyError(name)
+
+
+def _inline_secrets(provider) -> frozenset[str]:
+    return frozenset(name for name in provider.SECRET_FIELDS if getattr(provider, name) is not None)
 
 
 ENV_NAMES: tuple[str, ...] = tuple(field.alias for field in Settings.model_fields.values())

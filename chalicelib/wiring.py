@@ -7,7 +7,6 @@ its clients and connection pools across Lambda invocations. ``reset()`` forgets 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from functools import lru_cache
@@ -24,13 +23,14 @@ from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import ClientRegistry, Defaults, registry_from_document, registry_from_keys
 from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.dispatcher import Dispatcher
-from chalicelib.errors import ConfigurationError, DependencyUnavailable
+from chalicelib.errors import DependencyUnavailable
 from chalicelib.intake import Intake
 from chalicelib.outcomes import OutcomeRecorder, RetryPolicy
-from chalicelib.providers import build_providers
+from chalicelib.providers import build_providers, deadline_client
+from chalicelib.providers.secrets import SecretCache
 from chalicelib.refreshing import Refreshing
 from chalicelib.router import Router
-from chalicelib.settings import ProviderConfig, Settings, get_settings
+from chalicelib.settings import Settings, get_settings
 from chalicelib.storage.claims import ClaimLedger
 from chalicelib.storage.dynamo import dynamo_errors
 from chalicelib.storage.health_snapshots import HealthSnapshots
@@ -56,7 +56,8 @@ def _redis(url: str) -> redis.Redis:
 
 @lru_cache(maxsize=1)
 def _http() -> httpx.Client:
-    return httpx.Client(limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))
+    # Every provider call on it is bounded by its provider's timeout_s as a whole (providers/deadline.py).
+    return deadline_client(max_connections=200, max_keepalive=100)
 
 
 @lru_cache(maxsize=4)
@@ -126,7 +127,8 @@ def get_router() -> Router:
 @lru_cache(maxsize=4)
 def _dispatcher(settings: Settings) -> Dispatcher:
     tables = tables_for(settings)
-    providers = build_providers(_provider_configs(settings), _http())
+    providers = build_providers(settings.providers, _http(), secrets=_provider_secrets(settings),
+                                shared_secret_id=settings.provider_keys_secret_id, aws_region=settings.aws_region)
     outcomes = OutcomeRecorder(
         router=_router(settings), requests=_requests(settings), claims=_claims(settings),
         health_snapshots=HealthSnapshots(tables, time.time), queue=_queue(settings), provider_names=providers,
@@ -187,18 +189,14 @@ def get_registry() -> ClientRegistry:
     return _registry(get_settings()).get()
 
 
-def _provider_configs(settings: Settings) -> tuple[ProviderConfig, ...]:
-    """SMS_PROVIDERS, with each provider's api_key from the PROVIDER_KEYS_SECRET_ID secret when set
-    (a JSON object {"alpha": "key", ...}): provider keys never sit in config files or the environment."""
-    if not settings.provider_keys_secret_id:
-        return settings.providers
-    try:
-        keys = json.loads(_secret(settings, settings.provider_keys_secret_id))
-        if not isinstance(keys, dict):
-            raise ValueError("not an object")
-    except ValueError:
-        raise ConfigurationError("PROVIDER_KEYS_SECRET_ID must hold a JSON object {\"provider\": \"key\"}") from None
-    return tuple(p.model_copy(update={"api_key": keys.get(p.name, p.api_key)}) for p in settings.providers)
+@lru_cache(maxsize=4)
+def _provider_secrets(settings: Settings) -> SecretCache:
+    """Provider secrets, one cache per process so that every provider and invocation share what was read."""
+
+    def fetch(secret_id: str) -> str:
+        return _aws_client("secretsmanager", settings.aws_region).get_secret_value(SecretId=secret_id)["SecretString"]
+
+    return SecretCache(fetch, max_age_s=settings.provider_secret_max_age_s)
 
 
 def dependency_checks() -> dict:
@@ -219,5 +217,5 @@ def dependency_checks() -> dict:
 def reset() -> None:
     """Forget every memoized client and service (tests; a process that changed its endpoints)."""
     for getter in (_redis, _http, _aws_client, _requests, _claims, _queue, _router, _dispatcher, _intake,
-                   _registry):
+                   _registry, _provider_secrets):
         getter.cache_clear()

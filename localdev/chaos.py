@@ -37,6 +37,7 @@ import httpx
 
 from chalicelib.lifecycle import TERMINAL, Status
 from localdev.stack import ROOT, free_port
+from localdev.stack_settings import HTTP_JSON_TRIO
 
 # ----------------------------------------------------------------------------- a Redis of our own
 
@@ -272,7 +273,9 @@ class Stack:
         self.env = {**os.environ, "PORT": str(free_port()), "MOTO_PORT": str(free_port()),
                     "SIM_BASE_PORT": str(free_port()), "STACK_STATE_FILE": str(self.state_file),
                     "STACK_LOG_DIR": str(self.log_dir), "API_KEYS": "chaos-" + uuid.uuid4().hex[:12],
-                    "REDIS_KEY_PREFIX": "chaos" + uuid.uuid4().hex[:8], "PYTHONUNBUFFERED": "1", **env}
+                    "REDIS_KEY_PREFIX": "chaos" + uuid.uuid4().hex[:8], "PYTHONUNBUFFERED": "1",
+                    # The audit counts sends per request id: the http-json providers carry it (stack_settings).
+                    "SIM_KINDS": HTTP_JSON_TRIO, **env}
         for name in ("SMS_PROVIDERS", "AWS_ENDPOINT_URL"):
             if name not in env:
                 self.env.pop(name, None)
@@ -307,7 +310,7 @@ class Stack:
 
     @property
     def simulators(self) -> dict[str, str]:
-        return {p["name"]: p["url"].rsplit("/send", 1)[0] for p in self.state["providers"]}
+        return self.state["simulators"]
 
     def configure(self, name: str, **settings) -> None:
         httpx.post(f"{self.simulators[name]}/_config", json=settings, timeout=10).raise_for_status()

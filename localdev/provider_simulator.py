@@ -1,19 +1,33 @@
-"""Provider simulators: small HTTP servers that speak the generic `http-json` provider contract.
+"""Provider simulators: small HTTP servers, each speaking one provider kind's wire format.
 
 One simulator stands in for one SMS provider, so the local stack, the integration tests and the benchmarks
-talk to something real over HTTP: it counts its own rate limit on arrival, adds latency, honours
-`Idempotency-Key`, and can be switched at runtime into the ways real providers fail.
+talk to something real over HTTP: it counts its own rate limit on arrival and answers over it as the vendor
+does, adds latency, checks the vendor's auth, and can be switched at runtime into the ways real providers
+fail, each answered in the vendor's own format. The kinds (``kind``) and their wire formats live in
+localdev/simulators/ (docs/providers.md describes each vendor's contract):
 
-    POST /send       the provider contract (DESIGN.md, "Generic provider contract")
+    http-json  POST /send                                           (the gateway's own contract)
+    twilio     POST /2010-04-01/Accounts/{AccountSid}/Messages.json (Programmable Messaging)
+    vonage     POST /sms/json                                       (the SMS API)
+    aws        POST /  X-Amz-Target: PinpointSMSVoiceV2.SendTextMessage (End User Messaging SMS)
+
+Control endpoints, the same for every kind:
+
     GET  /_stats     counters, including the busiest 1-second window seen at arrival
-    GET  /_arrivals  every /send arrival, in arrival order
-    GET  /_sent      the messages actually sent: one per accepted idempotency key
-    POST /_config    change mode, latency, failure rate, rate limit, slow_ms or api_key at runtime
+    GET  /_arrivals  every send arrival, in arrival order (with its auth verdict and answer status)
+    GET  /_sent      the messages actually sent (http-json: one per idempotency key)
+    POST /_config    change mode, latency, failure rate, rate limit, slow_ms, drip_ms, error_code, api_key
+                     or credentials at runtime
     POST /_reset     forget arrivals, sent messages, idempotency keys and the rate window
     GET  /_health    200
 
+Modes: ok, fail, flaky, slow, hang, garbage, reject, unauthorized, throttle (each answered with the kind's
+own code for it), error (answer ``error_code``, any code of the kind's table), partial (vonage: every part
+but the last accepted, the last answered ``error_code``), drip (the accepted answer, one byte every
+``drip_ms``).
+
 Run one:   python -m localdev.provider_simulator --name alpha --port 9001 --rate-limit 50
-Run many:  python -m localdev.provider_simulator --many '[{"name": "alpha", "port": 9001}, ...]'
+Run many:  python -m localdev.provider_simulator --many '[{"name": "tw", "kind": "twilio", "port": 9001}, ...]'
 """
 
 from __future__ import annotations
@@ -28,17 +42,20 @@ import signal
 import socket
 import threading
 import time
-import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MODES = frozenset({"ok", "fail", "flaky", "slow", "hang", "garbage", "reject", "unauthorized", "throttle"})
+from localdev.simulators import WIRE_FORMATS, Inbound, Reply, SimRequest
 
-# Only behaviour can change at runtime; name, host, port and seed are fixed when the server starts.
+MODES = frozenset({"ok", "fail", "flaky", "slow", "hang", "garbage", "reject", "unauthorized", "throttle", "error",
+                   "partial", "drip"})
+
+# Only behaviour can change at runtime; name, kind, host, port and seed are fixed when the server starts.
 RUNTIME_SETTINGS = frozenset(
-    {"mode", "latency_ms", "jitter_ms", "failure_rate", "rate_limit", "slow_ms", "api_key"}
+    {"mode", "latency_ms", "jitter_ms", "failure_rate", "rate_limit", "slow_ms", "drip_ms", "error_code",
+     "api_key", "credentials"}
 )
 
 RATE_WINDOW_S = 1.0
@@ -67,6 +84,7 @@ def max_in_any_window(timestamps: Iterable[float], window_s: float = 1.0) -> int
 @dataclasses.dataclass(frozen=True)
 class SimulatorConfig:
     name: str
+    kind: str = "http-json"
     host: str = "127.0.0.1"
     port: int = 0  # 0: the OS picks a free port, read it back from ProviderSimulator.url
     rate_limit: int = 50  # requests per any 1-second window, counted on arrival, rejected ones included
@@ -75,15 +93,33 @@ class SimulatorConfig:
     mode: str = "ok"
     failure_rate: float = 0.0  # used by mode "flaky"
     slow_ms: float = 10000  # extra delay in mode "slow": past the gateway's timeout by default
-    api_key: str | None = None  # when set, /send requires "Authorization: Bearer <api_key>"
+    drip_ms: float = 1000  # mode "drip": one byte of the answer every drip_ms
+    error_code: str | None = None  # mode "error"/"partial": the vendor code answered (a key of its ERRORS)
+    api_key: str | None = None  # http-json: when set, /send requires "Authorization: Bearer <api_key>"
+    # Other kinds: the vendor credentials checked (the wire format's CREDENTIAL_FIELDS); empty = any
+    # well-formed auth passes (recorded as "unchecked").
+    credentials: dict[str, str] | None = None
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.kind not in WIRE_FORMATS:
+            raise ValueError(f"kind must be one of {sorted(WIRE_FORMATS)}, not {self.kind!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {sorted(MODES)}, not {self.mode!r}")
+        wire = WIRE_FORMATS[self.kind]
+        if self.error_code is not None and self.error_code not in wire.ERRORS:
+            raise ValueError(f"error_code must be one of {sorted(wire.ERRORS)} for kind {self.kind}")
+        if self.mode == "error" and self.error_code is None:
+            raise ValueError("mode 'error' needs an error_code")
+        if self.credentials is not None and (
+            not isinstance(self.credentials, dict)
+            or not set(self.credentials) <= set(wire.CREDENTIAL_FIELDS)
+            or not all(isinstance(value, str) for value in self.credentials.values())
+        ):
+            raise ValueError(f"credentials must be an object with string values among {list(wire.CREDENTIAL_FIELDS)}")
         if not _is_number(self.rate_limit) or int(self.rate_limit) != self.rate_limit or self.rate_limit < 1:
             raise ValueError("rate_limit must be a whole number >= 1")
-        for field in ("latency_ms", "jitter_ms", "slow_ms"):
+        for field in ("latency_ms", "jitter_ms", "slow_ms", "drip_ms"):
             if not _is_number(getattr(self, field)) or getattr(self, field) < 0:
                 raise ValueError(f"{field} must be a number >= 0")
         if not _is_number(self.failure_rate) or not 0.0 <= self.failure_rate <= 1.0:
@@ -108,7 +144,7 @@ class _ProviderState:
         self._random = random.Random(config.seed)
         self._arrivals: list[dict[str, Any]] = []
         self._sent: list[dict[str, Any]] = []
-        self._message_id_by_idempotency_key: dict[str, str] = {}
+        self._message_ids_by_idempotency_key: dict[str, list[str]] = {}
         self._recent_arrival_times: deque[float] = deque()
         self._connections = 0
 
@@ -131,22 +167,26 @@ class _ProviderState:
         with self._lock:
             self._arrivals.clear()
             self._sent.clear()
-            self._message_id_by_idempotency_key.clear()
+            self._message_ids_by_idempotency_key.clear()
             self._recent_arrival_times.clear()
 
     def connection_opened(self) -> None:
         with self._lock:
             self._connections += 1
 
-    def record_arrival(self, arrived_at: float, idempotency_key: str | None) -> tuple[dict[str, Any], bool]:
+    def record_arrival(self, arrived_at: float, idempotency_key: str | None,
+                       path: str = "/send") -> tuple[dict[str, Any], bool]:
         """Log the arrival and decide the rate limit at arrival time, as the provider counts.
 
         Returns the arrival record (completed later by the request thread) and whether it is over the limit.
         """
         arrival = {
             "t": arrived_at,
+            "kind": self._config.kind,
+            "path": path,
             "idempotency_key": idempotency_key,
             "reference": None,
+            "auth": None,  # ok | missing | wrong | unchecked, once the request is read
             "status": None,  # stays None when the simulator never answers (mode "hang", shutdown)
             "duplicate": False,
         }
@@ -165,37 +205,44 @@ class _ProviderState:
             oldest = self._recent_arrival_times[0] if self._recent_arrival_times else now
         return max(1, math.ceil(oldest + RATE_WINDOW_S - now))
 
-    def complete_arrival(self, arrival: dict[str, Any], status: int, reference: str | None = None) -> None:
+    def complete_arrival(self, arrival: dict[str, Any], status: int, reference: str | None = None,
+                         auth: str | None = None) -> None:
         with self._lock:
             arrival["status"] = status
             arrival["reference"] = reference
+            arrival["auth"] = auth
 
-    def accept_message(self, arrival: dict[str, Any], message: dict[str, Any]) -> str:
-        """Send the SMS once per idempotency key; a repeat gets the first message_id back."""
-        idempotency_key = arrival["idempotency_key"]
+    def accept_message(self, arrival: dict[str, Any], message: dict[str, Any], parts: int = 1) -> list[str]:
+        """Send the SMS (its ``parts``): the message ids. http-json sends once per idempotency key, a repeat
+        gets the first ids back; the vendors have no such key, so each arrival is a send."""
+        wire = WIRE_FORMATS[self._config.kind]
+        idempotency_key = arrival["idempotency_key"] if wire.IDEMPOTENT else None
         with self._lock:
-            known_id = self._message_id_by_idempotency_key.get(idempotency_key) if idempotency_key else None
-            if known_id is not None:
+            known_ids = self._message_ids_by_idempotency_key.get(idempotency_key) if idempotency_key else None
+            if known_ids is not None:
                 arrival["duplicate"] = True
-                return known_id
-            message_id = f"{self._config.name}-{uuid.uuid4().hex}"
+                return known_ids
+            message_ids = [wire.new_message_id(self._config.name) for _ in range(max(1, parts))]
             if idempotency_key:
-                self._message_id_by_idempotency_key[idempotency_key] = message_id
-            self._sent.append(
-                {**message, "message_id": message_id, "idempotency_key": idempotency_key, "t": arrival["t"]}
-            )
-            return message_id
+                self._message_ids_by_idempotency_key[idempotency_key] = message_ids
+            sent = {**message, "kind": self._config.kind, "message_id": message_ids[0],
+                    "idempotency_key": idempotency_key, "t": arrival["t"]}
+            if len(message_ids) > 1:
+                sent["message_ids"] = message_ids
+            self._sent.append(sent)
+            return message_ids
 
     def latency_s(self, config: SimulatorConfig) -> float:
         with self._lock:
             jitter = self._random.uniform(-config.jitter_ms, config.jitter_ms)
         return max(0.0, config.latency_ms + jitter) / 1000
 
-    def flaky_failure_status(self, config: SimulatorConfig) -> int | None:
+    def flaky_failure_code(self, config: SimulatorConfig) -> str | None:
+        """None (answer normally) or the kind's code for a failure, at ``failure_rate``."""
         with self._lock:
             if self._random.random() >= config.failure_rate:
                 return None
-            return self._random.choice((500, 503))
+            return self._random.choice(WIRE_FORMATS[config.kind].MODE_CODES["flaky"])
 
     def arrivals(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -219,6 +266,7 @@ class _ProviderState:
             "duplicates": sum(1 for arrival in arrivals if arrival["duplicate"]),
             "by_status": dict(sorted(answered.items())),
             "max_in_any_1s": max_in_any_window(arrival["t"] for arrival in arrivals),
+            "kind": config.kind,
             "mode": config.mode,
             "connections": connections,
         }
@@ -298,11 +346,15 @@ class _ProviderRequestHandler(BaseHTTPRequestHandler):
             self._answer_json(404, {"error": f"no such path: {self.path}"})
 
     def do_POST(self) -> None:
-        if self.path == "/send":
-            self._send_sms()
-            return
-        body = self._read_body()
         state = self.server.state
+        wire = WIRE_FORMATS[state.config.kind]
+        if not self.path.startswith("/_"):
+            # Whether it is a send shows in the head; a send reads its body itself.
+            request = SimRequest("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, b"")
+            if wire.is_send(request):
+                self._send_sms(wire, request)
+                return
+        body = self._read_body()
         if self.path == "/_reset":
             state.reset()
             self._answer_json(200, {"status": "reset"})
@@ -319,13 +371,14 @@ class _ProviderRequestHandler(BaseHTTPRequestHandler):
         else:
             self._answer_json(404, {"error": f"no such path: {self.path}"})
 
-    def _send_sms(self) -> None:
+    def _send_sms(self, wire, head: SimRequest) -> None:
         state = self.server.state
-        arrival, over_limit = state.record_arrival(self.arrived_at, self.headers.get("Idempotency-Key"))
+        arrival, over_limit = state.record_arrival(self.arrived_at, self.headers.get("Idempotency-Key"), self.path)
         config = state.config
         # The body is read even when the answer does not depend on it, to keep the connection in step.
-        message = _parse_message(self._read_body())
-        reference = message.get("reference") if message else None
+        request = dataclasses.replace(head, body=self._read_body())
+        inbound: Inbound = wire.read(request, config.credentials or {}, config.api_key)
+        reference = inbound.message.get("reference") if inbound.message else None
         delay_s = state.latency_s(config)
         if config.mode == "slow":
             delay_s += config.slow_ms / 1000
@@ -333,57 +386,67 @@ class _ProviderRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
 
+        def reply(answer: Reply) -> None:
+            state.complete_arrival(arrival, answer.status, reference, inbound.auth)
+            self._write_response(answer.status, answer.body, answer.content_type, dict(answer.headers))
+
         if over_limit:
-            retry_after = state.seconds_until_window_frees(time.time())
-            self._reply(
-                arrival, reference, 429, {"error": "rate limit exceeded"}, {"Retry-After": str(retry_after)}
-            )
+            reply(wire.answer(wire.RATE_LIMIT_CODE, inbound, state.seconds_until_window_frees(time.time())))
             return
         if config.mode == "hang":
             self.server.stopping.wait()
             self.close_connection = True
             return
-        if config.mode == "throttle":
-            self._reply(arrival, reference, 429, {"error": "rate limit exceeded"}, {"Retry-After": "1"})
-            return
-        if config.mode == "fail":
-            self._reply(arrival, reference, 500, {"error": "internal error"})
+        if config.mode in ("throttle", "fail"):
+            reply(wire.answer(wire.MODE_CODES[config.mode][0], inbound))
             return
         if config.mode == "flaky":
-            failure_status = state.flaky_failure_status(config)
-            if failure_status is not None:
-                self._reply(arrival, reference, failure_status, {"error": "temporary failure"})
+            failure_code = state.flaky_failure_code(config)
+            if failure_code is not None:
+                reply(wire.answer(failure_code, inbound))
                 return
-        if config.mode == "unauthorized" or (
-            config.api_key is not None and self.headers.get("Authorization") != f"Bearer {config.api_key}"
-        ):
-            self._reply(arrival, reference, 401, {"error": "invalid credentials"})
+        if config.mode == "unauthorized" or inbound.auth in ("missing", "wrong"):
+            code = inbound.auth_code if config.mode != "unauthorized" and inbound.auth_code else None
+            reply(wire.answer(code or wire.MODE_CODES["unauthorized"][0], inbound))
             return
-        if message is None:
-            self._reply(
-                arrival, reference, 400, {"error": "body needs a JSON object with string to and text"}
-            )
+        if inbound.problem is not None:
+            reply(inbound.problem)
             return
         if config.mode == "reject":
-            self._reply(arrival, reference, 400, {"error": "invalid number"})
+            reply(wire.answer(wire.MODE_CODES["reject"][0], inbound))
+            return
+        if config.mode == "error":
+            reply(wire.answer(config.error_code, inbound))
             return
         if config.mode == "garbage":
-            state.complete_arrival(arrival, 200, reference)
-            self._write_response(200, GARBAGE_BODY, "text/html")
+            reply(Reply(200, GARBAGE_BODY, "text/html"))
             return
-        message_id = state.accept_message(arrival, message)
-        self._reply(arrival, reference, 200, {"message_id": message_id})
+        if config.mode == "partial" and inbound.parts > 1 and wire.ANSWERS_PER_PART:
+            message_ids = state.accept_message(arrival, inbound.message, inbound.parts - 1)
+            reply(wire.partly_accepted(inbound, message_ids, config.error_code or wire.RATE_LIMIT_CODE))
+            return
+        message_ids = state.accept_message(arrival, inbound.message, inbound.parts)
+        answer = wire.accepted(inbound, message_ids)
+        if config.mode == "drip":
+            state.complete_arrival(arrival, answer.status, reference, inbound.auth)
+            self._drip(answer, config.drip_ms / 1000)
+            return
+        reply(answer)
 
-    def _reply(
-        self,
-        arrival: dict[str, Any],
-        reference: str | None,
-        status: int,
-        payload: Any,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        self.server.state.complete_arrival(arrival, status, reference)
-        self._answer_json(status, payload, headers)
+    def _drip(self, answer: Reply, interval_s: float) -> None:
+        """The whole answer, status line included, one byte every ``interval_s``: each read a client makes
+        gets a byte well within a per-read timeout, while the answer as a whole takes minutes."""
+        head = (f"HTTP/1.1 {answer.status} OK\r\nContent-Type: {answer.content_type}\r\n"
+                f"Content-Length: {len(answer.body)}\r\n\r\n").encode()
+        try:
+            for byte in head + answer.body:
+                if self.server.stopping.wait(interval_s):
+                    break
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+        except OSError:
+            pass  # the client gave up (its deadline), as it should
+        self.close_connection = True
 
     def _answer_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         self._write_response(status, json.dumps(payload).encode(), "application/json", headers)
@@ -408,23 +471,6 @@ class _ProviderRequestHandler(BaseHTTPRequestHandler):
         except ValueError:
             length = 0
         return self.rfile.read(length) if length > 0 else b""
-
-
-def _parse_message(body: bytes) -> dict[str, Any] | None:
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(message, dict):
-        return None
-    if not isinstance(message.get("to"), str) or not isinstance(message.get("text"), str):
-        return None
-    reference = message.get("reference")
-    return {
-        "to": message["to"],
-        "text": message["text"],
-        "reference": reference if isinstance(reference, str) else None,
-    }
 
 
 class ProviderSimulator:
@@ -488,7 +534,13 @@ class ProviderSimulator:
 
     @property
     def url(self) -> str:
-        return f"{self.base_url}/send"
+        """What a provider entry points at: http-json's ``url`` (…/send), else the vendor entry's
+        ``base_url`` (twilio, vonage) or ``endpoint_url`` (aws)."""
+        return f"{self.base_url}/send" if self._config_at_start.kind == "http-json" else self.base_url
+
+    @property
+    def kind(self) -> str:
+        return self._config_at_start.kind
 
     @property
     def config(self) -> SimulatorConfig:
@@ -513,7 +565,7 @@ class ProviderSimulator:
 def _parse_args(argv: Sequence[str] | None) -> list[SimulatorConfig]:
     parser = argparse.ArgumentParser(
         prog="python -m localdev.provider_simulator",
-        description="Run provider simulators speaking the http-json provider contract.",
+        description="Run provider simulators, each speaking one provider kind's wire format.",
     )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--name", help="provider name, also the message_id prefix")
@@ -522,6 +574,7 @@ def _parse_args(argv: Sequence[str] | None) -> list[SimulatorConfig]:
         help='JSON list of configs, e.g. \'[{"name": "alpha", "port": 9001, "rate_limit": 50}]\'',
     )
     defaults = SimulatorConfig(name="")
+    parser.add_argument("--kind", choices=sorted(WIRE_FORMATS), default=defaults.kind)
     parser.add_argument("--host", default=defaults.host)
     parser.add_argument("--port", type=int, default=defaults.port)
     parser.add_argument("--rate-limit", type=int, default=defaults.rate_limit)
@@ -543,6 +596,7 @@ def _parse_args(argv: Sequence[str] | None) -> list[SimulatorConfig]:
         return [
             SimulatorConfig(
                 name=args.name,
+                kind=args.kind,
                 host=args.host,
                 port=args.port,
                 rate_limit=args.rate_limit,

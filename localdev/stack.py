@@ -2,10 +2,11 @@
 
 Starts, in order: the AWS emulator (moto server, unless AWS_ENDPOINT_URL names one, such as
 LocalStack), Redis (REDIS_URL if it answers, else `redis-server` from PATH, else
-fakeredis.TcpFakeServer), the tables and queues, three provider simulators (none when
-SMS_PROVIDERS is set), the HTTP API on PORT, and the queue emulation (dispatcher processes
-that feed the Chalice SQS handler). It restarts a dispatcher that dies, as Lambda would,
-runs the scheduled functions, and stops every child on Ctrl-C or SIGTERM.
+fakeredis.TcpFakeServer), the tables and queues, provider simulators (one per SIM_KINDS entry:
+twilio, vonage, aws and http-json by default; none when SMS_PROVIDERS is set), the HTTP API on
+PORT, and the queue emulation (dispatcher processes that feed the Chalice SQS handler). It
+restarts a dispatcher that dies, as Lambda would, runs the scheduled functions, and stops every
+child on Ctrl-C or SIGTERM.
 
 The state file (.run/stack.json, or STACK_STATE_FILE) records URLs and PIDs, so tests and
 chaos scripts can find and kill a dispatcher.
@@ -129,6 +130,7 @@ class LocalStack:
         self._stopping = threading.Event()
         self._scheduler: threading.Thread | None = None
         self.aws_fault_proxy_url: str | None = None
+        self.simulators: dict[str, str] = {}  # name -> base URL of the simulators this stack started
 
     # ----------------------------------------------------------------- children
 
@@ -204,26 +206,32 @@ class LocalStack:
         self.started.append(f"Redis ({what}){' ' * max(1, 16 - len(what))}{self.env['REDIS_URL']}")
 
     def start_simulators(self) -> None:
+        """One simulator per SIM_KINDS entry (default: one of each kind), each with credentials made up for
+        this run, and SMS_PROVIDERS pointing the gateway at them with those credentials."""
         if self.env.get("SMS_PROVIDERS"):
             names = [p["name"] for p in json.loads(self.env["SMS_PROVIDERS"])]
             self.started.append(f"Providers (SMS_PROVIDERS) {', '.join(names)}: no simulators started")
             return
+        from localdev.simulators import WIRE_FORMATS
+
         base = self.settings.sim_base_port
         rate_limit = self.settings.sim_rate_limit
-        weights = self.settings.weights
         latency = self.settings.sim_latency_ms
-        names = ["alpha", "beta", "gamma"]
-        ports = [base + i if port_is_free(base + i) else free_port() for i in range(3)]
-        many = [{"name": n, "port": p, "rate_limit": rate_limit, "latency_ms": latency, "jitter_ms": latency / 2}
-                for n, p in zip(names, ports, strict=True)]
+        chosen = self.settings.simulators
+        ports = [base + i if port_is_free(base + i) else free_port() for i in range(len(chosen))]
+        many, providers = [], []
+        for (name, kind), port, weight in zip(chosen, ports, self.settings.weights, strict=True):
+            simulator_auth, entry = WIRE_FORMATS[kind].local_setup(f"http://127.0.0.1:{port}", self.env)
+            many.append({"name": name, "kind": kind, "port": port, "rate_limit": rate_limit, "latency_ms": latency,
+                         "jitter_ms": latency / 2, **simulator_auth})
+            providers.append({"name": name, "kind": kind, **entry, "rate_limit": rate_limit, "weight": weight,
+                              "timeout_s": self.settings.sim_timeout_s})
         self._spawn("simulators", [PYTHON, "-m", "localdev.provider_simulator", "--many", json.dumps(many)])
-        providers = [{"name": n, "url": f"http://127.0.0.1:{p}/send", "rate_limit": rate_limit, "weight": w,
-                      "timeout_s": self.settings.sim_timeout_s}
-                     for n, p, w in zip(names, ports, weights, strict=True)]
         self.env["SMS_PROVIDERS"] = json.dumps(providers)
-        for n, p in zip(names, ports, strict=True):
-            wait_until(lambda p=p: http_ok(f"http://127.0.0.1:{p}/_health"), 10, f"simulator {n}")
-            self.started.append(f"Provider simulator      {n}: http://127.0.0.1:{p}/send ({rate_limit}/s)")
+        for (name, kind), port in zip(chosen, ports, strict=True):
+            self.simulators[name] = f"http://127.0.0.1:{port}"
+            wait_until(lambda port=port: http_ok(f"http://127.0.0.1:{port}/_health"), 10, f"simulator {name}")
+            self.started.append(f"Provider simulator      {name} ({kind}): http://127.0.0.1:{port} ({rate_limit}/s)")
 
     def create_resources(self) -> None:
         """Tables and queues, as infra/ creates them on AWS (idempotent)."""
@@ -301,7 +309,9 @@ class LocalStack:
             "aws_endpoint_url": self.env["AWS_ENDPOINT_URL"],
             "redis_url": self.env["REDIS_URL"],
             "aws_fault_proxy_url": self.aws_fault_proxy_url,
+            # With the simulators' made-up credentials, like the dev API key above: tools build clients from it.
             "providers": json.loads(self.env["SMS_PROVIDERS"]),
+            "simulators": self.simulators,
             "pids": {name: child.pid for name, child in self.children.items()},
             "dispatcher_pids": [child.pid for child in self.dispatchers],
             "stack_pid": os.getpid(),

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from chalicelib.settings import env
+
+SIMULATOR_KINDS = ("twilio", "vonage", "aws", "http-json")
+# What the routing tests, the chaos runner and the benchmark run on: three http-json providers. They test
+# routing, health, retries and "never sent twice", which they audit per request id through the http-json
+# `reference` and Idempotency-Key; the vendors' wire formats carry neither (Twilio has no client reference,
+# none of the three deduplicates), and the vendor kinds have their own tests.
+HTTP_JSON_TRIO = "alpha=http-json,beta=http-json,gamma=http-json"
 
 
 class StackSettings(BaseModel):
@@ -15,11 +22,16 @@ class StackSettings(BaseModel):
                                 "AWS_ENDPOINT_URL_DYNAMODB point one service elsewhere (e.g. LocalStack's SQS).")
     moto_port: int = env("MOTO_PORT", 5055, "Port of the moto server the stack starts (a free one is taken if "
                          "busy).", ge=1, le=65535)
-    sim_base_port: int = env("SIM_BASE_PORT", 9001, "First port of the three simulators, their rate limit, "
-                             "latency, weights and the gateway's timeout for them.", ge=1, le=65533)
+    sim_kinds: str = env("SIM_KINDS", "twilio,vonage,aws,http-json", "The provider simulators the stack starts "
+                         "when SMS_PROVIDERS is empty, comma-separated: a kind (twilio, vonage, aws, http-json), named "
+                         "after it (http-json: http; a repeat gets -2, -3), or name=kind, e.g. "
+                         "alpha=http-json,beta=http-json,gamma=http-json.", pattern=r"^[a-z0-9=_,-]+$")
+    sim_base_port: int = env("SIM_BASE_PORT", 9001, "First port of the simulators (one each from there), their "
+                             "rate limit, latency, weights (one per simulator, empty = 1 each) and the gateway's "
+                             "timeout for them.", ge=1, le=65000)
     sim_rate_limit: int = env("SIM_RATE_LIMIT", 50, "", ge=1, le=100_000)
     sim_latency_ms: float = env("SIM_LATENCY_MS", 20.0, "", ge=0, le=60_000)
-    sim_weights: str = env("SIM_WEIGHTS", "1,1,1", "", pattern=r"^\d+,\d+,\d+$")
+    sim_weights: str = env("SIM_WEIGHTS", "", "", pattern=r"^(\d+(,\d+)*)?$")
     sim_timeout_s: float = env("SIM_TIMEOUT_S", 5.0, "", gt=0, le=60)
     dispatcher_processes: int = env("DISPATCHER_PROCESSES", 2, "Queue emulation: dispatcher processes, concurrent "
                                     "invocations per process, batch size and window.", ge=1, le=64)
@@ -33,10 +45,36 @@ class StackSettings(BaseModel):
     schedule_interval_s: float = env("SCHEDULE_INTERVAL_S", 60.0, "How often the scheduled functions (sweeper, "
                                      "health snapshot) run locally, in seconds.", gt=0, le=3600)
 
+    @model_validator(mode="after")
+    def _one_weight_per_simulator(self) -> StackSettings:
+        simulators = self.simulators  # an unknown kind or a repeated name is refused here, by name
+        if self.sim_weights and len(self.weights) != len(simulators):
+            raise ValueError(f"SIM_WEIGHTS has {len(self.weights)} weights for {len(simulators)} simulators")
+        return self
+
     @classmethod
     def from_env(cls, environ: dict[str, str]) -> StackSettings:
         return cls.model_validate({name: value for name, value in environ.items() if value})
 
     @property
+    def simulators(self) -> list[tuple[str, str]]:
+        """(name, kind) of each simulator SIM_KINDS asks for."""
+        chosen: list[tuple[str, str]] = []
+        for item in self.sim_kinds.split(","):
+            name, _, kind = item.rpartition("=")
+            if kind not in SIMULATOR_KINDS:
+                raise ValueError(f"SIM_KINDS: unknown kind {kind!r} (known: {', '.join(SIMULATOR_KINDS)})")
+            if not name:
+                base = "http" if kind == "http-json" else kind
+                taken = sum(1 for other, _ in chosen if other == base or other.startswith(f"{base}-"))
+                name = base if not taken else f"{base}-{taken + 1}"
+            chosen.append((name, kind))
+        if len({name for name, _ in chosen}) != len(chosen):
+            raise ValueError("SIM_KINDS names a simulator twice")
+        return chosen
+
+    @property
     def weights(self) -> list[int]:
+        if not self.sim_weights:
+            return [1] * len(self.simulators)
         return [int(weight) for weight in self.sim_weights.split(",")]

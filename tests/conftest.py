@@ -77,8 +77,8 @@ def redis_client(request) -> redis.Redis:
 
 
 @pytest.fixture(scope="session")
-def _simulator_pool() -> Iterator[dict[str, ProviderSimulator]]:
-    pool: dict[str, ProviderSimulator] = {}
+def _simulator_pool() -> Iterator[dict[tuple[str, str], ProviderSimulator]]:
+    pool: dict[tuple[str, str], ProviderSimulator] = {}
     yield pool
     for simulator in pool.values():
         simulator.stop()
@@ -86,19 +86,21 @@ def _simulator_pool() -> Iterator[dict[str, ProviderSimulator]]:
 
 @pytest.fixture
 def simulators(_simulator_pool) -> Callable[..., ProviderSimulator]:
-    """simulators("alpha", mode="fail") -> a running simulator, answering at once, with empty logs.
+    """simulators("alpha", mode="fail") -> a running simulator, answering at once, with empty logs;
+    simulators("tw", kind="twilio", credentials={...}) -> one speaking another kind's wire format.
 
     Simulators live for the session (starting one per test costs more than the test); each test
     gets them reset. Mode "hang" holds its request threads until stop: use ``fresh_simulator``.
     """
 
-    def get(name: str, **settings) -> ProviderSimulator:
-        simulator = _simulator_pool.get(name)
+    def get(name: str, kind: str = "http-json", **settings) -> ProviderSimulator:
+        simulator = _simulator_pool.get((name, kind))
         if simulator is None:
-            simulator = ProviderSimulator(SimulatorConfig(name=name, port=0, latency_ms=0, jitter_ms=0)).start()
-            _simulator_pool[name] = simulator
+            config = SimulatorConfig(name=name, kind=kind, port=0, latency_ms=0, jitter_ms=0)
+            simulator = _simulator_pool[(name, kind)] = ProviderSimulator(config).start()
         simulator.configure(**{"mode": "ok", "latency_ms": 0, "jitter_ms": 0, "rate_limit": 10_000,
-                               "api_key": None, "slow_ms": 10_000, **settings})
+                               "api_key": None, "credentials": None, "error_code": None, "slow_ms": 10_000,
+                               "drip_ms": 1000, **settings})
         simulator.reset()
         return simulator
 

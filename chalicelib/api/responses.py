@@ -52,8 +52,9 @@ class AttemptView(Answer):
     status_code: int | None = Field(description="The provider's HTTP status; null on a timeout or network error.")
     latency_ms: int | None
     outcome: Outcome = Field(
-        description="What the gateway made of the answer: accepted (sent), refused (no retry), throttled (429: "
-        "another provider, not a retry) or provider_failure (retried elsewhere with backoff)."
+        description="What the gateway made of the answer (each vendor's table: docs/providers.md): accepted (sent), "
+        "refused (no retry), throttled (the provider's rate limit: another provider, not a retry) or "
+        "provider_failure (retried elsewhere with backoff)."
     )
     error: str | None
     at: Timestamp

@@ -37,7 +37,8 @@ def dynamo_errors() -> Iterator[None]:
 
 
 def translate(exc: PynamoDBException) -> Exception:
-    code = exc.cause_response_code
+    # Not exc.cause_response_code: it raises when the cause has "response": None (a read timeout).
+    code = (getattr(exc.cause, "response", None) or {}).get("Error", {}).get("Code")
     if code == CONDITION_FAILED:
         return ConditionFailed("the item is not in the state the write expected")
     if code in CONFIGURATION_ERRORS:

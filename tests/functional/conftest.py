@@ -46,7 +46,7 @@ def gateway_env(monkeypatch, simulators, key_prefix, provider_api_key) -> dict:
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     sims = {name: simulators(name, api_key=provider_api_key) for name in ("alpha", "beta", "gamma")}
-    providers = [{"name": name, "url": sim.url, "rate_limit": 50, "timeout_s": 2, "api_key": provider_api_key}
+    providers = [{"name": name, "url": sim.url, "rate_limit": 50, "timeout_s": 1, "api_key": provider_api_key}
                  for name, sim in sims.items()]
     env = {
         "STAGE": "local",

@@ -19,6 +19,7 @@ import redis
 
 from chalicelib.lifecycle import TERMINAL
 from localdev.stack import ROOT, free_port
+from localdev.stack_settings import HTTP_JSON_TRIO
 
 
 @dataclass
@@ -35,7 +36,8 @@ class StackHandle:
 
     @property
     def simulators(self) -> dict[str, str]:
-        return {p["name"]: p["url"].rsplit("/send", 1)[0] for p in self.state["providers"]}
+        """name -> base URL of each simulator the stack started (their control endpoints hang off it)."""
+        return self.state["simulators"]
 
     def configure(self, name: str, **settings) -> None:
         httpx.post(f"{self.simulators[name]}/_config", json=settings, timeout=5).raise_for_status()
@@ -167,6 +169,7 @@ def start_stack(tmp_dir: Path, **overrides: str) -> StackHandle:
         "API_KEYS": "it-key-" + uuid.uuid4().hex[:8],
         "REDIS_KEY_PREFIX": "it" + uuid.uuid4().hex[:8],
         "SIM_LATENCY_MS": "5",
+        "SIM_KINDS": HTTP_JSON_TRIO,  # the routing tests' providers; a module overrides it to test the vendors
         "SCHEDULE_INTERVAL_S": "5",
         "PYTHONUNBUFFERED": "1",
         **overrides,

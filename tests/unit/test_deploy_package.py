@@ -292,8 +292,11 @@ def test_each_secret_is_readable_only_by_the_function_that_needs_it(templates):
     for logical_id, statement in _statements(templates["prod"]):
         if "secretsmanager:GetSecretValue" in _as_list(statement["Action"]):
             for resource in _as_list(statement["Resource"]):
-                readers.setdefault(resource["Ref"], set()).add(logical_id)
-    assert readers == {"ApiKeysSecret": {"ApiHandlerRole"}, "ProviderKeysSecret": {"DispatchSmsRole"}}
+                # A secret of the stack by its logical id; the providers' own secrets by their name pattern.
+                secret = resource["Ref"] if "Ref" in resource else resource["Fn::Sub"].split(":secret:", 1)[1]
+                readers.setdefault(secret, set()).add(logical_id)
+    assert readers == {"ApiKeysSecret": {"ApiHandlerRole"}, "ProviderKeysSecret": {"DispatchSmsRole"},
+                       "sms-gateway/${Stage}/providers/*": {"DispatchSmsRole"}}
 
 
 # ----------------------------------------------------------------------------------- environment

@@ -16,9 +16,8 @@ from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.lifecycle import Status
 from chalicelib.outcomes import OutcomeRecorder, RetryPolicy, exclusions_for_retry
-from chalicelib.providers import build_providers
+from chalicelib.providers import HttpJsonConfig, build_providers
 from chalicelib.router import Router
-from chalicelib.settings import ProviderConfig
 from tests.conftest import routing_policy
 
 pytestmark = pytest.mark.unit
@@ -34,7 +33,7 @@ class Harness:
                  claims_wrapper=None, snapshots_wrapper=None, rate_guard_ms=25):
         self.aws, self.request_store, self.claims, self.clock = aws, request_store, claims, clock
         self.sims = {name: simulators(name, mode=mode) for name, mode in providers.items()}
-        configs = [ProviderConfig(name=name, url=sim.url, rate_limit=rate_limit, timeout_s=2)
+        configs = [HttpJsonConfig(name=name, url=sim.url, rate_limit=rate_limit, timeout_s=2)
                    for name, sim in self.sims.items()]
         self.router = Router(redis_client, configs, key_prefix=key_prefix,
                              policy=routing_policy(min_samples=min_samples), clock=clock.ms)

@@ -315,6 +315,7 @@ def test_stats_arrivals_and_reset_endpoints(simulator, client, send):
         "duplicates": 1,
         "by_status": {"200": 2},
         "max_in_any_1s": 2,
+        "kind": "http-json",
         "mode": "ok",
         "connections": 1,
     }
@@ -338,7 +339,8 @@ def test_invalid_config_is_refused_at_construction():
 
 
 def test_every_documented_mode_exists():
-    assert {"ok", "fail", "flaky", "slow", "hang", "garbage", "reject", "unauthorized", "throttle"} == MODES
+    assert {"ok", "fail", "flaky", "slow", "hang", "garbage", "reject", "unauthorized", "throttle", "error",
+                     "partial", "drip"} == MODES
 
 
 def test_cli_runs_many_simulators_and_exits_cleanly_on_sigterm():

@@ -15,9 +15,9 @@ import redis
 from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import Client
 from chalicelib.errors import DependencyUnavailable
+from chalicelib.providers import HttpJsonConfig
 from chalicelib.redis_scripts import redis_errors
 from chalicelib.router import Router
-from chalicelib.settings import ProviderConfig
 from localdev.stack import free_port
 from tests.conftest import routing_policy
 
@@ -26,7 +26,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs the redis-server binary"),
 ]
 
-PROVIDERS = (ProviderConfig(name="alpha", url="http://127.0.0.1/alpha"),)
+PROVIDERS = (HttpJsonConfig(name="alpha", url="http://127.0.0.1/alpha"),)
 TEAM = Client("team-a", frozenset({"send"}), rate_limit=10, daily_quota=100)
 
 

@@ -21,8 +21,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from chalicelib.errors import DependencyUnavailable
+from chalicelib.providers import HttpJsonConfig
 from chalicelib.router import Decision, HealthChange, Router
-from chalicelib.settings import ProviderConfig, get_settings
+from chalicelib.settings import get_settings
 from tests.conftest import routing_policy
 
 pytestmark = pytest.mark.unit
@@ -33,8 +34,8 @@ COOLDOWN_MS = 300_000
 WINDOW_MS = 300_000
 
 
-def provider(name: str, rate_limit: int = 10_000, weight: int = 1) -> ProviderConfig:
-    return ProviderConfig(name=name, url=f"http://127.0.0.1/{name}", rate_limit=rate_limit, weight=weight)
+def provider(name: str, rate_limit: int = 10_000, weight: int = 1) -> HttpJsonConfig:
+    return HttpJsonConfig(name=name, url=f"http://127.0.0.1/{name}", rate_limit=rate_limit, weight=weight)
 
 
 THREE = (provider("alpha"), provider("beta"), provider("gamma"))

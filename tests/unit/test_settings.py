@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -105,3 +106,73 @@ def test_a_refusal_never_shows_a_providers_key():
     with pytest.raises(ConfigurationError) as refused:
         get_settings({"SMS_PROVIDERS": json.dumps([{"name": "a", "url": "ftp://x", "api_key": secret}])})
     assert secret not in str(refused.value)
+
+
+# ------------------------------------------------------------------ provider kinds
+
+ACCOUNT_SID = "AC" + "3" * 32
+
+
+def providers_of(*entries) -> tuple:
+    return get_settings({"STAGE": "prod", "SMS_PROVIDERS": json.dumps(list(entries))}).providers
+
+
+def test_one_entry_of_each_kind_is_parsed_with_its_own_fields():
+    twilio, vonage, aws, http = providers_of(
+        {"name": "tw", "kind": "twilio", "account_sid": ACCOUNT_SID, "from": "+15005550006", "auth_token": "t",
+         "weight": 3},
+        {"name": "vg", "kind": "vonage", "api_key": "abcd1234", "from": "Acme", "secret_id": "gw/vonage"},
+        {"name": "aws", "kind": "aws", "origination_identity": "+15005550007", "configuration_set": "events"},
+        {"name": "in-house", "url": "https://sms.example/send"},
+    )
+    assert (twilio.kind, twilio.from_, twilio.weight, twilio.base_url) == ("twilio", "+15005550006", 3,
+                                                                          "https://api.twilio.com")
+    assert (vonage.kind, vonage.secret_id, vonage.signature_method) == ("vonage", "gw/vonage", "md5hash")
+    assert (aws.kind, aws.message_type, aws.region) == ("aws", "TRANSACTIONAL", None)
+    assert http.kind == "http-json"  # an entry without "kind" is http-json, as before there were kinds
+    assert "'t'" not in repr(twilio)
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        pytest.param({"name": "tw", "kind": "twilio", "from": "+15005550006", "auth_token": "t"},
+                     "provider 'tw' (twilio): account_sid: Field required", id="twilio-without-account"),
+        pytest.param({"name": "tw", "kind": "twilio", "account_sid": ACCOUNT_SID, "from": "+15005550006"},
+                     "provider 'tw' (twilio): auth_token: required", id="twilio-without-its-token"),
+        pytest.param({"name": "tw", "kind": "twilio", "account_sid": ACCOUNT_SID, "from": "+15005550006",
+                      "api_key_sid": "SK" + "4" * 32, "auth_token": "t"},
+                     "provider 'tw' (twilio): api_key_secret: required", id="twilio-api-key-without-its-secret"),
+        pytest.param({"name": "vg", "kind": "vonage", "api_key": "abcd1234", "from": "Acme"},
+                     "provider 'vg' (vonage): api_secret or signature_secret: required", id="vonage-without-secret"),
+        pytest.param({"name": "vg", "kind": "vonage", "from": "Acme", "api_secret": "s"},
+                     "provider 'vg' (vonage): api_key: Field required", id="vonage-without-api-key"),
+        pytest.param({"name": "aws", "kind": "aws", "message_type": "SPAM"},
+                     "provider 'aws' (aws): message_type: Input should be", id="aws-message-type"),
+        pytest.param({"name": "x", "kind": "sinch"}, "provider 'x' (sinch): kind: must be one of", id="unknown-kind"),
+        pytest.param({"name": "tw", "kind": "twilio", "account_sid": ACCOUNT_SID, "from": "+15005550006",
+                      "auth_token": "t", "url": "https://x"}, "provider 'tw' (twilio): url: Extra inputs",
+                     id="a-field-of-another-kind"),
+        pytest.param("just a string", "entry 0 is not a JSON object", id="entry-not-an-object"),
+        pytest.param({"kind": "aws", "region": "moon"}, "provider '#0' (aws)", id="unnamed-entry-by-position"),
+    ],
+)
+def test_a_bad_provider_entry_names_the_provider_and_the_field(entry, problem):
+    with pytest.raises(ConfigurationError, match=re.escape(problem)):
+        providers_of(entry)
+
+
+def test_a_secret_id_or_the_shared_secret_stands_in_for_credentials_missing_from_the_entry():
+    bare = {"name": "tw", "kind": "twilio", "account_sid": ACCOUNT_SID, "from": "+15005550006"}
+    assert providers_of({**bare, "secret_id": "gw/tw"})[0].secret_id == "gw/tw"
+    shared = get_settings({"STAGE": "prod", "SMS_PROVIDERS": json.dumps([bare]),
+                           "PROVIDER_KEYS_SECRET_ID": "gw/provider-keys"})
+    assert shared.providers[0].name == "tw"
+
+
+def test_a_refused_entry_never_shows_a_credential():
+    secret = "vonage-very-secret"
+    with pytest.raises(ConfigurationError) as refused:
+        providers_of({"name": "vg", "kind": "vonage", "api_key": "bad key!", "from": "Acme", "api_secret": secret})
+    assert secret not in str(refused.value)
+    assert "api_key" in str(refused.value)

@@ -109,3 +109,14 @@ def test_any_provider_answer_is_recorded_as_bounded_text(request_store, claims, 
     [record] = request_store.attempts_of(request_id)
     assert record.outcome == "accepted"
     assert 0 < len(record.response_data) <= MAX_STORED_ANSWER
+
+
+def test_a_read_timeout_is_a_dependency_outage_not_a_crash():
+    """Under load moto (or DynamoDB) may not answer in time: botocore's ReadTimeoutError has no response."""
+    from botocore.exceptions import ReadTimeoutError
+    from pynamodb.exceptions import PutError
+
+    from chalicelib.storage.dynamo import translate
+
+    timeout = ReadTimeoutError(endpoint_url="http://127.0.0.1:5055/")
+    assert isinstance(translate(PutError("Failed to put item", timeout)), DependencyUnavailable)

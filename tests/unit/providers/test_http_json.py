@@ -1,4 +1,5 @@
-"""The http-json adapter against real provider simulators: every class of answer, and what goes on the wire."""
+"""The http-json adapter against real provider simulators: every class of answer, and what goes on the wire
+(the contract in docs/providers.md#http-json)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,14 @@ import socket
 import httpx
 import pytest
 
-from chalicelib.providers import HttpJsonProvider, Outcome, build_providers, classify_answer
-from chalicelib.settings import ProviderConfig
+from chalicelib.providers import (
+    HttpJsonConfig,
+    HttpJsonProvider,
+    Outcome,
+    build_providers,
+    classify_answer,
+    deadline_client,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -18,14 +25,14 @@ PHONE = "+14155550100"
 
 @pytest.fixture
 def wire():
-    """An httpx client that also keeps every request it sends, headers and body as they went out."""
+    """The gateway's provider client that also keeps every request it sends, headers and body as they went out."""
     seen: list[httpx.Request] = []
-    with httpx.Client(event_hooks={"request": [seen.append]}) as client:
+    with deadline_client(event_hooks={"request": [seen.append]}) as client:
         yield client, seen
 
 
 def adapter(http: httpx.Client, url: str, **config) -> HttpJsonProvider:
-    return HttpJsonProvider(ProviderConfig(name="alpha", url=url, **config), http)
+    return HttpJsonProvider(HttpJsonConfig(name="alpha", url=url, **config), http)
 
 
 def send(provider: HttpJsonProvider, attempt: int = 1):
@@ -102,10 +109,19 @@ def test_malformed_2xx_body_is_kept_for_the_record(simulators, wire):
     assert "message_id" in result.error
 
 
-def test_wrong_api_key_is_a_provider_failure(simulators, wire):
+def test_wrong_api_key_is_a_configuration_problem_not_a_refusal(simulators, wire, log_output):
     alpha = simulators("alpha", api_key="right")
     result = send(adapter(wire[0], alpha.url, api_key="wrong"))
-    assert (result.outcome, result.status_code) == (Outcome.PROVIDER_FAILURE, 401)
+    assert (result.outcome, result.status_code, result.configuration_problem) == (Outcome.PROVIDER_FAILURE, 401, True)
+    [line] = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    assert (line["message"], line["provider"], line["kind"]) == ("provider configuration problem", "alpha", "http-json")
+    assert "wrong" not in log_output.getvalue()
+
+
+def test_wrong_url_is_a_configuration_problem_not_a_refusal(simulators, wire):
+    alpha = simulators("alpha")
+    result = send(adapter(wire[0], alpha.url.replace("/send", "/sned")))
+    assert (result.outcome, result.status_code, result.configuration_problem) == (Outcome.PROVIDER_FAILURE, 404, True)
 
 
 @pytest.mark.parametrize("mode", [pytest.param("slow", id="slow"), pytest.param("hang", id="hang")])
@@ -131,8 +147,10 @@ def test_connection_refused_is_a_provider_failure(wire):
         pytest.param(201, {"message_id": "m-1"}, Outcome.ACCEPTED, id="201-accepted"),
         pytest.param(200, {"message_id": ""}, Outcome.PROVIDER_FAILURE, id="empty-message-id"),
         pytest.param(200, {"message_id": 7}, Outcome.PROVIDER_FAILURE, id="numeric-message-id"),
-        pytest.param(200, {"raw": "[1]"}, Outcome.PROVIDER_FAILURE, id="no-message-id"),
-        pytest.param(404, {}, Outcome.REFUSED, id="404-refused"),
+        pytest.param(200, [1], Outcome.PROVIDER_FAILURE, id="not-an-object"),
+        pytest.param(200, {"id": "m-1"}, Outcome.PROVIDER_FAILURE, id="no-message-id"),
+        pytest.param(200, {"message_id": "m-1", "detail": "x" * 2000}, Outcome.ACCEPTED, id="large-2xx-accepted"),
+        pytest.param(404, {}, Outcome.PROVIDER_FAILURE, id="404-wrong-url-provider-failure"),
         pytest.param(422, {}, Outcome.REFUSED, id="422-refused"),
         pytest.param(403, {}, Outcome.PROVIDER_FAILURE, id="403-provider-failure"),
         pytest.param(409, {}, Outcome.PROVIDER_FAILURE, id="other-4xx-provider-failure"),
@@ -141,7 +159,13 @@ def test_connection_refused_is_a_provider_failure(wire):
     ],
 )
 def test_classify_answer(status, body, outcome):
-    assert classify_answer(status, body)[0] is outcome
+    assert classify_answer(status, json.dumps(body).encode()).outcome is outcome
+
+
+def test_a_large_answer_is_kept_cut_to_1_kib():
+    verdict = classify_answer(200, json.dumps({"message_id": "m-1", "detail": "x" * 2000}).encode())
+    assert verdict.message_id == "m-1"
+    assert len(verdict.response_data["raw"]) == 1024
 
 
 def test_only_accepted_and_provider_failures_count_for_health():
@@ -150,7 +174,7 @@ def test_only_accepted_and_provider_failures_count_for_health():
 
 def test_build_providers_makes_one_adapter_per_configured_provider(simulators, wire):
     alpha, beta = simulators("alpha"), simulators("beta")
-    configs = (ProviderConfig(name="alpha", url=alpha.url), ProviderConfig(name="beta", url=beta.url))
+    configs = (HttpJsonConfig(name="alpha", url=alpha.url), HttpJsonConfig(name="beta", url=beta.url))
     providers = build_providers(configs, wire[0])
     assert sorted(providers) == ["alpha", "beta"]
     assert send(providers["beta"]).outcome is Outcome.ACCEPTED

@@ -1,0 +1,168 @@
+"""``vonage``: the Vonage (Nexmo) SMS API, ``POST {base_url}/sms/json``, form-encoded.
+
+Parameters: ``api_key``, then ``api_secret`` or a signature (``timestamp`` + ``sig``), ``from``, ``to`` (E.164
+without the ``+``), ``text``, ``type=unicode`` when the text needs UCS-2, ``client-ref`` (the gateway's request
+id, echoed in delivery receipts), optional ``callback`` and ``ttl``. Vonage answers HTTP 200 even when it
+refuses: the verdict is in ``messages[].status``, one entry per SMS part, and a multi-part message is accepted
+only if every part is ("0"). The status table is docs/providers.md#vonage, from
+https://developer.vonage.com/api-errors/sms.
+
+Signing (https://developer.nexmo.com/concepts/guides/signing-messages): every parameter but
+``sig``, sorted by name, as ``&name=value`` with ``&`` and ``=`` in values replaced by ``_``; then
+``md5hash``: hex(md5(string + secret)), or ``md5``/``sha1``/``sha256``/``sha512``: hex(HMAC(secret, string)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Literal
+
+import httpx
+from pydantic import Field
+
+from chalicelib.providers.base import (
+    HttpProviderAdapter,
+    Outcome,
+    ProviderEntry,
+    Verdict,
+    accepted,
+    failed,
+    misconfigured,
+    stored_text,
+)
+from chalicelib.providers.deadline import Answer
+from chalicelib.segments import count_segments
+
+REFUSED = Outcome.REFUSED
+THROTTLED = Outcome.THROTTLED
+FAILURE = Outcome.PROVIDER_FAILURE
+CONFIGURATION = "configuration"
+
+# messages[].status -> (class, what it means). Any other non-zero status is a provider failure.
+STATUSES: dict[str, tuple[Outcome | str, str]] = {
+    "1": (THROTTLED, "throttled: sending faster than the account's limit"),
+    "2": (REFUSED, "missing parameters"),
+    "3": (REFUSED, "invalid parameters"),
+    "4": (CONFIGURATION, "invalid credentials"),
+    "5": (FAILURE, "internal error"),
+    "6": (REFUSED, "invalid message (e.g. unrecognised number prefix)"),
+    "7": (REFUSED, "number barred"),
+    "8": (CONFIGURATION, "partner account barred (suspended)"),
+    "9": (CONFIGURATION, "partner quota violation: not enough credit"),
+    "10": (THROTTLED, "too many existing binds"),
+    "11": (CONFIGURATION, "account not enabled for HTTP"),
+    "12": (REFUSED, "message too long"),
+    "14": (CONFIGURATION, "invalid signature"),
+    "15": (REFUSED, "invalid sender address: this sender is not allowed for this destination"),
+    "22": (CONFIGURATION, "invalid network code"),
+    "23": (CONFIGURATION, "invalid callback URL"),
+    "29": (REFUSED, "non-whitelisted destination (account in demo mode)"),
+    "32": (CONFIGURATION, "signature and API secret both sent"),
+    "33": (REFUSED, "number de-activated"),
+}
+# Fields of each part kept in the attempt record (never "to").
+KEPT_PART_FIELDS = ("message-id", "status", "error-text", "message-price", "remaining-balance", "network",
+                    "client-ref")
+
+SignatureMethod = Literal["md5hash", "md5", "sha1", "sha256", "sha512"]
+
+
+class VonageConfig(ProviderEntry):
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_secret", "signature_secret")
+
+    kind: Literal["vonage"]
+    api_key: str = Field(pattern=r"^[A-Za-z0-9]{1,32}$")  # the account's public key, not a secret
+    from_: str = Field(alias="from", pattern=r"^(\+?\d{5,15}|[A-Za-z0-9][A-Za-z0-9 ]{0,10})$")
+    api_secret: str | None = Field(default=None, repr=False, min_length=1)
+    signature_secret: str | None = Field(default=None, repr=False, min_length=1)
+    signature_method: SignatureMethod = "md5hash"
+    callback: str | None = Field(default=None, pattern=r"^https?://", max_length=100)
+    ttl_ms: int | None = Field(default=None, ge=20_000, le=604_800_000)
+    base_url: str = Field(default="https://rest.nexmo.com", pattern=r"^https?://[^/]+$")
+
+    def missing_secrets(self, available: frozenset[str]) -> list[str]:
+        return [] if available & {"api_secret", "signature_secret"} else ["api_secret or signature_secret"]
+
+
+def signature(params: Mapping[str, str], secret: str, method: SignatureMethod) -> str:
+    """Vonage's request signature of ``params`` (every parameter sent, ``sig`` excluded)."""
+    signed = "".join(f"&{name}={str(params[name]).replace('&', '_').replace('=', '_')}" for name in sorted(params))
+    if method == "md5hash":
+        return hashlib.md5((signed + secret).encode(), usedforsecurity=False).hexdigest()
+    return hmac.new(secret.encode(), signed.encode(), getattr(hashlib, method)).hexdigest()
+
+
+def _part_verdict(status: str) -> tuple[Outcome | str, str]:
+    return STATUSES.get(status, (FAILURE, "unknown status"))
+
+
+def classify(status_code: int, body: bytes) -> Verdict:
+    if status_code != 200:
+        if status_code == 429:
+            return Verdict(THROTTLED, status_code, None, "vonage HTTP 429: too many requests", stored_text(body))
+        if status_code in (401, 403, 404):
+            return misconfigured(status_code, f"vonage HTTP {status_code}: credentials or base_url refused",
+                                 stored_text(body))
+        return failed(status_code, f"vonage HTTP {status_code}: provider error", stored_text(body))
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    parts = data.get("messages") if isinstance(data, dict) else None
+    if not isinstance(parts, list) or not parts or not all(isinstance(part, dict) for part in parts):
+        return failed(status_code, "malformed answer: no messages", stored_text(body))
+    kept: dict[str, Any] = {
+        "message-count": data.get("message-count"),
+        "messages": [{key: part[key] for key in KEPT_PART_FIELDS if key in part} for part in parts],
+    }
+    statuses = [str(part.get("status")) for part in parts]
+    if all(status == "0" for status in statuses):
+        ids = [part.get("message-id") for part in parts]
+        if not all(isinstance(message_id, str) and message_id for message_id in ids):
+            return failed(status_code, "malformed answer: a part without message-id", kept)
+        # Delivery receipts come per part: every part's id is kept; the first one names the message.
+        kept["message_ids"] = ids
+        return accepted(status_code, ids[0], kept)
+    status = next(status for status in statuses if status != "0")
+    outcome, meaning = _part_verdict(status)
+    sent_parts = statuses.count("0")
+    partly = f" ({sent_parts} of {len(parts)} parts accepted)" if sent_parts else ""
+    error = f"vonage status {status}: {meaning}{partly}"
+    if outcome == CONFIGURATION:
+        return misconfigured(status_code, error, kept)
+    return Verdict(outcome, status_code, None, error, kept)
+
+
+class VonageProvider(HttpProviderAdapter):
+    kind = "vonage"
+    _config: VonageConfig
+
+    def __init__(self, *args, clock: Callable[[], float] = time.time, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clock = clock
+
+    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int,
+                      credentials: dict[str, str]) -> httpx.Request:
+        config = self._config
+        params = {"api_key": config.api_key, "from": config.from_.removeprefix("+"), "to": phone.removeprefix("+"),
+                  "text": text, "client-ref": request_id}
+        if count_segments(text).encoding == "UCS-2":
+            params["type"] = "unicode"  # else Vonage sends GSM-7 and every other character is lost
+        if config.callback:
+            params["callback"] = config.callback
+        if config.ttl_ms:
+            params["ttl"] = str(config.ttl_ms)
+        if credentials.get("signature_secret"):
+            params["timestamp"] = str(int(self._clock()))
+            params["sig"] = signature(params, credentials["signature_secret"], config.signature_method)
+        else:
+            params["api_secret"] = credentials["api_secret"]
+        return self._http.build_request("POST", f"{config.base_url}/sms/json", data=params,
+                                        headers={"Accept": "application/json"})
+
+    def classify(self, answer: Answer) -> Verdict:
+        return classify(answer.status_code, answer.body)
