@@ -14,7 +14,6 @@ Retry-After while that call could still be running, and taken over (conditionall
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -98,9 +97,10 @@ class Intake:
             existing = self._requests.get(taken.request_id)
             if existing is not None:
                 return existing
-            waited = self._clock() - taken.reserved_at
-            if waited < self._takeover_after_s:
-                raise _in_flight(math.ceil(self._takeover_after_s - waited))
+            if self._clock() - taken.reserved_at < self._takeover_after_s:
+                # Most likely the first call is a few milliseconds from storing its request: ask for a
+                # retry in a second (the key is taken over only once that call cannot be alive any more).
+                raise _in_flight(1)
             # Reserved longer ago than any API call can run, and still no request: that call died.
             reservation = self._idempotency.take_over(taken, request_id)
             if reservation is not None:

@@ -3,6 +3,8 @@ provider simulator over HTTP -> records."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -69,8 +71,15 @@ def test_concurrent_posts_with_one_idempotency_key_make_one_request_and_one_send
     from concurrent.futures import ThreadPoolExecutor
 
     def post(_):
-        return fresh_stack.http.post("/api/sms", json={"phone": "+14155550123", "text": "once only"},
-                                     headers={"Idempotency-Key": "order-42-confirmation"})
+        # A call that finds the first one still storing its request is told to retry (409 + Retry-After).
+        for _ in range(5):
+            response = fresh_stack.http.post("/api/sms", json={"phone": "+14155550123", "text": "once only"},
+                                             headers={"Idempotency-Key": "order-42-confirmation"})
+            if response.status_code != 409:
+                return response
+            assert response.json()["error"]["code"] == "idempotency_key_in_flight"
+            time.sleep(int(response.headers["Retry-After"]))
+        return response
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(pool.map(post, range(8)))
