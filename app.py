@@ -9,12 +9,12 @@ from chalice import Chalice, Rate, Response
 from chalicelib import wiring
 from chalicelib.api.cors import cors_headers
 from chalicelib.api.list_query import parse_list_query
-from chalicelib.api.openapi import build_openapi, render_docs_page
+from chalicelib.api.openapi import base_path, build_openapi, render_docs_page
 from chalicelib.api.params import parse_idempotency_key, parse_request_id
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import parse_send_request
 from chalicelib.dependency_check import check_dependencies
-from chalicelib.errors import GatewayError, NotFound
+from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
 from chalicelib.logs import logger
 
 app = Chalice(app_name="sms-gateway")
@@ -50,6 +50,13 @@ def _retry_after(status: int) -> dict[str, str]:
     return {"Retry-After": "1"} if status == 503 else {}
 
 
+def _provider_names() -> tuple[str, ...]:
+    try:
+        return tuple(provider.name for provider in wiring.get_settings().providers)
+    except GatewayError:  # a broken configuration: the document still renders, the API routes say 503
+        return ()
+
+
 def _client_id() -> str:
     return wiring.get_authenticator().authenticate(app.current_request.headers.get("x-api-key"))
 
@@ -65,6 +72,17 @@ def add_cors_headers(event, get_response):
     return response
 
 
+@app.middleware("http")
+def method_not_allowed_in_api_shape(event, get_response):
+    """chalice itself answers a method that a route does not declare; the client still gets the API's shape."""
+    response = get_response(event)
+    if response.status_code != 405:
+        return response
+    allowed = response.headers.get("Allow", "")
+    error = MethodNotAllowed(f"{event.method} is not allowed on this path; allowed: {allowed}", field="method")
+    return Response(body=ErrorBody.of(error).to_body(), status_code=405, headers={"Allow": allowed})
+
+
 @app.route("/api/sms", methods=["OPTIONS"])
 @app.route("/api/sms/{request_id}", methods=["OPTIONS"])
 @app.route("/api/providers", methods=["OPTIONS"])
@@ -76,7 +94,9 @@ def cors_preflight(request_id=None):
 
 @app.route("/openapi.json", methods=["GET"])
 def openapi_document():
-    return build_openapi(version=API_VERSION)
+    request = app.current_request
+    return build_openapi(version=API_VERSION, server_url=base_path(request.context.get("path"), request.path) or "/",
+                         provider_names=_provider_names())
 
 
 @app.route("/docs", methods=["GET"])

@@ -12,11 +12,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from chalicelib.api.params import shown_name
 from chalicelib.errors import ValidationFailed
 from chalicelib.lifecycle import Status
+from chalicelib.storage.queries import CURSOR_PATTERN
 
 LIST_LIMIT_DEFAULT = 20
 LIST_LIMIT_MAX = 100
-CURSOR_MAX_CHARS = 2048
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]+={0,2}$"  # urlsafe base64, as the store encodes its page keys
 
 
 class ListQuery(BaseModel):
@@ -37,9 +36,8 @@ class ListQuery(BaseModel):
     limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX, description="Page size.")
     cursor: str | None = Field(
         default=None,
-        max_length=CURSOR_MAX_CHARS,
         pattern=CURSOR_PATTERN,
-        description="The next_cursor of the previous page.",
+        description="The next_cursor of the previous page (opaque: send it back as it came).",
     )
 
 
@@ -85,8 +83,6 @@ def parse_list_query(params: Mapping[str, str] | None, *, known_providers: Seque
         query = ListQuery.model_validate(values)
     except ValidationError as exc:
         raise _query_refusal(str(exc.errors()[0]["loc"][0])) from None
-    if query.since and query.until and query.since > query.until:
-        raise ValidationFailed("since must not be later than until", field="since", code="invalid_range")
     return query
 
 
@@ -101,12 +97,15 @@ def _utc_datetime(name: str, raw: str) -> datetime:
     if len(raw) > 64 or not raw.isascii():
         raise _query_refusal(name)
     try:
-        moment = datetime.fromisoformat(raw)  # Python 3.11 reads "Z", offsets and plain dates
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted past the calendar
+        moment = datetime.fromisoformat(raw.upper())  # Python 3.11 reads "Z", offsets and plain dates
+    except ValueError:
         raise _query_refusal(name) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # a valid RFC 3339 time in year 1 or 9999 whose offset leaves the calendar
+        return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else datetime.max.replace(tzinfo=UTC)
 
 
 def _query_refusal(name: str) -> ValidationFailed:

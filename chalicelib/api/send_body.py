@@ -33,6 +33,16 @@ _PHONE_CHARACTERS = re.compile(r"\+?[0-9 ().\-]+")
 # C0 and C1 controls except \t \n \r: they would reach the handset as garbage or not at all.
 _CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins valid pairs into one character
+# What _check_text and pydantic accept, as one JSON Schema pattern for the OpenAPI document (the checks
+# themselves keep their own messages): no control character but \t \n \r, and at least one character
+# that str.strip() keeps. The whitespace listed is exactly what str.isspace() is true for, outside the
+# controls already refused; \s is avoided because regex dialects disagree on it. (A lone surrogate is no
+# Unicode character, so no JSON Schema string holds one; pydantic refuses it.)
+_REFUSED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_BLANK = r"\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+TEXT_PATTERN = f"^[^{_REFUSED}]*[^{_REFUSED}{_BLANK}][^{_REFUSED}]*$"
+# Not a regex: whether a number is dialable depends on its country's numbering plan (phonenumbers).
+PHONE_FORMAT = "phone"
 
 
 class SendSmsBody(BaseModel):
@@ -51,14 +61,16 @@ class SendSmsBody(BaseModel):
         description="Recipient in international format (E.164, spaces and ( ) . - allowed). "
         "National formats are accepted only when the gateway has a default region.",
         examples=[PHONE_EXAMPLE],
+        json_schema_extra={"format": PHONE_FORMAT},
     )
     text: str = Field(
         min_length=1,
         max_length=MAX_TEXT_CHARS,
         description=f"Message text, at most {MAX_SEGMENTS} SMS segments (160/153 GSM-7 septets or "
         "70/67 UCS-2 units per segment). Control characters other than newline, carriage return "
-        "and tab are refused.",
+        "and tab are refused, and so is a text of whitespace only.",
         examples=["Your code is 123456"],
+        json_schema_extra={"pattern": TEXT_PATTERN},
     )
 
 

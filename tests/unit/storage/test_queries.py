@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.errors import ValidationFailed
 from chalicelib.lifecycle import FailureReason, Status
-from chalicelib.storage.queries import encode_cursor
+from chalicelib.storage.queries import PARTITIONS_PER_PAGE, encode_cursor
 from tests.unit.storage.helpers import create
 
 pytestmark = pytest.mark.unit
@@ -102,10 +102,10 @@ def test_listing_walks_across_utc_days(request_store, queries, clock):
 @pytest.mark.parametrize(
     "cursor",
     [
-        pytest.param("not-base64-json", id="garbage"),
-        pytest.param("WzFd", id="json-list"),
-        pytest.param("eyJwIjogMX0", id="partition-not-a-string"),
-        pytest.param("eyJwIjoiYSIsImsiOjF9", id="key-not-an-object"),
+        pytest.param("Not a cursor", id="garbage"),
+        pytest.param("eyJwIjoiYSIsImsiOjF9", id="base64-json"),
+        pytest.param("2024-05-01~2024-05-01T00:00:00.000Z", id="created-at-without-id"),
+        pytest.param("2024-05-01~~" + "0" * 32, id="empty-created-at"),
     ],
 )
 def test_invalid_cursor_is_a_validation_error_naming_the_cursor(queries, cursor):
@@ -116,6 +116,41 @@ def test_invalid_cursor_is_a_validation_error_naming_the_cursor(queries, cursor)
 
 def test_cursor_for_a_partition_outside_the_range_lists_nothing(queries, history):
     assert list_page(queries, 5, encode_cursor("1999-01-01", None)) == ([], None)
+
+
+def test_a_listing_over_years_pages_through_a_bounded_number_of_days_per_call(queries, history, clock):
+    now = datetime.fromtimestamp(clock(), UTC)
+    since = now - timedelta(days=3 * PARTITIONS_PER_PAGE)
+
+    first, cursor = list_page(queries, 5, since=since)
+    assert [item.id for item in first] == history[::-1][:5]
+    seen, pages = [item.id for item in first], 1
+    while cursor:
+        items, cursor = list_page(queries, 5, cursor, since=since)
+        seen += [item.id for item in items]
+        pages += 1
+        assert pages < 20
+
+    assert seen == history[::-1]
+    assert pages >= 3  # the empty years cost pages, each a bounded number of queries
+
+
+@pytest.mark.parametrize("status", [None, Status.SENT])
+def test_since_after_until_lists_nothing(queries, history, clock, status):
+    now = datetime.fromtimestamp(clock(), UTC)
+    assert list_page(queries, 5, since=now, until=now - timedelta(hours=1), status=status) == ([], None)
+
+
+def test_any_well_formed_cursor_resumes_after_its_position(queries, history, request_store):
+    """A cursor the API did not hand out but of the documented shape is not refused: it resumes the
+    listing after the (created_at, id) it names."""
+    newest_first, _ = page_through(queries, 50, status=Status.SENT)
+    third = request_store.get(newest_first[2])
+    cursor = f"sent~{third.created_at}~{'f' * 32}"  # the third item's time, an id sorting after its own
+
+    items, _ = list_page(queries, 50, cursor, status=Status.SENT)
+
+    assert [item.id for item in items] == newest_first[2:]
 
 
 def test_overdue_lists_only_open_requests_past_their_deadline(request_store, claims, queries, clock):
