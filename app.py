@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 from chalice import Chalice, Rate, Response
 
@@ -16,8 +17,16 @@ from chalicelib.api.send_body import parse_send_request
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
 from chalicelib.logs import logger
+from chalicelib.settings import dispatch_event_source
 
 app = Chalice(app_name="sms-gateway")
+
+if os.environ.get("AWS_CHALICE_CLI_MODE"):
+    # The chalice CLI is importing this file (deploy, package, local; never Lambda, which carries no
+    # infra/): it adds what chalice's configuration cannot say (infra/chalice_hooks.py lists it).
+    from infra.chalice_hooks import install_cli_hooks
+
+    install_cli_hooks()
 API_VERSION = "1.0.0"
 
 # Every content type reaches the handler, so that a wrong one gets the API's own 415 error shape.
@@ -157,7 +166,9 @@ def health():
                     status_code=200 if healthy else 503)
 
 
-@app.on_sqs_message(queue="sms-dispatch", batch_size=10, maximum_batching_window_in_seconds=1)
+# chalice applies the stage's environment_variables before importing this file, so each stage binds its own
+# queue (DISPATCH_QUEUE_ARN from `make infra`, else DISPATCH_QUEUE_NAME) and DISPATCHER_MAX_CONCURRENCY.
+@app.on_sqs_message(batch_size=10, maximum_batching_window_in_seconds=1, **dispatch_event_source())
 def dispatch_sms(event):
     records = [(record.to_dict()["messageId"], record.body) for record in event]
     return wiring.get_dispatcher().dispatch_batch(records)

@@ -334,8 +334,10 @@ def test_config_json_names_match_what_the_stack_creates(templates, stage):
 def test_redis_url_points_at_the_replication_group_over_tls_when_enabled(templates):
     env = templates["prod"]["Resources"]["DispatchSms"]["Properties"]["Environment"]["Variables"]
     condition, tls_url, plain_url = env["REDIS_URL"]["Fn::If"]
-    assert tls_url["Fn::Sub"].startswith("rediss://${RedisReplicationGroup.PrimaryEndPoint.Address}")
-    assert plain_url["Fn::Sub"].startswith("redis://${RedisReplicationGroup.PrimaryEndPoint.Address}")
+    endpoint = [{"Fn::GetAtt": ["RedisReplicationGroup", "PrimaryEndPoint.Address"]}, ":",
+                {"Fn::GetAtt": ["RedisReplicationGroup", "PrimaryEndPoint.Port"]}, "/0"]
+    assert tls_url == {"Fn::Join": ["", ["rediss://", *endpoint]]}
+    assert plain_url == {"Fn::Join": ["", ["redis://", *endpoint]]}
     redis = templates["prod"]["Resources"]["RedisReplicationGroup"]["Properties"]
     assert redis["TransitEncryptionEnabled"] == {"Fn::If": [condition, True, False]}
 
