@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -49,7 +50,11 @@ def install_cli_hooks(command: str | None = None) -> None:
 
 def _chalice_command() -> str | None:
     context = click.get_current_context(silent=True)
-    return context.info_name if context is not None else None
+    if context is not None:
+        return context.info_name
+    # click's context is per thread, and `chalice local`'s reloading worker imports app.py in its server
+    # thread; the reloader marks its worker with CHALICE_WORKER.
+    return "local" if os.environ.get("CHALICE_WORKER") else None
 
 
 def pinned_runtime(project: Path = PROJECT) -> str:

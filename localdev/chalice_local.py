@@ -4,11 +4,13 @@ Installed by infra/chalice_hooks.py when `chalice local` imports app.py (in both
 
 - What it watches. chalice's stat() watcher polls every file under the project every second, .venv
   included (about 28,000 files, half a core), and restarts on any write there: logs, .coverage,
-  __pycache__. The worker here watches what the app runs: app.py, chalicelib/ and .chalice/config.json.
+  __pycache__. Here it watches what the app runs: app.py, chalicelib/ and .chalice/config.json (once, at
+  start, it still walks the tree). chalice picks watchdog's watcher instead when watchdog is installed;
+  the project does not install it.
 - Outliving its parent. With autoreload chalice runs a parent that restarts a worker, and the worker
-  serves. Ctrl-C reaches both (one process group), but a SIGTERM to the parent alone (kill, a supervisor)
-  would leave the worker serving the port, orphaned. So the parent turns SIGTERM into what Ctrl-C does (it
-  stops its worker, then itself), and the worker stops when its parent is gone, however it went.
+  serves. Ctrl-C reaches both (one process group), but a SIGTERM or SIGKILL to the parent alone (kill, a
+  supervisor) would leave the worker serving the port, orphaned. Here the worker stops within a second
+  of its parent, however the parent went.
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ import threading
 import time
 from pathlib import Path
 
-from chalice.cli import reloader
-from chalice.cli.filewatch import WorkerProcess
+from chalice.cli.filewatch.stat import StatFileWatcher
 
 PROJECT = Path(__file__).resolve().parents[1]
 WATCHED = ("app.py", "chalicelib", ".chalice/config.json")
-POLL_INTERVAL_S = 1.0
 
 
 def watched_files(project: Path = PROJECT) -> dict[str, int]:
@@ -42,22 +42,14 @@ def watched_files(project: Path = PROJECT) -> dict[str, int]:
     return stamps
 
 
-class SourceWatchingWorker(WorkerProcess):
-    """chalice's worker (it serves in a thread and exits with the restart code when asked), watching only
-    the app's own files."""
-
-    def _start_file_watcher(self, project_dir: str) -> None:
-        threading.Thread(target=self._watch, args=(Path(project_dir),), name="source-watcher", daemon=True).start()
-
-    def _watch(self, project: Path) -> None:
-        seen = watched_files(project)
-        while not self._restart_event.wait(POLL_INTERVAL_S):
-            if watched_files(project) != seen:
-                self._restart_event.set()
-
-
-def _stop_like_ctrl_c(signum, frame) -> None:
-    raise KeyboardInterrupt
+def _poll_app_files(watcher, root_dir: str, callback) -> None:
+    """StatFileWatcher's one pass, on the app's files only. The first pass takes the baseline (the watcher's
+    own seed, taken before app.py was imported, covers the whole tree and is no longer read)."""
+    current = watched_files(Path(root_dir))
+    baseline = getattr(watcher, "app_files", None)
+    watcher.app_files = current
+    if baseline is not None and current != baseline:
+        callback()
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -69,9 +61,10 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def install_local_hooks(environ: dict[str, str] | None = None) -> None:
+    """Runs in the worker, when its server thread imports app.py; the parent never imports it. The watcher
+    thread is already polling by then: it looks its pass method up on the class each second, so the next
+    pass is the narrow one."""
     environ = os.environ if environ is None else environ
     if environ.get("CHALICE_WORKER"):
-        reloader.get_best_worker_process = lambda: SourceWatchingWorker
+        StatFileWatcher._single_pass_poll = _poll_app_files
         threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
-    else:  # the reloading parent, or the only process with --no-autoreload
-        signal.signal(signal.SIGTERM, _stop_like_ctrl_c)
