@@ -55,9 +55,9 @@ def _poll_app_files(watcher, root_dir: str, callback) -> None:
 def _exit_with_parent(parent_pid: int) -> None:
     while os.getppid() == parent_pid:
         time.sleep(0.5)
-    os.kill(os.getpid(), signal.SIGINT)  # the worker stops as on Ctrl-C ...
-    time.sleep(5)
-    os._exit(0)  # ... or, if its server does not, now
+    os.kill(os.getpid(), signal.SIGTERM)  # nothing to clean up: a dev server's worker
+    time.sleep(2)
+    os._exit(0)  # SIGTERM was ignored (a process can inherit that)
 
 
 def install_local_hooks(environ: dict[str, str] | None = None) -> None:
