@@ -228,15 +228,18 @@ class LocalStack:
             self.started.append(f"Provider simulator      {n}: http://127.0.0.1:{p}/send ({rate_limit}/s)")
 
     def create_resources(self) -> None:
-        """Tables and queues, as infra/ creates them on AWS (idempotent)."""
+        """Tables and queues from infra/data.json, as on AWS (idempotent; existing ones are kept)."""
         os.environ.update(self.env)
         from chalicelib.settings import get_settings
         from localdev.resources import create_queues, create_tables
 
         settings = get_settings(self.env)
         create_tables(settings, wait=True)
-        create_queues(settings, visibility_timeout_s=self.settings.dispatch_visibility_timeout_s,
-                      max_receive_count=self.settings.dlq_max_receive_count)
+        # infra/data.json's queues, with the local stack's shorter visibility timeout and redrive (settings).
+        create_queues(settings, overrides={"DispatchQueue": {
+            "VisibilityTimeout": str(self.settings.dispatch_visibility_timeout_s),
+            "maxReceiveCount": str(self.settings.dlq_max_receive_count)}},
+            report=lambda note: print(f"note: {note}", flush=True))
         self.started.append(f"Tables and queues       {settings.requests_table}, {settings.dispatch_queue_name} (+DLQ)")
 
     def start_api(self) -> None:
