@@ -1,4 +1,4 @@
-"""Provider adapters. ``http-json`` is DESIGN.md's generic contract.
+"""Provider adapters. ``http-json`` is the generic provider contract: the request ``HttpJsonProvider.send`` builds.
 
 Every provider answer falls into one class of ``Outcome``, decided in ``classify_answer``:
 
@@ -78,7 +78,7 @@ def classify_answer(status_code: int, body: Any) -> tuple[Outcome, str | None, s
 
 
 class HttpJsonProvider:
-    """POST {url} with the DESIGN.md headers and body, on a shared pooled httpx client."""
+    """POST {url} with the contract's headers and JSON body, on a shared pooled httpx client."""
 
     def __init__(self, config: ProviderConfig, http: httpx.Client):
         self.name = config.name

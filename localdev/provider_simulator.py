@@ -4,7 +4,7 @@ One simulator stands in for one SMS provider, so the local stack, the integratio
 talk to something real over HTTP: it counts its own rate limit on arrival, adds latency, honours
 `Idempotency-Key`, and can be switched at runtime into the ways real providers fail.
 
-    POST /send       the provider contract (DESIGN.md, "Generic provider contract")
+    POST /send       the provider contract (chalicelib/providers.py, HttpJsonProvider)
     GET  /_stats     counters, including the busiest 1-second window seen at arrival
     GET  /_arrivals  every /send arrival, in arrival order
     GET  /_sent      the messages actually sent: one per accepted idempotency key
