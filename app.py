@@ -27,6 +27,7 @@ if os.environ.get("AWS_CHALICE_CLI_MODE"):
     from infra.chalice_hooks import install_cli_hooks
 
     install_cli_hooks()
+
 API_VERSION = "1.0.0"
 
 # Every content type reaches the handler, so that a wrong one gets the API's own 415 error shape.
