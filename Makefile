@@ -1,23 +1,38 @@
-# The two commands a newcomer needs: `make run` (the local stack) and `make test` (every tier).
+# The two commands a newcomer needs: `make run` (the local stack) and `make test` (every tier). `make help`
+# lists the others.
 SHELL := /bin/bash
-PYTHON ?= python3
+# The venv is built with the Python of the Lambda runtime .chalice/config.json pins, when there is one:
+# chalice packages for the interpreter it runs on (infra/chalice_hooks.py refuses any other).
+LAMBDA_PYTHON := $(shell sed -n 's/.*"lambda_python_version": "\(python[0-9.]*\)".*/\1/p' .chalice/config.json)
+PYTHON ?= $(shell command -v $(LAMBDA_PYTHON) || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+STAGE ?= dev
 
-.PHONY: run test lint unit functional integration coverage bench bench-quick chaos fuzz package deploy dlq-replay clean
+.PHONY: help run deps test lint unit functional integration coverage bench bench-quick chaos fuzz lock venv \
+	infra infra-delete package deploy dlq-replay clean
 
+## make help: this list
+help:
+	@grep -h '^##' $(MAKEFILE_LIST) | sed 's/^## \{0,1\}//'
+
+# requirements-dev.txt is the lock (every package pinned, with its hashes): pip installs exactly it.
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
 	@touch $(STAMP)
 
+## make venv: create .venv and install the locked requirements (every other target does it first)
 venv: $(STAMP)
 
 ## make run: the whole gateway on this machine (AWS emulator, Redis, simulators, API, dispatchers)
 run: $(STAMP)
 	$(BIN)/python -m localdev.stack
+
+## make deps: all of `make run` but the API, and the `chalice local --stage local` line to serve it beside
+deps: $(STAMP)
+	$(BIN)/python -m localdev.stack --no-api
 
 ## make test: lint, then unit, functional and integration tiers with coverage
 test: $(STAMP) lint
@@ -26,9 +41,11 @@ test: $(STAMP) lint
 	$(BIN)/python -m coverage report --include='chalicelib/router.py' --fail-under=100 > /dev/null \
 		|| { echo "routing code is not 100% covered:"; $(BIN)/python -m coverage report --include='chalicelib/router.py'; exit 1; }
 
+## make lint: ruff
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+## make unit / functional / integration: one tier
 unit: $(STAMP)
 	$(BIN)/python -m pytest -m unit
 
@@ -38,6 +55,10 @@ functional: $(STAMP)
 integration: $(STAMP)
 	bash scripts/ensure-redis.sh
 	$(BIN)/python -m pytest -m integration
+
+## make coverage: the unit and functional tiers with coverage, as an HTML report in htmlcov/ (quick)
+coverage: $(STAMP)
+	$(BIN)/python -m pytest -m "unit or functional" --cov --cov-report=term --cov-report=html -p no:cacheprovider
 
 ## make bench: the full benchmark (scaled profile: 3 providers x 10/s, 40/s offered; a few minutes)
 ## make bench-quick: the same in under a minute; PROFILE=seed for 3 x 50/s with 200/s offered
@@ -50,7 +71,7 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m bench.run --profile quick
 
 ## make chaos: faults under load (kill -9 a dispatcher, restart Redis, AWS refusing connections, a hanging
-## provider, a garbage-answering one); fails on any lost or duplicated SMS
+##   provider, a garbage-answering one); fails on any lost or duplicated SMS
 chaos: $(STAMP)
 	$(BIN)/python -m localdev.chaos
 
@@ -58,18 +79,35 @@ chaos: $(STAMP)
 fuzz: $(STAMP)
 	bash scripts/ensure-redis.sh
 	FUZZ_MAX_EXAMPLES=5000 $(BIN)/python -m pytest tests/unit/test_validators_fuzz.py -p no:cacheprovider
-	SCHEMATHESIS_MAX_EXAMPLES=200 $(BIN)/python -m pytest tests/integration/test_fuzz_api.py -p no:cacheprovider
+	SCHEMATHESIS_MAX_EXAMPLES=200 SCHEMATHESIS_SEED= $(BIN)/python -m pytest tests/integration/test_fuzz_api.py -p no:cacheprovider
 
-dlq-replay: $(STAMP)
-	$(BIN)/python -m ops.dlq_replay $(ARGS)
+## make lock: recompile requirements*.txt (pinned, with hashes) from the pins in requirements*.in
+lock: $(STAMP)
+	$(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras \
+		--output-file requirements.txt requirements.in
+	$(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras \
+		--allow-unsafe --output-file requirements-dev.txt requirements-dev.in
 
-clean:
-	rm -rf .run .pytest_cache .ruff_cache .hypothesis .coverage coverage.xml htmlcov
+## make infra STAGE=prod: deploy the stage's infrastructure stack (VPC_ID=..., PRIVATE_SUBNET_IDS=...), then
+##   `chalice deploy --stage prod` (docs/deploy.md); make infra-delete STAGE=prod after `chalice delete`
+infra: $(STAMP)
+	$(BIN)/python -m infra.stack deploy --stage $(STAGE)
 
-## make package / make deploy: the CloudFormation template (offline) and the documented deploy flow
-STAGE ?= dev
+infra-delete: $(STAMP)
+	$(BIN)/python -m infra.stack delete --stage $(STAGE)
+
+## make package / make deploy STAGE=prod: the CloudFormation-only path (one template with everything,
+##   deployed with the AWS CLI)
 package: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash infra/package.sh $(STAGE)
 
 deploy: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash infra/deploy.sh $(STAGE)
+
+## make dlq-replay ARGS=--dry-run: look at (or replay) the dead-letter queue
+dlq-replay: $(STAMP)
+	$(BIN)/python -m ops.dlq_replay $(ARGS)
+
+## make clean: remove run state, caches and reports
+clean:
+	rm -rf .run .pytest_cache .ruff_cache .hypothesis .schemathesis .coverage coverage.xml htmlcov

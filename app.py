@@ -3,23 +3,33 @@
 from __future__ import annotations
 
 import functools
+import os
 
 from chalice import Chalice, Rate, Response
 
 from chalicelib import wiring
 from chalicelib.api.cors import cors_headers
 from chalicelib.api.list_query import parse_list_query
-from chalicelib.api.openapi import build_openapi, render_docs_page
+from chalicelib.api.openapi import base_path, build_openapi, render_docs_page
 from chalicelib.api.params import parse_idempotency_key, parse_request_id
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import parse_send_request
 from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
-from chalicelib.errors import GatewayError, NotFound
+from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
 from chalicelib.logs import logger
+from chalicelib.settings import dispatch_event_source
 from chalicelib.storage.queries import ListFilter
 
 app = Chalice(app_name="sms-gateway")
+
+if os.environ.get("AWS_CHALICE_CLI_MODE"):
+    # The chalice CLI is importing this file (deploy, package, local; never Lambda, which carries no
+    # infra/): it adds what chalice's configuration cannot say (infra/chalice_hooks.py lists it).
+    from infra.chalice_hooks import install_cli_hooks
+
+    install_cli_hooks()
+
 API_VERSION = "1.0.0"
 
 # Every content type reaches the handler, so that a wrong one gets the API's own 415 error shape.
@@ -59,6 +69,13 @@ def _client(role: Role = "send") -> Client:
     return client
 
 
+def _provider_names() -> tuple[str, ...]:
+    try:
+        return tuple(provider.name for provider in wiring.get_settings().providers)
+    except GatewayError:  # a broken configuration: the document still renders, the API routes say 503
+        return ()
+
+
 @app.middleware("http")
 def add_cors_headers(event, get_response):
     response = get_response(event)
@@ -68,6 +85,17 @@ def add_cors_headers(event, get_response):
         return response
     response.headers.update(cors_headers(allow_origin, event.headers.get("origin")))
     return response
+
+
+@app.middleware("http")
+def method_not_allowed_in_api_shape(event, get_response):
+    """chalice itself answers a method that a route does not declare; the client still gets the API's shape."""
+    response = get_response(event)
+    if response.status_code != 405:
+        return response
+    allowed = response.headers.get("Allow", "")
+    error = MethodNotAllowed(f"{event.method} is not allowed on this path; allowed: {allowed}", field="method")
+    return Response(body=ErrorBody.of(error).to_body(), status_code=405, headers={"Allow": allowed})
 
 
 @app.route("/api/sms", methods=["OPTIONS"])
@@ -81,7 +109,9 @@ def cors_preflight(request_id=None):
 
 @app.route("/openapi.json", methods=["GET"])
 def openapi_document():
-    return build_openapi(version=API_VERSION)
+    request = app.current_request
+    return build_openapi(version=API_VERSION, server_url=base_path(request.context.get("path"), request.path) or "/",
+                         provider_names=_provider_names())
 
 
 @app.route("/docs", methods=["GET"])
@@ -143,7 +173,9 @@ def health():
                     status_code=200 if healthy else 503)
 
 
-@app.on_sqs_message(queue="sms-dispatch", batch_size=10, maximum_batching_window_in_seconds=1)
+# chalice applies the stage's environment_variables before importing this file, so each stage binds its own
+# queue (DISPATCH_QUEUE_ARN from `make infra`, else DISPATCH_QUEUE_NAME) and DISPATCHER_MAX_CONCURRENCY.
+@app.on_sqs_message(batch_size=10, maximum_batching_window_in_seconds=1, **dispatch_event_source())
 def dispatch_sms(event):
     records = [(record.to_dict()["messageId"], record.body) for record in event]
     # No send starts that the invocation's remaining time could cut off (dispatcher.py, step 0).

@@ -26,6 +26,7 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -173,6 +174,12 @@ class Settings(BaseModel):
     dispatch_queue_name: str = env("DISPATCH_QUEUE_NAME", "sms-dispatch", "The dispatch queue (its DLQ is "
                                    "<name>-dlq); DISPATCH_QUEUE_URL skips the name lookup.", min_length=1)
     dispatch_queue_url: str = env("DISPATCH_QUEUE_URL", "", "")
+    dispatch_queue_arn: str = env("DISPATCH_QUEUE_ARN", "", "Deploy time: the queue the dispatcher's SQS event "
+                                  "source binds to (`make infra` writes it for `chalice deploy`); empty = "
+                                  "DISPATCH_QUEUE_NAME in the deploying account.", pattern=r"^(arn:[^:]+:sqs:.+)?$")
+    dispatcher_max_concurrency: int = env("DISPATCHER_MAX_CONCURRENCY", 0, "Deploy time: most dispatcher "
+                                          "invocations at once (the event source's MaximumConcurrency; Lambda "
+                                          "takes 2-1000); 0 = no cap.", ge=0, le=1000)
     aws_region: str = env("AWS_DEFAULT_REGION", "us-east-1", "AWS region.", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     default_region: Annotated[str | None, BeforeValidator(_upper_or_none)] = env(
         "DEFAULT_REGION", None, "Region for national phone formats (e.g. US); empty = numbers must start with +.",
@@ -243,6 +250,28 @@ def _inline_secrets(provider) -> frozenset[str]:
 
 
 ENV_NAMES: tuple[str, ...] = tuple(field.alias for field in Settings.model_fields.values())
+
+# The settings app.py's decorators read when chalice imports it (deploy, package, local: chalice sets the
+# stage's environment_variables first), declared by the fields above. Parsed on their own, because at
+# import time the rest of the environment may be incomplete (a test importing app.py has no stage).
+EventSourceSettings = create_model(
+    "EventSourceSettings",
+    __config__=ConfigDict(frozen=True, extra="ignore", populate_by_name=True),
+    **{name: (Settings.model_fields[name].annotation, Settings.model_fields[name])
+       for name in ("dispatch_queue_name", "dispatch_queue_arn", "dispatcher_max_concurrency")},
+)
+
+
+def dispatch_event_source(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The queue and concurrency of the dispatcher's SQS event source, as on_sqs_message arguments."""
+    source = os.environ if environ is None else environ
+    try:
+        settings = EventSourceSettings.model_validate({k: v for k, v in source.items() if v})
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid configuration: {_problem(exc.errors()[0])}") from None
+    queue = {"queue_arn": settings.dispatch_queue_arn} if settings.dispatch_queue_arn else {
+        "queue": settings.dispatch_queue_name}
+    return {**queue, "maximum_concurrency": settings.dispatcher_max_concurrency or None}
 
 
 def as_env_value(value: Any) -> str:

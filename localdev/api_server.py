@@ -9,6 +9,7 @@ Built from a Config with no stage environment, so the environment the local stac
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import socket
@@ -16,7 +17,17 @@ import sys
 import threading
 
 from chalice.config import Config
-from chalice.local import CustomLocalChalice, LocalChalice, LocalDevServer, ThreadedHTTPServer
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
+    LocalDevServer,
+    RouteMatcher,
+    ThreadedHTTPServer,
+)
+
+from chalicelib.api.responses import ErrorBody
+from chalicelib.errors import MethodNotAllowed
 
 
 class ApiHttpServer(ThreadedHTTPServer):
@@ -33,6 +44,31 @@ class ApiHttpServer(ThreadedHTTPServer):
         return connection, address
 
 
+class ApiRequestHandler(ChaliceRequestHandler):
+    """chalice's handler answers only the methods API Gateway proxies (GET, POST, ...); any other method
+    (TRACE, CONNECT, a made-up one) would get http.server's 501 HTML page. On a route's path it gets the
+    405 the app gives an undeclared method, in the API's error shape; elsewhere chalice's usual answer."""
+
+    def __getattr__(self, name: str):
+        # BaseHTTPRequestHandler looks up do_<METHOD> for every request; only unknown methods get here.
+        if name.startswith("do_"):
+            return self._undeclared_method
+        raise AttributeError(name)
+
+    def _undeclared_method(self) -> None:
+        self._parse_payload()  # read the body off a kept-alive connection, or it would prefix the next request
+        app_object = self.local_gateway._app_object
+        try:
+            match = RouteMatcher(list(app_object.routes)).match_route(self.path)
+        except ValueError:  # no such path: answered as for any method there (API Gateway's 403)
+            self._generic_handle()
+            return
+        allowed = ", ".join(app_object.routes[match.route])
+        error = MethodNotAllowed(f"{self.command} is not allowed on this path; allowed: {allowed}", field="method")
+        self._send_http_response(405, {"Allow": allowed, "Content-Type": "application/json"},
+                                 json.dumps(ErrorBody.of(error).to_body()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -44,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)  # what chalice's create_local_server does
     app.__class__ = CustomLocalChalice
-    server = LocalDevServer(app, config, args.host, args.port, server_cls=ApiHttpServer)
+    server = LocalDevServer(app, config, args.host, args.port, handler_cls=ApiRequestHandler,
+                            server_cls=ApiHttpServer)
 
     def shutdown(*_):
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -13,6 +13,10 @@ into an empty queue, 25/s at 1,200 delayed messages, 8/s with eight long-polling
   - a receive walks the queue lazily and stops once it has its messages; a waiting long poll wakes on
     the first visible message instead of building the list of all of them;
   - a delete stops at the message it deletes.
+``install_deploy_support`` lets `chalice deploy` and `make infra` run against it (tests/integration/
+test_deploy.py): moto 5.2.5 imports only OpenAPI 3 REST APIs, and chalice sends Swagger 2.0 of the same shape
+for what moto reads (title, paths, responses, integrations), so the document is relabelled; and moto's
+CloudFormation lacks two types infra/ uses, a secret and a Redis replication group, added here.
 ``install_dynamodb_atomic_writes`` makes moto's conditional writes atomic, as DynamoDB's are: moto
 checks a condition and then writes, so two threads of its server can both pass the same condition, and
 two concurrent claims of one attempt could both succeed (docs/benchmarks.md has the observation).
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import signal
 import sys
@@ -106,6 +111,126 @@ def install_dynamodb_atomic_writes() -> None:
         setattr(DynamoDBBackend, name, serialized(getattr(DynamoDBBackend, name)))
 
 
+def install_deploy_support() -> None:
+    _install_swagger_import()
+    _install_cloudformation_models()
+
+
+def _install_swagger_import() -> None:
+    from moto.apigateway.models import APIGatewayBackend
+
+    original_import, original_put = APIGatewayBackend.import_rest_api, APIGatewayBackend.put_rest_api
+
+    def as_openapi3(document: dict) -> dict:
+        if "swagger" not in document:
+            return document
+        relabelled = {key: value for key, value in document.items() if key != "swagger"}
+        relabelled["openapi"] = "3.0.1"
+        relabelled["info"] = {"description": "", **document.get("info", {})}  # moto requires a description
+        return relabelled
+
+    def import_rest_api(self, api_doc, fail_on_warnings):
+        return original_import(self, as_openapi3(api_doc), fail_on_warnings)
+
+    def put_rest_api(self, function_id, api_doc, fail_on_warnings, mode="merge"):
+        return original_put(self, function_id, as_openapi3(api_doc), fail_on_warnings, mode)
+
+    APIGatewayBackend.import_rest_api = import_rest_api
+    APIGatewayBackend.put_rest_api = put_rest_api
+
+
+def _install_cloudformation_models() -> None:
+    """CloudFormation types moto's template parser does not know. Defining the classes registers them: moto
+    looks models up among CloudFormationModel's subclasses (before its first template, then cached)."""
+    import secrets as token_source
+
+    from moto.core.common_models import CloudFormationModel
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    class Secret(CloudFormationModel):
+        """AWS::SecretsManager::Secret in moto's Secrets Manager; Ref is the ARN, as on AWS."""
+
+        __module__ = "moto.secretsmanager.cloudformation"  # moto files models by the service in their module
+
+        def __init__(self, arn: str, name: str):
+            self.arn, self.name = arn, name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SecretsManager::Secret"
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                            **kwargs):
+            properties = cloudformation_json["Properties"]
+            generate = properties.get("GenerateSecretString")
+            value = properties.get("SecretString")
+            if value is None and generate is not None:
+                generated = token_source.token_urlsafe(generate.get("PasswordLength", 32))
+                template = generate.get("SecretStringTemplate")
+                value = (json.dumps({**json.loads(template), generate["GenerateStringKey"]: generated})
+                         if template else generated)
+            backend = secretsmanager_backends[account_id][region_name]
+            created = json.loads(backend.create_secret(
+                name=properties.get("Name", resource_name), secret_string=value, secret_binary=None,
+                description=properties.get("Description"), tags=properties.get("Tags"), kms_key_id=None,
+                client_request_token=None, replica_regions=[], force_overwrite=False))
+            return cls(created["ARN"], created["Name"])
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+            backend = secretsmanager_backends[account_id][region_name]
+            backend.delete_secret(resource_name, recovery_window_in_days=None, force_delete_without_recovery=True)
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return {"Id": self.arn, "Name": self.name}[attribute_name]
+
+    class RedisReplicationGroup(CloudFormationModel):
+        """AWS::ElastiCache::ReplicationGroup as far as a template reads it: its primary endpoint. No Redis
+        runs behind it (the local stack brings its own); the address has ElastiCache's shape."""
+
+        __module__ = "moto.elasticache.cloudformation"
+
+        def __init__(self, group_id: str, region_name: str, port: int):
+            self.group_id, self.region_name, self.port = group_id, region_name, port
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "ReplicationGroupId"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::ElastiCache::ReplicationGroup"
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name,
+                                            **kwargs):
+            port = int(cloudformation_json["Properties"].get("Port", 6379))
+            return cls(resource_name.lower()[:40], region_name, port)
+
+        @classmethod
+        def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
+            return None
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.group_id
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return {
+                "PrimaryEndPoint.Address": f"master.{self.group_id}.abc123.{self.region_name}.cache.amazonaws.com",
+                "PrimaryEndPoint.Port": str(self.port),
+            }[attribute_name]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
@@ -114,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=48, help="request threads (long polls hold one each)")
     args = parser.parse_args(argv)
     install_dynamodb_atomic_writes()
+    install_deploy_support()
     if not args.stock:
         install_sqs_speedups()
     from moto.server import DomainDispatcherApplication, create_backend_app

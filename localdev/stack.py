@@ -1,4 +1,5 @@
-"""The whole gateway on one machine, offline, in the foreground: `make run`.
+"""The whole gateway on one machine, offline, in the foreground: `make run`; or all of it but the HTTP API,
+for `chalice local` to serve beside it: `make deps` (--no-api), which prints the command to run.
 
 Starts, in order: the AWS emulator (moto server, unless AWS_ENDPOINT_URL names one, such as
 LocalStack), Redis (REDIS_URL if it answers, else `redis-server` from PATH, else
@@ -29,7 +30,7 @@ import uuid
 from contextlib import closing
 from pathlib import Path
 
-from chalicelib.settings import LOCAL_STAGE
+from chalicelib.settings import ENV_NAMES, LOCAL_SIMULATORS, LOCAL_STAGE, ProviderConfig, env_defaults
 from localdev.stack_settings import StackSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,6 +132,7 @@ class LocalStack:
         self._scheduler: threading.Thread | None = None
         self.aws_fault_proxy_url: str | None = None
         self.simulators: dict[str, str] = {}  # name -> base URL of the simulators this stack started
+        self.api_url: str | None = None
 
     # ----------------------------------------------------------------- children
 
@@ -234,15 +236,18 @@ class LocalStack:
             self.started.append(f"Provider simulator      {name} ({kind}): http://127.0.0.1:{port} ({rate_limit}/s)")
 
     def create_resources(self) -> None:
-        """Tables and queues, as infra/ creates them on AWS (idempotent)."""
+        """Tables and queues from infra/data.json, as on AWS (idempotent; existing ones are kept)."""
         os.environ.update(self.env)
         from chalicelib.settings import get_settings
         from localdev.resources import create_queues, create_tables
 
         settings = get_settings(self.env)
         create_tables(settings, wait=True)
-        create_queues(settings, visibility_timeout_s=self.settings.dispatch_visibility_timeout_s,
-                      max_receive_count=self.settings.dlq_max_receive_count)
+        # infra/data.json's queues, with the local stack's shorter visibility timeout and redrive (settings).
+        create_queues(settings, overrides={"DispatchQueue": {
+            "VisibilityTimeout": str(self.settings.dispatch_visibility_timeout_s),
+            "maxReceiveCount": str(self.settings.dlq_max_receive_count)}},
+            report=lambda note: print(f"note: {note}", flush=True))
         self.started.append(f"Tables and queues       {settings.requests_table}, {settings.dispatch_queue_name} (+DLQ)")
 
     def start_api(self) -> None:
@@ -288,13 +293,17 @@ class LocalStack:
 
     # ----------------------------------------------------------------- lifecycle
 
-    def start(self) -> LocalStack:
+    def start(self, api: bool = True) -> LocalStack:
+        """Everything; with api=False everything but the HTTP API (`make deps`: chalice local serves it)."""
         began = time.monotonic()
         self.start_aws()
         self.start_redis()
         self.start_simulators()
         self.create_resources()
-        self.start_api()
+        if api:
+            self.start_api()
+        else:
+            self.env.setdefault("API_KEYS", "dev-" + secrets.token_urlsafe(18))
         self.start_dispatchers()
         self.start_scheduler()
         self.ready_after_s = time.monotonic() - began
@@ -315,6 +324,7 @@ class LocalStack:
             "pids": {name: child.pid for name, child in self.children.items()},
             "dispatcher_pids": [child.pid for child in self.dispatchers],
             "stack_pid": os.getpid(),
+            "chalice_local": None if self.api_url else chalice_local_command(self, int(self.env.get("PORT") or 8000)),
             "ready_after_s": round(self.ready_after_s, 2),
         }
         tmp = self.state_file.with_suffix(".tmp")
@@ -353,12 +363,46 @@ class LocalStack:
         self.state_file.unlink(missing_ok=True)
 
 
+# What `chalice local` needs from the environment beside `make deps`, besides the settings that differ
+# from their defaults: where AWS and Redis are, and credentials for the emulator.
+CHALICE_LOCAL_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",
+                           "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+
+
+def chalice_local_command(stack: LocalStack, port: int = 8000) -> str:
+    """The one line that serves the API with `chalice local` against the stack `make deps` started."""
+    import shlex
+
+    defaults = env_defaults()
+    variables = {name: stack.env[name] for name in CHALICE_LOCAL_VARIABLES if stack.env.get(name)}
+    for name in ENV_NAMES:
+        value = stack.env.get(name)
+        if name not in ("STAGE", "PORT") and value and value != defaults[name]:
+            variables[name] = value
+    simulators = tuple(ProviderConfig(**entry) for entry in LOCAL_SIMULATORS)
+    if tuple(ProviderConfig(**p) for p in json.loads(variables.get("SMS_PROVIDERS", "[]"))) == simulators:
+        del variables["SMS_PROVIDERS"]  # the local stage's default: shorter to leave out
+    chalice = Path(PYTHON).parent / "chalice"
+    shown = shlex.quote(str(chalice.relative_to(ROOT))) if chalice.is_relative_to(ROOT) else shlex.quote(str(chalice))
+    assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in variables.items())
+    return f"{assignments} {shown} local --stage {LOCAL_STAGE} --port {port}"
+
+
 def print_banner(stack: LocalStack) -> None:
     from rich.console import Console
     from rich.panel import Panel
 
     lines = "\n".join(stack.started)
     key = stack.env["API_KEYS"].split(",")[0]
+    if stack.api_url is None:
+        Console().print(Panel(
+            f"{lines}\n\n[bold]Dev API key[/bold]  {key}\n"
+            f"Ready in {stack.ready_after_s:.1f} s. Logs in {stack.log_dir}. Ctrl-C stops everything.\n\n"
+            f"[bold]Now serve the API[/bold] with the line below, in another terminal in {ROOT} "
+            "(it reloads when app.py, chalicelib/ or .chalice/config.json change):",
+            title="SMS gateway: everything but the API, for chalice local", expand=False))
+        print(chalice_local_command(stack, int(stack.env.get("PORT") or 8000)), flush=True)  # unwrapped: copyable
+        return
     example = (f"curl -s -X POST {stack.api_url}/api/sms -H 'X-Api-Key: {key}' "
                f"-H 'Content-Type: application/json' -d '{{\"phone\": \"+14155550100\", \"text\": \"hello\"}}'")
     Console().print(Panel(
@@ -367,7 +411,12 @@ def print_banner(stack: LocalStack) -> None:
         title="SMS gateway: local stack", expand=False))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-api", action="store_true", help="start everything but the HTTP API (make deps)")
+    args = parser.parse_args(argv)
     load_dotenv_file()
     stack = LocalStack()
     stopping = threading.Event()
@@ -379,7 +428,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        stack.start()
+        stack.start(api=not args.no_api)
         print_banner(stack)
         code = stack.supervise()
     except RuntimeError as exc:

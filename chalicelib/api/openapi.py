@@ -46,8 +46,11 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
-def build_openapi(*, title: str = "SMS Gateway", version: str, server_url: str | None = None) -> dict:
-    """The OpenAPI 3.1 document served at ``/openapi.json``."""
+def build_openapi(*, title: str = "SMS Gateway", version: str, server_url: str | None = None,
+                  provider_names: tuple[str, ...] = ()) -> dict:
+    """The OpenAPI 3.1 document served at ``/openapi.json``; ``server_url`` is where its paths live (the
+    stage path on API Gateway, see ``base_path``); ``provider_names``, when known, are the values the
+    ``provider`` filter takes."""
     document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {
@@ -56,7 +59,7 @@ def build_openapi(*, title: str = "SMS Gateway", version: str, server_url: str |
             "description": "Send SMS through several upstream providers, with rate limits, health-aware "
             "routing and retries. Every /api route needs an X-Api-Key header.",
         },
-        "paths": _paths(),
+        "paths": _paths(provider_names),
         "components": {
             "schemas": _component_schemas(),
             "securitySchemes": {API_KEY_SCHEME: {"type": "apiKey", "in": "header", "name": "X-Api-Key"}},
@@ -75,7 +78,7 @@ def _component_schemas() -> dict[str, Any]:
     return top_level["$defs"]
 
 
-def _paths() -> dict[str, Any]:
+def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
     api = [{API_KEY_SCHEME: []}]
     return {
         "/api/sms": {
@@ -89,7 +92,9 @@ def _paths() -> dict[str, Any]:
                 "parameters": [_idempotency_key_parameter()],
                 "requestBody": {"required": True, "content": _json_content(SendSmsBody)},
                 "responses": {
-                    "202": _response("Accepted and queued.", SmsAccepted),
+                    "202": {**_response("Accepted and queued.", SmsAccepted), "links": {
+                        "GetSmsById": {"operationId": "getSms", "parameters": {"id": "$response.body#/id"},
+                                       "description": "The accepted request, with its status and attempts."}}},
                     **_errors("400", "401", "409", "413", "415", "422", "503"),
                 },
             },
@@ -98,7 +103,7 @@ def _paths() -> dict[str, Any]:
                 "summary": "List requests, newest first",
                 "tags": ["sms"],
                 "security": api,
-                "parameters": _list_query_parameters(),
+                "parameters": _list_query_parameters(provider_names),
                 "responses": {
                     "200": _response("One page of requests.", SmsList),
                     **_errors("400", "401", "503"),
@@ -184,10 +189,15 @@ def _idempotency_key_parameter() -> dict[str, Any]:
     }
 
 
-def _list_query_parameters() -> list[dict[str, Any]]:
-    """One query parameter per ListQuery field, its schema taken from the model."""
+def _list_query_parameters(provider_names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One query parameter per ListQuery field, its schema taken from the model; the providers a
+    deployment has are configuration, not a model, so they come from the caller."""
     properties = ListQuery.model_json_schema(ref_template=REF_TEMPLATE)["properties"]
-    return [_query_parameter(name, schema) for name, schema in properties.items()]
+    parameters = [_query_parameter(name, schema) for name, schema in properties.items()]
+    for parameter in parameters:
+        if parameter["name"] == "provider" and provider_names:
+            parameter["schema"]["enum"] = list(provider_names)
+    return parameters
 
 
 def _query_parameter(name: str, property_schema: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +211,8 @@ def _query_parameter(name: str, property_schema: dict[str, Any]) -> dict[str, An
         "name": name,
         "in": "query",
         "required": False,
+        # parse_list_query reads ?status= as "not given", whatever the parameter's schema.
+        "allowEmptyValue": True,
         "description": property_schema["description"],
         "schema": schema,
     }
@@ -218,7 +230,23 @@ def _errors(*statuses: str) -> dict[str, Any]:
     return {status: _response(_ERROR_DESCRIPTIONS[status], ErrorBody) for status in statuses}
 
 
-def render_docs_page(openapi_url: str = "/openapi.json") -> str:
+def base_path(requested_path: str | None, route_path: str) -> str:
+    """The prefix in front of the app's routes in the URL the client used: "" locally, "/<stage>" on API
+    Gateway's own host, the base path mapping behind a custom domain.
+
+    API Gateway gives the handler both the path the client asked for (requestContext.path, e.g.
+    "/prod/openapi.json") and the route it matched ("/openapi.json"); the difference is the prefix.
+    Only literal routes are asked (the docs and the document), so a suffix match is exact."""
+    if requested_path and requested_path != route_path and requested_path.endswith(route_path):
+        return requested_path[: -len(route_path)]
+    return ""
+
+
+# Relative on purpose: from <prefix>/docs the browser fetches <prefix>/openapi.json, whatever the prefix.
+DOCUMENT_URL_FROM_DOCS_PAGE = "openapi.json"
+
+
+def render_docs_page(openapi_url: str = DOCUMENT_URL_FROM_DOCS_PAGE) -> str:
     """A self-contained HTML page that renders the document at ``openapi_url`` (no CDN, works offline)."""
     # json.dumps quotes the URL for JS; escaping < > & keeps "</script>" in it from closing the tag.
     url_literal = json.dumps(openapi_url).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
@@ -37,9 +36,22 @@ _PHONE_CHARACTERS = re.compile(r"\+?[0-9 ().\-]+")
 # C0 and C1 controls except \t \n \r: they would reach the handset as garbage or not at all.
 _CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _UNPAIRED_SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads joins valid pairs into one character
-# Characters that show nothing on their own: separators, format characters (zero-width space, joiners,
-# BOM), controls, and combining marks without a base.
-_INVISIBLE = frozenset({"Zs", "Zl", "Zp", "Cf", "Cc", "Mn", "Me"})
+# Characters that show nothing: whitespace (exactly what str.isspace() is true for, outside the controls
+# refused above), and the zero-width, format and filler characters that render as nothing (soft hyphen,
+# joiners, bidi marks, BOM, variation selectors, Hangul fillers, the blank Braille pattern). A text made only
+# of these is refused as empty.
+_BLANK = r"\t\n\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_INVISIBLE = (r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u2064"
+              r"\u2066-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0")
+_VISIBLE = re.compile(f"[^{_INVISIBLE}{_BLANK}]")
+# What _check_text and pydantic accept, as one JSON Schema pattern for the OpenAPI document (the checks
+# themselves keep their own messages): no control character but \t \n \r, and at least one character that
+# shows. \s is avoided because regex dialects disagree on it. (A lone surrogate is no Unicode character, so
+# no JSON Schema string holds one; pydantic refuses it.)
+_REFUSED = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+TEXT_PATTERN = f"^[^{_REFUSED}]*[^{_REFUSED}{_BLANK}{_INVISIBLE}][^{_REFUSED}]*$"
+# Not a regex: whether a number is dialable depends on its country's numbering plan (phonenumbers).
+PHONE_FORMAT = "phone"
 
 
 class SendSmsBody(BaseModel):
@@ -58,14 +70,16 @@ class SendSmsBody(BaseModel):
         description="Recipient in international format (E.164, spaces and ( ) . - allowed). "
         "National formats are accepted only when the gateway has a default region.",
         examples=[PHONE_EXAMPLE],
+        json_schema_extra={"format": PHONE_FORMAT},
     )
     text: str = Field(
         min_length=1,
         max_length=MAX_TEXT_CHARS,
         description=f"Message text, at most {MAX_SEGMENTS} SMS segments (160/153 GSM-7 septets or "
         "70/67 UCS-2 units per segment). Control characters other than newline, carriage return "
-        "and tab are refused.",
+        "and tab are refused, and so is a text of whitespace only.",
         examples=["Your code is 123456"],
+        json_schema_extra={"pattern": TEXT_PATTERN},
     )
 
 
@@ -241,8 +255,8 @@ def _body_refusal(error: ErrorDetails) -> ApiError:
 def _check_text(text: str) -> SegmentInfo:
     if not text.strip():
         raise _empty_text()
-    if all(unicodedata.category(char) in _INVISIBLE for char in text):
-        raise ValidationFailed("text has no visible character (only spaces, format or combining characters)",
+    if not _VISIBLE.search(text):
+        raise ValidationFailed("text has no visible character (only spaces, zero-width or format characters)",
                                field="text", code="empty_text")
     forbidden = _CONTROL_CHARACTER.search(text)
     if forbidden:

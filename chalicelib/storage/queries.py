@@ -24,6 +24,9 @@ from chalicelib.storage.tables import WORK_SHARDS, Tables
 
 MAX_EVALUATED = 1000  # items one list call may read from the index before it answers with a cursor
 SIGNATURE_BYTES = 16
+# What a cursor looks like (the OpenAPI document carries it): URL-safe base64 of the position and its
+# signature. Only one this API signed for the same client and filters is accepted.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{24,2048}$"
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,11 @@ class RequestQueries:
 
     def list_requests(self, wanted: ListFilter, *, limit: int, cursor: str | None, cursor_key: bytes,
                       ) -> tuple[list[RequestSnapshot], str | None]:
-        """The client's requests, newest first, through ``by_client``."""
+        """The client's requests, newest first, through ``by_client``. since after until lists nothing: no
+        request falls in an empty range."""
         model = self._model
+        if wanted.since and wanted.until and wanted.since > wanted.until:
+            return [], None
         start_key = CursorCodec(cursor_key).decode(cursor, wanted) if cursor else None
         filters = None
         if wanted.status:

@@ -31,7 +31,7 @@ class StackHandle:
     http: httpx.Client = field(init=False)
 
     def __post_init__(self):
-        self.http = httpx.Client(base_url=self.state["api_url"], headers={"X-Api-Key": self.state["api_key"]},
+        self.http = httpx.Client(base_url=self.state["api_url"] or "", headers={"X-Api-Key": self.state["api_key"]},
                                  timeout=10)
 
     @property
@@ -158,7 +158,7 @@ class StackHandle:
                 self.process.kill()
 
 
-def start_stack(tmp_dir: Path, **overrides: str) -> StackHandle:
+def start_stack(tmp_dir: Path, *args: str, **overrides: str) -> StackHandle:
     state_file = tmp_dir / "stack.json"
     env = {
         **os.environ,
@@ -180,7 +180,7 @@ def start_stack(tmp_dir: Path, **overrides: str) -> StackHandle:
     log_dir = tmp_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     env["STACK_LOG_DIR"] = str(log_dir)
-    process = subprocess.Popen([sys.executable, "-m", "localdev.stack"], cwd=ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "localdev.stack", *args], cwd=ROOT, env=env,
                                stdout=open(log_dir / "stack.out", "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
     deadline = time.monotonic() + 90
     while not state_file.exists():

@@ -338,8 +338,10 @@ def test_config_json_names_match_what_the_stack_creates(templates, stage):
 def test_redis_url_points_at_the_replication_group_over_tls_when_enabled(templates):
     env = templates["prod"]["Resources"]["DispatchSms"]["Properties"]["Environment"]["Variables"]
     condition, tls_url, plain_url = env["REDIS_URL"]["Fn::If"]
-    assert tls_url["Fn::Sub"].startswith("rediss://${RedisReplicationGroup.PrimaryEndPoint.Address}")
-    assert plain_url["Fn::Sub"].startswith("redis://${RedisReplicationGroup.PrimaryEndPoint.Address}")
+    endpoint = [{"Fn::GetAtt": ["RedisReplicationGroup", "PrimaryEndPoint.Address"]}, ":",
+                {"Fn::GetAtt": ["RedisReplicationGroup", "PrimaryEndPoint.Port"]}, "/0"]
+    assert tls_url == {"Fn::Join": ["", ["rediss://", *endpoint]]}
+    assert plain_url == {"Fn::Join": ["", ["redis://", *endpoint]]}
     redis = templates["prod"]["Resources"]["RedisReplicationGroup"]["Properties"]
     assert redis["TransitEncryptionEnabled"] == {"Fn::If": [condition, True, False]}
 
@@ -415,3 +417,94 @@ def test_api_gateway_errors_use_the_apis_error_shape(templates):
     assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
     for response in responses.values():
         assert '"error": {"code"' in response["ResponseTemplates"]["application/json"]
+
+
+# ------------------------------------------------------------------- the `chalice deploy` path (make infra)
+
+
+@pytest.fixture(scope="module")
+def infra_template():
+    from infra.stack import infra_template as build
+
+    return build(ROOT)
+
+
+def test_infra_stack_template_has_no_cfn_lint_error_or_warning(infra_template, tmp_path):
+    path = tmp_path / "infra-stack.json"
+    path.write_text(json.dumps(infra_template))
+    matches = [m for m in lint_all(path.read_text()) if m.rule.id[0] in "EW"]
+    assert not matches, "\n".join(f"{m.rule.id} {m.message} (line {m.linenumber})" for m in matches)
+
+
+def test_infra_stack_holds_what_the_merge_template_adds_but_chalices_api(infra_template, templates):
+    """Same data, Redis, secrets, log groups and alarms as `make package`; only what needs chalice's REST API
+    (which chalice deploy creates afterwards) is left out."""
+    packaged = {k for k, v in templates["prod"]["Resources"].items()}
+    chalice_generated = packaged - set(json.loads((INFRA / "resources.json").read_text())["Resources"]) - set(
+        json.loads((INFRA / "data.json").read_text())["Resources"])
+    merged_own = packaged - chalice_generated - set(FUNCTIONS)
+    assert set(infra_template["Resources"]) == merged_own - {"ApiDefault4xxResponse", "ApiDefault5xxResponse"}
+
+
+def test_infra_stack_log_groups_are_where_lambda_writes_without_a_logging_config(infra_template):
+    names = {k: v["Properties"]["LogGroupName"]["Fn::Sub"] for k, v in infra_template["Resources"].items()
+             if v["Type"] == "AWS::Logs::LogGroup"}
+    assert names == {
+        "ApiHandlerLogGroup": "/aws/lambda/sms-gateway-${Stage}",
+        "DispatchSmsLogGroup": "/aws/lambda/sms-gateway-${Stage}-dispatch_sms",
+        "SweepStuckRequestsLogGroup": "/aws/lambda/sms-gateway-${Stage}-sweep_stuck_requests",
+        "SnapshotProviderHealthLogGroup": "/aws/lambda/sms-gateway-${Stage}-snapshot_provider_health",
+    }
+
+
+def test_infra_stack_outputs_an_arn_for_every_resource_a_policy_names(infra_template):
+    from infra.stack import policy_values, render_policy
+
+    outputs = {key: f"arn:aws:test:::{key}" for key in infra_template["Outputs"] if key.endswith("Arn")}
+    arns = policy_values({**outputs, "AccountId": "123456789012", "Region": "eu-west-1", "Partition": "aws"}, "prod")
+    for policy_file in (ROOT / ".chalice").glob("policy-*.json"):
+        rendered = json.dumps(render_policy(json.loads(policy_file.read_text()), arns))
+        assert "Fn::" not in rendered and '"Ref"' not in rendered, policy_file.name
+
+
+def test_policy_references_become_the_arns_of_the_stack():
+    from infra.stack import render_policy
+
+    arns = {"RequestsTable": "arn:aws:dynamodb:eu-west-1:1:table/r", "ApiKeysSecret": "arn:aws:secretsmanager:x"}
+    policy = {"Resource": [{"Fn::GetAtt": ["RequestsTable", "Arn"]}, {"Fn::Sub": "${RequestsTable.Arn}/index/*"},
+                           {"Ref": "ApiKeysSecret"}, "*"]}
+    assert render_policy(policy, arns) == {"Resource": [
+        "arn:aws:dynamodb:eu-west-1:1:table/r", "arn:aws:dynamodb:eu-west-1:1:table/r/index/*",
+        "arn:aws:secretsmanager:x", "*"]}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_stage_path_is_not_a_routes_first_segment(stage):
+    """Public URLs are /<api_gateway_stage><route>; a stage named like the routes' prefix reads /api/api/sms."""
+    import app as gateway
+
+    api_stage = CHALICE_CONFIG["stages"][stage]["api_gateway_stage"]
+    assert all(route.split("/")[1] != api_stage for route in gateway.app.routes)
+
+
+def test_the_lambda_runtime_is_pinned_and_other_pythons_are_refused():
+    import click
+
+    from infra.chalice_hooks import pinned_runtime, require_pinned_runtime
+
+    assert pinned_runtime() == CHALICE_CONFIG["lambda_python_version"] == "python3.11"
+    require_pinned_runtime(version_info=(3, 11))
+    with pytest.raises(click.ClickException, match=r"pins the Lambda runtime to python3\.11"):
+        require_pinned_runtime(version_info=(3, 12))
+
+
+def test_sqs_event_source_calls_ask_for_partial_batch_responses():
+    from infra.chalice_hooks import add_batch_item_failures
+
+    create = {"EventSourceArn": "arn:aws:sqs:us-east-1:1:q", "FunctionName": "f", "BatchSize": 10}
+    update = {"UUID": "u-1", "BatchSize": 10}
+    stream = {"EventSourceArn": "arn:aws:kinesis:us-east-1:1:stream/s", "FunctionName": "f"}
+    for params in (create, update, stream):
+        add_batch_item_failures(params)
+    assert create["FunctionResponseTypes"] == update["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "FunctionResponseTypes" not in stream

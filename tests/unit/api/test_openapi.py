@@ -2,13 +2,21 @@ import json
 import re
 import shutil
 import subprocess
+from urllib.parse import urljoin
 
 import pytest
 
-from chalicelib.api.openapi import REF_TEMPLATE, build_openapi, render_docs_page
+from chalicelib.api.openapi import (
+    DOCUMENT_URL_FROM_DOCS_PAGE,
+    REF_TEMPLATE,
+    base_path,
+    build_openapi,
+    render_docs_page,
+)
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import SendSmsBody, parse_send_request
 from chalicelib.lifecycle import Status
+from chalicelib.storage.queries import CURSOR_PATTERN
 
 pytestmark = pytest.mark.unit
 
@@ -159,7 +167,7 @@ def test_list_parameters_follow_the_query_rules(document):
     assert parameters["since"]["schema"] == {"type": "string", "format": "date-time"}
     assert parameters["until"]["schema"] == {"type": "string", "format": "date-time"}
     assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
-    assert parameters["cursor"]["schema"]["maxLength"] == 2048
+    assert parameters["cursor"]["schema"]["pattern"] == CURSOR_PATTERN
 
 
 def test_sms_id_is_a_required_path_parameter(document):
@@ -183,7 +191,36 @@ def test_docs_page_loads_nothing_from_the_network():
     assert not re.search(r"https?://", page)
     assert not re.search(r"<(script|link|img|iframe)[^>]*(src|href)=", page)
     assert "connect-src 'self'" in page
-    assert 'const OPENAPI_URL = "/openapi.json";' in page
+    assert 'const OPENAPI_URL = "openapi.json";' in page
+
+
+@pytest.mark.parametrize(
+    ("page_url", "document_url"),
+    [
+        pytest.param("http://127.0.0.1:8000/docs", "http://127.0.0.1:8000/openapi.json", id="local"),
+        pytest.param("https://a1.execute-api.us-east-1.amazonaws.com/prod/docs",
+                     "https://a1.execute-api.us-east-1.amazonaws.com/prod/openapi.json", id="stage-path"),
+        pytest.param("https://sms.example.com/v1/docs", "https://sms.example.com/v1/openapi.json",
+                     id="custom-domain-base-path"),
+    ],
+)
+def test_docs_page_fetches_the_document_beside_itself(page_url, document_url):
+    """The page's fetch is relative, so under API Gateway's stage path it does not ask the host root."""
+    assert urljoin(page_url, DOCUMENT_URL_FROM_DOCS_PAGE) == document_url
+
+
+@pytest.mark.parametrize(
+    ("requested", "route", "prefix"),
+    [
+        pytest.param("/openapi.json", "/openapi.json", "", id="chalice-local"),
+        pytest.param(None, "/openapi.json", "", id="no-request-context-path"),
+        pytest.param("/prod/openapi.json", "/openapi.json", "/prod", id="execute-api-stage"),
+        pytest.param("/v1/sms/openapi.json", "/openapi.json", "/v1/sms", id="custom-domain-mapping"),
+        pytest.param("/other", "/openapi.json", "", id="unrelated-path"),
+    ],
+)
+def test_base_path_is_what_precedes_the_route(requested, route, prefix):
+    assert base_path(requested, route) == prefix
 
 
 def test_docs_page_cannot_be_broken_out_of_by_its_url():
@@ -251,4 +288,4 @@ def test_docs_page_renders_every_operation_and_schema(tmp_path, document):
 @needs_node
 def test_docs_page_says_when_the_document_cannot_be_loaded(tmp_path):
     page = run_docs_page_script(tmp_path, {"ok": False, "status": 503, "spec": None})
-    assert page["status"] == "Could not load /openapi.json: HTTP 503"
+    assert page["status"] == "Could not load openapi.json: HTTP 503"

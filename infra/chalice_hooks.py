@@ -1,0 +1,97 @@
+"""What chalice 1.34 cannot be configured to do, added while its CLI runs this project.
+
+app.py calls ``install_cli_hooks`` only when AWS_CHALICE_CLI_MODE is set, which the chalice CLI sets before
+it imports app.py; Lambda never does (and its package carries no infra/).
+
+- ``chalice deploy`` / ``chalice package``: the Lambda runtime is the one .chalice/config.json pins
+  (``lambda_python_version``). chalice takes the runtime from the interpreter it runs on and has no setting
+  for it, so a run on another Python stops here with a message, instead of deploying another runtime.
+- ``chalice deploy``: the dispatcher's SQS event source mapping reports partial batch failures
+  (FunctionResponseTypes=[ReportBatchItemFailures]), which chalice has no setting for either. A botocore
+  event handler on the Lambda clients of this process adds it to the CreateEventSourceMapping and
+  UpdateEventSourceMapping calls chalice makes, so the mapping has it from the moment it exists, and a
+  redeploy keeps it. (chalice builds its session before it imports app.py, and its clients after, so the
+  handler goes on each new client.) Without it Lambda would delete a whole
+  batch whenever the handler returns, including the records it reported as failed (the sweeper would
+  pick those requests up again after SWEEP_AFTER_S: late, not lost). tests/integration/test_deploy.py reads
+  the setting back after a deploy and a redeploy, so a chalice or botocore upgrade that bypasses this fails
+  `make test`.
+- ``chalice local``: see localdev/chalice_local.py (what the reloader watches; no worker outliving Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+
+import botocore.session
+import click
+
+PROJECT = Path(__file__).resolve().parents[1]
+BATCH_ITEM_FAILURES = ["ReportBatchItemFailures"]
+_EVENT_SOURCE_CALLS = ("before-parameter-build.lambda.CreateEventSourceMapping",
+                       "before-parameter-build.lambda.UpdateEventSourceMapping")
+
+
+def install_cli_hooks(command: str | None = None) -> None:
+    command = command or _chalice_command()
+    if command in ("deploy", "package"):
+        require_pinned_runtime()
+    if command == "deploy":
+        report_batch_item_failures()
+    if command == "local":
+        from localdev.chalice_local import install_local_hooks
+
+        install_local_hooks()
+
+
+def _chalice_command() -> str | None:
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        return context.info_name
+    # click's context is per thread, and `chalice local`'s reloading worker imports app.py in its server
+    # thread; the reloader marks its worker with CHALICE_WORKER.
+    return "local" if os.environ.get("CHALICE_WORKER") else None
+
+
+def pinned_runtime(project: Path = PROJECT) -> str:
+    return json.loads((project / ".chalice" / "config.json").read_text())["lambda_python_version"]
+
+
+def require_pinned_runtime(project: Path = PROJECT, version_info: tuple[int, ...] = sys.version_info[:2]) -> None:
+    pinned = pinned_runtime(project)
+    running = f"python{version_info[0]}.{version_info[1]}"
+    if running != pinned:
+        raise click.ClickException(
+            f"this chalice runs on {running}, but .chalice/config.json pins the Lambda runtime to {pinned}: "
+            f"chalice would build and deploy a {running} package. Use the project's venv built with "
+            f"{pinned} (make venv PYTHON={pinned}), or change lambda_python_version on purpose.")
+
+
+def add_batch_item_failures(params: dict, **_) -> None:
+    # Creates carry the queue's ARN; updates only the mapping's UUID. This app's only event source is its
+    # SQS queue (app.py), so every mapping chalice updates here is that one.
+    if ":sqs:" in params.get("EventSourceArn", ":sqs:"):
+        params["FunctionResponseTypes"] = BATCH_ITEM_FAILURES
+
+
+def report_batch_item_failures() -> None:
+    """Every Lambda client created from now on in this process adds ReportBatchItemFailures to its event
+    source mapping calls."""
+    create_client = botocore.session.Session.create_client
+    if getattr(create_client, "adds_batch_item_failures", False):
+        return
+
+    @functools.wraps(create_client)
+    def create_client_reporting_batch_item_failures(self, service_name, *args, **kwargs):
+        client = create_client(self, service_name, *args, **kwargs)
+        if service_name == "lambda":
+            for event in _EVENT_SOURCE_CALLS:
+                client.meta.events.register(event, add_batch_item_failures)
+        return client
+
+    create_client_reporting_batch_item_failures.adds_batch_item_failures = True
+    botocore.session.Session.create_client = create_client_reporting_batch_item_failures

@@ -1,0 +1,354 @@
+"""`make infra` / `make infra-delete`: the stage's infrastructure as one CloudFormation stack, deployed with
+boto3, for a stage whose functions `chalice deploy` creates (docs/deploy.md).
+
+    python -m infra.stack deploy --stage prod     # VPC_ID=vpc-... PRIVATE_SUBNET_IDS=subnet-a,subnet-b
+    python -m infra.stack delete --stage prod
+
+The template is built from the same files `make package` merges into chalice's template, so the two deploy
+paths cannot drift: infra/data.json (queues, tables) and infra/resources.json (Redis, secrets, log groups,
+alarms, and patches to chalice's functions). What differs when chalice deploys the functions itself:
+
+- the patches to chalice's resources have nothing to patch; they are read instead, for what the functions
+  need from this stack (their environment, VPC and log group), and that becomes the stack's outputs;
+- a log group is named /aws/lambda/<function>, where Lambda writes without a LoggingConfig (which chalice
+  1.34 cannot set); a function's Ref (an alarm's dimension) is its name, which chalice derives;
+- what refers to chalice's REST API (the gateway responses) is left out: chalice creates the API later.
+
+After the stack is up, its outputs go where `chalice deploy --stage <stage>` reads them: the stage's section
+of .chalice/config.json (REDIS_URL, DISPATCH_QUEUE_URL, DISPATCH_QUEUE_ARN; each function's policy file,
+subnets and security groups) and .chalice/generated/<stage>/policy-*.json, the least-privilege policies of
+.chalice/policy-*.json with real ARNs in place of their CloudFormation references.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError, WaiterError
+
+from infra.combine_templates import combine_files
+
+ROOT = Path(__file__).resolve().parents[1]
+GENERATED = "generated"  # under .chalice/, as iam_policy_file paths are relative to it
+# Written by `deploy`, removed by `delete`: per function in the stage, and in the stage's environment.
+FUNCTION_KEYS = ("iam_policy_file", "subnet_ids", "security_group_ids")
+ACCOUNT_VARIABLES = ("REDIS_URL", "DISPATCH_QUEUE_URL", "DISPATCH_QUEUE_ARN")
+PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix",
+                     "AWS::NoValue", "AWS::StackId", "AWS::NotificationARNs"}
+# Stack parameters from the environment (the same names infra/deploy.sh reads); no default = required.
+PARAMETERS_FROM_ENV = {"VpcId": "VPC_ID", "PrivateSubnetIds": "PRIVATE_SUBNET_IDS", "AlarmEmail": "ALARM_EMAIL",
+                       "RedisNodeType": "REDIS_NODE_TYPE", "RedisNumCacheClusters": "REDIS_NUM_CACHE_CLUSTERS",
+                       "RedisTransitEncryption": "REDIS_TRANSIT_ENCRYPTION"}
+
+
+class InfraError(RuntimeError):
+    """Something an operator must fix; the message says what."""
+
+
+# ------------------------------------------------------------------------------------- the template
+
+
+def chalice_functions(project: Path, stage: str) -> dict[str, dict[str, str]]:
+    """{logical id in `chalice package`'s template: {"handler", "name"}}, by chalice's naming rules: the
+    REST handler is APIHandler and named <app>-<stage>; every other function <Handler> and
+    <app>-<stage>-<handler>."""
+    config = json.loads((project / ".chalice" / "config.json").read_text())
+    app_name = config["app_name"]
+    functions = {}
+    for handler in config["lambda_functions"]:
+        if handler == "api_handler":
+            functions["APIHandler"] = {"handler": handler, "name": f"{app_name}-{stage}"}
+        else:
+            logical_id = "".join(part.capitalize() for part in handler.split("_"))
+            functions[logical_id] = {"handler": handler, "name": f"{app_name}-{stage}-{handler}"}
+    return functions
+
+
+def _references(node: Any) -> set[str]:
+    """Every logical id or parameter a template fragment refers to (Ref, Fn::GetAtt, ${X} in Fn::Sub)."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref":
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value[0] if isinstance(value, list) else value.split(".")[0])
+            elif key == "Fn::Sub":
+                text = value[0] if isinstance(value, list) else value
+                found |= {name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+                if isinstance(value, list):
+                    found |= _references(value[1]) - set(value[1])
+            else:
+                found |= _references(value)
+    return found
+
+
+def _replace_refs(node: Any, replacements: dict[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_replace_refs(item, replacements) for item in node]
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in replacements:
+            return replacements[node["Ref"]]
+        return {key: _replace_refs(value, replacements) for key, value in node.items()}
+    return node
+
+
+def _output_key(variable: str) -> str:
+    return "Env" + "".join(part.capitalize() for part in variable.split("_"))
+
+
+def _policy_references(project: Path) -> set[str]:
+    chalice_dir = project / ".chalice"
+    config = json.loads((chalice_dir / "config.json").read_text())
+    named = set().union(*(_references(json.loads((chalice_dir / spec["iam_policy_file"]).read_text()))
+                          for spec in config["lambda_functions"].values() if spec.get("iam_policy_file")))
+    return named - PSEUDO_PARAMETERS - {"Stage"}  # those are substituted, not resources with an ARN
+
+
+def infra_template(project: Path = ROOT) -> dict:
+    combined = combine_files([project / "infra" / "data.json", project / "infra" / "resources.json"])
+    functions = chalice_functions(project, "${Stage}")
+    patches = {logical_id: body for logical_id, body in combined["Resources"].items() if "Type" not in body}
+    resources = {logical_id: body for logical_id, body in combined["Resources"].items() if "Type" in body}
+    if unknown := set(patches) - set(functions):
+        raise InfraError(f"infra/resources.json patches resources chalice does not create: {sorted(unknown)}")
+
+    # A function's Ref is its name; chalice names it from the app, the stage and the handler.
+    resources = _replace_refs(resources, {logical_id: {"Fn::Sub": function["name"]}
+                                          for logical_id, function in functions.items()})
+    for logical_id, patch in patches.items():
+        log_group = patch["Properties"].get("LoggingConfig", {}).get("LogGroup", {}).get("Ref")
+        if log_group:
+            function_name = functions[logical_id]["name"]
+            resources[log_group]["Properties"]["LogGroupName"] = {"Fn::Sub": f"/aws/lambda/{function_name}"}
+    known = set(resources) | set(combined.get("Parameters", {})) | PSEUDO_PARAMETERS
+    while dangling := [k for k, body in resources.items() if _references(body) - known]:
+        for logical_id in dangling:  # refers to what chalice creates later (its REST API), or to a dropped one
+            del resources[logical_id]
+        known -= set(dangling)
+
+    outputs: dict[str, Any] = {}
+    for patch in patches.values():
+        for variable, value in patch["Properties"].get("Environment", {}).get("Variables", {}).items():
+            outputs[_output_key(variable)] = {"Value": value, "Description": variable}
+    outputs[_output_key("DISPATCH_QUEUE_ARN")] = {"Value": {"Fn::GetAtt": ["DispatchQueue", "Arn"]},
+                                                  "Description": "DISPATCH_QUEUE_ARN"}
+    vpc_configs = {json.dumps(p["Properties"]["VpcConfig"], sort_keys=True) for p in patches.values()
+                   if "VpcConfig" in p["Properties"]}
+    if len(vpc_configs) > 1:
+        raise InfraError("the functions in the VPC must share one VpcConfig in infra/resources.json")
+    for vpc_config in map(json.loads, vpc_configs):
+        outputs["LambdaSubnetIds"] = {"Value": {"Fn::Join": [",", vpc_config["SubnetIds"]]}}
+        outputs["LambdaSecurityGroupIds"] = {"Value": {"Fn::Join": [",", vpc_config["SecurityGroupIds"]]}}
+    # What a policy may name besides the stack's resources (${AWS::AccountId}, ${Stage}, ...): see policy_values.
+    for name in ("AccountId", "Region", "Partition"):
+        outputs[name] = {"Value": {"Ref": f"AWS::{name}"}}
+    for logical_id in sorted(_policy_references(project)):
+        kind = resources[logical_id]["Type"]
+        arn = {"Ref": logical_id} if kind == "AWS::SecretsManager::Secret" else {"Fn::GetAtt": [logical_id, "Arn"]}
+        outputs[f"{logical_id}Arn"] = {"Value": arn}
+
+    template = {key: value for key, value in combined.items() if key not in ("Resources", "Outputs")}
+    template["Description"] = ("sms-gateway: queues, tables, Redis, secrets, log groups and alarms of a stage "
+                               "whose functions `chalice deploy` creates (infra/stack.py).")
+    template["Resources"] = resources
+    template["Outputs"] = outputs
+    return template
+
+
+# ------------------------------------------------------------------------------- policies and config
+
+
+def render_policy(policy: Any, arns: dict[str, str]) -> Any:
+    """A policy of .chalice/ with its CloudFormation references ({"Fn::GetAtt": [X, "Arn"]}, {"Ref": X},
+    {"Fn::Sub": "${X.Arn}..."}) replaced by the ARNs of the stack's resources."""
+    if isinstance(policy, list):
+        return [render_policy(item, arns) for item in policy]
+    if not isinstance(policy, dict):
+        return policy
+    if set(policy) == {"Fn::GetAtt"} and policy["Fn::GetAtt"][1] == "Arn":
+        return arns[policy["Fn::GetAtt"][0]]
+    if set(policy) == {"Ref"}:
+        return arns[policy["Ref"]]
+    if set(policy) == {"Fn::Sub"} and isinstance(policy["Fn::Sub"], str):
+        # ${X.Arn} is a resource's ARN; ${AWS::AccountId}, ${AWS::Region}, ${AWS::Partition}, ${Stage} are values.
+        return re.sub(r"\$\{([\w:]+?)(?:\.Arn)?\}", lambda match: arns[match.group(1)], policy["Fn::Sub"])
+    rendered = {key: render_policy(value, arns) for key, value in policy.items()}
+    if any(key.startswith("Fn::") or key == "Ref" for key in rendered):
+        raise InfraError(f"a policy uses a CloudFormation function infra/stack.py cannot resolve: {policy}")
+    return rendered
+
+
+def policy_values(outputs: dict[str, str], stage: str) -> dict[str, str]:
+    """What render_policy substitutes: each resource's ARN by logical id, the account, region, partition and
+    stage."""
+    values = {key.removesuffix("Arn"): value for key, value in outputs.items() if key.endswith("Arn")}
+    values.update({f"AWS::{name}": outputs[name] for name in ("AccountId", "Region", "Partition")})
+    values["Stage"] = stage
+    return values
+
+
+def write_deploy_config(project: Path, stage: str, outputs: dict[str, str]) -> list[Path]:
+    """The stack's outputs where `chalice deploy` reads them. Returns the files written."""
+    chalice_dir = project / ".chalice"
+    config_path = chalice_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    stage_config = config["stages"][stage]
+    environment = stage_config.setdefault("environment_variables", {})
+    # The names config.json already declares (tables, queue, secrets) stay as they are: the stack was built
+    # from the same names (tests/unit/test_deploy_package.py keeps them equal). What only the account
+    # knows is added.
+    for variable in ACCOUNT_VARIABLES:
+        environment[variable] = outputs[_output_key(variable)]
+
+    arns = policy_values(outputs, stage)
+    policy_dir = chalice_dir / GENERATED / stage
+    policy_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    functions = {spec["handler"]: logical_id for logical_id, spec in chalice_functions(project, stage).items()}
+    patches = json.loads((project / "infra" / "resources.json").read_text())["Resources"]
+    for handler, spec in config["lambda_functions"].items():
+        overrides = stage_config.setdefault("lambda_functions", {}).setdefault(handler, {})
+        if spec.get("iam_policy_file"):
+            policy = render_policy(json.loads((chalice_dir / spec["iam_policy_file"]).read_text()), arns)
+            target = policy_dir / Path(spec["iam_policy_file"]).name
+            target.write_text(json.dumps(policy, indent=2) + "\n")
+            written.append(target)
+            overrides["iam_policy_file"] = str(target.relative_to(chalice_dir))
+        if "VpcConfig" in patches.get(functions[handler], {}).get("Properties", {}):
+            overrides["subnet_ids"] = outputs["LambdaSubnetIds"].split(",")
+            overrides["security_group_ids"] = outputs["LambdaSecurityGroupIds"].split(",")
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    return [config_path, *written]
+
+
+def remove_deploy_config(project: Path, stage: str) -> None:
+    """Undo write_deploy_config: the keys it adds, and the generated policies."""
+    chalice_dir = project / ".chalice"
+    config_path = chalice_dir / "config.json"
+    config = json.loads(config_path.read_text())
+    stage_config = config["stages"][stage]
+    environment = stage_config.get("environment_variables", {})
+    for variable in ACCOUNT_VARIABLES:
+        environment.pop(variable, None)
+    overrides_by_handler = stage_config.get("lambda_functions", {})
+    for handler, overrides in list(overrides_by_handler.items()):
+        for key in FUNCTION_KEYS:
+            overrides.pop(key, None)
+        if not overrides:
+            del overrides_by_handler[handler]
+    if "lambda_functions" in stage_config and not overrides_by_handler:
+        del stage_config["lambda_functions"]
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    for policy in (chalice_dir / GENERATED / stage).glob("*.json"):
+        policy.unlink()
+
+
+# ------------------------------------------------------------------------------------------ the stack
+
+
+def stack_name(stage: str) -> str:
+    return f"sms-gateway-{stage}-infra"
+
+
+def _parameters(template: dict, stage: str, environ: dict[str, str]) -> list[dict[str, str]]:
+    parameters = [{"ParameterKey": "Stage", "ParameterValue": stage}]
+    for name, spec in template["Parameters"].items():
+        if name == "Stage":
+            continue
+        value = environ.get(PARAMETERS_FROM_ENV.get(name, name), "")
+        if not value and "Default" not in spec:
+            raise InfraError(f"set {PARAMETERS_FROM_ENV.get(name, name)} (stack parameter {name}: "
+                             f"{spec.get('Description', spec['Type'])})")
+        if value:
+            parameters.append({"ParameterKey": name, "ParameterValue": value})
+    return parameters
+
+
+def _wait(cloudformation, waiter_name: str, name: str, delay_s: int) -> None:
+    try:
+        cloudformation.get_waiter(waiter_name).wait(StackName=name, WaiterConfig={"Delay": delay_s,
+                                                                                   "MaxAttempts": 3600 // delay_s})
+    except WaiterError as exc:
+        events = cloudformation.describe_stack_events(StackName=name)["StackEvents"][:8]
+        reasons = "; ".join(f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', e['ResourceStatus'])}"
+                            for e in events if "FAILED" in e["ResourceStatus"])
+        raise InfraError(f"stack {name} did not finish: {exc} {reasons}") from None
+
+
+def deploy(stage: str, project: Path = ROOT, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Create or update the stack, wait for it, and write its outputs for `chalice deploy`. Returns them."""
+    environ = dict(os.environ if environ is None else environ)
+    template = infra_template(project)
+    cloudformation = boto3.client("cloudformation")
+    name = stack_name(stage)
+    arguments = {"StackName": name, "TemplateBody": json.dumps(template),
+                 "Parameters": _parameters(template, stage, environ),
+                 "Capabilities": ["CAPABILITY_IAM"],
+                 "Tags": [{"Key": "service", "Value": "sms-gateway"}, {"Key": "stage", "Value": stage}]}
+    delay_s = int(environ.get("INFRA_POLL_S", "10"))
+    try:
+        status = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    except ClientError:
+        status = None
+    if status is None or status == "ROLLBACK_COMPLETE":  # a failed first create can only be deleted
+        if status == "ROLLBACK_COMPLETE":
+            cloudformation.delete_stack(StackName=name)
+            _wait(cloudformation, "stack_delete_complete", name, delay_s)
+        cloudformation.create_stack(**arguments)
+        _wait(cloudformation, "stack_create_complete", name, delay_s)
+    else:
+        try:
+            cloudformation.update_stack(**arguments)
+            _wait(cloudformation, "stack_update_complete", name, delay_s)
+        except ClientError as exc:
+            if "No updates are to be performed" not in str(exc):
+                raise
+    stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    for path in write_deploy_config(project, stage, outputs):
+        print(f"wrote {path.relative_to(project)}")
+    return outputs
+
+
+def delete(stage: str, project: Path = ROOT, environ: dict[str, str] | None = None) -> None:
+    environ = dict(os.environ if environ is None else environ)
+    cloudformation = boto3.client("cloudformation")
+    cloudformation.delete_stack(StackName=stack_name(stage))
+    _wait(cloudformation, "stack_delete_complete", stack_name(stage), int(environ.get("INFRA_POLL_S", "10")))
+    remove_deploy_config(project, stage)
+    print(f"deleted {stack_name(stage)}; tables, the DLQ and the secrets are kept (DeletionPolicy: Retain)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=["deploy", "delete", "template"])
+    parser.add_argument("--stage", required=True)
+    parser.add_argument("--project-dir", type=Path, default=ROOT)
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "template":
+            json.dump(infra_template(args.project_dir), sys.stdout, indent=2)
+        elif args.action == "deploy":
+            deploy(args.stage, args.project_dir.resolve())
+            print(f"next: chalice deploy --stage {args.stage}")
+        else:
+            delete(args.stage, args.project_dir.resolve())
+    except (InfraError, ClientError) as exc:
+        print(f"infra: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

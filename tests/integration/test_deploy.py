@@ -1,0 +1,327 @@
+"""The two deploy commands of docs/deploy.md, offline: `make infra STAGE=prod` (python -m infra.stack) and
+`chalice deploy --stage prod`, against the local AWS emulator over HTTP; then what they created is read
+back and compared with what the project declares; then `chalice delete` and `make infra-delete` undo it.
+
+The emulator (localdev/aws_emulator.py) keeps what IAM, Lambda, event source mappings, EventBridge and API
+Gateway are sent, and refuses what they would refuse (a policy with CloudFormation functions in it, a mapping
+to a queue that does not exist). It cannot run the functions (Lambda needs Docker there), so the API's code is
+run from the package chalice deployed, with the deployed environment, on the event API Gateway sends for a
+request under the stage path.
+
+The project is copied to a temporary directory: both commands write into .chalice/. Packaging reuses
+.chalice/deployments/ of the checkout (chalice's cache of the Lambda dependencies, keyed on requirements.txt);
+on a clean machine the first run downloads the Lambda wheels from PyPI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from urllib.parse import urljoin
+
+import boto3
+import httpx
+import pytest
+
+from localdev.stack import ROOT, free_port, wait_until
+
+pytestmark = pytest.mark.integration
+
+STAGE = "prod"
+CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
+APP_NAME = CONFIG["app_name"]
+API_STAGE = CONFIG["stages"][STAGE]["api_gateway_stage"]
+BIN = Path(sys.executable).parent
+PROJECT_FILES = ("app.py", "chalicelib", "infra", "localdev", "requirements.txt")
+
+
+def function_name(handler: str) -> str:
+    return f"{APP_NAME}-{STAGE}" if handler == "api_handler" else f"{APP_NAME}-{STAGE}-{handler}"
+
+
+def _run(args: list[str], project: Path, env: dict[str, str]) -> float:
+    began = time.monotonic()
+    result = subprocess.run(args, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}"
+    return time.monotonic() - began
+
+
+def _readback(env: dict[str, str]) -> dict:
+    """Everything the deploy leaves in the account, in plain dicts."""
+    session = boto3.session.Session(region_name=env["AWS_DEFAULT_REGION"], aws_access_key_id="testing",
+                                    aws_secret_access_key="testing")
+    lam, iam, events, apigw = (session.client(s, endpoint_url=env["AWS_ENDPOINT_URL"])
+                               for s in ("lambda", "iam", "events", "apigateway"))
+    prefix = f"{APP_NAME}-{STAGE}"
+    functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]
+                 if f["FunctionName"].startswith(prefix)}
+    roles = {}
+    for role in iam.list_roles()["Roles"]:
+        if role["RoleName"].startswith(prefix):
+            names = iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]
+            roles[role["RoleName"]] = {name: iam.get_role_policy(RoleName=role["RoleName"], PolicyName=name)
+                                       ["PolicyDocument"] for name in names}
+    mappings = [m for f in functions.values()
+                for m in lam.list_event_source_mappings(FunctionName=f["FunctionArn"])["EventSourceMappings"]]
+    rules = {r["Name"]: {**r, "Targets": [t["Arn"] for t in events.list_targets_by_rule(Rule=r["Name"])["Targets"]]}
+             for r in events.list_rules(NamePrefix=prefix)["Rules"]}
+    apis = []
+    for api in apigw.get_rest_apis()["items"]:
+        resources = {}
+        for resource in apigw.get_resources(restApiId=api["id"], limit=500)["items"]:
+            methods = {}
+            for method in resource.get("resourceMethods", {}):
+                integration = apigw.get_integration(restApiId=api["id"], resourceId=resource["id"], httpMethod=method)
+                methods[method] = integration.get("uri", "")
+            resources[resource["path"]] = methods
+        stages = [s["stageName"] for s in apigw.get_stages(restApiId=api["id"])["item"]]
+        apis.append({"id": api["id"], "name": api["name"], "resources": resources, "stages": stages})
+    return {"functions": functions, "roles": roles, "mappings": mappings, "rules": rules, "apis": apis}
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("emulator") / "emulator.log"
+    process = subprocess.Popen([sys.executable, "-m", "localdev.aws_emulator", "--port", str(port)], cwd=ROOT,
+                               stdout=open(log, "wb"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("AWS_", "CHALICE_")) and name not in ("STAGE", "SMS_PROVIDERS")}
+    env.update({"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1", "INFRA_POLL_S": "1",
+                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
+    try:
+        wait_until(lambda: httpx.get(f"{env['AWS_ENDPOINT_URL']}/moto-api/").status_code == 200, 30, "emulator")
+        yield env
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="module")
+def lifecycle(emulator, tmp_path_factory):
+    """Provision, deploy, read back, redeploy, read back, delete, read back; every step's result."""
+    project = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, project / name)
+    (project / ".chalice").mkdir()
+    for source in (ROOT / ".chalice").glob("*.json"):
+        shutil.copy(source, project / ".chalice" / source.name)
+    (ROOT / ".chalice" / "deployments").mkdir(exist_ok=True)
+    (project / ".chalice" / "deployments").symlink_to(ROOT / ".chalice" / "deployments")
+
+    ec2 = boto3.client("ec2", endpoint_url=emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                       aws_access_key_id="testing", aws_secret_access_key="testing")
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    env = {**emulator, "VPC_ID": vpc, "PRIVATE_SUBNET_IDS": ",".join(subnets[:2])}
+    state: dict = {"project": project, "subnets": subnets[:2], "seconds": {}}
+
+    state["seconds"]["make infra"] = _run([sys.executable, "-m", "infra.stack", "deploy", "--stage", STAGE],
+                                          project, env)
+    state["config"] = json.loads((project / ".chalice" / "config.json").read_text())
+    state["policies"] = {str(path.relative_to(project / ".chalice")): json.loads(path.read_text())
+                         for path in (project / ".chalice" / "generated" / STAGE).glob("*.json")}
+    state["stack"] = boto3.client("cloudformation", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                                  aws_access_key_id="testing", aws_secret_access_key="testing"
+                                  ).describe_stacks(StackName=f"{APP_NAME}-{STAGE}-infra")["Stacks"][0]
+    state["seconds"]["chalice deploy"] = _run([str(BIN / "chalice"), "deploy", "--stage", STAGE], project, env)
+    state["deployed"] = _readback(env)
+    package = max((project / ".chalice" / "deployments").glob("*.zip"), key=os.path.getmtime)
+    with tempfile.TemporaryDirectory() as unpacked:
+        zipfile.ZipFile(package).extractall(unpacked)
+        state["answers"] = {path: _invoke_api(state, Path(unpacked), path) for path in ("/openapi.json", "/docs")}
+    state["seconds"]["chalice deploy (again)"] = _run([str(BIN / "chalice"), "deploy", "--stage", STAGE], project, env)
+    state["redeployed"] = _readback(env)
+    state["seconds"]["chalice delete"] = _run([str(BIN / "chalice"), "delete", "--stage", STAGE], project, env)
+    state["deleted"] = _readback(env)
+    state["seconds"]["make infra-delete"] = _run([sys.executable, "-m", "infra.stack", "delete", "--stage", STAGE],
+                                                 project, env)
+    state["config_after_delete"] = json.loads((project / ".chalice" / "config.json").read_text())
+    print("\ndeploy lifecycle: " + ", ".join(f"{step} {s:.1f} s" for step, s in state["seconds"].items()))
+    return state
+
+
+def _invoke_api(state: dict, unpacked: Path, path: str) -> dict:
+    """Run the deployed API function on API Gateway's event for GET /<stage><path> (REST proxy integration)."""
+    function = state["deployed"]["functions"][function_name("api_handler")]
+    api_id = state["deployed"]["apis"][0]["id"]
+    event = {
+        "resource": path, "path": path, "httpMethod": "GET", "headers": {"Host": f"{api_id}.execute-api.amazonaws.com"},
+        "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": None, "stageVariables": None, "body": None, "isBase64Encoded": False,
+        "requestContext": {"resourcePath": path, "httpMethod": "GET", "path": f"/{API_STAGE}{path}",
+                           "stage": API_STAGE, "apiId": api_id, "requestId": "deploy-test",
+                           "identity": {"sourceIp": "127.0.0.1"}},
+    }
+    handler_module, handler_name = function["Handler"].rsplit(".", 1)
+    code = (f"import json, sys; sys.path.insert(0, {str(unpacked)!r}); import {handler_module} as m; "
+            f"print(json.dumps(m.{handler_name}(json.loads(sys.stdin.read()), None)))")
+    env = {"PATH": os.environ["PATH"], "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+           "AWS_LAMBDA_FUNCTION_NAME": function["FunctionName"], **function["Environment"]["Variables"]}
+    result = subprocess.run([sys.executable, "-I", "-c", code], input=json.dumps(event), env=env, cwd=unpacked,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# ----------------------------------------------------------------------------------------- functions
+
+
+def test_every_function_is_deployed_with_its_configuration(lifecycle):
+    functions = lifecycle["deployed"]["functions"]
+    assert set(functions) == {function_name(handler) for handler in CONFIG["lambda_functions"]}
+    stage_functions = CONFIG["stages"][STAGE].get("lambda_functions", {})
+    for handler, declared in CONFIG["lambda_functions"].items():
+        function = functions[function_name(handler)]
+        assert function["Runtime"] == CONFIG["lambda_python_version"]
+        assert function["Timeout"] == declared["lambda_timeout"]
+        memory = stage_functions.get(handler, {}).get("lambda_memory_size", declared["lambda_memory_size"])
+        assert function["MemorySize"] == memory, handler
+
+
+def test_functions_get_the_stage_environment_and_the_stacks_redis_and_queue(lifecycle):
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in lifecycle["stack"]["Outputs"]}
+    for function in lifecycle["deployed"]["functions"].values():
+        variables = function["Environment"]["Variables"]
+        for name, value in CONFIG["stages"][STAGE]["environment_variables"].items():
+            assert variables[name] == value, name
+        assert variables["REDIS_URL"] == outputs["EnvRedisUrl"]
+        assert variables["REDIS_URL"].startswith("rediss://")
+        assert variables["DISPATCH_QUEUE_URL"] == outputs["EnvDispatchQueueUrl"]
+
+
+def test_redis_functions_run_in_the_private_subnets_with_the_stacks_security_group(lifecycle):
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in lifecycle["stack"]["Outputs"]}
+    in_vpc = {name: f.get("VpcConfig", {}).get("SubnetIds") for name, f in lifecycle["deployed"]["functions"].items()}
+    assert {name for name, subnets in in_vpc.items() if subnets} == {
+        function_name(h) for h in ("api_handler", "dispatch_sms", "snapshot_provider_health")}
+    for name, subnets in in_vpc.items():
+        if subnets:
+            assert sorted(subnets) == sorted(lifecycle["subnets"])
+            groups = lifecycle["deployed"]["functions"][name]["VpcConfig"]["SecurityGroupIds"]
+            assert groups == outputs["LambdaSecurityGroupIds"].split(",")
+
+
+# ------------------------------------------------------------------------------------------ policies
+
+
+def test_each_function_has_its_own_role_with_the_generated_least_privilege_policy(lifecycle):
+    roles = lifecycle["deployed"]["roles"]
+    assert set(roles) == {f"{APP_NAME}-{STAGE}-{handler}" for handler in CONFIG["lambda_functions"]}
+    for handler in CONFIG["lambda_functions"]:
+        role = f"{APP_NAME}-{STAGE}-{handler}"
+        policy_file = lifecycle["config"]["stages"][STAGE]["lambda_functions"][handler]["iam_policy_file"]
+        (document,) = roles[role].values()
+        assert document == lifecycle["policies"][policy_file]
+
+
+def test_policies_name_the_stacks_resources_by_arn(lifecycle):
+    stack_arns = {o["OutputValue"] for o in lifecycle["stack"]["Outputs"] if o["OutputKey"].endswith("Arn")}
+    for policies in lifecycle["deployed"]["roles"].values():
+        for document in policies.values():
+            assert "Fn::" not in json.dumps(document) and '"Ref"' not in json.dumps(document)
+            for statement in document["Statement"]:
+                resources = statement["Resource"]
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    if resource == "*":
+                        assert statement["Sid"] == "LambdaVpcNetworkInterfaces"
+                    else:
+                        assert resource.removesuffix("/index/*") in stack_arns, resource
+
+
+# -------------------------------------------------------------------------------------- event source
+
+
+def test_dispatcher_consumes_the_stacks_queue_with_partial_batch_responses(lifecycle):
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in lifecycle["stack"]["Outputs"]}
+    for readback in ("deployed", "redeployed"):  # a redeploy updates the mapping and keeps every setting
+        (mapping,) = lifecycle[readback]["mappings"]
+        assert mapping["FunctionArn"].endswith(f":function:{function_name('dispatch_sms')}")
+        assert mapping["EventSourceArn"] == outputs["DispatchQueueArn"]
+        assert mapping["BatchSize"] == 10
+        assert mapping["MaximumBatchingWindowInSeconds"] == 1
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        expected = int(CONFIG["stages"][STAGE]["environment_variables"]["DISPATCHER_MAX_CONCURRENCY"])
+        assert mapping["ScalingConfig"] == {"MaximumConcurrency": expected}
+
+
+# ---------------------------------------------------------------------------------------- schedules
+
+
+def test_scheduled_functions_run_every_minute(lifecycle):
+    rules = lifecycle["deployed"]["rules"]
+    scheduled = {handler: rule for handler in ("sweep_stuck_requests", "snapshot_provider_health")
+                 for name, rule in rules.items() if name.startswith(function_name(handler))}
+    assert set(scheduled) == {"sweep_stuck_requests", "snapshot_provider_health"}
+    for handler, rule in scheduled.items():
+        assert rule["ScheduleExpression"] == "rate(1 minute)"
+        assert rule["State"] == "ENABLED"
+        assert [arn.rsplit(":", 1)[1] for arn in rule["Targets"]] == [function_name(handler)]
+
+
+# ------------------------------------------------------------------------------------------- the API
+
+
+def test_every_route_is_deployed_once_and_reaches_the_api_function(lifecycle):
+    import app as gateway
+
+    (api,) = lifecycle["deployed"]["apis"]
+    assert api["stages"] == [API_STAGE]
+    declared = {path: set(methods) for path, methods in gateway.app.routes.items()}
+    deployed = {path: set(methods) for path, methods in api["resources"].items() if methods}
+    assert deployed == declared
+    for methods in api["resources"].values():
+        for uri in methods.values():
+            assert uri.endswith(f":function:{function_name('api_handler')}/invocations")
+    # Public URLs are /<stage><route>: the stage must not be the routes' own first segment (/api/api/sms).
+    assert all(path.split("/")[1] != API_STAGE for path in declared)
+
+
+def test_the_document_under_the_stage_path_names_the_stage_as_its_server(lifecycle):
+    answer = lifecycle["answers"]["/openapi.json"]
+    assert answer["statusCode"] == 200
+    document = json.loads(answer["body"])
+    assert document["servers"] == [{"url": f"/{API_STAGE}"}]
+    import app as gateway
+
+    def shape(path: str) -> str:
+        return re.sub(r"\{[^}]+\}", "{}", path)
+
+    assert {shape(path) for path in document["paths"]} <= {shape(path) for path in gateway.app.routes}
+
+
+def test_the_docs_page_under_the_stage_path_fetches_the_document_under_it(lifecycle):
+    answer = lifecycle["answers"]["/docs"]
+    assert answer["statusCode"] == 200
+    assert answer["headers"]["Content-Type"].startswith("text/html")
+    page = answer["body"]
+    fetched = page.split("const OPENAPI_URL = ", 1)[1].split(";", 1)[0]
+    host = "https://api-id.execute-api.us-east-1.amazonaws.com"
+    assert urljoin(f"{host}/{API_STAGE}/docs", json.loads(fetched)) == f"{host}/{API_STAGE}/openapi.json"
+
+
+# ---------------------------------------------------------------------------------------- undo it
+
+
+def test_chalice_delete_removes_everything_it_deployed(lifecycle):
+    deleted = lifecycle["deleted"]
+    assert deleted["functions"] == {}
+    assert deleted["roles"] == {}
+    assert deleted["mappings"] == []
+    assert deleted["rules"] == {}
+    assert deleted["apis"] == []
+
+
+def test_infra_delete_leaves_config_json_as_it_was(lifecycle):
+    assert lifecycle["config_after_delete"] == CONFIG
+    assert not list((lifecycle["project"] / ".chalice" / "generated" / STAGE).glob("*.json"))
