@@ -30,7 +30,7 @@ import uuid
 from contextlib import closing
 from pathlib import Path
 
-from chalicelib.settings import ENV_NAMES, LOCAL_SIMULATORS, LOCAL_STAGE, ProviderConfig, env_defaults
+from chalicelib.settings import ENV_NAMES, LOCAL_STAGE, env_defaults, get_settings
 from localdev.stack_settings import StackSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -379,9 +379,10 @@ def chalice_local_command(stack: LocalStack, port: int = 8000) -> str:
         value = stack.env.get(name)
         if name not in ("STAGE", "PORT") and value and value != defaults[name]:
             variables[name] = value
-    simulators = tuple(ProviderConfig(**entry) for entry in LOCAL_SIMULATORS)
-    if tuple(ProviderConfig(**p) for p in json.loads(variables.get("SMS_PROVIDERS", "[]"))) == simulators:
-        del variables["SMS_PROVIDERS"]  # the local stage's default: shorter to leave out
+    if "SMS_PROVIDERS" in variables:
+        configured = get_settings({"STAGE": LOCAL_STAGE, "SMS_PROVIDERS": variables["SMS_PROVIDERS"]}).providers
+        if configured == get_settings({"STAGE": LOCAL_STAGE}).providers:
+            del variables["SMS_PROVIDERS"]  # the local stage's default: shorter to leave out
     chalice = Path(PYTHON).parent / "chalice"
     shown = shlex.quote(str(chalice.relative_to(ROOT))) if chalice.is_relative_to(ROOT) else shlex.quote(str(chalice))
     assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in variables.items())
