@@ -218,6 +218,11 @@ class Settings(BaseModel):
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names):
             raise ValueError("SMS_PROVIDERS has two providers with the same name")
+        if not self.is_local:  # credentials travel with every send: never in clear outside a developer's machine
+            for provider in self.providers:
+                if provider.endpoint and not provider.endpoint.startswith("https://"):
+                    raise ValueError(f"provider {provider.name!r} ({provider.kind}): {provider.ENDPOINT_FIELD} must be "
+                                     "https:// outside the local stage")
         if not self.provider_keys_secret_id:  # else the shared secret may hold what an entry lacks
             for provider in self.providers:
                 missing = [] if provider.secret_id else provider.missing_secrets(_inline_secrets(provider))

@@ -15,7 +15,7 @@ docs/providers.md#aws. ``Context`` carries the gateway's request id and attempt 
 from __future__ import annotations
 
 import functools
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import boto3
 import botocore.loaders
@@ -80,6 +80,8 @@ ERROR_CODES: dict[str, Outcome | str] = {
 
 
 class AwsSmsConfig(ProviderEntry):
+    ENDPOINT_FIELD: ClassVar[str] = "endpoint_url"
+
     kind: Literal["aws"]
     region: str | None = Field(default=None, pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     endpoint_url: str | None = Field(default=None, pattern=r"^https?://")

@@ -70,12 +70,18 @@ class ProviderEntry(BaseModel):
 
     # The entry's fields that hold credentials: never shown, and read from a secret when one is named.
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ()
+    # The field holding the address the credentials travel to (outside the local stage: https only).
+    ENDPOINT_FIELD: ClassVar[str] = ""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
     rate_limit: int = Field(default=50, ge=1, le=100_000)
     weight: int = Field(default=1, ge=1, le=1000)
     timeout_s: float = Field(default=5.0, gt=0, le=60)
     secret_id: str | None = Field(default=None, min_length=1, max_length=2048)
+
+    @property
+    def endpoint(self) -> str | None:
+        return getattr(self, self.ENDPOINT_FIELD) if self.ENDPOINT_FIELD else None
 
     def missing_secrets(self, available: frozenset[str]) -> list[str]:
         """The credential fields this entry still needs when ``available`` ones are known (kinds override)."""

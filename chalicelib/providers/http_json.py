@@ -41,6 +41,7 @@ CONFIGURATION_CODES = frozenset({401, 403, 404})
 
 class HttpJsonConfig(ProviderEntry):
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_key",)
+    ENDPOINT_FIELD: ClassVar[str] = "url"
 
     kind: Literal["http-json"] = "http-json"
     url: str = Field(pattern=r"^https?://")

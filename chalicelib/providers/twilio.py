@@ -69,6 +69,7 @@ ERROR_CODES: dict[int, tuple[Outcome | str, str]] = {
 
 class TwilioConfig(ProviderEntry):
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("auth_token", "api_key_secret")
+    ENDPOINT_FIELD: ClassVar[str] = "base_url"
 
     kind: Literal["twilio"]
     account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$")

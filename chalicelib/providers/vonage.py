@@ -73,6 +73,7 @@ SignatureMethod = Literal["md5hash", "md5", "sha1", "sha256", "sha512"]
 
 class VonageConfig(ProviderEntry):
     SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_secret", "signature_secret")
+    ENDPOINT_FIELD: ClassVar[str] = "base_url"
 
     kind: Literal["vonage"]
     api_key: str = Field(pattern=r"^[A-Za-z0-9]{1,32}$")  # the account's public key, not a secret

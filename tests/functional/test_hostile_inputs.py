@@ -70,13 +70,15 @@ def error(response) -> dict:
     return json.loads(response.body)["error"]
 
 
-def refused(status: int, code: str, field: str | None = None) -> Callable:
+def refused(status: int, code: str, field: str | None = None, saying: str | None = None) -> Callable:
     def check(response):
         assert response.status_code == status, response.body
         found = error(response)
         assert found["code"] == code, found
         if field is not None:
             assert found["field"] == field, found
+        if saying is not None:
+            assert saying in found["message"], found
         if status in (429, 503) or code == "idempotency_key_in_flight":
             assert int(response.headers["Retry-After"]) >= 1
         return found
@@ -123,6 +125,16 @@ def _orphaned_key(api: Api, key: str) -> None:
     """An Idempotency-Key whose first call died after reserving it (defect B1)."""
     keys = IdempotencyKeys(wiring.tables_for(get_settings()), time.time, ttl_s=3600)
     keys.reserve(fingerprint("team-a", key), fingerprint(PHONE, "hello"), "f" * 32)
+
+
+def _https_providers(api: Api) -> None:
+    """The simulators' entries as if they were served over TLS (nothing is sent in these cases)."""
+    import os
+
+    providers = json.loads(os.environ["SMS_PROVIDERS"])
+    for entry in providers:
+        entry["url"] = entry["url"].replace("http://", "https://")
+    api.monkeypatch.setenv("SMS_PROVIDERS", json.dumps(providers))
 
 
 def _break_secret(api: Api, secret_string: str | None) -> None:
@@ -236,12 +248,15 @@ CASES = [
         "team-a": {"key_hashes": [key_hash(KEY_A)]}, "bad": {"key_hashes": ["nope"]}}})), api.send())[1],
                  refused(503, "configuration_error"), id="clients-document-half-valid"),
     pytest.param(lambda api: (_break_secret(api, "[\"short\"]"), api.monkeypatch.setenv("STAGE", "dev"),
-                              api.send())[-1],
-                 refused(503, "configuration_error"), id="short-key-outside-the-local-stage"),
+                              _https_providers(api), api.send())[-1],
+                 refused(503, "configuration_error", saying="shorter than 32"), id="short-key-outside-the-local-stage"),
     pytest.param(lambda api: (_break_secret(api, '{"clients": 5}'), api.send())[-1],
                  refused(503, "configuration_error"), id="secret-of-the-wrong-shape"),
     pytest.param(lambda api: (_break_secret(api, None), api.send())[-1],
                  refused(503, "dependency_unavailable"), id="secret-missing"),
+    pytest.param(lambda api: (api.monkeypatch.setenv("STAGE", "dev"), api.send())[-1],
+                 refused(503, "configuration_error", saying="must be https://"),
+                 id="providers-in-clear-outside-the-local-stage"),
 ]
 
 

@@ -176,3 +176,16 @@ def test_a_refused_entry_never_shows_a_credential():
         providers_of({"name": "vg", "kind": "vonage", "api_key": "bad key!", "from": "Acme", "api_secret": secret})
     assert secret not in str(refused.value)
     assert "api_key" in str(refused.value)
+
+
+@pytest.mark.parametrize("entry", [
+    pytest.param({"name": "a", "url": "http://sms.example/send", "api_key": "k"}, id="http-json"),
+    pytest.param({"name": "t", "kind": "twilio", "account_sid": "AC" + "0" * 32, "auth_token": "x",
+                  "from": "+15017122661", "base_url": "http://api.twilio.example"}, id="twilio"),
+])
+def test_a_provider_reached_in_clear_is_refused_outside_the_local_stage(entry):
+    """Defect B7: the provider's key travels in every request; outside a developer's machine only over TLS."""
+    providers = json.dumps([entry])
+    with pytest.raises(ConfigurationError, match="must be https:// outside the local stage"):
+        get_settings({"STAGE": "prod", "SMS_PROVIDERS": providers})
+    assert get_settings({"STAGE": "local", "SMS_PROVIDERS": providers}).providers[0].name == entry["name"]
