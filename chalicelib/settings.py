@@ -180,6 +180,10 @@ class Settings(BaseModel):
     dispatcher_max_concurrency: int = env("DISPATCHER_MAX_CONCURRENCY", 0, "Deploy time: most dispatcher "
                                           "invocations at once (the event source's MaximumConcurrency; Lambda "
                                           "takes 2-1000); 0 = no cap.", ge=0, le=1000)
+    api_throttle_rate: int = env("API_THROTTLE_RATE", 0, "Deploy time: API Gateway's throttle for the whole stage "
+                                 "(requests/s, steady and burst), in front of the per-client limits; 0 = API "
+                                 "Gateway's account default.", ge=0, le=100_000)
+    api_throttle_burst: int = env("API_THROTTLE_BURST", 0, "", ge=0, le=100_000)
     aws_region: str = env("AWS_DEFAULT_REGION", "us-east-1", "AWS region.", pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")
     default_region: Annotated[str | None, BeforeValidator(_upper_or_none)] = env(
         "DEFAULT_REGION", None, "Region for national phone formats (e.g. US); empty = numbers must start with +.",

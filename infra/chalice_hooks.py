@@ -16,6 +16,10 @@ it imports app.py; Lambda never does (and its package carries no infra/).
   pick those requests up again after SWEEP_AFTER_S: late, not lost). tests/integration/test_deploy.py reads
   the setting back after a deploy and a redeploy, so a chalice or botocore upgrade that bypasses this fails
   `make test`.
+- ``chalice deploy``: the API stage is throttled (API_THROTTLE_RATE / API_THROTTLE_BURST of the stage, the
+  outer shield in front of the gateway's own per-client limits) and belongs to a usage plan with the same
+  throttle, as `make package` declares them (infra/resources.json). chalice has no setting for either; after
+  chalice's CreateDeployment call the hook sets the stage's method settings and creates or updates the plan.
 - ``chalice local``: see localdev/chalice_local.py (what the reloader watches; no worker outliving Ctrl-C).
 """
 
@@ -42,6 +46,7 @@ def install_cli_hooks(command: str | None = None) -> None:
         require_pinned_runtime()
     if command == "deploy":
         report_batch_item_failures()
+        throttle_api_stage()
     if command == "local":
         from localdev.chalice_local import install_local_hooks
 
@@ -95,3 +100,57 @@ def report_batch_item_failures() -> None:
 
     create_client_reporting_batch_item_failures.adds_batch_item_failures = True
     botocore.session.Session.create_client = create_client_reporting_batch_item_failures
+
+
+def api_throttle(environ: dict[str, str] | None = None) -> tuple[int, int] | None:
+    """(rate, burst) from the stage's environment, or None when the stage sets no throttle."""
+    environ = os.environ if environ is None else environ
+    rate, burst = int(environ.get("API_THROTTLE_RATE") or 0), int(environ.get("API_THROTTLE_BURST") or 0)
+    return (rate, burst or rate) if rate else None
+
+
+def apply_api_throttle(client, rest_api_id: str, stage: str, rate: int, burst: int) -> None:
+    """The stage's method settings and the stage's usage plan, both at (rate, burst); safe to run again."""
+    client.update_stage(restApiId=rest_api_id, stageName=stage, patchOperations=[
+        {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
+        {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
+    ])
+    name = f"sms-gateway-{os.environ.get('STAGE') or stage}"
+    plans = [p for p in client.get_usage_plans()["items"] if p["name"] == name]
+    throttle = [{"op": "replace", "path": "/throttle/rateLimit", "value": str(rate)},
+                {"op": "replace", "path": "/throttle/burstLimit", "value": str(burst)}]
+    if not plans:
+        client.create_usage_plan(name=name, apiStages=[{"apiId": rest_api_id, "stage": stage}],
+                                 throttle={"rateLimit": rate, "burstLimit": burst},
+                                 description="The stage's outer shield, in front of the per-client limits.")
+        return
+    plan = plans[0]
+    stages = {(s["apiId"], s["stage"]) for s in plan.get("apiStages", [])}
+    if (rest_api_id, stage) not in stages:
+        throttle.append({"op": "add", "path": "/apiStages", "value": f"{rest_api_id}:{stage}"})
+    client.update_usage_plan(usagePlanId=plan["id"], patchOperations=throttle)
+
+
+def throttle_api_stage() -> None:
+    """Every API Gateway client created from now on throttles the stage chalice deploys to."""
+    limits = api_throttle()
+    create_client = botocore.session.Session.create_client
+    if limits is None or getattr(create_client, "throttles_api", False):
+        return
+    rate, burst = limits
+
+    @functools.wraps(create_client)
+    def create_client_throttling_the_api(self, service_name, *args, **kwargs):
+        client = create_client(self, service_name, *args, **kwargs)
+        if service_name == "apigateway":
+            deployments: list[dict] = []
+            client.meta.events.register("provide-client-params.apigateway.CreateDeployment",
+                                        lambda params, **_: deployments.append(dict(params)))
+            client.meta.events.register(
+                "after-call.apigateway.CreateDeployment",
+                lambda **_: apply_api_throttle(client, deployments[-1]["restApiId"], deployments[-1]["stageName"],
+                                               rate, burst))
+        return client
+
+    create_client_throttling_the_api.throttles_api = True
+    botocore.session.Session.create_client = create_client_throttling_the_api

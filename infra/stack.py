@@ -120,6 +120,9 @@ def infra_template(project: Path = ROOT) -> dict:
     functions = chalice_functions(project, "${Stage}")
     patches = {logical_id: body for logical_id, body in combined["Resources"].items() if "Type" not in body}
     resources = {logical_id: body for logical_id, body in combined["Resources"].items() if "Type" in body}
+    # The REST API (and what names it) only exists in the `make package` path; `chalice deploy` makes its own,
+    # and infra/chalice_hooks.py throttles that one.
+    patches.pop("RestAPI", None)
     if unknown := set(patches) - set(functions):
         raise InfraError(f"infra/resources.json patches resources chalice does not create: {sorted(unknown)}")
 
@@ -159,6 +162,9 @@ def infra_template(project: Path = ROOT) -> dict:
         outputs[f"{logical_id}Arn"] = {"Value": arn}
 
     template = {key: value for key, value in combined.items() if key not in ("Resources", "Outputs")}
+    # Parameters only what was dropped used (the API's throttle): a stack takes no value it does not use.
+    used = _references(resources) | _references(outputs) | _references(combined.get("Conditions", {}))
+    template["Parameters"] = {name: body for name, body in combined.get("Parameters", {}).items() if name in used}
     template["Description"] = ("sms-gateway: queues, tables, Redis, secrets, log groups and alarms of a stage "
                                "whose functions `chalice deploy` creates (infra/stack.py).")
     template["Resources"] = resources

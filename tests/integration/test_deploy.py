@@ -82,9 +82,14 @@ def _readback(env: dict[str, str]) -> dict:
                 integration = apigw.get_integration(restApiId=api["id"], resourceId=resource["id"], httpMethod=method)
                 methods[method] = integration.get("uri", "")
             resources[resource["path"]] = methods
-        stages = [s["stageName"] for s in apigw.get_stages(restApiId=api["id"])["item"]]
-        apis.append({"id": api["id"], "name": api["name"], "resources": resources, "stages": stages})
-    return {"functions": functions, "roles": roles, "mappings": mappings, "rules": rules, "apis": apis}
+        stages = {s["stageName"]: s.get("methodSettings", {}) for s in apigw.get_stages(restApiId=api["id"])["item"]}
+        apis.append({"id": api["id"], "name": api["name"], "resources": resources, "stages": list(stages),
+                     "method_settings": stages})
+    concurrency = {name: lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
+                   for name in functions}
+    plans = [p for p in apigw.get_usage_plans()["items"] if p["name"] == f"{APP_NAME}-{STAGE}"]
+    return {"functions": functions, "roles": roles, "mappings": mappings, "rules": rules, "apis": apis,
+            "concurrency": concurrency, "usage_plans": plans}
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +192,23 @@ def test_every_function_is_deployed_with_its_configuration(lifecycle):
         assert function["Timeout"] == declared["lambda_timeout"]
         memory = stage_functions.get(handler, {}).get("lambda_memory_size", declared["lambda_memory_size"])
         assert function["MemorySize"] == memory, handler
+
+
+def test_the_dispatcher_has_its_reserved_concurrency_so_an_api_flood_cannot_starve_it(lifecycle):
+    reserved = CONFIG["stages"][STAGE]["lambda_functions"]["dispatch_sms"]["reserved_concurrency"]
+    assert lifecycle["deployed"]["concurrency"][function_name("dispatch_sms")] == reserved
+
+
+def test_the_api_stage_is_throttled_and_in_its_usage_plan(lifecycle):
+    env = CONFIG["stages"][STAGE]["environment_variables"]
+    rate, burst = float(env["API_THROTTLE_RATE"]), int(env["API_THROTTLE_BURST"])
+    for deployed in (lifecycle["deployed"], lifecycle["redeployed"]):
+        [api] = deployed["apis"]
+        settings = api["method_settings"][API_STAGE]["*/*"]
+        assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (rate, burst)
+        [plan] = deployed["usage_plans"]
+        assert plan["throttle"] == {"rateLimit": rate, "burstLimit": burst}
+        assert plan["apiStages"] == [{"apiId": api["id"], "stage": API_STAGE}]
 
 
 def test_functions_get_the_stage_environment_and_the_stacks_redis_and_queue(lifecycle):

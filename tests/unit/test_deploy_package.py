@@ -163,7 +163,26 @@ def test_merge_template_only_patches_resources_chalice_generates(templates):
         assert all("Type" in body for body in template["Resources"].values())
     patched = {k for k, v in json.loads((INFRA / "resources.json").read_text())["Resources"].items()
                if "Type" not in v}
-    assert patched == set(FUNCTIONS)
+    assert patched == {*FUNCTIONS, "RestAPI"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_api_stage_is_throttled_in_front_of_the_per_client_limits(templates, stage):
+    resources = templates[stage]["Resources"]
+    [settings] = resources["RestAPI"]["Properties"]["MethodSettings"]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["ThrottlingRateLimit"] == {"Ref": "ApiThrottleRate"}
+    plan = resources["ApiUsagePlan"]["Properties"]
+    assert plan["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}]
+    assert plan["Throttle"]["RateLimit"] == {"Ref": "ApiThrottleRate"}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_dispatcher_has_reserved_concurrency_so_an_api_flood_cannot_starve_it(templates, stage):
+    dispatcher = templates[stage]["Resources"]["DispatchSms"]["Properties"]
+    reserved = dispatcher["ReservedConcurrentExecutions"]
+    env = CHALICE_CONFIG["stages"][stage]["environment_variables"]
+    assert reserved >= int(env["DISPATCHER_MAX_CONCURRENCY"])  # every invocation the queue may start can run
 
 
 # ------------------------------------------------------------------------------- dispatcher + queue
@@ -443,7 +462,8 @@ def test_infra_stack_holds_what_the_merge_template_adds_but_chalices_api(infra_t
     chalice_generated = packaged - set(json.loads((INFRA / "resources.json").read_text())["Resources"]) - set(
         json.loads((INFRA / "data.json").read_text())["Resources"])
     merged_own = packaged - chalice_generated - set(FUNCTIONS)
-    assert set(infra_template["Resources"]) == merged_own - {"ApiDefault4xxResponse", "ApiDefault5xxResponse"}
+    assert set(infra_template["Resources"]) == merged_own - {"ApiDefault4xxResponse", "ApiDefault5xxResponse",
+                                                            "ApiUsagePlan", "RestAPI"}
 
 
 def test_infra_stack_log_groups_are_where_lambda_writes_without_a_logging_config(infra_template):
