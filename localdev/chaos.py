@@ -5,9 +5,13 @@
 Faults (each against the same stack, simulators and routing state reset in between):
   kill_dispatcher   kill -9 one dispatcher process mid-batch (the stack starts a new one, as Lambda would)
   restart_redis     kill -9 the stack's own redis-server, start it again 3 s later (its data is gone)
+  redis_read_only   the stack's redis-server turns into a read-only replica for 4 s (READONLY, as after a
+                    failover), then is promoted back
   aws_refuses       the AWS emulator (DynamoDB + SQS) refuses connections for 10 s (localdev.fault_proxy)
   provider_hangs    alpha never answers: every send to it times out (SIM_TIMEOUT_S=1)
   provider_garbage  alpha answers 200 with an HTML body
+  orphaned_keys     every request carries an Idempotency-Key, and a quarter of the keys were reserved by calls
+                    that died before storing their request: the clients retry on 409 until a takeover
 
 After each fault the audit checks that every accepted request (202) ends `sent` or `failed`, that no
 request reached the providers twice (the simulators' /_sent entries per reference, all providers
@@ -76,6 +80,16 @@ class OwnRedis:
         time.sleep(down_s)
         self.start()
 
+    def read_only(self, seconds: float) -> None:
+        """A failover seen from the gateway: for `seconds` this server is a replica (of a primary that is gone)
+        and refuses every write with READONLY; then it is promoted back."""
+        import redis
+
+        server = redis.Redis.from_url(self.url)
+        server.replicaof("127.0.0.1", free_port())
+        time.sleep(seconds)
+        server.replicaof("NO", "ONE")
+
 
 # ----------------------------------------------------------------------------- load and probes
 
@@ -91,9 +105,14 @@ class Answer:
 class Load:
     """Open-loop POST /api/sms at `rate` for `duration_s`, in the background; every answer kept with its time."""
 
-    def __init__(self, api_url: str, api_key: str, rate: float, duration_s: float, label: str = "chaos"):
+    def __init__(self, api_url: str, api_key: str, rate: float, duration_s: float, label: str = "chaos",
+                 keyed: bool = False):
         self.api_url, self.api_key = api_url, api_key
         self.rate, self.duration_s, self.label = rate, duration_s, label
+        # keyed: request i carries Idempotency-Key "<label>-<i>" and, like a careful client, retries with the
+        # same key while the gateway answers 409 idempotency_key_in_flight (after its Retry-After).
+        self.keyed = keyed
+        self.ids_by_key: dict[str, set[str]] = {}
         self.answers: list[Answer] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -124,8 +143,13 @@ class Load:
             time.sleep(delay)
         started = time.monotonic()
         body = {"phone": "+14155550100", "text": f"{self.label} {index}"}
+        key = f"{self.label}-{index}"
         try:
-            response = self._client().post("/api/sms", json=body)
+            response = self._client().post("/api/sms", json=body,
+                                           headers={"Idempotency-Key": key} if self.keyed else {})
+            while self.keyed and response.status_code == 409 and time.monotonic() - started < 120:
+                time.sleep(int(response.headers.get("Retry-After", "1")))
+                response = self._client().post("/api/sms", json=body, headers={"Idempotency-Key": key})
             data = response.json()
             # A 202 gives the id; so does a 503 accept_outcome_unknown (stored, will still be sent).
             request_id = data.get("id") if response.status_code == 202 else data["error"].get("request_id")
@@ -134,6 +158,8 @@ class Load:
             answer = Answer(started, time.monotonic() - started, -1)
         with self._lock:
             self.answers.append(answer)
+            if self.keyed and answer.request_id:
+                self.ids_by_key.setdefault(key, set()).add(answer.request_id)
 
     def _run(self) -> None:
         total = int(self.rate * self.duration_s)
@@ -450,7 +476,63 @@ def fault_provider_mode(stack: Stack, mode: str, rate: float, duration_s: float,
     return result
 
 
-FAULTS = ("kill_dispatcher", "restart_redis", "aws_refuses", "provider_hangs", "provider_garbage")
+def fault_redis_read_only(stack: Stack, redis_server: OwnRedis, rate: float, duration_s: float,
+                          settle_s: float, read_only_s: float = 4.0) -> FaultResult:
+    """Defect B5: READONLY after a failover (and any other Redis error) is an outage, not a crash: intake stays
+    open (uncounted), GET /api/providers answers 503 quickly, dispatchers give their records back."""
+    load = Load(stack.api_url, stack.api_key, rate, duration_s, "readonly").start()
+    time.sleep(duration_s / 3)
+    with Probe(stack.api_url, stack.api_key, "GET", "/api/providers") as probe:
+        redis_server.read_only(read_only_s)
+    load.join(duration_s + 60)
+    result = FaultResult("redis_read_only", audit(stack.http, stack.simulators, load.accepted_ids, settle_s),
+                         note=f"redis-server a read-only replica for {read_only_s:g} s; probe: GET /api/providers")
+    _summarise(load, result)
+    refused = [a for a in probe.answers if a.status != 200]
+    result.max_answer_s_while_down = max((a.elapsed_s for a in refused), default=None)
+    result.answers_while_down = {str(k): v for k, v in probe.statuses.items()}
+    return result
+
+
+def orphan_keys(stack: Stack, label: str, indexes: Iterable[int]) -> None:
+    """Reserve the Idempotency-Keys of these requests as a call that died after reserving them would have."""
+    from chalicelib.clients import Defaults, registry_from_keys
+    from chalicelib.settings import LOCAL_STAGE, get_settings
+    from chalicelib.storage.idempotency import IdempotencyKeys, fingerprint
+    from chalicelib.storage.tables import TableNames, bind_tables
+
+    settings = get_settings({**stack.env, "STAGE": stack.env.get("STAGE") or LOCAL_STAGE})
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # the emulator's, as the stack gives its children
+        os.environ.setdefault(name, "testing")
+    client = registry_from_keys([stack.api_key], Defaults(1, 1), local=True).authenticate(stack.api_key).name
+    tables = bind_tables(TableNames(settings.requests_table, settings.responses_table, settings.health_table,
+                                    settings.idempotency_table), settings.aws_region, stack.env["AWS_ENDPOINT_URL"])
+    keys = IdempotencyKeys(tables, time.time, ttl_s=3600)
+    for index in indexes:
+        keys.reserve(fingerprint(client, f"{label}-{index}"),
+                     fingerprint("+14155550100", f"{label} {index}"), uuid.uuid4().hex)
+
+
+def fault_orphaned_keys(stack: Stack, rate: float, duration_s: float, settle_s: float) -> FaultResult:
+    """Defect B1: a quarter of the load's Idempotency-Keys were reserved by calls that died before storing their
+    request. Their clients get 409 + Retry-After, retry, and once the reservation is older than
+    IDEMPOTENCY_TAKEOVER_S one retry takes the key over: every key ends with one request, sent once."""
+    orphan_keys(stack, "orphans", range(0, int(rate * duration_s), 4))
+    load = Load(stack.api_url, stack.api_key, rate, duration_s, "orphans", keyed=True).start()
+    load.join(duration_s + 180)
+    result = FaultResult("orphaned_keys", audit(stack.http, stack.simulators, load.accepted_ids, settle_s))
+    _summarise(load, result)
+    two = [key for key, ids in load.ids_by_key.items() if len(ids) > 1]
+    unanswered = int(rate * duration_s) - len(load.ids_by_key)
+    result.note = (f"{len(range(0, int(rate * duration_s), 4))} keys orphaned; keys with two requests: {len(two)}; "
+                   f"keys never accepted: {unanswered}")
+    result.audit.duplicates += len(two)
+    result.audit.lost += unanswered
+    return result
+
+
+FAULTS = ("kill_dispatcher", "restart_redis", "redis_read_only", "aws_refuses", "provider_hangs",
+          "provider_garbage", "orphaned_keys")
 
 
 def run(faults: Iterable[str], rate: float, duration_s: float, settle_s: float,
@@ -461,6 +543,7 @@ def run(faults: Iterable[str], rate: float, duration_s: float, settle_s: float,
         stack = Stack(Path(work), {
             "REDIS_URL": redis_server.url, "AWS_FAULT_PROXY": "1", "SIM_TIMEOUT_S": "1", "SIM_LATENCY_MS": "20",
             "CLAIM_LEASE_S": "10", "DISPATCH_VISIBILITY_TIMEOUT_S": "10", "SCHEDULE_INTERVAL_S": "5",
+            "IDEMPOTENCY_TAKEOVER_S": "11",
             "DISPATCHER_PROCESSES": "2",
         })
         try:
@@ -474,6 +557,10 @@ def run(faults: Iterable[str], rate: float, duration_s: float, settle_s: float,
                     result = fault_kill_dispatcher(stack, rate, duration_s, settle_s)
                 elif fault == "restart_redis":
                     result = fault_restart_redis(stack, redis_server, rate, duration_s, settle_s)
+                elif fault == "redis_read_only":
+                    result = fault_redis_read_only(stack, redis_server, rate, duration_s, settle_s)
+                elif fault == "orphaned_keys":
+                    result = fault_orphaned_keys(stack, rate, duration_s, settle_s)
                 elif fault == "aws_refuses":
                     result = fault_aws_refuses(stack, rate, duration_s, settle_s)
                 elif fault == "provider_hangs":

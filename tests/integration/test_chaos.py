@@ -49,6 +49,7 @@ def stack_env(own_redis):
         "CLAIM_LEASE_S": "6",
         "DISPATCH_VISIBILITY_TIMEOUT_S": "6",
         "DLQ_MAX_RECEIVE_COUNT": "50",
+        "IDEMPOTENCY_TAKEOVER_S": "11",
     }
 
 
@@ -99,6 +100,48 @@ def test_redis_restart_keeps_intake_open_and_loses_nothing(fresh_stack, own_redi
     assert refused, probe.statuses
     assert {a.status for a in refused} == {503}
     assert max(a.elapsed_s for a in refused) < ANSWER_WITHIN_S
+
+
+def test_redis_turning_read_only_is_an_outage_never_a_crash_and_loses_nothing(fresh_stack, own_redis):
+    """Defect B5: READONLY after a failover must not escape as a 500 or feed the DLQ."""
+    load = _load(fresh_stack, rate=10, duration_s=8, label="readonly")
+    time.sleep(2)
+    with Probe(fresh_stack.state["api_url"], fresh_stack.state["api_key"], "GET", "/api/providers") as probe:
+        own_redis.read_only(seconds=3)
+    load.join(60)
+
+    result = _audit(fresh_stack, load)
+
+    assert Counter(a.status for a in load.answers) == {202: len(load.answers)}  # intake stays open
+    assert (result.lost, result.duplicates) == (0, 0), result
+    assert result.sent == result.accepted
+    # The replica still answers reads (GET /api/providers); writes met READONLY, and were an outage:
+    assert set(probe.statuses) <= {200, 503}, probe.statuses
+    api_log = (fresh_stack.log_dir / "api.log").read_text()
+    assert "client limits not checked: Redis unavailable" in api_log  # intake counted nothing, refused nothing
+    assert "unhandled error" not in api_log
+
+
+def test_orphaned_idempotency_keys_end_in_one_request_each_sent_once(fresh_stack):
+    """Defect B1 under load: a quarter of the keys were reserved by calls that died before storing their
+    request; their clients retry on 409 and one retry per key takes the key over once it is older than
+    IDEMPOTENCY_TAKEOVER_S."""
+    from types import SimpleNamespace
+
+    from localdev.chaos import orphan_keys
+
+    view = SimpleNamespace(env={**fresh_stack.env, "AWS_ENDPOINT_URL": fresh_stack.state["aws_endpoint_url"]},
+                           api_key=fresh_stack.state["api_key"])
+    orphan_keys(view, "orphans", range(0, 40, 4))
+    load = Load(fresh_stack.state["api_url"], fresh_stack.state["api_key"], 8, 5, "orphans", keyed=True).start()
+    load.join(120)
+
+    result = _audit(fresh_stack, load)
+
+    assert len(load.ids_by_key) == 40  # every key was accepted in the end ...
+    assert all(len(ids) == 1 for ids in load.ids_by_key.values())  # ... as one request
+    assert (result.lost, result.duplicates) == (0, 0), result
+    assert result.sent == result.accepted == 40
 
 
 def test_health_reports_redis_down_with_503(fresh_stack, own_redis):
