@@ -16,6 +16,7 @@ from chalicelib.api.send_body import parse_send_request
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, NotFound
 from chalicelib.logs import logger
+from chalicelib.sqs_batch import QueueRecord
 
 app = Chalice(app_name="sms-gateway")
 API_VERSION = "1.0.0"
@@ -139,7 +140,7 @@ def health():
 
 @app.on_sqs_message(queue="sms-dispatch", batch_size=10, maximum_batching_window_in_seconds=1)
 def dispatch_sms(event):
-    records = [(record.to_dict()["messageId"], record.body) for record in event]
+    records = [QueueRecord.of(record.to_dict()) for record in event]
     return wiring.get_dispatcher().dispatch_batch(records)
 
 

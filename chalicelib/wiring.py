@@ -129,8 +129,7 @@ def _dispatcher(settings: Settings) -> Dispatcher:
         retry_policy=RetryPolicy(max_retries=settings.max_retries),
     )
     return Dispatcher(router=_router(settings), claims=_claims(settings), queue=_queue(settings),
-                      providers=providers, outcomes=outcomes, slot_wait_max_ms=settings.slot_wait_max_ms,
-                      rate_guard_ms=settings.rate_limit_guard_ms)
+                      providers=providers, outcomes=outcomes)
 
 
 def get_dispatcher() -> Dispatcher:

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_every_status_is_open_or_terminal_never_both():
-    assert OPEN | TERMINAL == set(Status)
+    assert set(Status) == OPEN | TERMINAL
     assert not OPEN & TERMINAL
     assert set(TRANSITIONS) == set(Status)
 

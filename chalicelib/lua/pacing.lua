@@ -1,0 +1,74 @@
+--[[ pacing: how far apart one provider's sends are booked. A prelude: router.py puts it in front of the
+scripts that book, record outcomes or report status, so the rule lives here once.
+
+  spacing (µs) = (1000 + guard) * 1000 / (limit * factor)
+
+so any window of 1000 + guard ms holds at most limit * factor bookings (booking.lua), and arrivals that
+spread by less than the guard never show more than the limit in any 1 s at the provider.
+
+The provider's pace hash, {prefix}:pace:<name> (every field optional; absent = nothing measured yet):
+  mean       ms  smoothed arrival offset: from the booked time to the send's estimated arrival
+  dev        ms  smoothed mean deviation of that offset (RFC 6298's RTTVAR: gains 1/8 and 1/4)
+  factor         share of the configured limit in force after the last 429, in (0, 1]
+  factor_at  ms  when `factor` was set: it recovers linearly from then on
+The hash is only a measurement: losing it (idle for an hour) starts afresh at the least guard and full rate.
+
+  guard  = clamp(ceil(4 * dev), guard_min, guard_max)   4 mean deviations: the whole range of a uniform
+                                                        spread, ~3 standard deviations of a normal one
+  factor = min(1, factor + RECOVERY_PER_S * seconds since factor_at)
+
+A 429 means the provider counted more than we did: the factor drops to THROTTLE_CUT of its current value
+(never below MIN_FACTOR, at most once per CUT_EVERY_MS, since one overshoot answers several 429s), then
+climbs back to 1 at RECOVERY_PER_S per second (from 0.5: 10 s):
+
+  factor 1.0 ----+        ____----
+                 |___----
+                 429
+]]
+local THROTTLE_CUT, MIN_FACTOR, RECOVERY_PER_S, CUT_EVERY_MS = 0.8, 0.5, 0.05, 1000
+local PACE_TTL_MS = 3600000
+
+local function rate_factor(fields, at)
+  local factor, since = tonumber(fields[1]), tonumber(fields[2])
+  if factor == nil or since == nil then
+    return 1
+  end
+  return math.min(1, factor + RECOVERY_PER_S * math.max(0, at - since) / 1000)
+end
+
+-- spacing (µs), guard (ms), factor of one provider at `at` (epoch ms).
+local function pace_of(key, at, limit, guard_min, guard_max)
+  local fields = redis.call('HMGET', key, 'dev', 'factor', 'factor_at')
+  local guard = guard_min
+  local dev = tonumber(fields[1])
+  if dev ~= nil then
+    guard = math.min(guard_max, math.max(guard_min, math.ceil(4 * dev)))
+  end
+  local factor = rate_factor({fields[2], fields[3]}, at)
+  return math.ceil((1000 + guard) * 1000 / (limit * factor)), guard, factor
+end
+
+-- One send's arrival offset (ms) into the smoothed mean and deviation.
+local function observe_arrival_offset(key, offset)
+  local fields = redis.call('HMGET', key, 'mean', 'dev')
+  local mean, dev = tonumber(fields[1]), tonumber(fields[2])
+  if mean == nil or dev == nil then
+    mean, dev = offset, offset / 2
+  else
+    dev = dev + (math.abs(offset - mean) - dev) / 4
+    mean = mean + (offset - mean) / 8
+  end
+  redis.call('HSET', key, 'mean', tostring(mean), 'dev', tostring(dev))
+  redis.call('PEXPIRE', key, PACE_TTL_MS)
+end
+
+-- A 429 at `at` (epoch ms): cut the rate, once per CUT_EVERY_MS.
+local function cut_rate(key, at)
+  local fields = redis.call('HMGET', key, 'factor', 'factor_at')
+  if tonumber(fields[2]) ~= nil and at - tonumber(fields[2]) < CUT_EVERY_MS then
+    return
+  end
+  local factor = math.max(MIN_FACTOR, rate_factor(fields, at) * THROTTLE_CUT)
+  redis.call('HSET', key, 'factor', tostring(factor), 'factor_at', at)
+  redis.call('PEXPIRE', key, PACE_TTL_MS)
+end

@@ -1,0 +1,42 @@
+"""The Lua scripts of chalicelib/lua, loaded with their preludes, and Redis failures as gateway errors.
+
+Redis scripts cannot include one another, so the shared parts (clock.lua, booking.lua, pacing.lua) are
+put in front of each script that uses them, in the order given. Each script's header names its KEYS and
+ARGV; the callers only fill them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from chalicelib.errors import DependencyUnavailable
+
+LUA_DIR = Path(__file__).parent / "lua"
+
+
+@cache
+def script_source(name: str, *preludes: str) -> str:
+    """clock.lua, then the preludes, then the script: one source for register_script."""
+    return "".join((LUA_DIR / f"{part}.lua").read_text() for part in ("clock", *preludes, name))
+
+
+def register(redis_client, name: str, *preludes: str):
+    return redis_client.register_script(script_source(name, *preludes))
+
+
+@contextmanager
+def redis_errors() -> Iterator[None]:
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        raise DependencyUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
