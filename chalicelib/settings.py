@@ -114,7 +114,8 @@ class Settings(BaseModel):
                                    "limit+1 at the provider. Each provider's guard grows from its measured arrival "
                                    "spread, up to RATE_LIMIT_GUARD_MAX_MS; GET /api/providers shows it.",
                                    ge=0, le=1000)
-    rate_limit_guard_max_ms: int = env("RATE_LIMIT_GUARD_MAX_MS", 250, "", ge=0, le=1000)
+    rate_limit_guard_max_ms: int = env("RATE_LIMIT_GUARD_MAX_MS", 250, "Largest jitter guard, whatever the measured "
+                                       "spread (ms).", ge=0, le=1000)
     slot_wait_max_ms: int = env("SLOT_WAIT_MAX_MS", 2000, "Longest a dispatcher waits for a booked send time; when "
                                 "every provider's earliest free time is further off, the message waits in the "
                                 "queue instead (its visibility is extended).", ge=0, le=60_000)

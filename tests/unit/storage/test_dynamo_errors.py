@@ -47,7 +47,7 @@ def every_call(tables, clock):
         "expire": lambda: claims.expire(REQUEST_ID),
         "push_due": lambda: claims.push_due(REQUEST_ID, 0),
         "reserve": lambda: keys.reserve("k", "b", "r"),
-        "snapshot": lambda: snapshots.save([ProviderState("alpha", True, 0.0, 0, 0, None, 50, 1, 0)]),
+        "snapshot": lambda: snapshots.save([ProviderState("alpha", True, 0.0, 0, 0, None, 50, 1, 0, 0, 10, 50.0)]),
     }
 
 
