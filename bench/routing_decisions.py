@@ -3,11 +3,11 @@
     python -m bench.routing_decisions [--seconds 3] [--json PATH] [--redis-url URL]
 
 Runs, each for --seconds on the same Redis:
-  router, slots never run out  pick_provider over 3 providers with limits far above the offered load
-  router, 50/s limits          the same at 50 slots/s per provider: grants vs rate_limited
+  router, slots never run out  book_send over 3 providers with limits far above the offered load
+  router, 50/s limits          the same at 50 sends/s per provider: bookings up to the horizon, then rate_limited
   limits, moving window        MovingWindowRateLimiter.hit() per decision, one provider per call, round-robin
 
-The router's decision covers health, exclusions, the rate slot and weighted round-robin across every
+The router's decision covers health, exclusions, weighted round-robin and a paced booking across every
 provider; a `limits` hit checks one provider's window only. Both are one round trip.
 """
 
@@ -65,7 +65,7 @@ def bench_router(client: redis.Redis, rate_limit: int, seconds: float) -> dict:
     policy = RoutingPolicy.from_settings(get_settings({"STAGE": "local"}))
     router = Router(client, _providers(rate_limit), key_prefix=prefix, policy=policy)
     try:
-        return _run(lambda: router.pick_provider().reason, seconds)
+        return _run(lambda: router.book().reason, seconds)
     finally:
         _delete_prefix(client, f"{{{prefix}}}:*")
 

@@ -9,12 +9,14 @@ spread by less than the guard never show more than the limit in any 1 s at the p
 The provider's pace hash, {prefix}:pace:<name> (every field optional; absent = nothing measured yet):
   mean       ms  smoothed arrival offset: from the booked time to the send's estimated arrival
   dev        ms  smoothed mean deviation of that offset (RFC 6298's RTTVAR: gains 1/8 and 1/4)
+  peak       ms  the largest recent deviation, decaying by 1/128 per send (a stall is remembered for a
+                 few hundred sends, not averaged away)
   factor         share of the configured limit in force after the last 429, in (0, 1]
   factor_at  ms  when `factor` was set: it recovers linearly from then on
 The hash is only a measurement: losing it (idle for an hour) starts afresh at the least guard and full rate.
 
-  guard  = clamp(ceil(4 * dev), guard_min, guard_max)   4 mean deviations: the whole range of a uniform
-                                                        spread, ~3 standard deviations of a normal one
+  guard  = clamp(ceil(max(4 * dev, 2 * peak)), guard_min, guard_max)
+           4 mean deviations: the whole range of a uniform spread; 2 peaks: the range of the recent tails
   factor = min(1, factor + RECOVERY_PER_S * seconds since factor_at)
 
 A 429 means the provider counted more than we did: the factor drops to THROTTLE_CUT of its current value
@@ -27,6 +29,7 @@ climbs back to 1 at RECOVERY_PER_S per second (from 0.5: 10 s):
 ]]
 local THROTTLE_CUT, MIN_FACTOR, RECOVERY_PER_S, CUT_EVERY_MS = 0.8, 0.5, 0.05, 1000
 local PACE_TTL_MS = 3600000
+local PEAK_DECAY = 127 / 128
 
 local function rate_factor(fields, at)
   local factor, since = tonumber(fields[1]), tonumber(fields[2])
@@ -38,27 +41,29 @@ end
 
 -- spacing (µs), guard (ms), factor of one provider at `at` (epoch ms).
 local function pace_of(key, at, limit, guard_min, guard_max)
-  local fields = redis.call('HMGET', key, 'dev', 'factor', 'factor_at')
+  local fields = redis.call('HMGET', key, 'dev', 'peak', 'factor', 'factor_at')
   local guard = guard_min
-  local dev = tonumber(fields[1])
-  if dev ~= nil then
-    guard = math.min(guard_max, math.max(guard_min, math.ceil(4 * dev)))
+  local dev, peak = tonumber(fields[1]), tonumber(fields[2])
+  if dev ~= nil and peak ~= nil then
+    guard = math.min(guard_max, math.max(guard_min, math.ceil(math.max(4 * dev, 2 * peak))))
   end
-  local factor = rate_factor({fields[2], fields[3]}, at)
+  local factor = rate_factor({fields[3], fields[4]}, at)
   return math.ceil((1000 + guard) * 1000 / (limit * factor)), guard, factor
 end
 
 -- One send's arrival offset (ms) into the smoothed mean and deviation.
 local function observe_arrival_offset(key, offset)
-  local fields = redis.call('HMGET', key, 'mean', 'dev')
-  local mean, dev = tonumber(fields[1]), tonumber(fields[2])
-  if mean == nil or dev == nil then
-    mean, dev = offset, offset / 2
+  local fields = redis.call('HMGET', key, 'mean', 'dev', 'peak')
+  local mean, dev, peak = tonumber(fields[1]), tonumber(fields[2]), tonumber(fields[3])
+  if mean == nil or dev == nil or peak == nil then
+    mean, dev, peak = offset, offset / 2, offset / 2
   else
-    dev = dev + (math.abs(offset - mean) - dev) / 4
+    local deviation = math.abs(offset - mean)
+    dev = dev + (deviation - dev) / 4
+    peak = math.max(deviation, peak * PEAK_DECAY)
     mean = mean + (offset - mean) / 8
   end
-  redis.call('HSET', key, 'mean', tostring(mean), 'dev', tostring(dev))
+  redis.call('HSET', key, 'mean', tostring(mean), 'dev', tostring(dev), 'peak', tostring(peak))
   redis.call('PEXPIRE', key, PACE_TTL_MS)
 end
 
