@@ -97,11 +97,13 @@ def _all_scenarios(seconds: float, short: float, all_down_s: float, start_s: flo
 HEALTH_ENV = {"HEALTH_WINDOW_S": "30", "HEALTH_MIN_SAMPLES": "5", "UNHEALTHY_FOR_S": "10", "HEALTH_FAILURE_RATE": "0.7",
               "HEALTH_FAILURE_STREAK": "15"}
 # Dispatcher concurrency sized to capacity (docs/benchmarks.md): in flight = processes x invocations x 10
-# records, and a booked send waits about (in flight - 10) / capacity - the per-message overhead. 2 x 2 x 10
-# at 3 x 10/s books ~1 s ahead (within SLOT_WAIT_MAX_MS); 2 x 4 x 10 at 3 x 50/s, ~0.3 s.
+# records; saturating needs in flight >= 10 + capacity x per-message overhead (claim, send, records: 0.15 s
+# on a quiet machine, over a second on a loaded one), and a booked send waits about (in flight - 10) /
+# capacity - overhead, which must stay within SLOT_WAIT_MAX_MS (2 s). 2 x 3 x 10 at 3 x 10/s: ~1.5 s ahead
+# on a quiet machine; 2 x 4 x 10 at 3 x 50/s: ~0.3 s.
 COMMON_ENV = {"SIM_TIMEOUT_S": "1", "SIM_LATENCY_MS": "20", "DISPATCHER_PROCESSES": "2", "DISPATCH_CONCURRENCY": "4",
               "SCHEDULE_INTERVAL_S": "60", **HEALTH_ENV}
-SCALED_ENV = {**COMMON_ENV, "SIM_RATE_LIMIT": "10", "DISPATCH_CONCURRENCY": "2"}
+SCALED_ENV = {**COMMON_ENV, "SIM_RATE_LIMIT": "10", "DISPATCH_CONCURRENCY": "3"}
 
 
 def profiles() -> dict[str, Profile]:

@@ -9,8 +9,8 @@ spread by less than the guard never show more than the limit in any 1 s at the p
 The provider's pace hash, {prefix}:pace:<name> (every field optional; absent = nothing measured yet):
   mean       ms  smoothed arrival offset: from the booked time to the send's estimated arrival
   dev        ms  smoothed mean deviation of that offset (RFC 6298's RTTVAR: gains 1/8 and 1/4)
-  peak       ms  the largest recent deviation, decaying by 1/128 per send (a stall is remembered for a
-                 few hundred sends, not averaged away)
+  peak       ms  the largest recent deviation, decaying by 1/64 per send (a stall is remembered for about
+                 a hundred sends, not averaged away)
   factor         share of the configured limit in force after the last 429, in (0, 1]
   factor_at  ms  when `factor` was set: it recovers linearly from then on
 The hash is only a measurement: losing it (idle for an hour) starts afresh at the least guard and full rate.
@@ -29,7 +29,7 @@ climbs back to 1 at RECOVERY_PER_S per second (from 0.5: 10 s):
 ]]
 local THROTTLE_CUT, MIN_FACTOR, RECOVERY_PER_S, CUT_EVERY_MS = 0.8, 0.5, 0.05, 1000
 local PACE_TTL_MS = 3600000
-local PEAK_DECAY = 127 / 128
+local PEAK_DECAY = 63 / 64
 
 local function rate_factor(fields, at)
   local factor, since = tonumber(fields[1]), tonumber(fields[2])
@@ -56,7 +56,8 @@ local function observe_arrival_offset(key, offset)
   local fields = redis.call('HMGET', key, 'mean', 'dev', 'peak')
   local mean, dev, peak = tonumber(fields[1]), tonumber(fields[2]), tonumber(fields[3])
   if mean == nil or dev == nil or peak == nil then
-    mean, dev, peak = offset, offset / 2, offset / 2
+    -- The first offset says where arrivals sit, not how far they spread: no spread is seen yet.
+    mean, dev, peak = offset, 0, 0
   else
     local deviation = math.abs(offset - mean)
     dev = dev + (deviation - dev) / 4
