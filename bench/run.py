@@ -82,6 +82,8 @@ def run(profile: Profile, out: Path, update: Callable[[str, float, float, str], 
         stack = BenchStack({**profile.env, "SIM_WEIGHTS": weights}, redis_url=redis_url).start()
         try:
             probe = StackProbe(stack)
+            update(f"{profile.name}: warming up the local stack", 0, 1, "")
+            probe.warm_up()
             for scenario in scenarios:
                 try:
                     results["scenarios"][scenario.name] = run_scenario(stack, probe, profile, scenario, progress)

@@ -121,7 +121,7 @@ def get_router() -> Router:
 
 @lru_cache(maxsize=4)
 def _dispatcher(settings: Settings) -> Dispatcher:
-    tables = tables_for(settings)
+    tables = tables_for(settings).connect()
     providers = build_providers(_provider_configs(settings), _http())
     outcomes = OutcomeRecorder(
         router=_router(settings), requests=_requests(settings), claims=_claims(settings),

@@ -234,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     gateway = get_settings()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--handler", default="app:dispatch_sms", help="module:attribute of the SQS handler")
+    parser.add_argument("--init", default="chalicelib.wiring:get_dispatcher",
+                        help="module:attribute called once before polling (Lambda's init phase); '' for none")
     parser.add_argument("--queue-name", default=gateway.dispatch_queue_name)
     parser.add_argument("--batch-size", type=int, default=stack.dispatch_batch_size)
     parser.add_argument("--window", type=float, default=stack.dispatch_batch_window_s,
@@ -244,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     region = gateway.aws_region
     sqs = sqs_client(region)
     queue_url = sqs.get_queue_url(QueueName=args.queue_name)["QueueUrl"]
+    if args.init:
+        # Clients and services are built before the first message, as a Lambda's init phase does, and once:
+        # built by the first concurrent invocations instead, each would build its own, under load, for seconds.
+        load_handler(args.init)()
     mapping = EventSourceMapping(sqs, queue_url, load_handler(args.handler), region=region,
                                  batch_size=args.batch_size, batching_window_s=args.window,
                                  concurrency=args.concurrency)
