@@ -34,6 +34,7 @@ from chalicelib.settings import ProviderConfig, Settings
 # Smooth-WRR state is only smoothing: after an idle hour it may vanish and start afresh.
 WRR_STATE_TTL_MS = 3_600_000
 PROVIDER_ROLE_ELIGIBLE, PROVIDER_ROLE_EXCLUDED, PROVIDER_ROLE_NEVER = 0, 1, 2
+ROLE_ARGS = (b"0", b"1", b"2")
 HEALTH_CHANGE_NONE, HEALTH_CHANGE_TRIPPED, HEALTH_CHANGE_RECOVERED = 0, 1, 2
 
 
@@ -122,9 +123,12 @@ class Router:
         tag = f"{{{key_prefix}}}"
         kinds = ("book", "pace", "ok", "fail", "down", "since", "streak")
         self._keys = {name: {kind: f"{tag}:{kind}:{name}" for kind in kinds} for name in self._by_name}
-        self._book_keys = [f"{tag}:wrr"]
+        # book_send's keys and each provider's part of its arguments, encoded once: it runs for every message.
+        self._book_keys = [f"{tag}:wrr".encode()]
         for name in self._by_name:
-            self._book_keys += [self._keys[name][kind] for kind in ("book", "down", "pace")]
+            self._book_keys += [self._keys[name][kind].encode() for kind in ("book", "down", "pace")]
+        self._book_provider_args = [[str(value).encode() for value in (p.name, p.rate_limit, p.weight)]
+                                    for p in self._providers]
         self._status_keys = [
             self._keys[name][kind] for name in self._by_name for kind in ("book", "ok", "fail", "down", "since", "pace")
         ]
@@ -155,15 +159,15 @@ class Router:
             self._require_known(only)
         token = self._next_token()
         policy = self._policy
-        args: list[str | int] = [self._now_arg(), token, WRR_STATE_TTL_MS,
-                                 self._index_of(last_failed) if only is None else 0,
-                                 max(0, not_before_ms), policy.horizon_ms, policy.guard_ms, policy.guard_max_ms]
-        for provider in self._providers:
+        args: list[str | int | bytes] = [self._now_arg(), token, WRR_STATE_TTL_MS,
+                                         self._index_of(last_failed) if only is None else 0,
+                                         max(0, not_before_ms), policy.horizon_ms, policy.guard_ms, policy.guard_max_ms]
+        for provider, provider_args in zip(self._providers, self._book_provider_args, strict=True):
             if only is not None:
                 role = PROVIDER_ROLE_ELIGIBLE if provider.name == only else PROVIDER_ROLE_NEVER
             else:
                 role = PROVIDER_ROLE_EXCLUDED if provider.name in excluded else PROVIDER_ROLE_ELIGIBLE
-            args += [provider.name, provider.rate_limit, provider.weight, role]
+            args += [*provider_args, ROLE_ARGS[role]]
         with redis_errors():
             reason, provider, wait_us, now_us, guard_ms = self._book(keys=self._book_keys, args=args)
         return Booking(

@@ -119,24 +119,32 @@ end
 -- weights otherwise. A change of the healthy set starts the currents afresh so one regime's debts do
 -- not skew the next.
 local health_signature = table.concat(signature)
-if redis.call('HGET', wrr_key, ':healthy') ~= health_signature then
+local fields = {':healthy'}
+for _, i in ipairs(candidates) do
+  table.insert(fields, names[i])
+end
+local stored = redis.call('HMGET', wrr_key, unpack(fields))
+if stored[1] ~= health_signature then
   redis.call('DEL', wrr_key)
-  redis.call('HSET', wrr_key, ':healthy', health_signature)
+  stored = {}
 end
 local total, best, best_current = 0, nil, nil
 local currents = {}
-for _, i in ipairs(candidates) do
+for position, i in ipairs(candidates) do
   local weight = all_healthy and weights[i] or 1
-  currents[i] = (tonumber(redis.call('HGET', wrr_key, names[i])) or 0) + weight
+  currents[i] = (tonumber(stored[position + 1]) or 0) + weight
   total = total + weight
   if best == nil or currents[i] > best_current then
     best, best_current = i, currents[i]
   end
 end
 currents[best] = currents[best] - total
+local update = {':healthy', health_signature}
 for _, i in ipairs(candidates) do
-  redis.call('HSET', wrr_key, names[i], currents[i])
+  table.insert(update, names[i])
+  table.insert(update, currents[i])
 end
+redis.call('HSET', wrr_key, unpack(update))
 redis.call('PEXPIRE', wrr_key, wrr_ttl)
 
 book(KEYS[3 * best - 1], slot[best], spacing[best], now_us, token)

@@ -12,12 +12,13 @@ The rule: no two bookings closer than `spacing` µs. With spacing >= window / li
 find_slot(key, earliest, spacing)
   the earliest time t >= earliest (µs) at least `spacing` (µs) away from every booking. Holes left by given-back
   bookings are filled: the walk looks at the first WALK bookings from earliest - spacing on, then goes after
-  the last booking. A hole further out is found once it comes within WALK bookings of `earliest`.
+  the last booking. A hole further out is found once it comes within WALK bookings of `earliest` (a schedule
+  booked seconds ahead is walked in four steps, not its whole length).
 book(key, t, spacing, now_us, member)
   books `t` (found by find_slot in the same script) and drops bookings that no walk or status count needs
   any more (older than now - spacing - 1 s). The set lives until one minute after its last booking.
 ]]
-local WALK = 16
+local WALK = 4
 local RETAIN_US = 1000000
 local IDLE_TTL_MS = 60000
 
@@ -27,6 +28,10 @@ local function exclusive(us)
 end
 
 local function find_slot(key, earliest, spacing)
+  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
+  if last == nil or tonumber(last) + spacing <= earliest then
+    return earliest  -- nothing booked near or after `earliest`: the common case below capacity
+  end
   local t = earliest
   local near = redis.call('ZRANGEBYSCORE', key, exclusive(earliest - spacing), '+inf', 'WITHSCORES', 'LIMIT', 0,
     WALK)
@@ -37,11 +42,7 @@ local function find_slot(key, earliest, spacing)
     end
     t = math.max(t, booked + spacing)
   end
-  if #near == 2 * WALK then
-    local last = tonumber(redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2])
-    t = math.max(t, last + spacing)
-  end
-  return t
+  return math.max(t, tonumber(last) + spacing)
 end
 
 local function book(key, t, spacing, now_us, member)

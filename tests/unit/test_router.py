@@ -284,7 +284,7 @@ def test_no_send_is_booked_before_the_callers_claim_can_be_done(make_router, clo
 def test_a_long_schedule_is_searched_from_its_end(make_router, clock):
     router = make_router((provider("alpha", rate_limit=1000),), guard_ms=0, clock=clock)
     waits = [router.book().wait_ms for _ in range(40)]
-    assert waits == [pytest.approx(i) for i in range(40)]  # 1 ms apart, past the 16 bookings walked
+    assert waits == [pytest.approx(i) for i in range(40)]  # 1 ms apart, past the 4 bookings walked
 
 
 # --- Pace: the jitter guard and the rate after a 429 ---
