@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import boto3
+import botocore.exceptions
 import redis
 
 from bench import stats
@@ -202,11 +203,18 @@ class StackProbe:
         return int(value) if value is not None else None
 
     def queue_depth(self) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
-        return sum(int(v) for v in attributes.values())
+        for attempt in range(3):  # the emulator, busy, may answer one call with a 500: a reading, not the run
+            try:
+                attributes = self.sqs.get_queue_attributes(
+                    QueueUrl=self.queue_url,
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                    "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+                return sum(int(v) for v in attributes.values())
+            except botocore.exceptions.ClientError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
 
     def final_statuses(self, ids: set[str]) -> dict[str, str]:
         """The status of every request in the table (one paginated Scan against moto, not counted)."""

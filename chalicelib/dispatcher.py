@@ -114,9 +114,15 @@ class Dispatcher:
     def _send_when_booked(self, message: DispatchMessage, record: QueueRecord | None, claim: Claim,
                           booking: Booking, send_at: float) -> bool:
         self._sleep(max(0.0, send_at - self._monotonic()))
+        booked_at = send_at - booking.wait_ms / 1000
+        if self._monotonic() - booked_at > HEALTH_RECHECK_AFTER_S and not self._router.is_healthy(claim.provider):
+            # Tripped while this send waited for its time: nothing is sent; the message goes round again.
+            self._give_back(booking)
+            self._claims.release(claim)
+            return self._wait_in_queue(message, record, 0)
         # A booking is used at its time or given back: sending much later (a claim slower than its lead, a
         # busy process) would spread arrivals wider than the guard allows for. Book again, for the provider
-        # claimed.
+        # claimed (checked last, just before the send, so that nothing delays the send after it).
         if (self._monotonic() - send_at) * 1000 > max(1.0, booking.guard_ms / 2):
             self._give_back(booking)
             booking, send_at = self._book(only=claim.provider)
@@ -124,12 +130,6 @@ class Dispatcher:
                 self._claims.release(claim)
                 return self._wait_in_queue(message, record, booking.wait_ms)
             self._sleep(max(0.0, send_at - self._monotonic()))
-        booked_at = send_at - booking.wait_ms / 1000
-        if self._monotonic() - booked_at > HEALTH_RECHECK_AFTER_S and not self._router.is_healthy(claim.provider):
-            # Tripped while this send waited for its time: nothing is sent; the message goes round again.
-            self._give_back(booking)
-            self._claims.release(claim)
-            return self._wait_in_queue(message, record, 0)
         started = self._monotonic()
         provider = self._providers[claim.provider]
         result = provider.send(phone=claim.phone, text=claim.text, request_id=claim.request_id, attempt=claim.attempt)
