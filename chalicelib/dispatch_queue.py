@@ -69,7 +69,8 @@ def message_for(request: RequestSnapshot) -> DispatchMessage:
 
 
 class DispatchQueue:
-    """SendMessage with an optional delay. Queue URL resolved once from the name when not configured."""
+    """SendMessage with an optional delay, and ChangeMessageVisibility of a received message. Queue URL resolved
+    once from the name when not configured."""
 
     def __init__(self, sqs_client, queue_url: str):
         self.sqs = sqs_client
