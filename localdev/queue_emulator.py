@@ -144,11 +144,12 @@ class EventSourceMapping:
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
         self._stop.set()
         if self._poller is not None:
             self._poller.join(timeout)
-        for _ in range(self._concurrency):  # the invocations in progress finish
-            self._slots.acquire(timeout=timeout)
+        for _ in range(self._concurrency):  # the invocations in progress finish, within the same timeout
+            self._slots.acquire(timeout=max(0.0, deadline - time.monotonic()))
 
     def _poll_forever(self) -> None:
         gather = False
