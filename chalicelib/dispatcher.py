@@ -133,9 +133,9 @@ class Dispatcher:
         started = self._monotonic()
         provider = self._providers[claim.provider]
         result = provider.send(phone=claim.phone, text=claim.text, request_id=claim.request_id, attempt=claim.attempt)
-        # Where the send arrived relative to its booked time: how late it left, plus half its round trip
-        # (nothing to time when it never got an answer).
-        offset_ms = None if result.status_code is None else (started - send_at) * 1000 + result.latency_ms / 2
+        # When the send arrived relative to its booked time, at the latest: how late it left plus its round trip
+        # (the provider counted it somewhere in between; nothing to time when it never got an answer).
+        offset_ms = None if result.status_code is None else (started - send_at) * 1000 + result.latency_ms
         self._outcomes.record(message, claim, result, arrival_offset_ms=offset_ms)
         return True
 

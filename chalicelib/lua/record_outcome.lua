@@ -22,7 +22,7 @@ ARGV[5]  failure-rate threshold in parts per million (integers keep "exactly 70%
 ARGV[6]  minimum outcomes in the window before the rate is judged
 ARGV[7]  cooldown (ms)
 ARGV[8]  failures in a row that trip the provider whatever its rate (0 = off)
-ARGV[9]  the send's arrival offset (ms, from its booked time: how late it left + half its round trip), or ""
+ARGV[9]  the send's arrival offset (ms, from its booked time: how late it left + its round trip), or ""
          when there is no answer to time (a timeout, a connection error)
 
 Why a streak as well as a rate: a provider that served well for minutes has many successes in its
