@@ -19,6 +19,7 @@ from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
 from chalicelib.logs import logger
 from chalicelib.settings import dispatch_event_source
+from chalicelib.sqs_batch import QueueRecord
 from chalicelib.storage.queries import ListFilter
 
 app = Chalice(app_name="sms-gateway")
@@ -177,7 +178,7 @@ def health():
 # queue (DISPATCH_QUEUE_ARN from `make infra`, else DISPATCH_QUEUE_NAME) and DISPATCHER_MAX_CONCURRENCY.
 @app.on_sqs_message(batch_size=10, maximum_batching_window_in_seconds=1, **dispatch_event_source())
 def dispatch_sms(event):
-    records = [(record.to_dict()["messageId"], record.body) for record in event]
+    records = [QueueRecord.of(record.to_dict()) for record in event]
     # No send starts that the invocation's remaining time could cut off (dispatcher.py, step 0).
     time_left_s = event.context.get_remaining_time_in_millis() / 1000 if event.context else None
     return wiring.get_dispatcher().dispatch_batch(records, time_left_s=time_left_s)

@@ -7,6 +7,8 @@ benchmark points AWS_ENDPOINT_URL here and this forwards every request to moto u
 
     GET  /__bench__/counts   {"calls": {"dynamodb": {"PutItem": n, ...}, "sqs": {...}}, "items": ..., ...}
     POST /__bench__/reset    zero every counter
+    POST /__bench__/slow?factor=3   make every call take `factor` times as long as the emulator took to answer
+                             it (the "AWS emulator 3x slower" scenario); factor=1 undoes it
 
 How a call is named: `X-Amz-Target` (DynamoDB_20120810.PutItem, AmazonSQS.SendMessage: the JSON
 protocols), else `Action=` in a query-protocol form body, with the service read from the SigV4
@@ -22,6 +24,7 @@ import json
 import re
 import signal
 import threading
+import time
 import urllib.parse
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -115,6 +118,7 @@ class _Server(ThreadingHTTPServer):
         self.upstream_host = parsed.hostname or "127.0.0.1"
         self.upstream_port = parsed.port or 80
         self.counts = Counts()
+        self.slowdown = 1.0
         self.local = threading.local()
         super().__init__(address, _Handler)
 
@@ -152,16 +156,24 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.startswith("/__bench__/"):
             if self.path == "/__bench__/reset" and self.command == "POST":
                 self.server.counts.reset()
+            if self.path.startswith("/__bench__/slow?") and self.command == "POST":
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                self.server.slowdown = max(1.0, float(query.get("factor", ["1"])[0]))
             payload = json.dumps(self.server.counts.snapshot()).encode()
             self._reply(200, payload, [("Content-Type", "application/json")])
             return
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         for attempt in (1, 2):  # a kept-alive upstream connection the emulator closed: reconnect once
             connection = self._upstream()
+            started = time.perf_counter()
             try:
                 connection.request(self.command, self.path, body=body or None, headers=headers)
                 response = connection.getresponse()
                 answer = response.read()
+                # A slower emulator: each call answers after `slowdown` times its own time (a long poll's
+                # wait included, which a slower SQS would not stretch: receives are left alone).
+                if self.server.slowdown > 1 and "ReceiveMessage" not in (self.headers.get("X-Amz-Target") or ""):
+                    time.sleep((self.server.slowdown - 1) * (time.perf_counter() - started))
                 break
             except (http.client.HTTPException, OSError):
                 connection.close()

@@ -125,6 +125,12 @@ class BenchStack:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 (local)
             return json.loads(response.read())
 
+    def slow_aws(self, factor: float) -> None:
+        """Every AWS call takes `factor` times as long (the counting proxy holds its answer back)."""
+        request = urllib.request.Request(f"{self.proxy_url}/__bench__/slow?factor={factor:g}", method="POST")  # noqa: S310
+        with urllib.request.urlopen(request, timeout=5):  # noqa: S310 (local)
+            pass
+
     def stop(self) -> None:
         order = ["stack", "aws_proxy", "moto", "redis"]
         for name in order:

@@ -3,11 +3,11 @@
     python -m bench.routing_decisions [--seconds 3] [--json PATH] [--redis-url URL]
 
 Runs, each for --seconds on the same Redis:
-  router, slots never run out  pick_provider over 3 providers with limits far above the offered load
-  router, 50/s limits          the same at 50 slots/s per provider: grants vs rate_limited
+  router, slots never run out  book_send over 3 providers with limits far above the offered load
+  router, 50/s limits          the same at 50 sends/s per provider: bookings up to the horizon, then rate_limited
   limits, moving window        MovingWindowRateLimiter.hit() per decision, one provider per call, round-robin
 
-The router's decision covers health, exclusions, the rate slot and weighted round-robin across every
+The router's decision covers health, exclusions, weighted round-robin and a paced booking across every
 provider; a `limits` hit checks one provider's window only. Both are one round trip.
 """
 
@@ -39,18 +39,32 @@ def _providers(rate_limit: int) -> list[HttpJsonConfig]:
     return [HttpJsonConfig(name=n, url=f"http://127.0.0.1/{n}", rate_limit=rate_limit) for n in NAMES]
 
 
-def _run(decide: Callable[[], str], seconds: float) -> dict:
+def _script_time(client: redis.Redis) -> tuple[int, int]:
+    """(calls, µs) of every script run so far, from INFO commandstats: the server's share of a decision."""
+    stats = client.info("commandstats")
+    scripts = [stats.get(name, {}) for name in ("cmdstat_evalsha", "cmdstat_eval")]
+    return sum(s.get("calls", 0) for s in scripts), sum(s.get("usec", 0) for s in scripts)
+
+
+def _run(client: redis.Redis, decide: Callable[[], str], seconds: float) -> dict:
     outcomes: Counter[str] = Counter()
+    calls_before, usec_before = _script_time(client)
     started = time.perf_counter()
     stop_at = started + seconds
     while time.perf_counter() < stop_at:
         outcomes[decide()] += 1
     elapsed = time.perf_counter() - started
+    calls_after, usec_after = _script_time(client)
     decisions = sum(outcomes.values())
+    calls = calls_after - calls_before
     return {
         "decisions": decisions,
         "seconds": round(elapsed, 3),
         "decisions_per_s": round(decisions / elapsed),
+        # Where a decision's time goes: the script on the server, the rest in the client and on the wire.
+        "server_us_per_decision": round((usec_after - usec_before) / calls, 1) if calls else None,
+        "client_us_per_decision": round(elapsed * 1e6 / decisions - (usec_after - usec_before) / max(calls, 1), 1)
+        if decisions else None,
         "outcomes": dict(outcomes),
     }
 
@@ -66,7 +80,7 @@ def bench_router(client: redis.Redis, rate_limit: int, seconds: float) -> dict:
     policy = RoutingPolicy.from_settings(get_settings({"STAGE": "local"}))
     router = Router(client, _providers(rate_limit), key_prefix=prefix, policy=policy)
     try:
-        return _run(lambda: router.pick_provider().reason, seconds)
+        return _run(client, lambda: router.book().reason, seconds)
     finally:
         _delete_prefix(client, f"{{{prefix}}}:*")
 
@@ -77,7 +91,7 @@ def bench_limits(redis_url: str, client: redis.Redis, rate_limit: int, seconds: 
     item = RateLimitItemPerSecond(rate_limit)
     providers = itertools.cycle(NAMES)
     try:
-        return _run(lambda: "hit" if limiter.hit(item, next(providers)) else "refused", seconds)
+        return _run(client, lambda: "hit" if limiter.hit(item, next(providers)) else "refused", seconds)
     finally:
         _delete_prefix(client, f"{prefix}*")
 

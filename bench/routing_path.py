@@ -5,7 +5,8 @@ cost), ask a routing strategy for a provider, POST to real HTTP provider simulat
 outcome back to the strategy. The same Redis, the same simulators, the same offered schedule for
 every strategy, so the only difference is the routing decision:
 
-  router          the gateway's Router: one Lua step (health, exclusions, smooth WRR, exact 1 s slot log)
+  router          the gateway's Router: one Lua step (health, exclusions, smooth WRR) books the earliest paced
+                  send time; the worker waits until then and sends
   limits          round-robin, each provider behind the `limits` library's MovingWindowRateLimiter
   fixed_window    round-robin, INCR + EXPIRE on a per-second key per provider (the original work list)
   round_robin     round-robin + the `limits` moving window, no health: a failing provider keeps its share
@@ -15,8 +16,9 @@ every strategy, so the only difference is the routing decision:
     python -m bench.routing_path [--seconds 8] [--rate 200] [--limit 50] [--redis-url URL]
 
 What happens to a message: no provider free -> back in the delay queue for the time the strategy
-names (not a retry); 429 -> again at once, avoiding that provider; 5xx/timeout -> retry after
-2^(n-1) s excluding the provider (at most 5); 2xx -> delivered.
+names (not a retry); booked for later (router) -> the worker waits until then; 429 -> again at once,
+avoiding that provider; 5xx/timeout -> retry after 2^(n-1) s excluding the provider (at most 5);
+2xx -> delivered.
 """
 
 from __future__ import annotations
@@ -59,32 +61,40 @@ MAX_RETRIES = 5
 
 
 class RouterStrategy:
-    """The gateway's own decision (chalicelib.router.Router), health shortened like the stack's bench env."""
-
-    GUARD_MS = 25  # the gateway's default RATE_LIMIT_GUARD_MS
+    """The gateway's own decision (chalicelib.router.Router) with the gateway's defaults, health shortened
+    like the stack's bench env. Like the dispatcher, the worker waits until the booked time, then sends."""
 
     def __init__(self, client: redis.Redis, limit: int, prefix: str):
         configs = [HttpJsonConfig(name=n, url=f"http://127.0.0.1/{n}", rate_limit=limit) for n in NAMES]
         policy = replace(RoutingPolicy.from_settings(get_settings({"STAGE": "local"})), health_window_s=30,
-                         min_samples=5, unhealthy_for_s=10, guard_ms=self.GUARD_MS)
+                         min_samples=5, unhealthy_for_s=10)
         self._router = Router(client, configs, key_prefix=prefix, policy=policy)
         self._held = threading.local()
 
     def choose(self, excluded: Sequence[str], last_failed: str | None) -> tuple[str | None, float]:
-        decision = self._router.pick_provider(excluded=tuple(excluded), last_failed=last_failed)
-        self._held.decision, self._held.at = decision, time.perf_counter()
-        return decision.provider, decision.retry_after_ms / 1000
+        """(provider, wait before sending), or (None, wait before asking again)."""
+        booking = self._router.book(excluded=tuple(excluded), last_failed=last_failed)
+        self._held.booking = booking
+        return booking.provider, booking.wait_ms / 1000
 
-    def before_send(self) -> float | None:
-        """As the dispatcher does: a slot older than half the guard is traded for a fresh one. None = send;
-        else the wait before trying again (the slot was given back)."""
-        if time.perf_counter() - self._held.at <= self.GUARD_MS / 2000:
+    def late(self, late_s: float) -> float | None:
+        """As the dispatcher does: a send more than half the guard late gives its booking back and books
+        again for the same provider. None = send now; else the wait before sending (or asking again)."""
+        booking = self._held.booking
+        if late_s * 1000 <= max(1.0, booking.guard_ms / 2):
             return None
-        fresh = self._router.refresh_slot(self._held.decision)
-        return None if fresh.provider else fresh.retry_after_ms / 1000
+        self._router.give_back(booking)
+        self._held.booking = self._router.book(only=booking.provider)
+        return self._held.booking.wait_ms / 1000 if self._held.booking.provider else None
 
-    def outcome(self, provider: str, success: bool) -> None:
-        self._router.record_outcome(provider, success)
+    def outcome(self, provider: str, success: bool | None, throttled: bool = False,
+                arrival_offset_ms: float | None = None) -> None:
+        self._router.record_outcome(provider, success, throttled=throttled, arrival_offset_ms=arrival_offset_ms)
+
+    def pace(self) -> dict:
+        """Each provider's jitter guard and effective rate at the end of the run."""
+        return {s.name: {"jitter_guard_ms": s.jitter_guard_ms, "effective_rate_limit": s.effective_rate_limit}
+                for s in self._router.provider_states()}
 
 
 class _RoundRobinOverLimiter:
@@ -110,11 +120,12 @@ class _RoundRobinOverLimiter:
                 return name, 0.0
         return None, self.wait_s()
 
-    def outcome(self, provider: str, success: bool) -> None:
+    def outcome(self, provider: str, success: bool | None, throttled: bool = False,
+                arrival_offset_ms: float | None = None) -> None:
         return None  # no health
 
-    def before_send(self) -> float | None:
-        return None  # a limiter without slot refresh sends whatever happened since the decision
+    def late(self, late_s: float) -> float | None:
+        return None  # a limiter without bookings sends whenever it gets round to it
 
 
 class LimitsStrategy(_RoundRobinOverLimiter):
@@ -183,7 +194,10 @@ class WeightedRandomStrategy(LimitsStrategy):
                 return name, 0.0
         return None, 0.01
 
-    def outcome(self, provider: str, success: bool) -> None:
+    def outcome(self, provider: str, success: bool | None, throttled: bool = False,
+                arrival_offset_ms: float | None = None) -> None:
+        if success is None:
+            return
         with self._lock:
             recent = self._recent[provider]
             recent.append(success)
@@ -341,12 +355,18 @@ def run_path(strategy_name: str, sims: Simulators, client: redis.Redis, redis_ur
                 continue
             started = time.perf_counter()
             provider, wait_s = strategy.choose(message.excluded + message.avoid, message.last_failed)
-            decision_s.append(time.perf_counter() - started)
-            if provider is None or (wait_s := strategy.before_send()) is not None:
+            decided = time.perf_counter()
+            decision_s.append(decided - started)
+            if provider is None:
                 count("waited")
                 queue.put(time.time() + max(0.001, wait_s), id=message.id, attempt=message.attempt,
                           retries=message.retries, excluded=message.excluded, last_failed=message.last_failed)
                 continue
+            send_at = decided + wait_s
+            time.sleep(max(0.0, send_at - time.perf_counter()))
+            if (again_s := strategy.late(time.perf_counter() - send_at)) is not None:
+                send_at = time.perf_counter() + again_s
+                time.sleep(again_s)
             try:
                 answer = http.post(f"{sims.base(provider)}/send",
                                    json={"to": "+14155550100", "text": "routing path", "reference": message.id},
@@ -354,16 +374,19 @@ def run_path(strategy_name: str, sims: Simulators, client: redis.Redis, redis_ur
                 status = answer.status_code
             except httpx.HTTPError:
                 status = 0
+            # As the dispatcher measures it: how late the send left, plus its round trip.
+            offset_ms = (time.perf_counter() - send_at) * 1000 if status else None
             if 200 <= status < 300:
-                strategy.outcome(provider, True)
+                strategy.outcome(provider, True, arrival_offset_ms=offset_ms)
                 delivered_at.setdefault(message.id, time.time())
                 count("delivered")
             elif status == 429:
+                strategy.outcome(provider, None, throttled=True, arrival_offset_ms=offset_ms)
                 count("throttled")
                 queue.put(time.time(), id=message.id, attempt=message.attempt + 1, retries=message.retries,
                           excluded=message.excluded, avoid=(provider,), last_failed=message.last_failed)
             else:
-                strategy.outcome(provider, False)
+                strategy.outcome(provider, False, arrival_offset_ms=offset_ms)
                 count("failed_send")
                 if message.retries + 1 > MAX_RETRIES:
                     count("gave_up")
@@ -446,6 +469,8 @@ def run_path(strategy_name: str, sims: Simulators, client: redis.Redis, redis_ur
     }
     if isinstance(strategy, WeightedRandomStrategy):
         result["final_weights"] = strategy.weights
+    if isinstance(strategy, RouterStrategy):
+        result["final_pace"] = strategy.pace()
     _delete_prefix(client, prefix)
     return result
 
@@ -515,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
             r.pop("trailing_1s", None)
             print(f"{scenario:<16}{name:<16} max/1s {r['max_in_any_1s']:>3} (limit {r['limit']})  "
                   f"delivered {r['delivered_per_s']}/s of {r['capacity_per_s']}  wasted {r['wasted_sends']}  "
-                  f"undelivered {r['undelivered']}")
+                  f"undelivered {r['undelivered']}  {r.get('final_pace', '')}")
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
     return 0

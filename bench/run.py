@@ -13,6 +13,7 @@ figure means: docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -82,11 +83,16 @@ def run(profile: Profile, out: Path, update: Callable[[str, float, float, str], 
         stack = BenchStack({**profile.env, "SIM_WEIGHTS": weights}, redis_url=redis_url).start()
         try:
             probe = StackProbe(stack)
+            update(f"{profile.name}: warming up the local stack", 0, 1, "")
+            probe.warm_up()
             for scenario in scenarios:
                 try:
                     results["scenarios"][scenario.name] = run_scenario(stack, probe, profile, scenario, progress)
                 except Exception as exc:  # one broken scenario must not cost the others' figures
                     results.setdefault("failed_scenarios", {})[scenario.name] = f"{type(exc).__name__}: {exc}"
+                    with contextlib.suppress(Exception):  # nor leave its backlog to be the next one's traffic
+                        stack.slow_aws(1.0)
+                        probe.empty_queue()
             if first and routing_path:
                 update(f"{profile.name}: routing path", 0, 1, "")
                 results["routing_path"] = _routing_path(stack.redis_url, profile, update)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import boto3
+import botocore.exceptions
 import redis
 
 from bench import stats
@@ -50,6 +51,7 @@ class Scenario:
     down: tuple[str, ...] = ()  # providers whose time-to-no-traffic is measured from the first switch
     drain_s: float = 60.0  # at most this long for the queue to empty after the load; then it is purged
     offered_rps: float | None = None  # None: the profile's
+    aws_slowdown: float = 1.0  # every AWS call takes this many times as long (the counting proxy delays it)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ def _all_scenarios(seconds: float, short: float, all_down_s: float, start_s: flo
                              start_s + all_down_s + 10,
                              (Switch(start_s, NAMES, down_fail), Switch(start_s + all_down_s, NAMES, {"mode": "ok"})),
                              down=NAMES, drain_s=drain_s + 15),
+        "aws_slow": Scenario("aws_slow", "all healthy, the AWS emulator 3x slower", seconds, drain_s=drain_s,
+                             aws_slowdown=3.0),
         # Below capacity: when every provider is saturated each delivers its limit and weights cannot show.
         "weights": Scenario("weights", f"weights 5/3/2, all healthy, {carried_rps * 1.5:g} RPS (below capacity)",
                             short, weights="5,3,2", drain_s=drain_s, offered_rps=carried_rps * 1.5),
@@ -93,8 +97,14 @@ def _all_scenarios(seconds: float, short: float, all_down_s: float, start_s: flo
 # The health rule shortened so that trips and recoveries fit in a run: values reported with the results.
 HEALTH_ENV = {"HEALTH_WINDOW_S": "30", "HEALTH_MIN_SAMPLES": "5", "UNHEALTHY_FOR_S": "10", "HEALTH_FAILURE_RATE": "0.7",
               "HEALTH_FAILURE_STREAK": "15"}
+# Dispatcher concurrency sized to capacity (docs/benchmarks.md): in flight = processes x invocations x 10
+# records; saturating needs in flight >= 10 + capacity x per-message overhead (claim, send, records: 0.15 s
+# on a quiet machine, over a second on a loaded one), and a booked send waits about (in flight - 10) /
+# capacity - overhead, which must stay within SLOT_WAIT_MAX_MS (2 s). 2 x 3 x 10 at 3 x 10/s: ~1.5 s ahead
+# on a quiet machine; 2 x 4 x 10 at 3 x 50/s: ~0.3 s.
 COMMON_ENV = {"SIM_TIMEOUT_S": "1", "SIM_LATENCY_MS": "20", "DISPATCHER_PROCESSES": "2", "DISPATCH_CONCURRENCY": "4",
               "SCHEDULE_INTERVAL_S": "60", **HEALTH_ENV}
+SCALED_ENV = {**COMMON_ENV, "SIM_RATE_LIMIT": "10", "DISPATCH_CONCURRENCY": "3"}
 
 
 def profiles() -> dict[str, Profile]:
@@ -102,11 +112,11 @@ def profiles() -> dict[str, Profile]:
     quick = _all_scenarios(seconds=10, short=8, all_down_s=6, start_s=2, drain_s=5, carried_rps=10)
     seed = _all_scenarios(seconds=20, short=20, all_down_s=10, start_s=4, drain_s=25, carried_rps=50)
     return {
-        "scaled": Profile("scaled", 10, 40, tuple(full.values()), {**COMMON_ENV, "SIM_RATE_LIMIT": "10"}, 5.0),
+        "scaled": Profile("scaled", 10, 40, tuple(full.values()), SCALED_ENV, 5.0),
         "seed": Profile("seed", 50, 200, (seed["healthy"], seed["down"], seed["carried"]),
                         {**COMMON_ENV, "SIM_RATE_LIMIT": "50"}, 5.0),
-        "quick": Profile("quick", 10, 40, (quick["healthy"], quick["down"]), {**COMMON_ENV, "SIM_RATE_LIMIT": "10"},
-                         2.0, ("router", "fixed_window"), hot_path_messages=0),
+        "quick": Profile("quick", 10, 40, (quick["healthy"], quick["carried"], quick["down"]), SCALED_ENV,
+                         2.0, ("router", "limits"), hot_path_messages=0),
     }
 
 
@@ -173,12 +183,38 @@ class StackProbe:
             self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
 
+    def warm_up(self, timeout_s: float = 60) -> None:
+        """One SMS end to end before the first scenario: the API and the dispatchers finish starting (their
+        clients built, their first connections open) before anything is measured."""
+        request = urllib.request.Request(  # noqa: S310 (the local API)
+            f"{self.stack.state['api_url']}/api/sms", method="POST",
+            data=json.dumps({"phone": "+14155550100", "text": "warm-up"}).encode(),
+            headers={"Content-Type": "application/json", "X-Api-Key": self.stack.state["api_key"]})
+        with urllib.request.urlopen(request, timeout=15):  # noqa: S310
+            pass
+        deadline = time.monotonic() + timeout_s
+        while self.sent_counts() < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    def unhealthy_until(self, provider: str) -> int | None:
+        """The end of the provider's cooldown (epoch ms) while the router has it down, else None."""
+        prefix = self.stack.env["REDIS_KEY_PREFIX"]
+        value = self.redis.get(f"{{{prefix}}}:down:{provider}")
+        return int(value) if value is not None else None
+
     def queue_depth(self) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                            "ApproximateNumberOfMessagesDelayed"])["Attributes"]
-        return sum(int(v) for v in attributes.values())
+        for attempt in range(3):  # the emulator, busy, may answer one call with a 500: a reading, not the run
+            try:
+                attributes = self.sqs.get_queue_attributes(
+                    QueueUrl=self.queue_url,
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                    "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+                return sum(int(v) for v in attributes.values())
+            except botocore.exceptions.ClientError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
 
     def final_statuses(self, ids: set[str]) -> dict[str, str]:
         """The status of every request in the table (one paginated Scan against moto, not counted)."""
@@ -212,6 +248,7 @@ def run_scenario(stack: BenchStack, probe: StackProbe, profile: Profile, scenari
                  progress: Progress) -> dict:
     probe.reset_simulators(profile.rate_limit)
     probe.reset_routing_state()
+    stack.slow_aws(scenario.aws_slowdown)
     stack.aws_counts(reset=True)
     commands_before = redis_commandstats(probe.redis)
     cpu_before = cpu_snapshot(_measured_pids(stack))
@@ -233,8 +270,12 @@ def run_scenario(stack: BenchStack, probe: StackProbe, profile: Profile, scenari
     switch_times: list[tuple[float, Switch]] = []
     pending = list(scenario.switches)
     deadline = time.monotonic() + scenario.seconds + 30
+    tripped_until: dict[str, int] = {}  # the first cooldown of each provider that goes down: its end (epoch ms)
     while runner.is_alive() and time.monotonic() < deadline:
         elapsed = time.time() - began
+        for name in scenario.down:
+            if name not in tripped_until and (until := probe.unhealthy_until(name)) is not None:
+                tripped_until[name] = until
         while pending and elapsed >= pending[0].at_s:
             switch = pending.pop(0)
             for name in switch.providers:
@@ -267,6 +308,7 @@ def run_scenario(stack: BenchStack, probe: StackProbe, profile: Profile, scenari
     if scenario.switches:  # let the providers answer again before the next scenario's reset
         for name in NAMES:
             probe.configure(name, {"mode": "ok"})
+    stack.slow_aws(1.0)
 
     cpu_after = cpu_snapshot(_measured_pids(stack))
     commands = commands_between(commands_before, redis_commandstats(probe.redis))
@@ -275,8 +317,11 @@ def run_scenario(stack: BenchStack, probe: StackProbe, profile: Profile, scenari
     sent = {name: probe.sent(name) for name in NAMES}
     accepted_ids = {s.request_id for s in result.samples if s.status == 202 and s.request_id}
     statuses = probe.final_statuses(accepted_ids)
+    cooldown_ms = int(stack.env.get("UNHEALTHY_FOR_S", "300")) * 1000
     raw = {"samples": result.samples, "arrivals": arrivals, "sent": sent, "statuses": statuses,
-           "switches": switch_times, "began": result.started, "load_ended": load_ended}
+           "switches": switch_times, "began": result.started, "load_ended": load_ended,
+           "tripped_at": {name: (until - cooldown_ms) / 1000 for name, until in tripped_until.items()},
+           "cooldown_s": cooldown_ms / 1000}
     figures = analyse(profile, scenario, raw, drained_after_s=drained_after_s, drain_complete=drain_complete)
     figures["cost"] = cost_figures(aws, commands, figures["delivered"], figures["api"]["accepted"])
     figures["cpu"] = cpu_figures(cpu_spent(cpu_before, cpu_after), figures["api"]["accepted"], figures["delivered"])
@@ -339,6 +384,13 @@ def analyse(profile: Profile, scenario: Scenario, raw: dict, drained_after_s: fl
         for name in scenario.down:
             times = [a["t"] for a in raw["arrivals"][name]]
             health[name] = stats.cutoff_after(times, down_at, quiet_s=1.0 if profile.rate_limit >= 10 else 2.0)
+            tripped_at = raw.get("tripped_at", {}).get(name)
+            # Sends the router decided after the trip reach the provider more than a second after it (the ones
+            # before are in flight); after the cooldown they are probes of a provider eligible again.
+            health[name]["tripped_after_s"] = round(tripped_at - down_at, 2) if tripped_at else None
+            health[name]["arrivals_over_1s_after_trip"] = sum(
+                1 for t in times if tripped_at and tripped_at + 1 < t < tripped_at + raw["cooldown_s"]
+            ) if tripped_at else None
 
     return {
         "scenario": scenario.name,
@@ -405,6 +457,7 @@ def cost_figures(aws: dict, redis_commands: dict[str, int], delivered: int, acce
                 sqs_requests - (sqs_calls.get("ReceiveMessage", 0) - aws.get("nonempty_receives", 0))),
             "sqs_send_message": per(sqs_calls.get("SendMessage", 0)),
             "redis_commands": per(sum(redis_commands.values())),
+            "redis_script_calls": per(sum(n for cmd, n in redis_commands.items() if cmd in ("evalsha", "eval"))),
             "by_operation": {f"{service}.{op}": per(n)
                              for service, ops in calls.items() for op, n in sorted(ops.items())},
         },

@@ -16,6 +16,7 @@ from chalicelib.lifecycle import Status
 from chalicelib.storage.records import RequestSnapshot
 
 MAX_DELAY_S = 900  # SQS's ceiling for DelaySeconds
+MAX_VISIBILITY_S = 43_200  # SQS's ceiling for a message's visibility timeout (12 h)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ def message_for(request: RequestSnapshot) -> DispatchMessage:
 
 
 class DispatchQueue:
-    """SendMessage with an optional delay. Queue URL resolved once from the name when not configured."""
+    """SendMessage with an optional delay, and ChangeMessageVisibility of a received message. Queue URL resolved
+    once from the name when not configured."""
 
     def __init__(self, sqs_client, queue_url: str):
         self.sqs = sqs_client
@@ -78,6 +80,15 @@ class DispatchQueue:
     def by_name(cls, sqs_client, queue_name: str) -> DispatchQueue:
         try:
             return cls(sqs_client, sqs_client.get_queue_url(QueueName=queue_name)["QueueUrl"])
+        except (BotoCoreError, ClientError) as exc:
+            raise DependencyUnavailable(f"SQS unavailable: {type(exc).__name__}") from None
+
+    def defer(self, receipt_handle: str, delay_s: int) -> None:
+        """Keep a received message hidden for `delay_s` more (ChangeMessageVisibility): it waits on the queue
+        as it is, without a copy; the caller reports it in batchItemFailures so that it is not deleted."""
+        try:
+            self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle,
+                                               VisibilityTimeout=max(0, min(MAX_VISIBILITY_S, int(delay_s))))
         except (BotoCoreError, ClientError) as exc:
             raise DependencyUnavailable(f"SQS unavailable: {type(exc).__name__}") from None
 

@@ -1,8 +1,9 @@
-"""After a provider answered: record the attempt, feed the provider's health, and move the request on.
+"""After a provider answered: record the attempt, feed the provider's health and pace, and move the request on.
 
   accepted          -> sent
   refused           -> failed (refused), no retry
-  throttled         -> pending, straight back to the queue for another provider (not a retry)
+  throttled         -> pending, straight back to the queue for another provider (not a retry); the
+                       provider's rate is cut for a while (its count and ours disagree)
   provider failure  -> retrying, DelaySeconds = 2^(retry-1), the provider excluded; after the last retry: failed
 """
 
@@ -50,19 +51,23 @@ class OutcomeRecorder:
         self._provider_names = frozenset(provider_names)
         self._retry = retry_policy
 
-    def record(self, message: DispatchMessage, claim: Claim, result: SendResult) -> None:
+    def record(self, message: DispatchMessage, claim: Claim, result: SendResult,
+               arrival_offset_ms: float | None = None) -> None:
+        """`arrival_offset_ms`: how far after its booked time the send is estimated to have arrived."""
         # The attempt record first: it must exist even if what follows fails.
         self._requests.record_attempt(claim.request_id, claim.attempt, result)
-        if result.outcome.counts_for_health:
-            self._record_health(claim.provider, result.outcome is Outcome.ACCEPTED)
+        self._record_answer(result, arrival_offset_ms)
         self._move_on(message, claim, result)
 
-    def _record_health(self, provider: str, success: bool) -> None:
+    def _record_answer(self, result: SendResult, arrival_offset_ms: float | None) -> None:
+        success = result.outcome is Outcome.ACCEPTED if result.outcome.counts_for_health else None
         try:
-            change = self._router.record_outcome(provider, success)
+            change = self._router.record_outcome(result.provider, success,
+                                                 throttled=result.outcome is Outcome.THROTTLED,
+                                                 arrival_offset_ms=arrival_offset_ms)
         except RetryableError:
             # Redis went away after the send: losing one health sample beats failing a sent message.
-            logger.warning("health outcome not recorded", extra={"provider": provider})
+            logger.warning("health outcome not recorded", extra={"provider": result.provider})
             return
         if change is not None:
             self._note_health_change(change)

@@ -1,4 +1,8 @@
-"""What every Redis user here shares: the Lua scripts' source, and one mapping of Redis errors.
+"""The Lua scripts of chalicelib/lua, loaded with their preludes, and Redis failures as gateway errors.
+
+Redis scripts cannot include one another, so the shared parts (clock.lua, booking.lua, pacing.lua) are
+put in front of each script that uses them, in the order given. Each script's header names its KEYS and
+ARGV; the callers only fill them in.
 
 Any Redis error is a dependency outage for the caller (503 at the API, the record back on the queue at
 the dispatcher): a lost connection, a timeout, but also READONLY (a replica promoted away under us after a
@@ -23,9 +27,13 @@ LUA_DIR = Path(__file__).parent / "lua"
 
 
 @cache
-def script_source(name: str) -> str:
-    """The script with the shared clock prelude in front (Redis scripts cannot include one another)."""
-    return (LUA_DIR / "clock.lua").read_text() + (LUA_DIR / f"{name}.lua").read_text()
+def script_source(name: str, *preludes: str) -> str:
+    """clock.lua, then the preludes, then the script: one source for register_script."""
+    return "".join((LUA_DIR / f"{part}.lua").read_text() for part in ("clock", *preludes, name))
+
+
+def register(redis_client, name: str, *preludes: str):
+    return redis_client.register_script(script_source(name, *preludes))
 
 
 @contextmanager
@@ -37,3 +45,7 @@ def redis_errors(client) -> Iterator[None]:
         raise DependencyUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
     except RedisError as exc:
         raise DependencyUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
+
+
+def text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,14 +1,17 @@
-"""The router: which provider sends the next SMS, decided in one atomic Redis step.
+"""The router: which provider sends the next SMS, and when, decided in one atomic Redis step.
 
 Every routing rule (docs/architecture.md, "Routing") runs inside a Lua script, so any number of
-dispatchers share one exact view: a provider is eligible when it is healthy and not excluded, it needs
-a free slot in its rate window, and smooth weighted round-robin chooses among the eligible ones. Each
-script's header (lua/*.lua) names its KEYS and ARGV and their units; this module only fills them in.
+dispatchers share one exact view: a provider is eligible when it is healthy and not excluded, smooth
+weighted round-robin chooses among the eligible ones whose schedule has room within the horizon, and the
+chosen provider's earliest free send time is booked, paced so that its arrivals never bunch. The
+dispatcher waits until that time and sends, or gives the booking back. Each script's header (lua/*.lua)
+names its KEYS and ARGV and their units; this module only fills them in.
 
 The keyspace (all under one hash tag, so the cross-provider decision survives Redis Cluster):
 
     {prefix}:wrr            hash    smooth-WRR current weights (+ the health signature they belong to)
-    {prefix}:rate:<name>    zset    slot log, score = slot time (ms); PEXPIRE = rate window
+    {prefix}:book:<name>    zset    schedule, score = booked send time (epoch µs); lives 1 min past its last
+    {prefix}:pace:<name>    hash    jitter estimate and 429 rate cut (pacing.lua); PEXPIRE 1 h
     {prefix}:ok:<name>      zset    successes, score = outcome time (ms); PEXPIRE = health window
     {prefix}:fail:<name>    zset    failures, same shape
     {prefix}:down:<name>    string  unhealthy until (ms); PX = cooldown
@@ -25,42 +28,47 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib.redis_scripts import redis_errors, script_source
+from chalicelib.redis_scripts import redis_errors, register, text
 from chalicelib.settings import ProviderConfig, Settings
 
 # Smooth-WRR state is only smoothing: after an idle hour it may vanish and start afresh.
 WRR_STATE_TTL_MS = 3_600_000
 PROVIDER_ROLE_ELIGIBLE, PROVIDER_ROLE_EXCLUDED, PROVIDER_ROLE_NEVER = 0, 1, 2
+ROLE_ARGS = (b"0", b"1", b"2")
 HEALTH_CHANGE_NONE, HEALTH_CHANGE_TRIPPED, HEALTH_CHANGE_RECOVERED = 0, 1, 2
 
 
 @dataclass(frozen=True)
 class RoutingPolicy:
-    """The health rule and the rate window's guard (HEALTH_*, UNHEALTHY_FOR_S, RATE_LIMIT_GUARD_MS)."""
+    """The health rule, the jitter guard's bounds and the booking horizon (HEALTH_*, UNHEALTHY_FOR_S,
+    RATE_LIMIT_GUARD_MS, RATE_LIMIT_GUARD_MAX_MS, SLOT_WAIT_MAX_MS)."""
 
     health_window_s: int
     failure_rate: float  # a provider failing more than this share of its outcomes trips ...
     min_samples: int  # ... once the window holds at least this many outcomes
     unhealthy_for_s: int
     failure_streak: int  # failures in a row that trip it at once (0 = off)
-    guard_ms: int
+    guard_ms: int  # the least jitter guard ...
+    guard_max_ms: int  # ... and the largest, whatever the measured spread
+    horizon_ms: int  # the longest wait a booking may ask for
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RoutingPolicy:
         return cls(health_window_s=settings.health_window_s, failure_rate=settings.health_failure_rate,
                    min_samples=settings.health_min_samples, unhealthy_for_s=settings.unhealthy_for_s,
-                   failure_streak=settings.health_failure_streak, guard_ms=settings.rate_limit_guard_ms)
+                   failure_streak=settings.health_failure_streak, guard_ms=settings.rate_limit_guard_ms,
+                   guard_max_ms=settings.rate_limit_guard_max_ms, horizon_ms=settings.slot_wait_max_ms)
 
 
 @dataclass(frozen=True)
-class Decision:
-    provider: str | None  # chosen provider, None when nothing can be sent now
-    retry_after_ms: int  # when provider is None: how long until trying again makes sense (>= 1)
-    reason: str  # "chosen" | "rate_limited" | "no_healthy"
-    # The routing clock's time of the decision (epoch ms); for "chosen", the slot's time in the log.
-    decided_at_ms: int = field(default=0, compare=False)
-    # For "chosen": the slot's member in the provider's slot log, so that refresh_slot can trade it.
-    slot: str | None = field(default=None, compare=False)
+class Booking:
+    provider: str | None  # the provider a send is booked with; None when nothing could be booked
+    # Booked: from the decision to the booked send time (>= 0). Otherwise: until asking again makes sense (>= 1).
+    wait_ms: float
+    reason: str  # "booked" | "rate_limited" | "no_healthy"
+    decided_at_ms: float = field(default=0, compare=False)  # the routing clock at the decision (epoch ms)
+    guard_ms: int = field(default=0, compare=False)  # booked: the provider's jitter guard
+    slot: str | None = field(default=None, compare=False)  # booked: the member in the schedule, to give it back
 
 
 @dataclass(frozen=True)
@@ -82,11 +90,10 @@ class ProviderState:
     unhealthy_until_ms: int | None
     rate_limit: int
     weight: int
-    in_use_last_second: int
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    in_use_last_second: int  # sends booked in the last second
+    booked_ahead: int  # sends booked for later
+    jitter_guard_ms: int  # added to the 1 s window, from the measured arrival spread
+    effective_rate_limit: float  # rate_limit, lowered for a while after a 429
 
 
 class Router:
@@ -101,110 +108,114 @@ class Router:
     ):
         if not providers:
             raise ValueError("the router needs at least one provider")
+        self._redis = redis_client
         self._providers = tuple(providers)
         self._by_name = {p.name: p for p in self._providers}
         self._clock = clock
-        self._rate_window_ms = 1000 + policy.guard_ms
+        self._policy = policy
         self._health_window_ms = policy.health_window_s * 1000
         self._failure_rate_ppm = round(policy.failure_rate * 1_000_000)
-        self._min_samples = policy.min_samples
         self._cooldown_ms = policy.unhealthy_for_s * 1000
-        self._failure_streak = policy.failure_streak
-        # Members of the slot and outcome logs must be unique: this router's id + a call counter.
+        # Members of the schedules and outcome logs must be unique: this router's id + a call counter.
         self._token_prefix = uuid.uuid4().hex[:12]
         self._token_counter = itertools.count()
 
         tag = f"{{{key_prefix}}}"
-        self._keys = {
-            name: {kind: f"{tag}:{kind}:{name}" for kind in ("rate", "ok", "fail", "down", "since", "streak")}
-            for name in self._by_name
-        }
-        self._pick_keys = [f"{tag}:wrr"]
+        kinds = ("book", "pace", "ok", "fail", "down", "since", "streak")
+        self._keys = {name: {kind: f"{tag}:{kind}:{name}" for kind in kinds} for name in self._by_name}
+        # book_send's keys and each provider's part of its arguments, encoded once: it runs for every message.
+        self._book_keys = [f"{tag}:wrr".encode()]
         for name in self._by_name:
-            self._pick_keys += [self._keys[name]["rate"], self._keys[name]["down"]]
+            self._book_keys += [self._keys[name][kind].encode() for kind in ("book", "down", "pace")]
+        self._book_provider_args = [[str(value).encode() for value in (p.name, p.rate_limit, p.weight)]
+                                    for p in self._providers]
         self._status_keys = [
-            self._keys[name][kind] for name in self._by_name for kind in ("rate", "ok", "fail", "down", "since")
+            self._keys[name][kind] for name in self._by_name for kind in ("book", "ok", "fail", "down", "since", "pace")
         ]
-        self._redis = redis_client
-        self._pick = redis_client.register_script(script_source("pick_provider"))
-        self._record = redis_client.register_script(script_source("record_outcome"))
-        self._status = redis_client.register_script(script_source("provider_status"))
-        self._refresh = redis_client.register_script(script_source("refresh_slot"))
+        self._book = register(redis_client, "book_send", "booking", "pacing")
+        self._record = register(redis_client, "record_outcome", "pacing")
+        self._status = register(redis_client, "provider_status", "pacing")
 
     @classmethod
     def from_settings(cls, redis_client, settings: Settings, clock: Callable[[], int] | None = None) -> Router:
         return cls(redis_client, settings.providers, key_prefix=settings.redis_key_prefix,
                    policy=RoutingPolicy.from_settings(settings), clock=clock)
 
-    def pick_provider(
-        self, excluded: Sequence[str] = (), last_failed: str | None = None, only: str | None = None
-    ) -> Decision:
-        """Choose a provider and take its rate slot, or say why not and when to try again.
+    def book(
+        self,
+        excluded: Sequence[str] = (),
+        last_failed: str | None = None,
+        only: str | None = None,
+        not_before_ms: int = 0,
+    ) -> Booking:
+        """Choose a provider and book its earliest free send time, or say why not and when to ask again.
 
         `excluded` are the providers that already failed this request; when they leave no healthy
         provider, only `last_failed` stays excluded. `only` restricts the choice to one provider (a
-        resend of the same attempt) and ignores exclusions.
+        resend of the same attempt) and ignores exclusions. `not_before_ms`: no send time earlier than
+        that from now (the caller has a claim to make first).
         """
         if only is not None:
             self._require_known(only)
         token = self._next_token()
-        args: list[str | int] = [
-            self._now_arg(),
-            self._rate_window_ms,
-            token,
-            WRR_STATE_TTL_MS,
-            self._index_of(last_failed) if only is None else 0,
-        ]
-        for provider in self._providers:
+        policy = self._policy
+        args: list[str | int | bytes] = [self._now_arg(), token, WRR_STATE_TTL_MS,
+                                         self._index_of(last_failed) if only is None else 0,
+                                         max(0, not_before_ms), policy.horizon_ms, policy.guard_ms, policy.guard_max_ms]
+        for provider, provider_args in zip(self._providers, self._book_provider_args, strict=True):
             if only is not None:
                 role = PROVIDER_ROLE_ELIGIBLE if provider.name == only else PROVIDER_ROLE_NEVER
             else:
                 role = PROVIDER_ROLE_EXCLUDED if provider.name in excluded else PROVIDER_ROLE_ELIGIBLE
-            args += [provider.name, provider.rate_limit, provider.weight, role]
+            args += [*provider_args, ROLE_ARGS[role]]
         with redis_errors(self._redis):
-            reason, provider, retry_after_ms, now_ms = self._pick(keys=self._pick_keys, args=args)
-        return Decision(
-            provider=_text(provider) if provider else None,
-            retry_after_ms=int(retry_after_ms),
-            reason=_text(reason),
-            decided_at_ms=int(now_ms),
-            slot=f"{int(now_ms)}:{token}" if provider else None,
+            reason, provider, wait_us, now_us, guard_ms = self._book(keys=self._book_keys, args=args)
+        return Booking(
+            provider=text(provider) if provider else None,
+            wait_ms=int(wait_us) / 1000,
+            reason=text(reason),
+            decided_at_ms=int(now_us) / 1000,
+            guard_ms=int(guard_ms),
+            slot=token if provider else None,
         )
 
-    def refresh_slot(self, decision: Decision) -> Decision:
-        """Trade a chosen decision's slot, taken a while ago and not used yet, for one taken now.
-
-        The old slot is given back either way; when the window has no room now, the answer is
-        `rate_limited` with the time until it has."""
-        if decision.provider is None or decision.slot is None:
-            raise ValueError("only a chosen decision has a slot to refresh")
-        provider = self._by_name[decision.provider]
-        token = self._next_token()
+    def give_back(self, booking: Booking) -> None:
+        """Free a booked send time that will not be used, for the next booking to take."""
+        if booking.provider is None or booking.slot is None:
+            raise ValueError("only a booking that holds a send time can give it back")
         with redis_errors(self._redis):
-            granted, retry_after_ms, now_ms = self._refresh(
-                keys=[self._keys[provider.name]["rate"]],
-                args=[self._now_arg(), self._rate_window_ms, decision.slot, token, provider.rate_limit],
-            )
-        if granted:
-            return Decision(provider.name, 0, "chosen", decided_at_ms=int(now_ms), slot=f"{int(now_ms)}:{token}")
-        return Decision(None, int(retry_after_ms), "rate_limited", decided_at_ms=int(now_ms))
+            self._redis.zrem(self._keys[booking.provider]["book"], booking.slot)
 
-    def record_outcome(self, provider: str, success: bool) -> HealthChange | None:
-        """Add one outcome to the provider's health window; say so when its health flipped."""
+    def is_healthy(self, provider: str) -> bool:
+        """One GET: whether the provider is out of any cooldown now (a booking made before it tripped must
+        not be used after)."""
+        self._require_known(provider)
+        with redis_errors(self._redis):
+            down_until = self._redis.get(self._keys[provider]["down"])
+        # The key expires when the cooldown ends (server clock); an injected clock compares the value.
+        return down_until is None or (self._clock is not None and int(down_until) <= self._clock())
+
+    def record_outcome(self, provider: str, success: bool | None, *, throttled: bool = False,
+                       arrival_offset_ms: float | None = None) -> HealthChange | None:
+        """One answer of a provider: its arrival offset into the jitter estimate, a 429 (`throttled`) into
+        the rate cut, a success or failure (`success` None: neither) into the health window. Says so when
+        the provider's health flipped."""
         self._require_known(provider)
         keys = self._keys[provider]
+        outcome = "t" if throttled else "n" if success is None else "1" if success else "0"
         with redis_errors(self._redis):
             change, successes, failures, unhealthy_until_ms = self._record(
-                keys=[keys["ok"], keys["fail"], keys["down"], keys["since"], keys["streak"]],
+                keys=[keys[kind] for kind in ("ok", "fail", "down", "since", "streak", "pace")],
                 args=[
                     self._now_arg(),
-                    1 if success else 0,
+                    outcome,
                     self._next_token(),
                     self._health_window_ms,
                     self._failure_rate_ppm,
-                    self._min_samples,
+                    self._policy.min_samples,
                     self._cooldown_ms,
-                    self._failure_streak,
+                    self._policy.failure_streak,
+                    "" if arrival_offset_ms is None else f"{max(0.0, arrival_offset_ms):.3f}",
                 ],
             )
         if change == HEALTH_CHANGE_NONE:
@@ -218,12 +229,14 @@ class Router:
         )
 
     def provider_states(self) -> list[ProviderState]:
-        """Every provider's live health and rate use, read in one round trip."""
+        """Every provider's live health, pace and use, read in one round trip."""
         with redis_errors(self._redis):
-            _now_ms, *rows = self._status(keys=self._status_keys, args=[self._now_arg(), self._health_window_ms])
+            _now_ms, *rows = self._status(keys=self._status_keys, args=[
+                self._now_arg(), self._health_window_ms, self._policy.guard_ms, self._policy.guard_max_ms])
         states = []
         for index, provider in enumerate(self._providers):
-            healthy, successes, failures, unhealthy_until_ms, in_use = rows[5 * index : 5 * index + 5]
+            healthy, successes, failures, unhealthy_until_ms, in_use, ahead, guard_ms, factor_ppm = rows[
+                8 * index : 8 * index + 8]
             total = successes + failures
             states.append(
                 ProviderState(
@@ -236,6 +249,9 @@ class Router:
                     rate_limit=provider.rate_limit,
                     weight=provider.weight,
                     in_use_last_second=in_use,
+                    booked_ahead=ahead,
+                    jitter_guard_ms=guard_ms,
+                    effective_rate_limit=round(provider.rate_limit * factor_ppm / 1_000_000, 2),
                 )
             )
         return states

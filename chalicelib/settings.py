@@ -26,6 +26,7 @@ from pydantic import (
     Tag,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -159,10 +160,16 @@ class Settings(BaseModel):
                                      "its history ages out.", ge=0, le=10**9)
     message_ttl_s: int = env("MESSAGE_TTL_S", 3600, "A message not sent within this many seconds of acceptance "
                              "ends failed (reason expired).", ge=1, le=14 * 86400)
-    rate_limit_guard_ms: int = env("RATE_LIMIT_GUARD_MS", 25, "Extra milliseconds added to the 1 s rate window, "
-                                   "so arrival jitter never shows limit+1 at the provider.", ge=0, le=1000)
-    slot_wait_max_ms: int = env("SLOT_WAIT_MAX_MS", 1500, "Longest a dispatcher thread waits for a rate slot "
-                                "before putting the message back on the queue.", ge=0, le=60_000)
+    rate_limit_guard_ms: int = env("RATE_LIMIT_GUARD_MS", 10, "Least jitter guard: milliseconds added to the 1 s "
+                                   "rate window, so that sends arriving spread by up to that much never show "
+                                   "limit+1 at the provider. Each provider's guard grows from its measured arrival "
+                                   "spread, up to RATE_LIMIT_GUARD_MAX_MS; GET /api/providers shows it.",
+                                   ge=0, le=1000)
+    rate_limit_guard_max_ms: int = env("RATE_LIMIT_GUARD_MAX_MS", 250, "Largest jitter guard, whatever the measured "
+                                       "spread (ms).", ge=0, le=1000)
+    slot_wait_max_ms: int = env("SLOT_WAIT_MAX_MS", 2000, "Longest a dispatcher waits for a booked send time; when "
+                                "every provider's earliest free time is further off, the message waits in the "
+                                "queue instead (its visibility is extended).", ge=0, le=60_000)
     claim_lease_s: int = env("CLAIM_LEASE_S", 60, "How long a dispatcher's claim on an attempt lasts; after it, "
                              "another dispatcher may take over.", ge=1, le=3600)
     sweep_after_s: int = env("SWEEP_AFTER_S", 900, "An open request that nothing moved on for this many seconds "
@@ -209,6 +216,14 @@ class Settings(BaseModel):
                                    le=3650)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = env(
         "LOG_LEVEL", "INFO", "Log level (DEBUG, INFO, WARNING, ERROR); read by the Powertools logger too.")
+
+    @field_validator("rate_limit_guard_max_ms")
+    @classmethod
+    def _guard_bounds_in_order(cls, value: int, info: ValidationInfo) -> int:
+        least = info.data.get("rate_limit_guard_ms")
+        if least is not None and value < least:
+            raise ValueError("must not be below RATE_LIMIT_GUARD_MS")
+        return value
 
     @model_validator(mode="after")
     def _providers_for_the_stage(self) -> Settings:

@@ -126,7 +126,7 @@ def get_router() -> Router:
 
 @lru_cache(maxsize=4)
 def _dispatcher(settings: Settings) -> Dispatcher:
-    tables = tables_for(settings)
+    tables = tables_for(settings).connect()
     providers = build_providers(settings.providers, _http(), secrets=_provider_secrets(settings),
                                 shared_secret_id=settings.provider_keys_secret_id, aws_region=settings.aws_region)
     outcomes = OutcomeRecorder(
@@ -135,8 +135,7 @@ def _dispatcher(settings: Settings) -> Dispatcher:
         retry_policy=RetryPolicy(max_retries=settings.max_retries),
     )
     return Dispatcher(router=_router(settings), claims=_claims(settings), queue=_queue(settings),
-                      providers=providers, outcomes=outcomes, slot_wait_max_ms=settings.slot_wait_max_ms,
-                      rate_guard_ms=settings.rate_limit_guard_ms)
+                      providers=providers, outcomes=outcomes, booking_horizon_ms=settings.slot_wait_max_ms)
 
 
 def get_dispatcher() -> Dispatcher:

@@ -2,7 +2,7 @@
 
 `chalice local` serves HTTP only; this long-polls the dispatch queue, builds SQS event
 records exactly as Lambda does, calls the Chalice handler, deletes the records that
-succeeded and leaves those named in ``batchItemFailures`` to come back after the visibility
+succeeded and leaves those named in ``batchItemFailures`` to come back after their visibility
 timeout (and, past the queue's maxReceiveCount, to go to the DLQ, which SQS itself does).
 
     python -m localdev.queue_emulator --concurrency 4 --batch-size 10 --window 1
@@ -101,6 +101,14 @@ class Stats:
 
 
 class EventSourceMapping:
+    """Lambda's SQS event source for one process: one poller gathers batches and hands each to a free
+    invocation slot, at most `concurrency` invocations at a time (the mapping's MaximumConcurrency).
+
+    While every slot is busy nothing is received: a message the dispatchers have no capacity for stays on the
+    queue, where waiting costs nothing, instead of being taken and put back. A batch that came back less
+    than full means the queue is running dry: the poller lets the next one gather on the queue for the
+    batching window before receiving it, so that one receive brings a batch, not one message."""
+
     def __init__(
         self,
         sqs,
@@ -111,7 +119,7 @@ class EventSourceMapping:
         batch_size: int = 10,
         batching_window_s: float = 1.0,
         concurrency: int = 4,
-        wait_time_s: int = 2,
+        wait_time_s: int = 20,
     ):
         self._sqs = sqs
         self.queue_url = queue_url
@@ -122,7 +130,8 @@ class EventSourceMapping:
         self._concurrency = concurrency
         self._wait_time_s = wait_time_s
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._poller: threading.Thread | None = None
         self.stats = Stats()
         self._lock = threading.Lock()
         self.queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -130,50 +139,54 @@ class EventSourceMapping:
         ]
 
     def start(self) -> EventSourceMapping:
-        for index in range(self._concurrency):
-            thread = threading.Thread(target=self._poll_forever, name=f"esm-{index}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._poller = threading.Thread(target=self._poll_forever, name="esm-poller", daemon=True)
+        self._poller.start()
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout)
+        if self._poller is not None:
+            self._poller.join(timeout)
+        for _ in range(self._concurrency):  # the invocations in progress finish, within the same timeout
+            self._slots.acquire(timeout=max(0.0, deadline - time.monotonic()))
 
     def _poll_forever(self) -> None:
+        gather = False
         while not self._stop.is_set():
+            if not self._slots.acquire(timeout=0.2):
+                continue
+            if gather:
+                self._stop.wait(self._window_s)
             try:
-                messages = self._collect_batch()
+                messages = self._receive()
             except (BotoCoreError, ClientError) as exc:
                 print(f"queue emulator: receive failed ({type(exc).__name__}); retrying", file=sys.stderr)
+                self._slots.release()
                 self._stop.wait(1.0)
                 continue
-            if messages:
-                self.invoke(messages)
+            if not messages or self._stop.is_set():  # stopping: what was received comes back after its visibility
+                self._slots.release()
+                gather = False
+                continue
+            gather = len(messages) < self._batch_size
+            threading.Thread(target=self._invoke_in_slot, args=(messages,), name="esm-invocation", daemon=True).start()
 
-    def _collect_batch(self) -> list[dict]:
-        """Up to batch_size records, or what arrived within the batching window (Lambda's rule)."""
-        messages: list[dict] = []
-        deadline = None
-        while len(messages) < self._batch_size and not self._stop.is_set():
-            wait_s = self._wait_time_s if deadline is None else max(0, int(deadline - time.monotonic()))
-            response = self._sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=self._batch_size - len(messages),
-                WaitTimeSeconds=wait_s,
-                AttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            )
-            received = response.get("Messages", [])
-            messages.extend(received)
-            if not messages:
-                return messages
-            if deadline is None:
-                deadline = time.monotonic() + self._window_s
-            if not received or time.monotonic() >= deadline:
-                break
-        return messages
+    def _receive(self) -> list[dict]:
+        response = self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=self._wait_time_s,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        return response.get("Messages", [])
+
+    def _invoke_in_slot(self, messages: list[dict]) -> None:
+        try:
+            self.invoke(messages)
+        finally:
+            self._slots.release()
 
     def invoke(self, messages: list[dict]) -> set[str]:
         """One Lambda invocation: returns the messageIds left for redelivery."""
@@ -222,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     gateway = get_settings()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--handler", default="app:dispatch_sms", help="module:attribute of the SQS handler")
+    parser.add_argument("--init", default="chalicelib.wiring:get_dispatcher",
+                        help="module:attribute called once before polling (Lambda's init phase); '' for none")
     parser.add_argument("--queue-name", default=gateway.dispatch_queue_name)
     parser.add_argument("--batch-size", type=int, default=stack.dispatch_batch_size)
     parser.add_argument("--window", type=float, default=stack.dispatch_batch_window_s,
@@ -232,6 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     region = gateway.aws_region
     sqs = sqs_client(region)
     queue_url = sqs.get_queue_url(QueueName=args.queue_name)["QueueUrl"]
+    if args.init:
+        # Clients and services are built before the first message, as a Lambda's init phase does, and once:
+        # built by the first concurrent invocations instead, each would build its own, under load, for seconds.
+        load_handler(args.init)()
     mapping = EventSourceMapping(sqs, queue_url, load_handler(args.handler), region=region,
                                  batch_size=args.batch_size, batching_window_s=args.window,
                                  concurrency=args.concurrency)

@@ -37,7 +37,7 @@ class StackSettings(BaseModel):
                                     "invocations per process, batch size and window.", ge=1, le=64)
     dispatch_concurrency: int = env("DISPATCH_CONCURRENCY", 4, "", ge=1, le=256)
     dispatch_batch_size: int = env("DISPATCH_BATCH_SIZE", 10, "", ge=1, le=10)
-    dispatch_batch_window_s: float = env("DISPATCH_BATCH_WINDOW_S", 0.5, "", ge=0, le=20)
+    dispatch_batch_window_s: float = env("DISPATCH_BATCH_WINDOW_S", 1.0, "", ge=0, le=20)
     dispatch_visibility_timeout_s: int = env("DISPATCH_VISIBILITY_TIMEOUT_S", 30, "Visibility timeout of the local "
                                              "dispatch queue and receives before a message goes to the DLQ.",
                                              ge=1, le=43200)

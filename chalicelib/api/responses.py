@@ -120,14 +120,24 @@ class ProviderView(Answer):
     unhealthy_until: Timestamp | None
     rate_limit: int = Field(ge=1, description="Requests per second, over any 1-second window.")
     weight: int = Field(ge=1, description="Round-robin weight.")
-    in_use_last_second: int = Field(ge=0, description="Requests sent to it in the last second.")
+    in_use_last_second: int = Field(ge=0, description="Sends booked for the last second.")
+    booked_ahead: int = Field(ge=0, description="Sends booked for later: messages waiting for their send time.")
+    jitter_guard_ms: int = Field(
+        ge=0, description="Added to the 1-second window the limit is kept over, so that sends arriving spread by "
+        "up to this much never exceed the limit at the provider; sized from the measured spread of its arrivals, "
+        "between RATE_LIMIT_GUARD_MS and RATE_LIMIT_GUARD_MAX_MS.")
+    effective_rate_limit: float = Field(
+        gt=0, description="The rate its sends are booked at: rate_limit, lowered for a while after it answered "
+        "429 and climbing back to rate_limit within seconds.")
 
     @classmethod
     def of(cls, state: ProviderState) -> ProviderView:
         until = iso(state.unhealthy_until_ms / 1000) if state.unhealthy_until_ms else None
         return cls(name=state.name, healthy=state.healthy, failure_rate=round(state.failure_rate, 4),
                    successes=state.successes, failures=state.failures, unhealthy_until=until,
-                   rate_limit=state.rate_limit, weight=state.weight, in_use_last_second=state.in_use_last_second)
+                   rate_limit=state.rate_limit, weight=state.weight, in_use_last_second=state.in_use_last_second,
+                   booked_ahead=state.booked_ahead, jitter_guard_ms=state.jitter_guard_ms,
+                   effective_rate_limit=state.effective_rate_limit)
 
 
 class ProviderList(Answer):

@@ -1,28 +1,32 @@
---[[ provider_status: read-only snapshot of every provider's health and rate use, in one round trip.
+--[[ provider_status: read-only snapshot of every provider's health, pace and use, in one round trip.
 
-Clock: ARGV[1] is epoch ms when the caller injects a clock (tests); "" reads the Redis server's TIME,
-the clock the routing decisions use.
+Preludes (router.py puts them in front): clock.lua (`now`, `now_us`: ARGV[1] injected epoch ms, or "" for
+the Redis server's TIME, the clock the routing decisions use), pacing.lua.
 
-N = #KEYS / 5 providers, in configured order; provider i (1-based) owns, under the hash tag {prefix}:
-  KEYS[5 * (i-1) + 1]  {prefix}:rate:<name>   slot log (score = slot time, epoch ms)
-  KEYS[5 * (i-1) + 2]  {prefix}:ok:<name>     successes (score = outcome time, epoch ms)
-  KEYS[5 * (i-1) + 3]  {prefix}:fail:<name>   failures (score = outcome time, epoch ms)
-  KEYS[5 * (i-1) + 4]  {prefix}:down:<name>   unhealthy until (epoch ms)
-  KEYS[5 * (i-1) + 5]  {prefix}:since:<name>  outcomes count from this time on (epoch ms)
+N = #KEYS / 6 providers, in configured order; provider i (1-based) owns, under the hash tag {prefix}:
+  KEYS[6 * (i-1) + 1]  {prefix}:book:<name>   schedule (score = booked send time, epoch µs)
+  KEYS[6 * (i-1) + 2]  {prefix}:ok:<name>     successes (score = outcome time, epoch ms)
+  KEYS[6 * (i-1) + 3]  {prefix}:fail:<name>   failures (score = outcome time, epoch ms)
+  KEYS[6 * (i-1) + 4]  {prefix}:down:<name>   unhealthy until (epoch ms)
+  KEYS[6 * (i-1) + 5]  {prefix}:since:<name>  outcomes count from this time on (epoch ms)
+  KEYS[6 * (i-1) + 6]  {prefix}:pace:<name>   jitter estimate and rate cut (pacing.lua)
 ARGV[1]  now_ms (epoch ms) or "" for server TIME
 ARGV[2]  health window (ms)
+ARGV[3]  least jitter guard (ms)
+ARGV[4]  largest jitter guard (ms)
 
 Returns {now, then per provider: healthy (1/0), successes, failures, unhealthy_until (epoch ms) or -1,
-slots taken in the last 1000 ms}. Counts follow record_outcome.lua's rule: the window, narrowed to
-outcomes since the end of a recent cooldown; while a provider is down, the whole window.
+sends booked in the last 1000 ms, sends booked ahead of now, jitter guard (ms), rate factor (ppm)}.
+Counts follow record_outcome.lua's rule: the window, narrowed to outcomes since the end of a recent
+cooldown; while a provider is down, the whole window.
 ]]
 
--- `now` (epoch ms) comes from clock.lua, which router.py puts in front of this script.
 local window = tonumber(ARGV[2])
+local guard_min, guard_max = tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local status = {now}
-for base = 0, #KEYS - 5, 5 do
-  local rate_key, ok_key, fail_key = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
+for base = 0, #KEYS - 6, 6 do
+  local book_key, ok_key, fail_key = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
   local down_until = tonumber(redis.call('GET', KEYS[base + 4]))
   local since = tonumber(redis.call('GET', KEYS[base + 5]))
   local healthy = down_until == nil or down_until <= now
@@ -30,10 +34,15 @@ for base = 0, #KEYS - 5, 5 do
   if healthy and since ~= nil and since > counted_from then
     counted_from = since
   end
+  local _, guard, factor = pace_of(KEYS[base + 6], now, 1, guard_min, guard_max)
   table.insert(status, healthy and 1 or 0)
   table.insert(status, redis.call('ZCOUNT', ok_key, counted_from, '+inf'))
   table.insert(status, redis.call('ZCOUNT', fail_key, counted_from, '+inf'))
   table.insert(status, healthy and -1 or down_until)
-  table.insert(status, redis.call('ZCOUNT', rate_key, '(' .. (now - 1000), '+inf'))
+  table.insert(status, redis.call('ZCOUNT', book_key, string.format('(%.0f', now_us - 1000000),
+    string.format('%.0f', now_us)))
+  table.insert(status, redis.call('ZCOUNT', book_key, string.format('(%.0f', now_us), '+inf'))
+  table.insert(status, guard)
+  table.insert(status, math.floor(factor * 1000000))
 end
 return status

@@ -1,7 +1,9 @@
---[[ record_outcome: add one provider outcome to its health window and trip or report recovery, atomically.
+--[[ record_outcome: one provider answer, atomically: its arrival offset into the jitter estimate, a 429 into
+the rate cut (both pacing.lua), and a success or failure into the health window, tripping the provider or
+reporting its recovery.
 
-Clock: ARGV[1] is the outcome time in epoch ms when the caller injects a clock (tests); when it is "",
-the Redis server's TIME is used: the same clock pick_provider decides on, for every Lambda.
+Preludes (router.py puts them in front): clock.lua (`now`: ARGV[1] injected epoch ms, or "" for the Redis
+server's TIME, the clock book_send decides on), pacing.lua.
 
 Keys (one provider; all share the routing keyspace's hash tag {prefix}):
   KEYS[1]  {prefix}:ok:<name>     sorted set of successes: score = outcome time (epoch ms), member "<ms>:<token>"
@@ -10,14 +12,18 @@ Keys (one provider; all share the routing keyspace's hash tag {prefix}):
   KEYS[4]  {prefix}:since:<name>  string: outcomes count from this time on (epoch ms) = end of the last
                                   cooldown, PX = cooldown + window
   KEYS[5]  {prefix}:streak:<name> string: failures in a row since the last success, PX = window
+  KEYS[6]  {prefix}:pace:<name>   hash: jitter estimate and rate cut (pacing.lua)
 ARGV[1]  now_ms (epoch ms) or "" for server TIME
-ARGV[2]  "1" success, "0" failure
+ARGV[2]  "1" success, "0" failure, "t" throttled (a 429: cuts the rate, not counted for health),
+         "n" neither (an answer that says nothing about the provider's health, such as a refusal)
 ARGV[3]  token making this outcome's member unique (string)
 ARGV[4]  health window (ms)
 ARGV[5]  failure-rate threshold in parts per million (integers keep "exactly 70% does not trip" exact)
 ARGV[6]  minimum outcomes in the window before the rate is judged
 ARGV[7]  cooldown (ms)
 ARGV[8]  failures in a row that trip the provider whatever its rate (0 = off)
+ARGV[9]  the send's arrival offset (ms, from its booked time: how late it left + its round trip), or ""
+         when there is no answer to time (a timeout, a connection error)
 
 Why a streak as well as a rate: a provider that served well for minutes has many successes in its
 window, so going hard down takes it a long time to pass the rate (50/s of history: thousands of
@@ -26,7 +32,7 @@ catches a provider that fails often but not in a row.
 
 Returns {change, successes, failures, unhealthy_until (epoch ms) or -1}
   change = 0 nothing flipped, 1 became unhealthy, 2 healthy again (the first outcome counted after a cooldown)
-  successes / failures = the outcomes counted after this one
+  successes / failures = the outcomes counted after this one (0, 0 for "t" and "n")
 
 Why "since": requests in flight when the provider trips keep failing during the cooldown. Counting them
 after recovery would trip the provider again at its first outcome. So only outcomes from the end of the
@@ -38,15 +44,26 @@ cooldown on count, until the older ones have left the window anyway (which is wh
 provider_status.lua counts with the same rule.
 ]]
 
--- `now` (epoch ms) comes from clock.lua, which router.py puts in front of this script.
 local ok_key, fail_key, down_key, since_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local success = ARGV[2] == '1'
+local pace_key = KEYS[6]
+local outcome = ARGV[2]
+local success = outcome == '1'
 local token = ARGV[3]
 local window = tonumber(ARGV[4])
 local threshold_ppm = tonumber(ARGV[5])
 local min_samples = tonumber(ARGV[6])
 local cooldown = tonumber(ARGV[7])
 local streak_key, streak_trip = KEYS[5], tonumber(ARGV[8])
+
+if ARGV[9] ~= '' then
+  observe_arrival_offset(pace_key, tonumber(ARGV[9]))
+end
+if outcome == 't' then
+  cut_rate(pace_key, now)
+end
+if outcome ~= '1' and outcome ~= '0' then
+  return {0, 0, 0, -1}
+end
 
 local down_until = tonumber(redis.call('GET', down_key))
 local healthy = down_until == nil or down_until <= now

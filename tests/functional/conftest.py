@@ -52,7 +52,7 @@ def gateway_env(monkeypatch, simulators, key_prefix, provider_api_key) -> dict:
         "STAGE": "local",
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION,
         "API_KEYS": API_KEY, "SMS_PROVIDERS": json.dumps(providers), "REDIS_URL": REDIS_URL,
-        "REDIS_KEY_PREFIX": key_prefix, "SLOT_WAIT_MAX_MS": "0",
+        "REDIS_KEY_PREFIX": key_prefix, "SLOT_WAIT_MAX_MS": "500",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -82,7 +82,7 @@ def invoke(gateway, log: CallLog, handler: str, event) -> object:
 
 
 def test_every_call_of_every_function_is_granted_by_its_policy(gateway, gateway_env, call_log, sqs_event,
-                                                               queued_bodies):
+                                                               queued_bodies, monkeypatch):
     headers = {"X-Api-Key": API_KEY, "Content-Type": "application/json"}
     body = json.dumps({"phone": "+14155550100", "text": "hi"})
     # The API: accept (with and without an Idempotency-Key, and a replay), read, list, providers, health.
@@ -98,6 +98,13 @@ def test_every_call_of_every_function_is_granted_by_its_policy(gateway, gateway_
             sim.configure(mode=mode)
         gateway.http.post("/api/sms", headers=headers, body=body)
         invoke(gateway, call_log, "dispatch_sms", sqs_event(*call_log.queued(queued_bodies)))
+    # More messages than the providers can take at once, with no wait allowed: some wait on the queue.
+    for sim in gateway_env.values():
+        sim.configure(mode="ok")
+    monkeypatch.setenv("SLOT_WAIT_MAX_MS", "0")
+    for _ in range(8):
+        gateway.http.post("/api/sms", headers=headers, body=body)
+    invoke(gateway, call_log, "dispatch_sms", sqs_event(*call_log.queued(queued_bodies)))
     # The scheduled functions.
     scheduled = gateway.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event", detail={},
                                                  resources=[])
@@ -105,6 +112,7 @@ def test_every_call_of_every_function_is_granted_by_its_policy(gateway, gateway_
     invoke(gateway, call_log, "snapshot_provider_health", scheduled)
 
     assert set(call_log.calls) == set(CONFIG["lambda_functions"]), "every function ran"
+    assert "sqs:ChangeMessageVisibility" in call_log.calls["dispatch_sms"]  # the waiting path ran too
     for handler, calls in call_log.calls.items():
         assert calls <= granted(handler), f"{handler} calls what its policy does not grant: {calls - granted(handler)}"
 

@@ -160,6 +160,6 @@ def test_goals_flag_a_provider_over_its_limit():
                 "lost": 0, "unfinished": 0, "duplicates": 0, "health": {}}
     scenario["providers"]["beta"]["max_in_any_1s"] = 11
     goals = evaluate_goals({"profile": "scaled", "scenarios": {"flaky": scenario}})
-    window = next(g for g in goals if g["goal"].startswith("per-provider max"))
+    window = next(g for g in goals if g["goal"].startswith("max arrivals in any 1 s per provider"))
     assert window["met"] is False
     assert "flaky/beta: 11" in window["note"]

@@ -18,6 +18,8 @@ from chalicelib.lifecycle import Status
 from chalicelib.outcomes import OutcomeRecorder, RetryPolicy, exclusions_for_retry
 from chalicelib.providers import HttpJsonConfig, build_providers
 from chalicelib.router import Router
+from chalicelib.sqs_batch import QueueRecord
+from localdev.queue_emulator import build_event
 from tests.conftest import routing_policy
 
 pytestmark = pytest.mark.unit
@@ -29,16 +31,18 @@ class Harness:
     """One dispatcher wired to the test's collaborators, plus the moves a test makes with it."""
 
     def __init__(self, aws, settings, request_store, claims, health_snapshots, clock, redis_client, key_prefix,
-                 simulators, http, providers, *, rate_limit=50, min_samples=10, max_retries=5, slot_wait_max_ms=0,
-                 claims_wrapper=None, snapshots_wrapper=None, rate_guard_ms=25):
+                 simulators, http, providers, *, rate_limit=50, min_samples=10, max_retries=5, horizon_ms=2000,
+                 claims_wrapper=None, snapshots_wrapper=None, guard_ms=10, on_sleep=None):
         self.aws, self.request_store, self.claims, self.clock = aws, request_store, claims, clock
         self.sims = {name: simulators(name, mode=mode) for name, mode in providers.items()}
         configs = [HttpJsonConfig(name=name, url=sim.url, rate_limit=rate_limit, timeout_s=2)
                    for name, sim in self.sims.items()]
         self.router = Router(redis_client, configs, key_prefix=key_prefix,
-                             policy=routing_policy(min_samples=min_samples), clock=clock.ms)
+                             policy=routing_policy(min_samples=min_samples, horizon_ms=horizon_ms, guard_ms=guard_ms),
+                             clock=clock.ms)
         self.providers = build_providers(tuple(configs), http)
         self.slept: list[float] = []
+        self._on_sleep = on_sleep
         dispatcher_claims = claims_wrapper(claims) if claims_wrapper else claims
         outcomes = OutcomeRecorder(
             router=self.router, requests=request_store, claims=dispatcher_claims,
@@ -46,13 +50,14 @@ class Harness:
             queue=aws.queue, provider_names=self.providers, retry_policy=RetryPolicy(max_retries=max_retries))
         self.dispatcher = Dispatcher(
             router=self.router, claims=dispatcher_claims, queue=aws.queue, providers=self.providers,
-            outcomes=outcomes, slot_wait_max_ms=slot_wait_max_ms, rate_guard_ms=rate_guard_ms,
-            clock=clock, monotonic=clock, sleep=self._sleep,
+            outcomes=outcomes, booking_horizon_ms=horizon_ms, clock=clock, monotonic=clock, sleep=self._sleep,
         )
 
     def _sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
         self.clock.advance(seconds)
+        if self._on_sleep is not None and seconds > 0:
+            self._on_sleep(self)
 
     def accept(self, ttl_s: int = 3600) -> DispatchMessage:
         """A request as intake leaves it: stored pending, its first message in hand (not queued)."""
@@ -62,7 +67,22 @@ class Harness:
         return DispatchMessage(id=request_id, expires_at=request.expires_at)
 
     def deliver(self, *messages: DispatchMessage) -> dict:
-        return self.dispatcher.dispatch_batch([(uuid.uuid4().hex, m.to_body()) for m in messages])
+        return self.dispatcher.dispatch_batch([QueueRecord(uuid.uuid4().hex, m.to_body()) for m in messages])
+
+    def receive(self, message: DispatchMessage, receives: int = 1) -> QueueRecord:
+        """The message through the real queue: sent, then received `receives` times (a record with a receipt
+        handle, as Lambda hands it over)."""
+        self.aws.queue.send(message)
+        self.aws.probe.take()
+        for _ in range(receives):
+            received = self.aws.sqs.receive_message(QueueUrl=self.aws.queue.queue_url, AttributeNames=["All"],
+                                                    VisibilityTimeout=0)["Messages"]
+        [record] = build_event(received, "arn:aws:sqs:us-east-1:000000000000:sms-dispatch", "us-east-1")["Records"]
+        return QueueRecord.of(record)
+
+    def hidden_on_queue(self) -> int:
+        attributes = self.aws.sqs.get_queue_attributes(QueueUrl=self.aws.queue.queue_url, AttributeNames=["All"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
 
     def deliver_next(self) -> DispatchMessage:
         """Take the one message waiting on the queue (its delay served) and deliver it."""
@@ -255,49 +275,24 @@ def test_throttling_does_not_count_against_provider_health(harness):
         h.aws.probe.take()
     [state] = h.router.provider_states()
     assert (state.healthy, state.failures, state.successes) == (True, 0, 0)
+    assert state.effective_rate_limit == pytest.approx(40, abs=1)  # a 429 lowers its rate instead: 80%, for a while
 
 
-# ------------------------------------------------------------------ a slot gone stale during the claim
+# ------------------------------------------------------------------ booked send times
 
 
-def test_a_slot_older_than_half_the_guard_is_traded_for_a_fresh_one_before_sending(harness):
-    h = harness({"alpha": "ok"}, rate_limit=1, rate_guard_ms=0)  # every slot counts as stale
-    message = h.accept()
-
-    h.deliver(message)
-
-    assert h.request(message.id).status == "sent"
-    assert len(h.sims["alpha"].arrivals()) == 1
-    assert h.router.provider_states()[0].in_use_last_second == 1  # traded, not a second slot
-
-
-def test_a_stale_slot_without_a_fresh_one_gives_the_claim_back_and_waits(harness):
-    def claim_then_lose_the_window(claims):
-        def claim(*args):
-            held = claims.claim(*args)
-            h.clock.advance(1.1)  # the slot taken before the claim has left the window ...
-            assert h.router.pick_provider().provider == "alpha"  # ... and another dispatcher filled it
-            return held
-
-        return Wrapped(claims, claim=claim)
-
-    h = harness({"alpha": "ok"}, rate_limit=1, rate_guard_ms=0, claims_wrapper=claim_then_lose_the_window)
-    message = h.accept()
-
-    h.deliver(message)
-
-    item = h.request(message.id)
-    assert (item.status, item.attempts, item.retries) == ("pending", 0, 0)  # as if never claimed
-    assert h.sims["alpha"].arrivals() == []
-    [queued] = h.aws.probe.messages()
-    assert queued.message == message and queued.delay_s >= 1
+def test_a_send_booked_for_later_is_waited_for_in_the_worker(harness):
+    h = harness({"alpha": "ok"}, rate_limit=1, horizon_ms=1500)
+    first, second = h.accept(), h.accept()
+    h.deliver(first)
+    h.deliver(second)
+    assert [h.request(m.id).status for m in (first, second)] == ["sent", "sent"]
+    assert sum(h.slept) == pytest.approx(1.01)  # alpha's next free time: 1 s + the 10 ms guard
+    assert h.aws.probe.messages() == []
 
 
-# ------------------------------------------------------------------ no provider free
-
-
-def test_message_without_a_rate_slot_waits_in_the_queue(harness):
-    h = harness({"alpha": "ok"}, rate_limit=1)
+def test_message_with_no_send_time_within_the_horizon_waits_in_the_queue(harness):
+    h = harness({"alpha": "ok"}, rate_limit=1, horizon_ms=0)
     first, second = h.accept(), h.accept()
     h.deliver(first)
     h.deliver(second)
@@ -312,14 +307,94 @@ def test_message_without_a_rate_slot_waits_in_the_queue(harness):
     assert h.request(second.id).status == "sent"
 
 
-def test_slot_freeing_within_the_wait_budget_is_waited_for_in_the_worker(harness):
-    h = harness({"alpha": "ok"}, rate_limit=1, slot_wait_max_ms=1500)
-    first, second = h.accept(), h.accept()
-    h.deliver(first)
-    h.deliver(second)
-    assert h.request(second.id).status == "sent"
-    assert h.slept and sum(h.slept) <= 1.5
-    assert h.aws.probe.messages() == []
+def test_a_received_message_waits_on_the_queue_without_a_copy(harness):
+    h = harness({"alpha": "ok"}, rate_limit=1, horizon_ms=0)
+    h.deliver(h.accept())  # alpha's one send this second
+    waiting = h.accept()
+    record = h.receive(waiting)
+
+    assert h.dispatcher.dispatch_batch([record]) == {"batchItemFailures": [{"itemIdentifier": record.message_id}]}
+
+    assert h.aws.probe.messages() == []  # no SendMessage: its visibility was extended instead
+    assert h.hidden_on_queue() == 1
+    assert h.request(waiting.id).status == "pending"
+
+
+def test_a_message_received_many_times_waits_as_a_fresh_copy(harness):
+    h = harness({"alpha": "ok"}, rate_limit=1, horizon_ms=0)
+    h.deliver(h.accept())
+    waiting = h.accept()
+    record = h.receive(waiting, receives=3)
+    assert record.receive_count == 3
+
+    assert h.dispatcher.dispatch_batch([record]) == {"batchItemFailures": []}  # done: the copy waits instead
+
+    [queued] = h.aws.probe.messages()
+    assert queued.message == waiting  # its receive count starts again: waiting never leads to the DLQ
+
+
+def test_a_claim_slower_than_its_lead_books_again_for_the_claimed_provider(harness):
+    def slow_claim(claims):
+        def claim(*args):
+            h.clock.advance(0.3)  # the booked time has passed by the time the claim is done
+            return claims.claim(*args)
+
+        return Wrapped(claims, claim=claim)
+
+    h = harness({"alpha": "ok"}, rate_limit=2, horizon_ms=1500, claims_wrapper=slow_claim)
+    message = h.accept()
+
+    h.deliver(message)
+
+    assert h.request(message.id).status == "sent"
+    assert len(h.sims["alpha"].arrivals()) == 1
+    [alpha] = h.router.provider_states()
+    assert alpha.in_use_last_second + alpha.booked_ahead == 1  # the late booking was given back
+
+
+def test_a_late_claim_without_a_free_time_gives_the_claim_back_and_waits(harness):
+    def claim_then_lose_the_schedule(claims):
+        def claim(*args):
+            held = claims.claim(*args)
+            h.clock.advance(0.3)
+            assert h.router.book().provider == "alpha"  # another dispatcher books alpha's next time meanwhile
+            return held
+
+        return Wrapped(claims, claim=claim)
+
+    # alpha's next free time after the one given back is 2.02 s away: past the 1.5 s horizon.
+    h = harness({"alpha": "ok"}, rate_limit=1, horizon_ms=1500, claims_wrapper=claim_then_lose_the_schedule)
+    message = h.accept()
+
+    h.deliver(message)
+
+    item = h.request(message.id)
+    assert (item.status, item.attempts, item.retries) == ("pending", 0, 0)  # as if never claimed
+    assert h.sims["alpha"].arrivals() == []
+    [queued] = h.aws.probe.messages()
+    assert queued.message == message and queued.delay_s >= 1
+
+
+def test_a_provider_that_trips_while_a_send_waits_for_its_time_gets_nothing(harness):
+    def trip_alpha(h):
+        for _ in range(10):
+            h.router.record_outcome("alpha", False)
+
+    h = harness({"alpha": "ok", "beta": "ok"}, rate_limit=1, horizon_ms=1500, on_sleep=trip_alpha)
+    messages = [h.accept() for _ in range(3)]  # alpha and beta now, alpha again in 1.01 s
+
+    h.deliver(*messages)
+
+    assert h.provider_calls() == Counter({"alpha": 1, "beta": 1})
+    waited = [m for m in messages if h.request(m.id).status == "pending"]
+    assert len(waited) == 1 and h.request(waited[0].id).attempts == 0  # its claim was given back
+    [queued] = h.aws.probe.messages()
+    assert queued.message == waited[0]
+    h.deliver_next()
+    assert h.request(waited[0].id).provider_used == "beta"
+
+
+# ------------------------------------------------------------------ health
 
 
 def test_unhealthy_provider_gets_no_traffic(harness):
@@ -454,9 +529,11 @@ def test_batch_reports_exactly_the_failing_record(harness, error):
     doomed = uuid.uuid4().hex
     h = harness({"alpha": "ok"}, claims_wrapper=claim_fails_for(doomed, error))
     good = [h.accept(), h.accept()]
-    h.request_store.create(doomed, client="team-a", phone=PHONE, text="hello", encoding="GSM-7", segments=1, ttl_s=3600)
-    records = [("m-good-1", good[0].to_body()), ("m-doomed", DispatchMessage(id=doomed).to_body()),
-               ("m-good-2", good[1].to_body())]
+    h.request_store.create(doomed, client="team-a", phone=PHONE, text="hello", encoding="GSM-7", segments=1,
+                           ttl_s=3600)
+    records = [QueueRecord("m-good-1", good[0].to_body()),
+               QueueRecord("m-doomed", DispatchMessage(id=doomed).to_body()),
+               QueueRecord("m-good-2", good[1].to_body())]
     assert h.dispatcher.dispatch_batch(records) == {"batchItemFailures": [{"itemIdentifier": "m-doomed"}]}
     assert [h.request(m.id).status for m in good] == ["sent", "sent"]
     assert h.request(doomed).status == "pending"
@@ -473,7 +550,7 @@ def test_batch_reports_exactly_the_failing_record(harness, error):
 )
 def test_malformed_body_is_dropped_not_returned(harness, body):
     h = harness({"alpha": "ok"})
-    assert h.dispatcher.dispatch_batch([("m-1", body)]) == {"batchItemFailures": []}
+    assert h.dispatcher.dispatch_batch([QueueRecord("m-1", body)]) == {"batchItemFailures": []}
     assert h.sims["alpha"].arrivals() == []
 
 
@@ -519,11 +596,11 @@ def test_only_provider_throttling_once_still_gets_the_message_out(harness):
 
 
 def test_abandoned_claim_waits_when_its_provider_has_no_slot(harness, clock):
-    h = harness({"alpha": "ok"}, rate_limit=1)
+    h = harness({"alpha": "ok"}, rate_limit=1, horizon_ms=0)
     message = h.accept()
     h.claims.claim(message.id, 1, "alpha")
-    h.router.pick_provider()  # alpha's one slot this second is taken
-    clock.advance(61)
+    clock.advance(61)  # the lease has passed: the claim is abandoned
+    h.router.book(only="alpha")  # alpha's one send time this second is taken
     h.deliver(message)
     assert h.sims["alpha"].arrivals() == []
     [queued] = h.aws.probe.messages()
@@ -533,7 +610,7 @@ def test_abandoned_claim_waits_when_its_provider_has_no_slot(harness, clock):
 def test_redis_outage_after_the_send_still_marks_the_request_sent(harness, monkeypatch):
     h = harness({"alpha": "ok"})
 
-    def redis_gone(provider, success):
+    def redis_gone(provider, success, **answer):
         raise DependencyUnavailable("Redis unavailable")
 
     monkeypatch.setattr(h.router, "record_outcome", redis_gone)

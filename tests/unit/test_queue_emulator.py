@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from localdev.queue_emulator import EventSourceMapping, LambdaContext, build_event, failed_ids
@@ -113,3 +115,30 @@ def test_polling_feeds_the_handler_until_stopped(queue):
         mapping.stop()
     assert sorted(seen) == ["x", "y", "z"]
     assert left_on_queue(sqs, url) == []
+
+
+def test_nothing_is_received_while_every_invocation_slot_is_busy(aws):
+    import threading
+
+    sqs = aws.sqs
+    url = sqs.create_queue(QueueName="busy", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    send(sqs, url, *[f"m{i}" for i in range(13)])
+    first_batch, release = threading.Event(), threading.Event()
+    seen: list[str] = []
+
+    def handler(event, context):
+        seen.extend(r["body"] for r in event["Records"])
+        first_batch.set()
+        release.wait(10)
+        return {"batchItemFailures": []}
+
+    mapping = EventSourceMapping(sqs, url, handler, region=REGION, batching_window_s=0, concurrency=1,
+                                 wait_time_s=0).start()
+    try:
+        assert first_batch.wait(10)
+        time.sleep(0.5)  # the poller had time to take more, had it a free slot
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert (len(seen), int(attributes["ApproximateNumberOfMessages"])) == (10, 3)  # the rest wait on the queue
+    finally:
+        release.set()
+        mapping.stop()

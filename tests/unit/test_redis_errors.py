@@ -69,8 +69,8 @@ def _gateway_connections(server: redis.Redis) -> int:
 
 
 @pytest.mark.parametrize("call", [
-    pytest.param(lambda r: Router(r, PROVIDERS, key_prefix="t", policy=routing_policy()).pick_provider(),
-                 id="router-pick"),
+    pytest.param(lambda r: Router(r, PROVIDERS, key_prefix="t", policy=routing_policy()).book(),
+                 id="router-book"),
     pytest.param(lambda r: Router(r, PROVIDERS, key_prefix="t", policy=routing_policy()).record_outcome("alpha", True),
                  id="router-record"),
     pytest.param(lambda r: ClientLimiter(r, key_prefix="t").admit(TEAM), id="client-limiter"),

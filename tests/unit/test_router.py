@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import bisect
+import itertools
+import math
 import multiprocessing
 import os
 import socket
@@ -22,7 +24,7 @@ from redis.retry import Retry
 
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.providers import HttpJsonConfig
-from chalicelib.router import Decision, HealthChange, Router
+from chalicelib.router import Booking, HealthChange, Router
 from chalicelib.settings import get_settings
 from tests.conftest import routing_policy
 
@@ -32,6 +34,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 START_MS = 1_700_000_000_000
 COOLDOWN_MS = 300_000
 WINDOW_MS = 300_000
+HORIZON_MS = 2000  # SLOT_WAIT_MAX_MS
 
 
 def provider(name: str, rate_limit: int = 10_000, weight: int = 1) -> HttpJsonConfig:
@@ -108,17 +111,17 @@ def make_router(redis_backend) -> Iterator[Callable[..., Router]]:
         _delete_prefix(redis_backend, prefix)
 
 
-def max_in_any_window(times_ms: list[int], window_ms: int) -> int:
-    """The most timestamps inside any half-open window [t, t + window_ms)."""
-    ordered = sorted(times_ms)
+def max_in_any_window(times: list[int], window: int) -> int:
+    """The most timestamps inside any half-open window [t, t + window), in one unit."""
+    ordered = sorted(times)
     return max(
-        (bisect.bisect_left(ordered, t + window_ms) - i for i, t in enumerate(ordered)),
+        (bisect.bisect_left(ordered, t + window) - i for i, t in enumerate(ordered)),
         default=0,
     )
 
 
 def choose_many(router: Router, count: int, **options) -> list[str | None]:
-    return [router.pick_provider(**options).provider for _ in range(count)]
+    return [router.book(**options).provider for _ in range(count)]
 
 
 def trip(router: Router, name: str) -> HealthChange:
@@ -129,137 +132,203 @@ def trip(router: Router, name: str) -> HealthChange:
     return change
 
 
-# --- Rate limit ---
+# --- Booking: the rate limit, paced ---
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def spacing_ms(limit: int, guard_ms: int = 10) -> float:
+    """How far apart one provider's bookings are (pacing.lua), in ms: whole µs, rounded up."""
+    return math.ceil((1000 + guard_ms) * 1000 / limit) / 1000
+
+
+def earliest_free_us(booked_us: list[int], earliest_us: int, spacing_us: int) -> int:
+    """The model of booking.lua: the first time from `earliest_us` on at least `spacing_us` from every booking."""
+    t = earliest_us
+    for b in sorted(booked_us):
+        if earliest_us - spacing_us < b < t + spacing_us:
+            t = max(t, b + spacing_us)
+    return t
+
+
+def booked_at_us(booking: Booking) -> int:
+    return round((booking.decided_at_ms + booking.wait_ms) * 1000)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     limit=st.integers(min_value=1, max_value=5),
     guard_ms=st.integers(min_value=0, max_value=50),
-    offsets_ms=st.lists(st.integers(min_value=0, max_value=4000), max_size=60).map(sorted),
+    requests=st.lists(st.tuples(st.integers(min_value=0, max_value=4000), st.integers(min_value=0, max_value=300)),
+                      max_size=40).map(sorted),
+    jitter=st.lists(st.floats(min_value=0, max_value=1), min_size=40, max_size=40),
 )
-def test_granted_slots_never_exceed_limit_in_any_window(make_router, limit, guard_ms, offsets_ms):
+def test_bookings_never_put_more_than_the_limit_in_any_window(make_router, limit, guard_ms, requests, jitter):
+    """Arrival schedules (when each booker asks, and how long its claim takes): every booking is the earliest
+    free time, and the booked times, however each send's arrival then spreads within the guard, never
+    show more than `limit` in any window of 1 s + guard, nor in any 1 s at the provider."""
     clock = ManualClock()
     router = make_router((provider("alpha", rate_limit=limit),), guard_ms=guard_ms, clock=clock)
-    window_ms = 1000 + guard_ms
-    granted: list[int] = []
-    for offset in offsets_ms:
+    spacing_us = round(spacing_ms(limit, guard_ms) * 1000)
+    booked: list[int] = []
+    for offset, not_before in requests:
         clock.now_ms = START_MS + offset
-        decision = router.pick_provider()
-        if decision.provider:
-            granted.append(clock.now_ms)
+        booking = router.book(not_before_ms=not_before)
+        earliest_us = (clock.now_ms + not_before) * 1000
+        expected = earliest_free_us(booked, earliest_us, spacing_us)
+        if booking.provider is None:
+            # Refused only when the earliest free time is past the horizon, and it says when it comes within.
+            latest_us = earliest_us + HORIZON_MS * 1000
+            assert booking.reason == "rate_limited"
+            assert expected > latest_us
+            assert booking.wait_ms == max(1, math.ceil((expected - latest_us) / 1000))
             continue
-        # A refusal is never over-strict: the window really is full, and frees exactly when promised.
-        in_window = [t for t in granted if t > clock.now_ms - window_ms]
-        assert decision.reason == "rate_limited"
-        assert len(in_window) == limit
-        assert decision.retry_after_ms == min(in_window) + window_ms - clock.now_ms
-    assert max_in_any_window(granted, window_ms) <= limit
-    assert max_in_any_window(granted, 1000) <= limit
+        assert (booking.provider, booking.reason, booking.guard_ms) == ("alpha", "booked", guard_ms)
+        assert booked_at_us(booking) == expected
+        booked.append(expected)
+    arrivals = [t + math.floor(share * guard_ms * 1000) for t, share in zip(booked, jitter, strict=False)]
+    assert max_in_any_window(booked, (1000 + guard_ms) * 1000) <= limit
+    assert max_in_any_window(arrivals, 1_000_000) <= limit
 
 
-def _grants_from_threads(router: Router, threads: int, seconds: float) -> list[int]:
-    granted: list[int] = []
+def _bookings_from_threads(router: Router, threads: int, seconds: float) -> list[int]:
+    """Booked times (epoch µs) taken by threads hammering one router on the server clock."""
+    booked: list[int] = []
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
 
     def hammer() -> None:
         mine = []
         while time.monotonic() < stop_at:
-            decision = router.pick_provider()
-            if decision.provider:
-                mine.append(decision.decided_at_ms)
+            booking = router.book()
+            if booking.provider:
+                mine.append(booked_at_us(booking))
+            else:
+                time.sleep(booking.wait_ms / 1000)
         with lock:
-            granted.extend(mine)
+            booked.extend(mine)
 
     workers = [threading.Thread(target=hammer) for _ in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    return granted
+    return booked
 
 
-def test_concurrent_threads_never_exceed_limit(make_router):
-    router = make_router((provider("alpha", rate_limit=20),))
-    granted = _grants_from_threads(router, threads=16, seconds=1.5)
-    assert len(granted) >= 20
-    assert max_in_any_window(granted, 1000) <= 20
+def test_concurrent_bookers_never_exceed_the_limit(make_router):
+    router = make_router((provider("alpha", rate_limit=20),), horizon_ms=300)
+    booked = _bookings_from_threads(router, threads=16, seconds=1.0)
+    assert len(booked) >= 20
+    assert max_in_any_window(booked, 1_010_000) <= 20
+    assert min(b - a for a, b in itertools.pairwise(sorted(booked))) == spacing_ms(20) * 1000
 
 
 def _hammer_from_process(redis_url: str, prefix: str, stop_at: float) -> list[int]:
     client = redis.Redis.from_url(redis_url)
-    router = Router(client, (provider("alpha", rate_limit=20),), key_prefix=prefix, policy=routing_policy())
-    seconds = stop_at - time.time()
-    return _grants_from_threads(router, threads=4, seconds=seconds)
+    router = Router(client, (provider("alpha", rate_limit=20),), key_prefix=prefix,
+                    policy=routing_policy(horizon_ms=300))
+    return _bookings_from_threads(router, threads=4, seconds=stop_at - time.time())
 
 
-def test_concurrent_processes_never_exceed_limit(real_redis):
+def test_concurrent_processes_never_exceed_the_limit(real_redis):
     prefix = f"test-{uuid.uuid4().hex}"
-    stop_at = time.time() + 1.5
+    stop_at = time.time() + 1.0
     try:
         with multiprocessing.get_context("fork").Pool(4) as pool:
             per_process = pool.starmap(_hammer_from_process, [(REDIS_URL, prefix, stop_at)] * 4)
     finally:
         _delete_prefix(real_redis, prefix)
-    granted = [t for grants in per_process for t in grants]
-    assert len(granted) >= 20
-    assert max_in_any_window(granted, 1000) <= 20
+    booked = [t for bookings in per_process for t in bookings]
+    assert len(booked) >= 20
+    assert max_in_any_window(booked, 1_010_000) <= 20
 
 
-def test_single_healthy_provider_takes_its_whole_limit_then_waits(make_router, clock):
-    router = make_router(
-        (provider("alpha", rate_limit=5), provider("beta"), provider("gamma")), guard_ms=25, clock=clock
-    )
-    trip(router, "beta")
-    trip(router, "gamma")
-    assert choose_many(router, 5) == ["alpha"] * 5
-    assert router.pick_provider() == Decision(None, 1025, "rate_limited")
-    clock.advance(1024)
-    assert router.pick_provider() == Decision(None, 1, "rate_limited")
-    clock.advance(1)
-    assert choose_many(router, 5) == ["alpha"] * 5
+def test_a_full_schedule_books_the_next_free_time_then_refuses_past_the_horizon(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=5),), guard_ms=0, horizon_ms=1000, clock=clock)
+    waits = [router.book().wait_ms for _ in range(6)]
+    assert waits == [0, 200, 400, 600, 800, 1000]  # paced over the window: never a burst
+    # The next free time is 1200 ms away, 200 ms past the horizon.
+    assert router.book() == Booking(None, 200, "rate_limited")
+    clock.advance(200)
+    assert router.book().wait_ms == 1000
 
 
-def test_rate_limited_retry_after_is_the_earliest_freed_slot(make_router, clock):
-    router = make_router((provider("alpha", rate_limit=1), provider("beta", rate_limit=1)), clock=clock)
-    assert router.pick_provider().provider == "alpha"
-    clock.advance(400)
-    assert router.pick_provider().provider == "beta"
-    clock.advance(100)
-    # alpha's slot (t=0) frees at 1025, beta's (t=400) at 1425; now is 500.
-    assert router.pick_provider() == Decision(None, 525, "rate_limited")
+def test_the_busiest_provider_is_skipped_while_its_schedule_is_past_the_horizon(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=1), provider("beta", rate_limit=100)), guard_ms=0,
+                         horizon_ms=500, clock=clock)
+    assert [router.book().provider for _ in range(4)] == ["alpha", "beta", "beta", "beta"]
+    assert router.book(only="alpha") == Booking(None, 500, "rate_limited")
 
 
-def test_a_stale_slot_is_traded_for_one_taken_now(make_router, clock):
-    router = make_router((provider("alpha", rate_limit=2),), guard_ms=25, clock=clock)
-    first = router.pick_provider()
-    clock.advance(300)
-
-    fresh = router.refresh_slot(first)
-
-    assert (fresh.provider, fresh.reason, fresh.decided_at_ms) == ("alpha", "chosen", first.decided_at_ms + 300)
-    # The stale slot was given back: one more slot is free now, not zero.
-    assert router.pick_provider().provider == "alpha"
-    assert router.pick_provider() == Decision(None, 1025, "rate_limited")
+def test_a_given_back_booking_is_the_next_one_taken(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=2),), guard_ms=0, clock=clock)
+    first, second = router.book(), router.book()
+    assert (first.wait_ms, second.wait_ms) == (0, 500)
+    router.give_back(first)
+    assert router.book().wait_ms == 0  # the freed time, before the end of the schedule
+    assert router.book().wait_ms == 1000
 
 
-def test_refreshing_when_others_filled_the_window_says_when_to_retry(make_router, clock):
-    router = make_router((provider("alpha", rate_limit=1),), guard_ms=25, clock=clock)
-    stale = router.pick_provider()  # t=0, never used
-    clock.advance(1030)
-    assert router.pick_provider().provider == "alpha"  # t=1030: another dispatcher fills the window
-    clock.advance(10)
-
-    assert router.refresh_slot(stale) == Decision(None, 1015, "rate_limited")  # frees at 1030 + 1025
-
-
-def test_only_a_chosen_decision_can_be_refreshed(make_router, clock):
-    router = make_router((provider("alpha", rate_limit=1),), clock=clock)
-    router.pick_provider()
+def test_only_a_booking_with_a_send_time_can_be_given_back(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=1),), horizon_ms=0, clock=clock)
+    router.book()
     with pytest.raises(ValueError):
-        router.refresh_slot(router.pick_provider())
+        router.give_back(router.book())
 
+
+def test_no_send_is_booked_before_the_callers_claim_can_be_done(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=2),), guard_ms=0, clock=clock)
+    assert router.book(not_before_ms=120).wait_ms == 120
+    assert router.book().wait_ms == 620  # spacing after the earlier booking, not a burst before it
+    assert router.book().wait_ms == 1120
+
+
+def test_a_long_schedule_is_searched_from_its_end(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=1000),), guard_ms=0, clock=clock)
+    waits = [router.book().wait_ms for _ in range(40)]
+    assert waits == [pytest.approx(i) for i in range(40)]  # 1 ms apart, past the 4 bookings walked
+
+
+# --- Pace: the jitter guard and the rate after a 429 ---
+
+
+def test_the_jitter_guard_follows_the_measured_arrival_spread_within_its_bounds(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=10),), guard_ms=10, guard_max_ms=100, clock=clock)
+    for offset in [5, 5, 5, 5] * 10:
+        router.record_outcome("alpha", True, arrival_offset_ms=offset)
+    assert router.provider_states()[0].jitter_guard_ms == 10  # steady arrivals: the least guard
+    for offset in [0, 40] * 20:
+        router.record_outcome("alpha", True, arrival_offset_ms=offset)
+    spread = router.provider_states()[0].jitter_guard_ms
+    assert 60 <= spread <= 100  # arrivals 40 ms apart: a guard that covers them
+    assert router.book().guard_ms == spread
+    assert router.book().wait_ms == pytest.approx(spacing_ms(10, spread))
+    for offset in [0, 500] * 20:
+        router.record_outcome("alpha", None, arrival_offset_ms=offset)
+    assert router.provider_states()[0].jitter_guard_ms == 100  # never past the largest
+
+
+def test_an_answer_without_a_time_leaves_the_guard_alone(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=10),), clock=clock)
+    router.record_outcome("alpha", False)  # a timeout: nothing to time
+    assert router.provider_states()[0].jitter_guard_ms == 10
+
+
+def test_a_429_lowers_the_rate_for_a_while_then_it_climbs_back(make_router, clock):
+    router = make_router((provider("alpha", rate_limit=10),), guard_ms=0, clock=clock)
+    assert router.record_outcome("alpha", None, throttled=True) is None
+    assert router.record_outcome("alpha", None, throttled=True) is None  # the same overshoot: one cut
+    [alpha] = router.provider_states()
+    assert (alpha.effective_rate_limit, alpha.healthy, alpha.failures) == (8.0, True, 0)
+    assert [router.book().wait_ms for _ in range(2)] == [0, 125]  # 8/s
+    clock.advance(1000)
+    router.record_outcome("alpha", None, throttled=True)  # another second, another 429
+    assert router.provider_states()[0].effective_rate_limit == pytest.approx(6.8, abs=0.01)  # (0.8 + 0.05) * 0.8
+    for _ in range(10):
+        clock.advance(1000)
+        router.record_outcome("alpha", None, throttled=True)
+    assert router.provider_states()[0].effective_rate_limit == 5.0  # never below half
+    clock.advance(10_000)
+    assert router.provider_states()[0].effective_rate_limit == 10.0  # 5% of the limit back per second
 
 # --- Health ---
 
@@ -291,7 +360,7 @@ def test_a_streak_of_failures_trips_a_provider_with_a_good_history(make_router, 
 
     assert changes[:4] == [None] * 4
     assert changes[4] == HealthChange("alpha", False, START_MS + COOLDOWN_MS, 100, 5)  # 5% failures: the streak
-    assert router.pick_provider(only="beta").provider == "beta"
+    assert router.book(only="beta").provider == "beta"
     assert "alpha" not in choose_many(router, 20)
 
 
@@ -354,10 +423,60 @@ def test_no_healthy_provider_says_when_the_first_cooldown_ends(make_router, cloc
     trip(router, "gamma")
     clock.advance(100_000)
     # alpha's cooldown started 120 s ago, the others' 100 s ago.
-    assert router.pick_provider() == Decision(None, COOLDOWN_MS - 120_000, "no_healthy")
+    assert router.book() == Booking(None, COOLDOWN_MS - 120_000, "no_healthy")
 
 
 # --- Choice ---
+
+
+NAMES = ("alpha", "beta", "gamma")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    tripped=st.sets(st.sampled_from(NAMES)),
+    excluded=st.lists(st.sampled_from(NAMES), unique=True),
+    last_failed=st.none() | st.sampled_from(NAMES),
+    gaps_ms=st.lists(st.integers(min_value=0, max_value=400), min_size=1, max_size=12),
+)
+def test_a_booking_never_goes_to_an_unhealthy_or_excluded_provider(make_router, tripped, excluded, last_failed,
+                                                                  gaps_ms):
+    clock = ManualClock()
+    router = make_router(tuple(provider(name, rate_limit=2) for name in NAMES), clock=clock)
+    for name in tripped:
+        trip(router, name)
+    healthy = set(NAMES) - tripped
+    for gap in gaps_ms:
+        clock.advance(gap)
+        booking = router.book(excluded=excluded, last_failed=last_failed)
+        if not healthy:
+            assert booking.reason == "no_healthy"
+            continue
+        if booking.provider is None:  # every candidate's schedule is past the horizon
+            assert booking.reason == "rate_limited"
+            continue
+        assert booking.provider in healthy
+        if healthy - set(excluded):
+            assert booking.provider not in excluded
+        elif healthy - {last_failed}:
+            assert booking.provider != last_failed
+
+
+def test_a_provider_that_tripped_after_a_booking_is_seen_unhealthy_at_send_time(make_router, clock):
+    router = make_router(clock=clock)
+    booking = router.book(only="alpha")
+    assert router.is_healthy(booking.provider)
+    trip(router, "alpha")
+    assert not router.is_healthy("alpha")
+    clock.advance(COOLDOWN_MS)
+    assert router.is_healthy("alpha")
+
+
+def test_health_at_send_time_reads_the_server_clock(make_router):
+    router = make_router()
+    assert router.is_healthy("alpha")
+    trip(router, "alpha")
+    assert not router.is_healthy("alpha")  # the cooldown key lives until the cooldown ends
 
 
 def test_weights_give_smooth_proportional_shares(make_router, clock):
@@ -401,23 +520,23 @@ def test_last_failed_is_retried_when_it_is_the_only_healthy_provider(make_router
     router = make_router(clock=clock)
     trip(router, "beta")
     trip(router, "gamma")
-    assert router.pick_provider(excluded=["alpha"], last_failed="alpha").provider == "alpha"
+    assert router.book(excluded=["alpha"], last_failed="alpha").provider == "alpha"
 
 
 def test_only_resends_to_that_provider(make_router, clock):
     router = make_router((provider("alpha"), provider("beta", rate_limit=1)), clock=clock)
     assert choose_many(router, 3, only="alpha", excluded=["alpha"], last_failed="alpha") == ["alpha"] * 3
-    assert router.pick_provider(only="beta").provider == "beta"
-    assert router.pick_provider(only="beta") == Decision(None, 1025, "rate_limited")
+    assert router.book(only="beta").provider == "beta"
+    assert router.book(only="beta").wait_ms == 1010  # beta's next free time, not alpha's
     trip(router, "alpha")
     clock.advance(1000)
-    assert router.pick_provider(only="alpha") == Decision(None, COOLDOWN_MS - 1000, "no_healthy")
+    assert router.book(only="alpha") == Booking(None, COOLDOWN_MS - 1000, "no_healthy")
 
 
 def test_unknown_provider_names_are_refused(make_router):
     router = make_router()
     with pytest.raises(ValueError, match="zeta"):
-        router.pick_provider(only="zeta")
+        router.book(only="zeta")
     with pytest.raises(ValueError, match="zeta"):
         router.record_outcome("zeta", success=True)
 
@@ -435,31 +554,35 @@ def test_provider_states_reflect_counts_health_and_rate_use(make_router, clock):
     router.record_outcome("alpha", success=True)
     router.record_outcome("alpha", success=False)
     trip(router, "beta")
-    choose_many(router, 3, only="alpha")
-    clock.advance(999)
+    choose_many(router, 3, only="alpha")  # booked 0, 144.3 and 288.6 ms from now: 7/s, paced
+    clock.advance(100)
     alpha, beta, gamma = router.provider_states()
     assert alpha.name == "alpha"
     assert (alpha.healthy, alpha.successes, alpha.failures, alpha.failure_rate) == (True, 1, 1, 0.5)
-    assert (alpha.rate_limit, alpha.weight, alpha.in_use_last_second, alpha.unhealthy_until_ms) == (7, 2, 3, None)
+    assert (alpha.rate_limit, alpha.weight, alpha.unhealthy_until_ms) == (7, 2, None)
+    assert (alpha.in_use_last_second, alpha.booked_ahead) == (1, 2)
+    assert (alpha.jitter_guard_ms, alpha.effective_rate_limit) == (10, 7.0)  # nothing measured yet: the least
     assert (beta.healthy, beta.failures, beta.failure_rate) == (False, 10, 1.0)
     assert beta.unhealthy_until_ms == START_MS + COOLDOWN_MS
     assert (gamma.successes, gamma.failures, gamma.failure_rate) == (0, 0, 0.0)
-    clock.advance(1)
-    assert router.provider_states()[0].in_use_last_second == 0
+    clock.advance(1200)
+    assert (router.provider_states()[0].in_use_last_second, router.provider_states()[0].booked_ahead) == (0, 0)
 
 
 def test_from_settings_applies_the_routing_settings(redis_backend, clock):
     env = {
+        "STAGE": "local",
         "SMS_PROVIDERS": '[{"name": "solo", "url": "http://127.0.0.1:9001/send", "rate_limit": 1}]',
         "REDIS_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
         "RATE_LIMIT_GUARD_MS": "0",
+        "SLOT_WAIT_MAX_MS": "400",
         "HEALTH_MIN_SAMPLES": "2",
         "UNHEALTHY_FOR_S": "60",
     }
     router = Router.from_settings(redis_backend, get_settings(env), clock=clock)
     try:
-        assert router.pick_provider().provider == "solo"
-        assert router.pick_provider() == Decision(None, 1000, "rate_limited")
+        assert router.book().provider == "solo"
+        assert router.book() == Booking(None, 600, "rate_limited")  # free at 1000 ms, 600 past the horizon
         router.record_outcome("solo", success=False)
         assert router.record_outcome("solo", success=False).unhealthy_until_ms == START_MS + 60_000
     finally:
@@ -469,7 +592,7 @@ def test_from_settings_applies_the_routing_settings(redis_backend, clock):
 def test_server_clock_decides_when_no_clock_is_injected(make_router, redis_backend):
     router = make_router()
     seconds, micros = redis_backend.time()
-    decision = router.pick_provider()
+    decision = router.book()
     assert decision.provider == "alpha"
     assert 0 <= decision.decided_at_ms - (seconds * 1000 + micros // 1000) < 5000
     assert router.record_outcome("alpha", success=True) is None
@@ -478,10 +601,10 @@ def test_server_clock_decides_when_no_clock_is_injected(make_router, redis_backe
 
 def test_decisions_survive_a_script_flush(make_router, redis_backend, clock):
     router = make_router(clock=clock)
-    assert router.pick_provider().provider == "alpha"
+    assert router.book().provider == "alpha"
     router.record_outcome("alpha", success=True)
     redis_backend.script_flush()
-    assert router.pick_provider().provider == "beta"
+    assert router.book().provider == "beta"
     assert router.record_outcome("beta", success=True) is None
     assert router.provider_states()[0].successes == 1
 
@@ -499,7 +622,9 @@ def unreachable_redis() -> redis.Redis:
 @pytest.mark.parametrize(
     "call",
     [
-        pytest.param(lambda router: router.pick_provider(), id="pick_provider"),
+        pytest.param(lambda router: router.book(), id="book"),
+        pytest.param(lambda router: router.give_back(Booking("alpha", 0, "booked", slot="x")), id="give_back"),
+        pytest.param(lambda router: router.is_healthy("alpha"), id="is_healthy"),
         pytest.param(lambda router: router.record_outcome("alpha", success=True), id="record_outcome"),
         pytest.param(lambda router: router.provider_states(), id="provider_states"),
     ],

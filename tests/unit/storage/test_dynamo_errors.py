@@ -56,7 +56,7 @@ def every_call(tables, clock):
         "reserve": lambda: keys.reserve("k", "b", "r"),
         "take_over": lambda: keys.take_over(KeyTaken("k", "b", "r", "2023-11-14T22:13:20.000Z", 0), "r2"),
         "remove_text": lambda: claims.remove_text(REQUEST_ID, 0),
-        "snapshot": lambda: snapshots.save([ProviderState("alpha", True, 0.0, 0, 0, None, 50, 1, 0)]),
+        "snapshot": lambda: snapshots.save([ProviderState("alpha", True, 0.0, 0, 0, None, 50, 1, 0, 0, 10, 50.0)]),
     }
 
 
