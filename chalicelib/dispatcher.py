@@ -183,9 +183,12 @@ class Dispatcher:
         if request is None or request.attempts != message.attempt:
             return True  # unknown, or a stale duplicate of an earlier attempt
         if request.status is Status.PROCESSING:
-            # The holder died between claim and record (its lease passed). Resend the SAME attempt to the
-            # SAME provider: the Idempotency-Key "{id}-{attempt}" makes the provider answer the first
-            # send's result instead of sending twice.
+            # The holder died (its lease passed). If the provider's answer was recorded, only the status write
+            # was lost: finish from the record, never a second send. Else resend the SAME attempt to the SAME
+            # provider: the Idempotency-Key "{id}-{attempt}" makes an http-json provider answer the first
+            # send's result instead of sending twice (vendors without one: docs/reliability.md).
+            if self._outcomes.finish_recorded(message, request):
+                return True
             booking, send_at = self._book(only=request.provider_used, not_before_ms=self._claim_lead.ms())
             if booking.provider is None:
                 return self._wait_in_queue(message, record, booking.wait_ms)

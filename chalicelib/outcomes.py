@@ -20,7 +20,7 @@ from chalicelib.providers import Outcome, SendResult
 from chalicelib.router import HealthChange, Router
 from chalicelib.storage.claims import ClaimLedger
 from chalicelib.storage.health_snapshots import HealthSnapshots
-from chalicelib.storage.records import Claim
+from chalicelib.storage.records import Claim, RequestSnapshot
 from chalicelib.storage.requests import RequestStore
 
 
@@ -58,6 +58,22 @@ class OutcomeRecorder:
         self._requests.record_attempt(claim.request_id, claim.attempt, result)
         self._record_answer(result, arrival_offset_ms)
         self._move_on(message, claim, result)
+
+    def finish_recorded(self, message: DispatchMessage, request: RequestSnapshot) -> bool:
+        """A claim whose holder died after the provider answered and the answer was recorded, but before the
+        request's status moved on: finish from the record (no second send). False when no answer of this
+        attempt was recorded (the holder died before or during the send)."""
+        recorded = self._requests.attempt_record(request.id, message.attempt)
+        if recorded is None or recorded.provider != request.provider_used:
+            return False
+        result = SendResult(recorded.provider, Outcome(recorded.outcome), recorded.status_code,
+                            recorded.latency_ms or 0, recorded.message_id, recorded.error)
+        claim = Claim(request.id, message.attempt, recorded.provider, request.phone, request.text or "",
+                      request.retries, request.excluded)
+        logger.warning("finishing an abandoned attempt from its record",
+                       extra={"request_id": request.id, "attempt": message.attempt, "outcome": recorded.outcome})
+        self._move_on(message, claim, result)
+        return True
 
     def _record_answer(self, result: SendResult, arrival_offset_ms: float | None) -> None:
         success = result.outcome is Outcome.ACCEPTED if result.outcome.counts_for_health else None

@@ -73,6 +73,7 @@ class AttemptRecord:
     attempt: int
     provider: str
     outcome: str
+    message_id: str | None
     status_code: int | None
     latency_ms: int | None
     error: str | None
@@ -85,6 +86,7 @@ class AttemptRecord:
             attempt=int(item.attempt),
             provider=item.provider,
             outcome=item.outcome,
+            message_id=item.message_id,
             status_code=_int(item.status_code),
             latency_ms=_int(item.latency_ms),
             error=item.error,

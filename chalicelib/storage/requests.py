@@ -100,6 +100,14 @@ class RequestStore:
         with dynamo_errors():
             return [AttemptRecord.of(item) for item in self._responses.query(request_id, consistent_read=True)]
 
+    def attempt_record(self, request_id: str, attempt: int) -> AttemptRecord | None:
+        """The record of one attempt, or None when none was written."""
+        with dynamo_errors():
+            try:
+                return AttemptRecord.of(self._responses.get(request_id, attempt, consistent_read=True))
+            except DoesNotExist:
+                return None
+
     def record_attempt(self, request_id: str, attempt: int, result: SendResult) -> None:
         """One sms_responses item per attempt, written before the status changes."""
         now = self._clock()
@@ -109,6 +117,7 @@ class RequestStore:
             id=f"{request_id}-{attempt}",
             provider=result.provider,
             outcome=str(result.outcome),
+            message_id=result.message_id,
             status_code=result.status_code,
             latency_ms=result.latency_ms,
             error=result.error,

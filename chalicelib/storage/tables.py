@@ -88,6 +88,7 @@ class SmsResponseModel(Model):
     id = UnicodeAttribute()  # "{request_id}-{attempt}", also the provider Idempotency-Key
     provider = UnicodeAttribute()
     outcome = UnicodeAttribute()  # accepted | refused | throttled | provider_failure
+    message_id = UnicodeAttribute(null=True)  # the provider's id of the message, when it accepted it
     status_code = NumberAttribute(null=True)
     latency_ms = NumberAttribute(null=True)
     error = UnicodeAttribute(null=True)

@@ -480,6 +480,39 @@ def test_crash_between_claim_and_record_is_completed_once_on_the_same_provider(h
     assert h.sims["alpha"].arrivals() == []
 
 
+@pytest.mark.parametrize(("mode", "ends"), [("ok", "sent"), ("reject", "failed"), ("fail", "retrying")])
+def test_an_answer_recorded_before_a_crash_is_finished_from_its_record_without_a_second_send(harness, clock, mode,
+                                                                                             ends):
+    """Defect B2: the provider answered and the attempt record was written, but the status write failed (the
+    dispatcher died, or DynamoDB refused it). After the lease, the takeover finishes from the record."""
+    def status_write_fails_once(claims):
+        failed = []
+
+        def fail_first(real):
+            def write(*args, **kwargs):
+                if not failed:
+                    failed.append(True)
+                    raise DependencyUnavailable("DynamoDB unavailable")
+                return real(*args, **kwargs)
+            return write
+
+        return Wrapped(claims, mark_sent=fail_first(claims.mark_sent), mark_failed=fail_first(claims.mark_failed),
+                       mark_retrying=fail_first(claims.mark_retrying))
+
+    h = harness({"alpha": mode}, claims_wrapper=status_write_fails_once)
+    message = h.accept()
+    assert len(h.deliver(message)["batchItemFailures"]) == 1  # the record comes back ...
+    [recorded] = h.attempts(message.id)
+    clock.advance(61)  # ... and is received again after the lease
+    assert h.deliver(message) == {"batchItemFailures": []}
+
+    item = h.request(message.id)
+    assert (item.status, item.attempts) == (ends, 1)
+    assert len(h.sims["alpha"].arrivals()) == 1  # one send, whatever the provider would do with a second
+    if mode == "ok":
+        assert item.provider_message_id == recorded.message_id == h.sims["alpha"].sent()[0]["message_id"]
+
+
 def test_live_claim_held_elsewhere_sends_the_record_back(harness):
     h = harness({"alpha": "ok"})
     message = h.accept()
