@@ -20,12 +20,15 @@ CloudFormation lacks two types infra/ uses, a secret and a Redis replication gro
 ``install_dynamodb_atomic_writes`` makes moto's conditional writes atomic, as DynamoDB's are: moto
 checks a condition and then writes, so two threads of its server can both pass the same condition, and
 two concurrent claims of one attempt could both succeed (docs/benchmarks.md has the observation).
+``--chaos`` (the chaos stacks of localdev/chaos.py) adds ``RefusedCalls``: one DynamoDB action on one table
+answered 500 InternalServerError for a while, so a fault can lose a write other calls around it make.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import signal
@@ -231,12 +234,68 @@ def _install_cloudformation_models() -> None:
             }[attribute_name]
 
 
+class RefusedCalls:
+    """WSGI middleware: ``POST /_chaos/refuse {"action": "UpdateItem", "table": "sms_requests", "seconds": 4}``
+    makes every call of that DynamoDB action on that table fail with 500 InternalServerError (the answer
+    DynamoDB gives when it cannot serve a request) until the seconds pass; the rest is served as usual."""
+
+    PATH = "/_chaos/refuse"
+
+    def __init__(self, app):
+        self._app = app
+        self._lock = threading.Lock()
+        self._rules: list[tuple[str, str, float]] = []  # (X-Amz-Target, table, until on the monotonic clock)
+        self.refused = 0
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO") == self.PATH and environ.get("REQUEST_METHOD") == "POST":
+            return self._add_rule(environ, start_response)
+        tables = self._refused_tables(environ.get("HTTP_X_AMZ_TARGET", ""))
+        if tables:
+            body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+            environ["wsgi.input"] = io.BytesIO(body)
+            if json.loads(body or b"{}").get("TableName") in tables:
+                with self._lock:
+                    self.refused += 1
+                return self._answer(start_response, "500 Internal Server Error", {
+                    "__type": "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                    "message": "Internal server error (refused by the chaos rule)"})
+        return self._app(environ, start_response)
+
+    def _add_rule(self, environ, start_response):
+        try:
+            rule = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+            target = f"DynamoDB_20120810.{rule['action']}"
+            until = time.monotonic() + float(rule["seconds"])
+            table = str(rule["table"])
+        except (ValueError, KeyError, TypeError) as exc:
+            return self._answer(start_response, "400 Bad Request", {"error": f"want action, table, seconds: {exc}"})
+        with self._lock:
+            self._rules.append((target, table, until))
+        return self._answer(start_response, "200 OK", {"refusing": target, "table": table, "seconds": rule["seconds"]})
+
+    def _refused_tables(self, target: str) -> set[str]:
+        if not target.startswith("DynamoDB_"):
+            return set()
+        now = time.monotonic()
+        with self._lock:
+            self._rules = [rule for rule in self._rules if rule[2] > now]
+            return {table for rule_target, table, _ in self._rules if rule_target == target}
+
+    @staticmethod
+    def _answer(start_response, status: str, body: dict):
+        data = json.dumps(body).encode()
+        start_response(status, [("Content-Type", "application/x-amz-json-1.0"), ("Content-Length", str(len(data)))])
+        return [data]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5055)
     parser.add_argument("--stock", action="store_true", help="run moto as it ships, without the SQS speedups")
     parser.add_argument("--threads", type=int, default=48, help="request threads (long polls hold one each)")
+    parser.add_argument("--chaos", action="store_true", help="accept POST /_chaos/refuse (RefusedCalls)")
     args = parser.parse_args(argv)
     install_dynamodb_atomic_writes()
     install_deploy_support()
@@ -248,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     # waitress, not werkzeug's dev server: werkzeug closes every connection after one answer (so each AWS
     # call paid a TCP connect and a new thread); waitress keeps them alive and serves from a thread pool.
     # Threads: long polls (ReceiveMessage with WaitTimeSeconds) each hold one for up to 20 s.
-    server = create_server(DomainDispatcherApplication(create_backend_app), host=args.host, port=args.port,
+    app = DomainDispatcherApplication(create_backend_app)
+    server = create_server(RefusedCalls(app) if args.chaos else app, host=args.host, port=args.port,
                            threads=args.threads, connection_limit=1000, channel_timeout=120,
                            ident="moto", clear_untrusted_proxy_headers=False)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "task queue depth" warnings under load

@@ -12,6 +12,9 @@ Faults (each against the same stack, simulators and routing state reset in betwe
   provider_garbage  alpha answers 200 with an HTML body
   orphaned_keys     every request carries an Idempotency-Key, and a quarter of the keys were reserved by calls
                     that died before storing their request: the clients retry on 409 until a takeover
+  status_write_lost the providers answer after 600 ms and, three times for 2 s, DynamoDB refuses UpdateItem on
+                    the requests table: answers get recorded but the status write fails; each such attempt
+                    is finished from its record once its lease passes, and none is sent again (defect B2)
 
 After each fault the audit checks that every accepted request (202) ends `sent` or `failed`, that no
 request reached the providers twice (the simulators' /_sent entries per reference, all providers
@@ -531,8 +534,50 @@ def fault_orphaned_keys(stack: Stack, rate: float, duration_s: float, settle_s: 
     return result
 
 
+def refuse_dynamodb(aws_endpoint_url: str, action: str, table: str, seconds: float) -> None:
+    """The AWS emulator (started with --chaos) answers this DynamoDB action on this table with 500s for a while."""
+    httpx.post(f"{aws_endpoint_url}/_chaos/refuse", json={"action": action, "table": table, "seconds": seconds},
+               timeout=5).raise_for_status()
+
+
+def second_sends(simulators: dict[str, str]) -> int:
+    """Sends that repeated an attempt a provider had already answered (the same Idempotency-Key again): the
+    http-json simulators do not send those twice, but a vendor without idempotency keys would."""
+    return sum(1 for base in simulators.values()
+               for arrival in httpx.get(f"{base}/_arrivals", timeout=30).json() if arrival.get("duplicate"))
+
+
+def finished_from_record(log_dir: Path) -> int:
+    """Attempts the dispatchers finished from their recorded answer (their status write had been lost)."""
+    return sum(path.read_text(errors="replace").count("finishing an abandoned attempt from its record")
+               for path in log_dir.glob("dispatcher-*.log"))
+
+
+def fault_status_write_lost(stack: Stack, rate: float, duration_s: float, settle_s: float,
+                            windows: int = 3, window_s: float = 2.0) -> FaultResult:
+    """Defect B2: the provider accepted, its answer was recorded, then the status write failed (DynamoDB
+    refused UpdateItem on the requests table for a while). Once the claim's lease passes, the attempt is
+    finished from its record: no second send of it, to any provider."""
+    for name in stack.simulators:  # answers slow enough that sends are in flight when a window opens
+        stack.configure(name, latency_ms=600)
+    table = stack.env.get("REQUESTS_TABLE") or "sms_requests"
+    already = finished_from_record(stack.log_dir)
+    load = Load(stack.api_url, stack.api_key, rate, duration_s, "lostwrite").start()
+    for _ in range(windows):
+        time.sleep(duration_s / (windows + 1))
+        refuse_dynamodb(stack.state["aws_endpoint_url"], "UpdateItem", table, window_s)
+    load.join(duration_s + 60)
+    result = FaultResult("status_write_lost", audit(stack.http, stack.simulators, load.accepted_ids, settle_s))
+    _summarise(load, result)
+    repeated = second_sends(stack.simulators)
+    result.audit.duplicates += repeated
+    result.note = (f"UpdateItem on {table} refused {windows} x {window_s:g} s; attempts finished from their "
+                   f"record: {finished_from_record(stack.log_dir) - already}; attempts sent again: {repeated}")
+    return result
+
+
 FAULTS = ("kill_dispatcher", "restart_redis", "redis_read_only", "aws_refuses", "provider_hangs",
-          "provider_garbage", "orphaned_keys")
+          "provider_garbage", "orphaned_keys", "status_write_lost")
 
 
 def run(faults: Iterable[str], rate: float, duration_s: float, settle_s: float,
@@ -561,6 +606,8 @@ def run(faults: Iterable[str], rate: float, duration_s: float, settle_s: float,
                     result = fault_redis_read_only(stack, redis_server, rate, duration_s, settle_s)
                 elif fault == "orphaned_keys":
                     result = fault_orphaned_keys(stack, rate, duration_s, settle_s)
+                elif fault == "status_write_lost":
+                    result = fault_status_write_lost(stack, rate, duration_s, settle_s)
                 elif fault == "aws_refuses":
                     result = fault_aws_refuses(stack, rate, duration_s, settle_s)
                 elif fault == "provider_hangs":

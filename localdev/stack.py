@@ -166,10 +166,12 @@ class LocalStack:
         if not port_is_free(port):
             port = free_port()
         # AWS_FAULT_PROXY=1: the emulator on an internal port, localdev.fault_proxy on `port`, so chaos tests
-        # can make "AWS" refuse connections (the proxy's control URL goes into the state file).
+        # can make "AWS" refuse connections (the proxy's control URL goes into the state file), and the
+        # emulator with --chaos, so they can make it refuse one DynamoDB action on one table.
         emulator_port = free_port() if env.get("AWS_FAULT_PROXY") == "1" else port
+        chaos = ["--chaos"] if emulator_port != port else []
         self._spawn("moto", [PYTHON, "-m", "localdev.aws_emulator", "--host", "127.0.0.1", "--port",
-                             str(emulator_port)])
+                             str(emulator_port), *chaos])
         if emulator_port != port:
             control_port = free_port()
             self._spawn("aws-fault-proxy", [PYTHON, "-m", "localdev.fault_proxy", "--listen", f"127.0.0.1:{port}",

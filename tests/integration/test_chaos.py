@@ -144,6 +144,32 @@ def test_orphaned_idempotency_keys_end_in_one_request_each_sent_once(fresh_stack
     assert result.sent == result.accepted == 40
 
 
+def test_a_lost_status_write_after_an_accepted_send_is_finished_from_its_record_never_sent_again(fresh_stack):
+    """Defect B2 under load: answers recorded, then DynamoDB refused the status writes (UpdateItem on the
+    requests table) for 2 s twice. Each such attempt ends from its record once its lease passes."""
+    from localdev.chaos import finished_from_record, refuse_dynamodb, second_sends
+
+    for name in fresh_stack.simulators:  # slow answers: sends are in flight when the writes start failing
+        fresh_stack.configure(name, latency_ms=600)
+    already = finished_from_record(fresh_stack.log_dir)
+    try:
+        load = _load(fresh_stack, rate=10, duration_s=8, label="lostwrite")
+        for _ in range(2):
+            time.sleep(2.5)
+            refuse_dynamodb(fresh_stack.state["aws_endpoint_url"], "UpdateItem", "sms_requests", seconds=2)
+        load.join(60)
+        result = _audit(fresh_stack, load)
+    finally:
+        for name in fresh_stack.simulators:
+            fresh_stack.configure(name, latency_ms=5)
+
+    assert Counter(a.status for a in load.answers) == {202: len(load.answers)}  # intake writes are PutItems
+    assert (result.lost, result.duplicates) == (0, 0), result
+    assert result.sent == result.accepted
+    assert second_sends(fresh_stack.simulators) == 0  # no attempt went to a provider again ...
+    assert finished_from_record(fresh_stack.log_dir) > already  # ... though the fault hit answered sends
+
+
 def test_health_reports_redis_down_with_503(fresh_stack, own_redis):
     own_redis.kill()
     try:
