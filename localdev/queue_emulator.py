@@ -120,6 +120,7 @@ class EventSourceMapping:
         batching_window_s: float = 1.0,
         concurrency: int = 4,
         wait_time_s: int = 20,
+        visibility_timeout_s: int | None = None,
     ):
         self._sqs = sqs
         self.queue_url = queue_url
@@ -129,6 +130,10 @@ class EventSourceMapping:
         self._window_s = batching_window_s
         self._concurrency = concurrency
         self._wait_time_s = wait_time_s
+        # Set: each receive asks for it, whatever the queue says. A queue a previous run left behind may hold
+        # messages out of sight for its own, longer timeout, and a stopped run's long poll that the emulated
+        # SQS still holds open takes a message out of sight for that long too.
+        self._visibility_timeout_s = visibility_timeout_s
         self._stop = threading.Event()
         self._slots = threading.BoundedSemaphore(concurrency)
         self._poller: threading.Thread | None = None
@@ -165,7 +170,8 @@ class EventSourceMapping:
                 self._slots.release()
                 self._stop.wait(1.0)
                 continue
-            if not messages or self._stop.is_set():  # stopping: what was received comes back after its visibility
+            if not messages or self._stop.is_set():
+                self._release(messages)  # stopping: what was received goes back on the queue now
                 self._slots.release()
                 gather = False
                 continue
@@ -173,14 +179,28 @@ class EventSourceMapping:
             threading.Thread(target=self._invoke_in_slot, args=(messages,), name="esm-invocation", daemon=True).start()
 
     def _receive(self) -> list[dict]:
+        visibility = {} if self._visibility_timeout_s is None else {"VisibilityTimeout": self._visibility_timeout_s}
         response = self._sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=self._wait_time_s,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
+            **visibility,
         )
         return response.get("Messages", [])
+
+    def _release(self, messages: list[dict]) -> None:
+        """Visible again at once: received, never handed to the handler."""
+        if not messages:
+            return
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+                   for i, m in enumerate(messages)]
+        try:
+            self._sqs.change_message_visibility_batch(QueueUrl=self.queue_url, Entries=entries)
+        except (BotoCoreError, ClientError) as exc:  # they come back after their visibility timeout instead
+            print(f"queue emulator: could not release {len(messages)} messages ({type(exc).__name__})",
+                  file=sys.stderr)
 
     def _invoke_in_slot(self, messages: list[dict]) -> None:
         try:
@@ -253,7 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         load_handler(args.init)()
     mapping = EventSourceMapping(sqs, queue_url, load_handler(args.handler), region=region,
                                  batch_size=args.batch_size, batching_window_s=args.window,
-                                 concurrency=args.concurrency)
+                                 concurrency=args.concurrency,
+                                 visibility_timeout_s=stack.dispatch_visibility_timeout_s)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -142,3 +142,58 @@ def test_nothing_is_received_while_every_invocation_slot_is_busy(aws):
     finally:
         release.set()
         mapping.stop()
+
+
+def test_a_queue_left_with_a_long_visibility_timeout_gives_a_failed_message_back_after_the_mappings_own(aws):
+    """A previous run's queue holds messages out of sight for 180 s; this run's mapping asks for 1 s."""
+    import threading
+
+    sqs = aws.sqs
+    url = sqs.create_queue(QueueName="left-behind", Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
+    send(sqs, url, "again")
+    seen, twice = [], threading.Event()
+
+    def handler(event, context):
+        seen.extend(r["body"] for r in event["Records"])
+        if len(seen) == 2:
+            twice.set()
+            return {"batchItemFailures": []}
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in event["Records"]]}
+
+    mapping = EventSourceMapping(sqs, url, handler, region=REGION, batching_window_s=0, concurrency=1,
+                                 wait_time_s=0, visibility_timeout_s=1).start()
+    try:
+        assert twice.wait(10), seen
+    finally:
+        mapping.stop()
+    assert seen == ["again", "again"]
+
+
+def test_messages_received_as_the_mapping_stops_go_back_on_the_queue_at_once(aws):
+    """Stopping while a receive is in flight: what it brings is released, not hidden for the visibility timeout."""
+    import threading
+
+    sqs = aws.sqs
+    url = sqs.create_queue(QueueName="stopping", Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
+    send(sqs, url, "a", "b")
+    handled: list[str] = []
+
+    class StopsDuringReceive:
+        def __getattr__(self, name):
+            return getattr(sqs, name)
+
+        def receive_message(self, **kwargs):
+            messages = sqs.receive_message(**kwargs)
+            stopper = threading.Thread(target=mapping.stop)
+            stopper.start()
+            time.sleep(0.3)  # the stop is under way when the receive returns
+            return messages
+
+    mapping = EventSourceMapping(StopsDuringReceive(), url, lambda event, context: handled.append(event),
+                                 region=REGION, batching_window_s=0, concurrency=1, wait_time_s=0)
+    mapping.start()
+    time.sleep(1.0)
+    mapping.stop()
+
+    assert handled == []
+    assert left_on_queue(sqs, url) == ["a", "b"]
