@@ -75,4 +75,6 @@ def _parse_message(body: bytes) -> dict[str, Any] | None:
         return None
     reference = message.get("reference")
     reference = reference if isinstance(reference, str) else None
-    return {"to": message["to"], "text": message["text"], "reference": reference, "fields": {"reference": reference}}
+    options = {name: message[name] for name in ("from", "validity_s") if name in message}  # only when sent
+    return {"to": message["to"], "text": message["text"], "reference": reference,
+            "fields": {"reference": reference, **options}}
