@@ -1,6 +1,7 @@
 """The simulator's ``http-json`` wire: the gateway's own provider contract (docs/providers.md#http-json).
 
-    POST /send  {"to", "text", "reference"}  Idempotency-Key: <id>-<attempt>  Authorization: Bearer <api_key>
+    POST /send  {"to", "text", "reference"[, "from", "validity_s"]}
+                Idempotency-Key: <id>-<attempt>  Authorization: Bearer <api_key>
     200 {"message_id"} | 400/401/404/422/429/500/503 {"error"}
 """
 
