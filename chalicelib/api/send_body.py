@@ -134,9 +134,10 @@ class SendSmsBody(BaseModel):
     send_at: str | None = Field(
         default=None,
         max_length=64,
-        description="Send no earlier than this time: ISO-8601 with a UTC offset (Z or +hh:mm), at most 7 days "
-        f"ahead; up to {SEND_AT_SKEW_S} s in the past is read as now. The request stays pending until then.",
-        examples=["2026-12-01T09:00:00Z"],
+        # No example: any fixed time is in the past one day, and refused.
+        description="Send no earlier than this time: ISO-8601 with a UTC offset (Z or +hh:mm), such as "
+        "2026-12-01T09:00:00Z, at most 7 days ahead; up to "
+        f"{SEND_AT_SKEW_S} s in the past is read as now. The request stays pending until then.",
         json_schema_extra={"format": "date-time"},
     )
     callback_url: str | None = Field(
@@ -187,6 +188,9 @@ def parse_send_request(
     _check_body_size(raw_body, max_body_bytes)
     _require_json_media_type(content_type)
     fields = _decode_json_object(_body_text(raw_body))
+    validity = fields.get("validity_s")
+    if isinstance(validity, float) and validity.is_integer():
+        fields["validity_s"] = int(validity)  # 600.0 is the integer 600 in JSON (and in its Schema)
     try:
         request = SendSmsBody.model_validate(fields)
     except ValidationError as exc:

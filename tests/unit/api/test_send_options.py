@@ -38,6 +38,7 @@ def test_no_option_leaves_every_option_unset():
         pytest.param({"from": "+14155550199"}, "sender", "+14155550199", id="from-e164"),
         pytest.param({"validity_s": MIN_VALIDITY_S}, "validity_s", MIN_VALIDITY_S, id="validity-least"),
         pytest.param({"validity_s": MAX_VALIDITY_S}, "validity_s", MAX_VALIDITY_S, id="validity-most"),
+        pytest.param({"validity_s": 600.0}, "validity_s", 600, id="validity-whole-number-written-as-float"),
         pytest.param({"send_at": "2026-12-01T09:00:00Z"}, "send_at",
                      datetime(2026, 12, 1, 9, tzinfo=UTC).timestamp(), id="send-at-utc"),
         pytest.param({"send_at": "2026-12-01T10:30:00.250+01:30"}, "send_at",
