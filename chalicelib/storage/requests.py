@@ -86,7 +86,7 @@ class RequestStore:
             expires_at=int(starts) + ttl_s,
             work_shard=work_shard(request_id),
             due_at=due_at,
-            purge_at=self._purge_at(now),
+            purge_at=self._purge_at(starts),  # RETENTION_DAYS after it could first be sent, not before
         )
         try:
             with dynamo_errors():

@@ -163,3 +163,10 @@ def test_sender_must_be_one_of_the_clients_senders_when_it_has_some(intake):
 
 def test_client_without_senders_may_use_any_valid_sender(intake):
     assert intake.accept(sms(sender="ANYONE"), client=CLIENT).status is Status.PENDING
+
+
+def test_a_scheduled_request_is_kept_its_retention_after_send_at(intake, tables, clock, settings):
+    send_at = clock() + 7 * 86400
+    accepted = intake.accept(sms(send_at=send_at), client=CLIENT)
+    purge_at = tables.requests.get(accepted.id).purge_at
+    assert purge_at.timestamp() == int(send_at) + settings.retention_days * 86400
