@@ -128,7 +128,8 @@ def send_sms():
     settings = wiring.get_settings()
     sms = parse_send_request(request.raw_body, request.headers.get("content-type"),
                              default_region=settings.default_region, max_body_bytes=settings.max_body_bytes,
-                             allowed_number_types=settings.allowed_number_types)
+                             allowed_number_types=settings.allowed_number_types,
+                             allow_http_callback=settings.is_local)
     idempotency_key = parse_idempotency_key(request.headers.get("idempotency-key"))
     accepted = wiring.get_intake().accept(sms, client=client, idempotency_key=idempotency_key)
     return Response(body=SmsAccepted.of(accepted).to_body(), status_code=202, headers=accepted.headers)
@@ -141,7 +142,7 @@ def list_sms():
     query = parse_list_query(app.current_request.query_params,
                              known_providers=[p.name for p in wiring.get_settings().providers])
     wanted = ListFilter(client=client.name, status=query.status, provider=query.provider, since=query.since,
-                        until=query.until)
+                        until=query.until, reference=query.reference)
     items, next_cursor = wiring.get_queries().list_requests(
         wanted, limit=query.limit, cursor=query.cursor, cursor_key=wiring.get_registry().cursor_key)
     return SmsList.page(items, next_cursor).to_body()

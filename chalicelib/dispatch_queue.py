@@ -7,6 +7,7 @@ reads those from the request it claims, so the queue holds no personal data.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,6 +29,7 @@ class DispatchMessage:
     last_failed: str | None = None
     avoid: tuple[str, ...] = field(default=())  # skip once (a provider that just answered 429)
     expires_at: int = 0  # epoch s: past this, a message not yet sent ends `failed` (expired)
+    not_before: float | None = None  # epoch s: the request's send_at; arriving earlier, it goes back to wait
 
     def to_body(self) -> str:
         data = {k: v for k, v in asdict(self).items() if v not in ((), None)}
@@ -45,6 +47,7 @@ class DispatchMessage:
                 last_failed=data.get("last_failed"),
                 avoid=tuple(data.get("avoid", ())),
                 expires_at=int(data.get("expires_at", 0)),
+                not_before=float(data["not_before"]) if data.get("not_before") is not None else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise MalformedMessage(f"malformed dispatch message: {type(exc).__name__}") from None
@@ -65,7 +68,19 @@ def message_for(request: RequestSnapshot) -> DispatchMessage:
         excluded=request.excluded,
         last_failed=request.excluded[-1] if request.excluded else None,
         expires_at=request.expires_at,
+        not_before=request.not_before,
     )
+
+
+def queued_at_once(not_before: float | None, now: float) -> bool:
+    """Whether a request goes on the queue when it is accepted: its send time is within SQS's longest delay.
+    A later one waits in the table until the sweeper finds it due (``RequestStore.create``)."""
+    return delay_until(not_before, now) <= MAX_DELAY_S
+
+
+def delay_until(not_before: float | None, now: float) -> int:
+    """Whole seconds from ``now`` to ``not_before``, rounded up: a message delayed this long is never early."""
+    return 0 if not_before is None else max(0, math.ceil(not_before - now))
 
 
 class DispatchQueue:

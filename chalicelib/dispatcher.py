@@ -3,6 +3,7 @@
 Per record (``dispatch_message``):
   0. invocation ending?  -> a copy back on the queue at once (no send may outlive the Lambda)
   1. expired?            -> failed (expired)
+     before its send_at?  -> back on the queue, delayed until then (a redrive, a sweeper's copy): never early
   2. book a send         -> Redis, one atomic step (health, exclusions, weighted round-robin, the provider's
                             earliest free send time, paced), no earlier than this process's claim usually takes
      nothing to book     -> the message waits on the queue (its visibility extended), not a retry
@@ -22,8 +23,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 
-from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchMessage, DispatchQueue, message_for
+from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchMessage, DispatchQueue, delay_until, message_for
 from chalicelib.errors import ClaimConflict, GatewayError, RetryableError
 from chalicelib.lifecycle import CLAIMABLE, Status
 from chalicelib.logs import log_context, logger
@@ -107,6 +109,8 @@ class Dispatcher:
             if self._claims.expire(message.id):
                 logger.info("request expired", extra={"request_id": message.id})
             return True
+        if delay_until(message.not_before, self._clock()):
+            return self._wait_for_send_at(message, message.not_before)
         excluded = tuple(dict.fromkeys((*message.excluded, *message.avoid)))
         booking, send_at = self._book(excluded=excluded, last_failed=message.last_failed,
                                       not_before_ms=self._claim_lead.ms())
@@ -122,7 +126,21 @@ class Dispatcher:
             self._give_back(booking)
             raise
         self._claim_lead.observe(self._monotonic() - claim_started)
+        if delay_until(claim.not_before, self._clock()):
+            # The stored send_at is later than the message knew (a message from before it carried one): the claim
+            # and the booking go back unused.
+            self._give_back(booking)
+            self._claims.release(claim)
+            return self._wait_for_send_at(message, claim.not_before)
         return self._send_when_booked(message, record, claim, booking, send_at)
+
+    def _wait_for_send_at(self, message: DispatchMessage, not_before: float) -> bool:
+        """A message that arrived before its request's send_at goes back, delayed until then (15 min at most:
+        a later one comes round again)."""
+        delay_s = delay_until(not_before, self._clock())
+        self._queue.send(replace(message, not_before=not_before), delay_s=min(delay_s, MAX_DELAY_S))
+        logger.info("before its send_at; requeued", extra={"request_id": message.id, "delay_s": delay_s})
+        return True
 
     def _book(self, **choice) -> tuple[Booking, float]:
         """A booking, and its send time on this process's monotonic clock."""
@@ -150,12 +168,20 @@ class Dispatcher:
             self._sleep(max(0.0, send_at - self._monotonic()))
         started = self._monotonic()
         provider = self._providers[claim.provider]
-        result = provider.send(phone=claim.phone, text=claim.text, request_id=claim.request_id, attempt=claim.attempt)
+        result = provider.send(phone=claim.phone, text=claim.text, request_id=claim.request_id, attempt=claim.attempt,
+                               sender=claim.sender, validity_s=self._validity_left(claim))
         # When the send arrived relative to its booked time, at the latest: how late it left plus its round trip
         # (the provider counted it somewhere in between; nothing to time when it never got an answer).
         offset_ms = None if result.status_code is None else (started - send_at) * 1000 + result.latency_ms
         self._outcomes.record(message, claim, result, arrival_offset_ms=offset_ms)
         return True
+
+    def _validity_left(self, claim: Claim) -> int | None:
+        """What is left of the client's time to live, for the provider: it counts from send_at (or acceptance),
+        not from this attempt. None when the client gave none (the provider's configured default applies)."""
+        if claim.validity_s is None:
+            return None
+        return max(1, int(claim.expires_at - self._clock()))
 
     def _give_back(self, booking: Booking) -> None:
         try:

@@ -1,13 +1,16 @@
 """Intake: accept a validated SMS for one client, store it ``pending`` and queue its payload.
 
 Order matters for "nothing lost" and "sent once":
-  1. the client's own rules (destination countries);
+  1. the client's own rules (destination countries, sender ids);
   2. the Idempotency-Key is reserved first, so concurrent duplicates resolve to one request;
      a replay is answered from what the key holds and costs no share of the client's limits;
   3. the client's rate limit and daily quota (a 429 gives the key back; with Redis down, the request is
      accepted uncounted rather than refused: intake stays open through a Redis restart);
   4. the request is stored before it is queued; when queueing fails it is removed again and the
-     client gets a 503 (it was never accepted), with its share of the limits given back.
+     client gets a 503 (it was never accepted), with its share of the limits given back. A request with a
+     send_at within SQS's longest delay (15 min) is queued with that delay; a later one is only stored, and
+     the sweeper queues it when it is 15 minutes from due. Either way its share of the client's limits is
+     taken now, at acceptance (the provider limits apply when it is sent).
 A key whose first call died between reserving it and storing its request is answered 409 with
 Retry-After while that call could still be running, and taken over (conditionally) once it cannot.
 """
@@ -18,11 +21,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chalicelib.api.send_body import ValidSms
+from chalicelib.api.send_body import MAX_SCHEDULE_AHEAD_S, SEND_AT_SKEW_S, ValidSms
 from chalicelib.client_limits import Admission, ClientLimiter
 from chalicelib.clients import Client
-from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
-from chalicelib.errors import Conflict, DependencyUnavailable, GatewayError, UnprocessableEntity
+from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue, delay_until, queued_at_once
+from chalicelib.errors import Conflict, DependencyUnavailable, GatewayError, UnprocessableEntity, ValidationFailed
 from chalicelib.lifecycle import Status
 from chalicelib.logs import logger
 from chalicelib.storage.idempotency import IdempotencyKeys, Reservation, fingerprint
@@ -38,6 +41,8 @@ class Accepted:
     encoding: str
     segments: int
     created_at: str
+    reference: str | None = None
+    send_at: str | None = None
     replayed: bool = False  # True when an Idempotency-Key returned an earlier request
     headers: dict[str, str] = field(default_factory=dict)  # the client's RateLimit-* after this request
 
@@ -55,15 +60,23 @@ class Intake:
 
     def accept(self, sms: ValidSms, *, client: Client, idempotency_key: str | None = None) -> Accepted:
         _check_destination(sms, client)
+        _check_sender(sms, client)
         request_id = uuid.uuid4().hex
         reservation = None
         if idempotency_key is not None:
-            reserved = self._reserve(fingerprint(client.name, idempotency_key), fingerprint(sms.phone, sms.text),
-                                     request_id)
+            reserved = self._reserve(fingerprint(client.name, idempotency_key),
+                                     fingerprint(sms.phone, sms.text, *sms.options()), request_id)
             if isinstance(reserved, RequestSnapshot):
                 return _accepted(reserved, replayed=True)
             reservation = reserved
             request_id = reservation.request_id
+        try:
+            # After the replay: a retry with the same key is answered even once its send_at has passed.
+            _check_send_at(sms.send_at, self._clock())
+        except ValidationFailed:
+            if reservation:
+                self._idempotency.release(reservation)
+            raise
         try:
             admission = self._limiter.admit(client)
         except DependencyUnavailable:
@@ -109,11 +122,19 @@ class Intake:
         raise _in_flight(1)
 
     def _store_and_queue(self, request_id: str, client: Client, sms: ValidSms, idempotency_key: str | None):
+        now = self._clock()
+        at_once = queued_at_once(sms.send_at, now)
         request = self._requests.create(request_id, client=client.name, phone=sms.phone, text=sms.text,
-                                        encoding=sms.encoding, segments=sms.segments, ttl_s=self._message_ttl_s,
-                                        idempotency_key=idempotency_key)
+                                        encoding=sms.encoding, segments=sms.segments,
+                                        ttl_s=sms.validity_s or self._message_ttl_s, idempotency_key=idempotency_key,
+                                        reference=sms.reference, callback_url=sms.callback_url, sender=sms.sender,
+                                        validity_s=sms.validity_s, send_at=sms.send_at, queued_by_sweeper=not at_once)
+        if not at_once:
+            return request  # stored with due_at = send_at - 15 min: the sweeper queues it then
         try:
-            self._queue.send(DispatchMessage(id=request_id, expires_at=request.expires_at))
+            self._queue.send(DispatchMessage(id=request_id, expires_at=request.expires_at,
+                                             not_before=request.not_before),
+                             delay_s=delay_until(request.not_before, now))
         except DependencyUnavailable as exc:
             if not self._requests.forget_unqueued(request_id):
                 # Stored but neither queued nor removed: the sweeper will send it. Say so, with the id,
@@ -145,6 +166,24 @@ def _check_destination(sms: ValidSms, client: Client) -> None:
             f"{', '.join(client.countries)}", field="phone", code="country_not_allowed")
 
 
+def _check_sender(sms: ValidSms, client: Client) -> None:
+    if sms.sender is not None and client.senders and sms.sender not in client.senders:
+        raise UnprocessableEntity(f"this API key may send only from {', '.join(client.senders)}", field="from",
+                                  code="sender_not_allowed")
+
+
+def _check_send_at(send_at: float | None, now: float) -> None:
+    """Not in the past (beyond the clock skew a client may have), at most MAX_SCHEDULE_AHEAD_S ahead."""
+    if send_at is None:
+        return
+    if send_at < now - SEND_AT_SKEW_S:
+        raise ValidationFailed(f"send_at is in the past (more than {SEND_AT_SKEW_S} s ago)", field="send_at",
+                               code="invalid_send_at")
+    if send_at > now + MAX_SCHEDULE_AHEAD_S:
+        raise ValidationFailed(f"send_at is more than {MAX_SCHEDULE_AHEAD_S // 86400} days ahead", field="send_at",
+                               code="invalid_send_at")
+
+
 def _in_flight(retry_after_s: int) -> Conflict:
     return Conflict("an earlier call with this Idempotency-Key is still being processed; retry with the same key",
                     field="Idempotency-Key", code="idempotency_key_in_flight", retry_after_s=retry_after_s)
@@ -152,4 +191,5 @@ def _in_flight(retry_after_s: int) -> Conflict:
 
 def _accepted(request: RequestSnapshot, *, replayed: bool = False, headers: dict | None = None) -> Accepted:
     return Accepted(request.id, request.status, request.phone, request.encoding, request.segments,
-                    request.created_at, replayed=replayed, headers=headers or {})
+                    request.created_at, reference=request.reference, send_at=request.send_at, replayed=replayed,
+                    headers=headers or {})

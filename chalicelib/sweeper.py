@@ -5,6 +5,10 @@ Every request with work left carries ``due_at`` (sparse index ``due_work``). Whe
 request is still open, whatever should have moved it on (an SQS message, a dispatcher) was lost: the
 sweeper ends it (past its TTL) or queues it again; the claim makes a duplicate message harmless. When it
 passes and the request has finished, its text is removed and it leaves the index.
+
+A request scheduled more than 15 minutes ahead (send_at) was only stored: its ``due_at`` is send_at - 15 min,
+and the sweeper queues it then, delayed until send_at. That is its first message, not a stuck one; its
+deadline moves to send_at + SWEEP_AFTER_S, and it cannot expire before send_at + its time to live.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.dispatch_queue import DispatchQueue, message_for
+from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchQueue, delay_until, message_for
 from chalicelib.lifecycle import TERMINAL
 from chalicelib.logs import logger
 from chalicelib.storage.claims import ClaimLedger
@@ -22,6 +26,7 @@ from chalicelib.storage.queries import RequestQueries
 @dataclass(frozen=True)
 class SweepReport:
     requeued: int = 0
+    scheduled: int = 0  # requests queued for their send_at (their first message, not a lost one)
     expired: int = 0
     skipped: int = 0
     texts_removed: int = 0
@@ -37,20 +42,25 @@ class Sweeper:
 
     def sweep(self, limit: int = 500) -> SweepReport:
         now = self._clock()
-        requeued = expired = skipped = texts_removed = 0
+        requeued = scheduled = expired = skipped = texts_removed = 0
         for request in self._queries.overdue(now, limit=limit):
+            wait_s = delay_until(request.not_before, now)
             if request.status in TERMINAL:
                 texts_removed += self._claims.remove_text(request.id, request.due_at)
             elif request.holds_live_claim(request.attempts, now):
                 skipped += 1  # a live dispatcher holds it
             elif now >= request.expires_at:
                 expired += self._claims.expire(request.id)
-            elif self._claims.push_due(request.id, request.due_at):
-                self._queue.send(message_for(request))
-                requeued += 1
+            elif self._claims.push_due(request.id, request.due_at, after_s=wait_s):
+                # Delayed until its send_at (15 min at most: a later one is found due again then).
+                self._queue.send(message_for(request), delay_s=min(wait_s, MAX_DELAY_S))
+                if wait_s:
+                    scheduled += 1
+                else:
+                    requeued += 1
             else:
                 skipped += 1  # someone moved it on while we looked
-        report = SweepReport(requeued, expired, skipped, texts_removed)
-        if requeued or expired or texts_removed:
+        report = SweepReport(requeued, scheduled, expired, skipped, texts_removed)
+        if requeued or scheduled or expired or texts_removed:
             logger.info("sweep", extra=report.__dict__)
         return report

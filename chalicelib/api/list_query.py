@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.api.params import shown_name
+from chalicelib.api.send_body import MAX_REFERENCE_CHARS, REFERENCE_PATTERN
 from chalicelib.errors import ValidationFailed
 from chalicelib.lifecycle import Status
 from chalicelib.storage.queries import CURSOR_PATTERN
@@ -37,6 +38,12 @@ class ListQuery(BaseModel):
         default=None,
         description="Only requests created at or before this time (ISO-8601; without an offset it is UTC).",
     )
+    reference: str | None = Field(
+        default=None,
+        max_length=MAX_REFERENCE_CHARS,
+        pattern=REFERENCE_PATTERN,
+        description="Only requests sent with this reference (exact match).",
+    )
     limit: int = Field(default=LIST_LIMIT_DEFAULT, ge=1, le=LIST_LIMIT_MAX, description="Page size.")
     cursor: str | None = Field(
         default=None,
@@ -55,6 +62,8 @@ _QUERY_REFUSALS: dict[str, tuple[str, str]] = {
         "invalid_datetime",
         "until must be an ISO-8601 date-time such as 2024-05-01T12:00:00Z (write + in an offset as %2B)",
     ),
+    "reference": ("invalid_reference",
+                  f"reference must be 1 to {MAX_REFERENCE_CHARS} characters without control characters"),
     "limit": ("invalid_limit", f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}"),
     "cursor": ("invalid_cursor", "cursor must be the next_cursor of a page this API returned"),
 }

@@ -41,7 +41,8 @@ _ERROR_DESCRIPTIONS = {
     "409": "This Idempotency-Key was used with another body.",
     "413": "The body is larger than the gateway accepts.",
     "415": "The body is not application/json in UTF-8.",
-    "422": "The text needs more SMS segments than the gateway sends for one request.",
+    "422": "Well-formed but refused: the text needs more SMS segments than the gateway sends for one request, "
+    "or this API key may not send to this number or from this sender.",
     "503": "A dependency of the gateway (database, queue, Redis) is not answering; try again later.",
 }
 
@@ -86,6 +87,7 @@ def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
                 "operationId": "sendSms",
                 "summary": "Accept an SMS for delivery",
                 "description": "Stores the request and queues it; a provider is chosen when it is sent. "
+                "With send_at it is not sent before that time (up to 7 days ahead). "
                 "The same Idempotency-Key with the same body returns the first answer again.",
                 "tags": ["sms"],
                 "security": api,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from chalicelib.api.send_body import MAX_SEGMENTS, PHONE_EXAMPLE
 from chalicelib.errors import GatewayError
@@ -25,7 +25,7 @@ Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-tim
 class Answer(BaseModel):
     def to_body(self) -> dict[str, Any]:
         """The JSON body; a field left at its default (an absent optional detail) is left out."""
-        return self.model_dump(mode="json", exclude_defaults=True)
+        return self.model_dump(mode="json", exclude_defaults=True, by_alias=True)
 
 
 class SmsAccepted(Answer):
@@ -37,11 +37,15 @@ class SmsAccepted(Answer):
     encoding: Encoding
     segments: int = Field(ge=1, le=MAX_SEGMENTS)
     created_at: Timestamp
+    reference: str | None = Field(default=None, description="Your reference, when you gave one.")
+    send_at: Timestamp | None = Field(default=None, description="Not sent before this time (UTC), when you "
+                                      "gave one.")
 
     @classmethod
     def of(cls, accepted) -> SmsAccepted:
         return cls(id=accepted.id, status=accepted.status, phone=accepted.phone, encoding=accepted.encoding,
-                   segments=accepted.segments, created_at=accepted.created_at)
+                   segments=accepted.segments, created_at=accepted.created_at, reference=accepted.reference,
+                   send_at=accepted.send_at)
 
 
 class AttemptView(Answer):
@@ -68,6 +72,8 @@ class AttemptView(Answer):
 class SmsSummary(Answer):
     """A request as it appears in a list."""
 
+    model_config = ConfigDict(populate_by_name=True)  # "from" is a keyword: the field is sender
+
     id: str
     phone: str = Field(examples=[PHONE_EXAMPLE])
     status: Status
@@ -81,6 +87,13 @@ class SmsSummary(Answer):
     failure_reason: FailureReason | None = Field(description="Why a failed request failed; null otherwise.")
     provider_message_id: str | None = Field(description="The accepting provider's message id, once sent.")
     retries: int = Field(ge=0, description="Retries after provider failures so far (at most MAX_RETRIES).")
+    # The request's options, each only when the client gave it.
+    reference: str | None = Field(default=None, description="Your reference, when you gave one.")
+    sender: str | None = Field(default=None, alias="from", description="The sender id you asked for, when you "
+                               "gave one (else the provider's own was used).")
+    validity_s: int | None = Field(default=None, description="The time to live you gave, in seconds.")
+    send_at: Timestamp | None = Field(default=None, description="Not sent before this time (UTC), when you "
+                                      "gave one.")
 
     @classmethod
     def of(cls, request: RequestSnapshot, **extra: Any):
@@ -88,7 +101,9 @@ class SmsSummary(Answer):
                    encoding=request.encoding, segments=request.segments, created_at=request.created_at,
                    updated_at=request.updated_at, next_attempt_at=request.next_attempt_at,
                    last_error=request.last_error, failure_reason=request.failure_reason,
-                   provider_message_id=request.provider_message_id, retries=request.retries, **extra)
+                   provider_message_id=request.provider_message_id, retries=request.retries,
+                   reference=request.reference, sender=request.sender, validity_s=request.validity_s,
+                   send_at=request.send_at, **extra)
 
 
 class SmsRequestView(SmsSummary):

@@ -11,7 +11,9 @@ import json
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -53,6 +55,27 @@ TEXT_PATTERN = f"^[^{_REFUSED}]*[^{_REFUSED}{_BLANK}{_INVISIBLE}][^{_REFUSED}]*$
 # Not a regex: whether a number is dialable depends on its country's numbering plan (phonenumbers).
 PHONE_FORMAT = "phone"
 
+# The request options (all optional). reference: the client's own id, echoed and filterable; any characters
+# but controls, tab and newline included (the same rule as the list filter's: every reference stored can be
+# asked for).
+MAX_REFERENCE_CHARS = 128
+REFERENCE_PATTERN = rf"^[^\x00-\x1f\x7f-\x9f]{{1,{MAX_REFERENCE_CHARS}}}$"
+# from: an alphanumeric sender id (what networks pass: at most 11 GSM letters, digits and spaces, at least one
+# letter, or it would be read as a number) or an E.164 number. ECMA-262 (JSON Schema) has the lookahead; the
+# check in code is the same rule in two steps.
+MAX_ALPHANUMERIC_SENDER = 11
+SENDER_PATTERN = r"^(\+[1-9][0-9]{6,14}|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11})$"
+_E164_SENDER = re.compile(r"\+[1-9][0-9]{6,14}")
+_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ]*[A-Za-z][A-Za-z0-9 ]*")
+# validity_s: the message's own time to live. 72 h is the longest any adapted vendor keeps a message (AWS
+# TimeToLive); a minute is the least that survives a retry or two.
+MIN_VALIDITY_S = 60
+MAX_VALIDITY_S = 72 * 3600
+# send_at: a time with its offset, at most this far ahead; a time this little in the past is "now" (clock skew).
+MAX_SCHEDULE_AHEAD_S = 7 * 86400
+SEND_AT_SKEW_S = 60
+MAX_CALLBACK_URL_CHARS = 2048
+
 
 class SendSmsBody(BaseModel):
     """The JSON body of ``POST /api/sms``."""
@@ -81,6 +104,49 @@ class SendSmsBody(BaseModel):
         examples=["Your code is 123456"],
         json_schema_extra={"pattern": TEXT_PATTERN},
     )
+    reference: str | None = Field(
+        default=None,
+        max_length=MAX_REFERENCE_CHARS,
+        pattern=REFERENCE_PATTERN,
+        description=f"Your own id for this message, 1-{MAX_REFERENCE_CHARS} characters (no control characters). "
+        "Stored, returned in every answer about the request, and a filter of GET /api/sms. Not unique: "
+        "use Idempotency-Key to make retries safe.",
+        examples=["order-1234"],
+    )
+    sender: str | None = Field(
+        default=None,
+        alias="from",
+        max_length=16,
+        description=f"Sender id shown on the handset: an alphanumeric id of at most {MAX_ALPHANUMERIC_SENDER} "
+        "letters, digits and spaces with at least one letter, or an E.164 number. When your client entry lists "
+        "senders, only those. Absent: the provider's configured sender.",
+        examples=["ACME"],
+        json_schema_extra={"pattern": SENDER_PATTERN},
+    )
+    validity_s: int | None = Field(
+        default=None,
+        ge=MIN_VALIDITY_S,
+        le=MAX_VALIDITY_S,
+        description="Time to live in seconds, counted from send_at (or acceptance): a message not sent by then "
+        "ends failed (expired), and the provider is told what is left of it. Absent: MESSAGE_TTL_S.",
+        examples=[600],
+    )
+    send_at: str | None = Field(
+        default=None,
+        max_length=64,
+        # No example: any fixed time is in the past one day, and refused.
+        description="Send no earlier than this time: ISO-8601 with a UTC offset (Z or +hh:mm), such as "
+        "2026-12-01T09:00:00Z, at most 7 days ahead; up to "
+        f"{SEND_AT_SKEW_S} s in the past is read as now. The request stays pending until then.",
+        json_schema_extra={"format": "date-time"},
+    )
+    callback_url: str | None = Field(
+        default=None,
+        max_length=MAX_CALLBACK_URL_CHARS,
+        description="An https URL told about the request's status changes (http only on a local stack).",
+        examples=["https://example.com/sms-status"],
+        json_schema_extra={"format": "uri"},
+    )
 
 
 @dataclass(frozen=True)
@@ -91,6 +157,16 @@ class ValidSms:
     segments: int
     country: str | None = None  # ISO 3166 region of the number ("US"); None for non-geographic numbers
     number_type: str = "UNKNOWN"  # libphonenumber's PhoneNumberType name
+    reference: str | None = None
+    sender: str | None = None  # the body's "from"
+    validity_s: int | None = None
+    send_at: float | None = None  # epoch s; its window (not in the past, at most 7 days ahead) is intake's check
+    callback_url: str | None = None
+
+    def options(self) -> tuple[str, ...]:
+        """The options as text, for the Idempotency-Key fingerprint (none given: nothing, as before they were)."""
+        values = (self.reference, self.sender, self.validity_s, self.send_at, self.callback_url)
+        return () if all(value is None for value in values) else tuple("" if v is None else str(v) for v in values)
 
 
 def parse_send_request(
@@ -100,6 +176,7 @@ def parse_send_request(
     default_region: str | None,
     max_body_bytes: int,
     allowed_number_types: Collection[str] = ("MOBILE", "FIXED_LINE_OR_MOBILE", "VOIP", "UNKNOWN"),
+    allow_http_callback: bool = False,
 ) -> ValidSms:
     """Validate the body of ``POST /api/sms``.
 
@@ -111,6 +188,9 @@ def parse_send_request(
     _check_body_size(raw_body, max_body_bytes)
     _require_json_media_type(content_type)
     fields = _decode_json_object(_body_text(raw_body))
+    validity = fields.get("validity_s")
+    if isinstance(validity, float) and validity.is_integer():
+        fields["validity_s"] = int(validity)  # 600.0 is the integer 600 in JSON (and in its Schema)
     try:
         request = SendSmsBody.model_validate(fields)
     except ValidationError as exc:
@@ -120,7 +200,54 @@ def parse_send_request(
     segment_info = _check_text(request.text)
     return ValidSms(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), request.text,
                     segment_info.encoding, segment_info.segments,
-                    country=phonenumbers.region_code_for_number(number) or None, number_type=number_type)
+                    country=phonenumbers.region_code_for_number(number) or None, number_type=number_type,
+                    reference=request.reference, sender=_check_sender(request.sender),
+                    validity_s=request.validity_s, send_at=_parse_send_at(request.send_at),
+                    callback_url=_check_callback_url(request.callback_url, allow_http=allow_http_callback))
+
+
+def _check_sender(sender: str | None) -> str | None:
+    if sender is None or _E164_SENDER.fullmatch(sender):
+        return sender
+    if len(sender) <= MAX_ALPHANUMERIC_SENDER and _ALPHANUMERIC_SENDER.fullmatch(sender):
+        return sender
+    raise _option_refusal("from")
+
+
+def _parse_send_at(raw: str | None) -> float | None:
+    """An ISO-8601 time with its offset, as epoch seconds; a time without an offset is ambiguous: refused."""
+    if raw is None:
+        return None
+    if not raw.isascii():
+        raise _option_refusal("send_at")
+    try:
+        moment = datetime.fromisoformat(raw.upper())  # Python 3.11 reads "Z" and offsets
+    except ValueError:
+        raise _option_refusal("send_at") from None
+    if moment.tzinfo is None:
+        raise ValidationFailed("send_at needs a UTC offset (Z or +hh:mm), e.g. 2026-12-01T09:00:00Z",
+                               field="send_at", code="invalid_send_at")
+    try:
+        return moment.astimezone(UTC).timestamp()
+    except (OverflowError, ValueError):  # year 1 or 9999 pushed off the calendar by its offset
+        raise _option_refusal("send_at") from None
+
+
+def _check_callback_url(url: str | None, *, allow_http: bool) -> str | None:
+    """Syntax only: an absolute https URL with a host (http on a local stack). Where it may point is checked
+    when a callback is sent."""
+    if url is None:
+        return None
+    schemes = ("https", "http") if allow_http else ("https",)
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        raise _option_refusal("callback_url") from None
+    if (parts.scheme not in schemes or not parts.hostname or not port_ok or parts.username or parts.password
+            or not url.isascii() or any(char.isspace() or not char.isprintable() for char in url)):
+        raise _option_refusal("callback_url")
+    return url
 
 
 def _number_type(number: phonenumbers.PhoneNumber, allowed: Collection[str]) -> str:
@@ -233,6 +360,8 @@ def _body_refusal(error: ErrorDetails) -> ApiError:
         return ValidationFailed(f"{field} is required", field=field, code="missing_field")
     if kind == "string_type":
         return ValidationFailed(f"{field} must be a JSON string", field=field, code="invalid_type")
+    if field in _OPTION_REFUSALS:
+        return _option_refusal(field)
     # What remains: the length bounds of SendSmsBody, and string_unicode (an unpaired surrogate,
     # which JSON's "\ud800" decodes to and UTF-8 cannot carry to a provider or the database).
     if field == "phone":
@@ -276,10 +405,33 @@ def _check_text(text: str) -> SegmentInfo:
     return segment_info
 
 
+# One refusal per option: its code and the rule it broke (never the value, which may be private).
+_OPTION_REFUSALS: dict[str, tuple[str, str]] = {
+    "reference": ("invalid_reference",
+                  f"reference must be 1 to {MAX_REFERENCE_CHARS} characters without control characters"),
+    "from": ("invalid_sender",
+             f"from must be an alphanumeric sender id of at most {MAX_ALPHANUMERIC_SENDER} letters, digits and "
+             "spaces with at least one letter, or an E.164 number such as +14155550100"),
+    "validity_s": ("invalid_validity",
+                   f"validity_s must be a whole number of seconds from {MIN_VALIDITY_S} to {MAX_VALIDITY_S}"),
+    "send_at": ("invalid_send_at",
+                "send_at must be an ISO-8601 date-time with a UTC offset, such as 2026-12-01T09:00:00Z"),
+    "callback_url": ("invalid_callback_url",
+                     f"callback_url must be an absolute https URL with a host, at most {MAX_CALLBACK_URL_CHARS} "
+                     "characters"),
+}
+BODY_FIELDS = ("phone", "text", "reference", "from", "validity_s", "send_at", "callback_url")
+
+
+def _option_refusal(field: str) -> ValidationFailed:
+    code, message = _OPTION_REFUSALS[field]
+    return ValidationFailed(message, field=field, code=code)
+
+
 def _unknown_field(name: str) -> ValidationFailed:
     shown = shown_name(name)
     return ValidationFailed(
-        f"unknown field {shown!r}: the body takes only phone and text", field=shown, code="unknown_field"
+        f"unknown field {shown!r}: the body takes only {', '.join(BODY_FIELDS)}", field=shown, code="unknown_field"
     )
 
 

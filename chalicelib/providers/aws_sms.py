@@ -79,6 +79,11 @@ ERROR_CODES: dict[str, Outcome | str] = {
 }
 
 
+# SendTextMessage's TimeToLive: 5 s to 72 h; a client's validity outside it is moved to its edge.
+MIN_TIME_TO_LIVE_S = 5
+MAX_TIME_TO_LIVE_S = 259_200
+
+
 class AwsSmsConfig(ProviderEntry):
     ENDPOINT_FIELD: ClassVar[str] = "endpoint_url"
 
@@ -89,7 +94,7 @@ class AwsSmsConfig(ProviderEntry):
     message_type: Literal["TRANSACTIONAL", "PROMOTIONAL"] = "TRANSACTIONAL"
     configuration_set: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_:/-]{1,256}$")
     max_price: str | None = Field(default=None, pattern=r"^[0-9]{0,2}\.[0-9]{1,5}$")
-    time_to_live_s: int | None = Field(default=None, ge=5, le=259_200)
+    time_to_live_s: int | None = Field(default=None, ge=MIN_TIME_TO_LIVE_S, le=MAX_TIME_TO_LIVE_S)
 
     @model_validator(mode="after")
     def _no_secret(self) -> AwsSmsConfig:
@@ -170,20 +175,21 @@ class AwsSmsProvider(ProviderAdapter):
         answer = call_within(self._http, http_request, timeout_s=self.timeout_s)
         return AWSResponse(request.url, answer.status_code, dict(answer.headers.items()), _Body(answer.body))
 
-    def exchange(self, *, phone: str, text: str, request_id: str, attempt: int,
-                 credentials: dict[str, str]) -> Verdict:
+    def exchange(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
+                 sender: str | None = None, validity_s: int | None = None) -> Verdict:
         config = self._config
         params: dict[str, Any] = {"DestinationPhoneNumber": phone, "MessageBody": text,
                                   "MessageType": config.message_type,
                                   "Context": {"request_id": request_id, "attempt": str(attempt)}}
-        if config.origination_identity:
-            params["OriginationIdentity"] = config.origination_identity
+        if sender or config.origination_identity:
+            params["OriginationIdentity"] = sender or config.origination_identity
         if config.configuration_set:
             params["ConfigurationSetName"] = config.configuration_set
         if config.max_price:
             params["MaxPrice"] = config.max_price
-        if config.time_to_live_s:
-            params["TimeToLive"] = config.time_to_live_s
+        time_to_live = validity_s or config.time_to_live_s
+        if time_to_live:
+            params["TimeToLive"] = min(MAX_TIME_TO_LIVE_S, max(MIN_TIME_TO_LIVE_S, time_to_live))
         try:
             with deadline_scope(self.timeout_s):  # signing and parsing count too, not only the wire
                 response = self._client.send_text_message(**params)

@@ -60,7 +60,10 @@ class Provider(Protocol):
     name: str
     timeout_s: float
 
-    def send(self, *, phone: str, text: str, request_id: str, attempt: int) -> SendResult: ...
+    def send(self, *, phone: str, text: str, request_id: str, attempt: int, sender: str | None = None,
+             validity_s: int | None = None) -> SendResult:
+        """``sender``: the client's sender id (None: the provider's configured one); ``validity_s``: what is left of
+        the client's time to live (None: the provider's configured default)."""
 
 
 class ProviderEntry(BaseModel):
@@ -131,7 +134,8 @@ class ProviderAdapter(ABC):
         # Without a source of secrets: the credentials written in the entry itself.
         self._secrets = secrets or ProviderSecrets(config, cache=None, shared_secret_id=None)
 
-    def send(self, *, phone: str, text: str, request_id: str, attempt: int) -> SendResult:
+    def send(self, *, phone: str, text: str, request_id: str, attempt: int, sender: str | None = None,
+             validity_s: int | None = None) -> SendResult:
         started = time.perf_counter()
         try:
             credentials = self._secrets.get()
@@ -140,7 +144,7 @@ class ProviderAdapter(ABC):
                        else failed(None, exc.message))
         else:
             verdict = self.exchange(phone=phone, text=text, request_id=request_id, attempt=attempt,
-                                    credentials=credentials)
+                                    credentials=credentials, sender=sender, validity_s=validity_s)
         if verdict.configuration_problem:
             # Rotated credentials show up as an auth failure: read the secret again before the next send.
             self._secrets.invalidate()
@@ -151,8 +155,8 @@ class ProviderAdapter(ABC):
                           verdict.error, verdict.response_data, verdict.configuration_problem)
 
     @abstractmethod
-    def exchange(self, *, phone: str, text: str, request_id: str, attempt: int,
-                 credentials: dict[str, str]) -> Verdict:
+    def exchange(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
+                 sender: str | None = None, validity_s: int | None = None) -> Verdict:
         """Send one SMS the vendor's way and classify its answer (or what went wrong)."""
 
 
@@ -163,10 +167,10 @@ class HttpProviderAdapter(ProviderAdapter):
         super().__init__(config, secrets)
         self._http = http
 
-    def exchange(self, *, phone: str, text: str, request_id: str, attempt: int,
-                 credentials: dict[str, str]) -> Verdict:
+    def exchange(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
+                 sender: str | None = None, validity_s: int | None = None) -> Verdict:
         request = self.build_request(phone=phone, text=text, request_id=request_id, attempt=attempt,
-                                     credentials=credentials)
+                                     credentials=credentials, sender=sender, validity_s=validity_s)
         try:
             answer = call_within(self._http, request, timeout_s=self.timeout_s)
         except AnswerTooLarge as exc:
@@ -178,8 +182,8 @@ class HttpProviderAdapter(ProviderAdapter):
         return self.classify(answer)
 
     @abstractmethod
-    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int,
-                      credentials: dict[str, str]) -> httpx.Request:
+    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
+                      sender: str | None = None, validity_s: int | None = None) -> httpx.Request:
         """The vendor's request for one SMS, on ``self._http``."""
 
     @abstractmethod

@@ -4,7 +4,8 @@
     Content-Type: application/json
     Idempotency-Key: {request id}-{attempt}      the same attempt resent is answered, not sent again
     Authorization: Bearer {api_key}              when the entry (or its secret) has an api_key
-    {"to": "+14155550100", "text": "...", "reference": "{request id}"}
+    {"to": "+14155550100", "text": "...", "reference": "{request id}",
+     "from": "ACME", "validity_s": 600}         each only when the client gave one (the provider's default else)
 
   answer                                           outcome
   2xx + JSON {"message_id": "..."}                 accepted
@@ -76,12 +77,16 @@ def classify_answer(status_code: int, body: bytes) -> Verdict:
 class HttpJsonProvider(HttpProviderAdapter):
     kind = "http-json"
 
-    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int,
-                      credentials: dict[str, str]) -> httpx.Request:
+    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
+                      sender: str | None = None, validity_s: int | None = None) -> httpx.Request:
         headers = {"Content-Type": "application/json", "Idempotency-Key": f"{request_id}-{attempt}"}
         if credentials.get("api_key"):
             headers["Authorization"] = f"Bearer {credentials['api_key']}"
-        payload = {"to": phone, "text": text, "reference": request_id}
+        payload: dict[str, Any] = {"to": phone, "text": text, "reference": request_id}
+        if sender:
+            payload["from"] = sender
+        if validity_s:
+            payload["validity_s"] = validity_s
         return self._http.build_request("POST", self._config.url, json=payload, headers=headers)
 
     def classify(self, answer: Answer) -> Verdict:

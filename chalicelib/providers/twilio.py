@@ -30,6 +30,7 @@ from chalicelib.providers.base import (
 from chalicelib.providers.deadline import Answer
 
 API_VERSION = "2010-04-01"
+MAX_VALIDITY_PERIOD_S = 36_000  # Twilio's ValidityPeriod: 1 to 36000 s (10 h); a longer validity is cut to it
 # The statuses a just-created message can have (queued without a Messaging Service, accepted or scheduled
 # with one); a send that reached one of them is accepted.
 ACCEPTED_STATUSES = frozenset({"queued", "accepted", "scheduled", "sending", "sent"})
@@ -79,7 +80,7 @@ class TwilioConfig(ProviderEntry):
     auth_token: str | None = Field(default=None, repr=False, min_length=1)
     api_key_secret: str | None = Field(default=None, repr=False, min_length=1)
     status_callback: str | None = Field(default=None, pattern=r"^https?://[^_]+$", max_length=1024)
-    validity_period_s: int | None = Field(default=None, ge=1, le=36000)
+    validity_period_s: int | None = Field(default=None, ge=1, le=MAX_VALIDITY_PERIOD_S)
     base_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://[^/]+$")
 
     @model_validator(mode="after")
@@ -152,19 +153,21 @@ class TwilioProvider(HttpProviderAdapter):
     kind = "twilio"
     _config: TwilioConfig
 
-    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int,
-                      credentials: dict[str, str]) -> httpx.Request:
+    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
+                      sender: str | None = None, validity_s: int | None = None) -> httpx.Request:
         config = self._config
         form = {"To": phone}
-        if config.from_:
-            form["From"] = config.from_
-        else:
+        # The client's sender wins; with a Messaging Service it must be a sender of the service's pool.
+        if sender or config.from_:
+            form["From"] = sender or config.from_
+        if config.messaging_service_sid:
             form["MessagingServiceSid"] = config.messaging_service_sid
         form["Body"] = text
         if config.status_callback:
             form["StatusCallback"] = config.status_callback
-        if config.validity_period_s:
-            form["ValidityPeriod"] = str(config.validity_period_s)
+        validity = validity_s or config.validity_period_s
+        if validity:
+            form["ValidityPeriod"] = str(min(MAX_VALIDITY_PERIOD_S, validity))
         if config.api_key_sid:
             authorization = _basic(config.api_key_sid, credentials["api_key_secret"])
         else:

@@ -68,6 +68,10 @@ STATUSES: dict[str, tuple[Outcome | str, str]] = {
 KEPT_PART_FIELDS = ("message-id", "status", "error-text", "message-price", "remaining-balance", "network",
                     "client-ref")
 
+# Vonage's ttl: 20 s to 7 days, in milliseconds; a client's validity outside it is moved to its edge.
+MIN_TTL_MS = 20_000
+MAX_TTL_MS = 604_800_000
+
 SignatureMethod = Literal["md5hash", "md5", "sha1", "sha256", "sha512"]
 
 
@@ -82,7 +86,7 @@ class VonageConfig(ProviderEntry):
     signature_secret: str | None = Field(default=None, repr=False, min_length=1)
     signature_method: SignatureMethod = "md5hash"
     callback: str | None = Field(default=None, pattern=r"^https?://", max_length=100)
-    ttl_ms: int | None = Field(default=None, ge=20_000, le=604_800_000)
+    ttl_ms: int | None = Field(default=None, ge=MIN_TTL_MS, le=MAX_TTL_MS)
     base_url: str = Field(default="https://rest.nexmo.com", pattern=r"^https?://[^/]+$")
 
     def missing_secrets(self, available: frozenset[str]) -> list[str]:
@@ -146,17 +150,18 @@ class VonageProvider(HttpProviderAdapter):
         super().__init__(*args, **kwargs)
         self._clock = clock
 
-    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int,
-                      credentials: dict[str, str]) -> httpx.Request:
+    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
+                      sender: str | None = None, validity_s: int | None = None) -> httpx.Request:
         config = self._config
-        params = {"api_key": config.api_key, "from": config.from_.removeprefix("+"), "to": phone.removeprefix("+"),
-                  "text": text, "client-ref": request_id}
+        params = {"api_key": config.api_key, "from": (sender or config.from_).removeprefix("+"),
+                  "to": phone.removeprefix("+"), "text": text, "client-ref": request_id}
         if count_segments(text).encoding == "UCS-2":
             params["type"] = "unicode"  # else Vonage sends GSM-7 and every other character is lost
         if config.callback:
             params["callback"] = config.callback
-        if config.ttl_ms:
-            params["ttl"] = str(config.ttl_ms)
+        ttl_ms = validity_s * 1000 if validity_s else config.ttl_ms
+        if ttl_ms:
+            params["ttl"] = str(min(MAX_TTL_MS, max(MIN_TTL_MS, ttl_ms)))
         if credentials.get("signature_secret"):
             params["timestamp"] = str(int(self._clock()))
             params["sig"] = signature(params, credentials["signature_secret"], config.signature_method)

@@ -173,11 +173,12 @@ class ClaimLedger:
             return False
         return True
 
-    def push_due(self, request_id: str, seen_due: int) -> bool:
-        """Move the sweeper's deadline on; False when another sweeper (or a dispatcher) moved it first."""
+    def push_due(self, request_id: str, seen_due: int, after_s: int = 0) -> bool:
+        """Move the sweeper's deadline on (``after_s`` more for a request queued until its send_at); False when
+        another sweeper (or a dispatcher) moved it first."""
         try:
             self._conditional_update(
-                request_id, [self._model.due_at.set(int(self._clock()) + self._sweep_after_s)],
+                request_id, [self._model.due_at.set(int(self._clock()) + after_s + self._sweep_after_s)],
                 self._model.due_at == seen_due,
             )
         except ConditionFailed:
@@ -188,4 +189,5 @@ class ClaimLedger:
 def _claim_of(item, attempt: int, provider: str) -> Claim:
     snapshot = RequestSnapshot.of(item)
     return Claim(request_id=snapshot.id, attempt=attempt, provider=provider, phone=snapshot.phone,
-                 text=snapshot.text, retries=snapshot.retries, excluded=snapshot.excluded)
+                 text=snapshot.text, retries=snapshot.retries, excluded=snapshot.excluded, sender=snapshot.sender,
+                 validity_s=snapshot.validity_s, expires_at=snapshot.expires_at, not_before=snapshot.not_before)

@@ -52,3 +52,8 @@ def translate(exc: PynamoDBException) -> Exception:
 def iso(ts: float) -> str:
     """Fixed-width UTC ISO-8601 with milliseconds: sorts as text, which the indexes rely on."""
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+
+
+def epoch_of(timestamp: str) -> float:
+    """The epoch seconds of an ``iso`` timestamp."""
+    return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()

@@ -38,10 +38,13 @@ class ListFilter:
     provider: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    reference: str | None = None
 
     def digest(self) -> str:
         parts = [self.client, self.status or "", self.provider or "",
                  self.since.isoformat() if self.since else "", self.until.isoformat() if self.until else ""]
+        if self.reference is not None:  # only then: cursors of the other filters stay what they were
+            parts.append("reference=" + self.reference)
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
@@ -64,6 +67,9 @@ class RequestQueries:
         if wanted.provider:
             by_provider = model.provider_used == wanted.provider
             filters = by_provider if filters is None else filters & by_provider
+        if wanted.reference:
+            by_reference = model.reference == wanted.reference
+            filters = by_reference if filters is None else filters & by_reference
         with dynamo_errors():
             results = model.by_client.query(
                 wanted.client, range_key_condition=_range_condition(model.created_at, wanted.since, wanted.until),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.lifecycle import FailureReason, Status
+from chalicelib.storage.dynamo import epoch_of
 
 
 def _int(value) -> int | None:
@@ -35,6 +36,16 @@ class RequestSnapshot:
     updated_at: str
     expires_at: int
     due_at: int | None
+    reference: str | None = None
+    callback_url: str | None = None
+    sender: str | None = None
+    validity_s: int | None = None
+    send_at: str | None = None  # UTC ISO-8601: not sent before this
+
+    @property
+    def not_before(self) -> float | None:
+        """send_at in epoch seconds, or None when the request may go at once."""
+        return epoch_of(self.send_at) if self.send_at else None
 
     @classmethod
     def of(cls, item) -> RequestSnapshot:
@@ -59,6 +70,11 @@ class RequestSnapshot:
             updated_at=item.updated_at,
             expires_at=int(item.expires_at),
             due_at=_int(item.due_at),
+            reference=item.reference,
+            callback_url=item.callback_url,
+            sender=item.sender,
+            validity_s=_int(item.validity_s),
+            send_at=item.send_at,
         )
 
     def holds_live_claim(self, attempt: int, now: float) -> bool:
@@ -106,3 +122,7 @@ class Claim:
     text: str
     retries: int
     excluded: tuple[str, ...]
+    sender: str | None = None  # the client's sender id; None: the provider's own
+    validity_s: int | None = None  # the client's time to live; None: the provider's default
+    expires_at: int = 0  # epoch s
+    not_before: float | None = None  # epoch s: send_at

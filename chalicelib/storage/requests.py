@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.dispatch_queue import MAX_DELAY_S
 from chalicelib.errors import ConditionFailed, DependencyUnavailable
 from chalicelib.lifecycle import Status
 from chalicelib.providers import SendResult
@@ -47,8 +49,22 @@ class RequestStore:
         return datetime.fromtimestamp(int(now) + self._retention_s, UTC)
 
     def create(self, request_id: str, *, client: str, phone: str, text: str, encoding: str, segments: int,
-               ttl_s: int, idempotency_key: str | None = None) -> RequestSnapshot:
+               ttl_s: int, idempotency_key: str | None = None, reference: str | None = None,
+               callback_url: str | None = None, sender: str | None = None, validity_s: int | None = None,
+               send_at: float | None = None, queued_by_sweeper: bool = False) -> RequestSnapshot:
+        """A pending request. Its time to live counts from ``send_at`` when it has one, and the sweeper's first
+        look (``due_at``) is SWEEP_AFTER_S after that. A request too far ahead for the queue's longest delay
+        (``queued_by_sweeper``) is queued by the sweeper instead, so its first look is when it is due there:
+
+            accepted ... send_at - 15 min (due_at: the sweeper queues it, delayed) ... send_at ... expires_at
+                                                                                         ttl_s ^
+        """
         now = self._clock()
+        starts = max(now, send_at or now)
+        if queued_by_sweeper and send_at is not None:
+            due_at = math.ceil(send_at) - MAX_DELAY_S
+        else:
+            due_at = int(starts) + self._sweep_after_s
         item = self._requests(
             request_id,
             client=client,
@@ -60,12 +76,17 @@ class RequestStore:
             attempts=0,
             retries=0,
             idempotency_key=idempotency_key,
+            reference=reference,
+            callback_url=callback_url,
+            sender=sender,
+            validity_s=validity_s,
+            send_at=iso(send_at) if send_at is not None else None,
             created_at=iso(now),
             updated_at=iso(now),
-            expires_at=int(now) + ttl_s,
+            expires_at=int(starts) + ttl_s,
             work_shard=work_shard(request_id),
-            due_at=int(now) + self._sweep_after_s,
-            purge_at=self._purge_at(now),
+            due_at=due_at,
+            purge_at=self._purge_at(starts),  # RETENTION_DAYS after it could first be sent, not before
         )
         try:
             with dynamo_errors():

@@ -7,9 +7,10 @@ subclass), so two configurations never share a class and nothing global is rebou
 sms_requests GSIs (projected ALL):
   by_client    client     + created_at   GET /api/sms: a client's own requests, newest first; status,
                                          provider and reference are filters on it, time a key condition
-  due_work     work_shard + due_at       the sweeper: an open request past its deadline, or a finished
-                                         one whose text is due for removal (sparse: both attributes go
-                                         once there is nothing left to do)
+  due_work     work_shard + due_at       the sweeper: an open request past its deadline, a scheduled one
+                                         due on the queue (send_at - 15 min), or a finished one whose
+                                         text is due for removal (sparse: both attributes go once there
+                                         is nothing left to do)
 
 Retention: ``purge_at`` (DynamoDB TTL, RETENTION_DAYS after creation) on requests and responses.
 """
@@ -66,9 +67,17 @@ class SmsRequestModel(Model):
     last_error = UnicodeAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)  # a lifecycle.FailureReason
     idempotency_key = UnicodeAttribute(null=True)
+    # The client's options (POST /api/sms): its own id, where to report status changes, the sender id, the
+    # message's own time to live (seconds) and the earliest send time (UTC ISO-8601, the format of created_at).
+    reference = UnicodeAttribute(null=True)
+    callback_url = UnicodeAttribute(null=True)
+    sender = UnicodeAttribute(null=True)
+    validity_s = NumberAttribute(null=True)
+    send_at = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
-    expires_at = NumberAttribute()  # epoch s: past this a message that has not been sent ends `expired`
+    # epoch s: past this a message that has not been sent ends `expired` (send_at or acceptance + time to live)
+    expires_at = NumberAttribute()
     work_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)  # epoch s: when the sweeper should look at it if nothing else did
     purge_at = TTLAttribute(null=True)  # DynamoDB deletes the item after this

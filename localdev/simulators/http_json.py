@@ -1,6 +1,7 @@
 """The simulator's ``http-json`` wire: the gateway's own provider contract (docs/providers.md#http-json).
 
-    POST /send  {"to", "text", "reference"}  Idempotency-Key: <id>-<attempt>  Authorization: Bearer <api_key>
+    POST /send  {"to", "text", "reference"[, "from", "validity_s"]}
+                Idempotency-Key: <id>-<attempt>  Authorization: Bearer <api_key>
     200 {"message_id"} | 400/401/404/422/429/500/503 {"error"}
 """
 
@@ -75,4 +76,6 @@ def _parse_message(body: bytes) -> dict[str, Any] | None:
         return None
     reference = message.get("reference")
     reference = reference if isinstance(reference, str) else None
-    return {"to": message["to"], "text": message["text"], "reference": reference, "fields": {"reference": reference}}
+    options = {name: message[name] for name in ("from", "validity_s") if name in message}  # only when sent
+    return {"to": message["to"], "text": message["text"], "reference": reference,
+            "fields": {"reference": reference, **options}}

@@ -663,3 +663,56 @@ def test_health_snapshot_failure_does_not_fail_the_dispatch(harness):
     message = h.accept()
     assert h.deliver(message) == {"batchItemFailures": []}
     assert h.request(message.id).status == "retrying"
+
+
+# ------------------------------------------------------------------ request options
+
+
+def accept_with(h: Harness, **options) -> DispatchMessage:
+    request_id = uuid.uuid4().hex
+    request = h.request_store.create(request_id, client="team-a", phone=PHONE, text="hello", encoding="GSM-7",
+                                     segments=1, ttl_s=options.pop("ttl_s", 3600), **options)
+    return DispatchMessage(id=request_id, expires_at=request.expires_at, not_before=request.not_before)
+
+
+def test_message_arriving_before_send_at_is_put_back_until_then_never_sent(harness):
+    h = harness({"alpha": "ok"})
+    message = accept_with(h, send_at=h.clock() + 120)
+    h.clock.advance(30)  # e.g. a redrive from the DLQ, or a copy that lost its delay
+    assert h.deliver(message) == {"batchItemFailures": []}
+    assert h.provider_calls()["alpha"] == 0
+    assert (h.request(message.id).status, h.request(message.id).attempts) == ("pending", 0)
+    [back] = h.aws.probe.take()
+    assert (back.message.id, back.message.attempt, back.delay_s) == (message.id, 1, 90)
+    h.clock.advance(back.delay_s)
+    assert h.deliver(back.message) == {"batchItemFailures": []}
+    assert h.clock() >= message.not_before
+    assert (h.request(message.id).status, h.provider_calls()["alpha"]) == ("sent", 1)  # once, at its send_at
+
+
+def test_message_without_send_at_for_a_scheduled_request_is_not_sent_early(harness):
+    h = harness({"alpha": "ok"})
+    scheduled = accept_with(h, send_at=h.clock() + 3600)
+    old_style = DispatchMessage(id=scheduled.id, expires_at=scheduled.expires_at)  # knows nothing of send_at
+    assert h.deliver(old_style) == {"batchItemFailures": []}
+    assert h.provider_calls()["alpha"] == 0
+    item = h.request(scheduled.id)
+    assert (item.status, item.attempts) == ("pending", 0)  # the claim went back unused
+    [back] = h.aws.probe.take()
+    assert (back.delay_s, back.message.not_before) == (900, scheduled.not_before)
+
+
+def test_sender_and_what_is_left_of_the_validity_reach_the_provider(harness):
+    h = harness({"alpha": "ok"})
+    message = accept_with(h, sender="ACME", validity_s=600, ttl_s=600)
+    h.clock.advance(100)  # waited 100 s for capacity: 500 s of its time to live are left
+    h.deliver(message)
+    [sent] = h.sims["alpha"].sent()
+    assert (sent["fields"]["from"], sent["fields"]["validity_s"]) == ("ACME", 500)
+
+
+def test_no_option_sends_what_it_always_sent(harness):
+    h = harness({"alpha": "ok"})
+    h.deliver(h.accept())
+    [sent] = h.sims["alpha"].sent()
+    assert "from" not in sent["fields"] and "validity_s" not in sent["fields"]

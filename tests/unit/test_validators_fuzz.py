@@ -139,3 +139,31 @@ def test_any_bytes_are_a_valid_sms_or_a_gateway_error(raw, content_type):
         parse_send_request(raw, content_type, default_region=None, max_body_bytes=256)
     except GatewayError as exc:
         assert isinstance(exc, ApiError) and exc.status in (400, 413, 415, 422)
+
+
+# ----------------------------------------------------------------- the options
+
+OPTION_VALUES = {
+    "reference": st.text(max_size=140) | JSON_LEAF,
+    "from": st.from_regex(r"\+?[A-Za-z0-9 ]{0,16}", fullmatch=True) | JSON_LEAF,
+    "validity_s": st.integers(0, 300_000) | JSON_LEAF,
+    "send_at": st.datetimes(timezones=st.none() | st.timezones()).map(lambda moment: moment.isoformat()) | JSON_LEAF,
+    "callback_url": st.sampled_from(["https://", "http://", "ftp://", ""]).flatmap(
+        lambda scheme: st.text(max_size=40).map(scheme.__add__)) | JSON_LEAF,
+}
+
+
+@FUZZ
+@given(st.fixed_dictionaries({}, optional=OPTION_VALUES))
+def test_any_options_are_taken_or_refused_naming_the_option(options):
+    raw = json.dumps({"phone": "+14155550100", "text": "hello", **options}, ensure_ascii=False)
+    try:
+        sms = parse_send_request(raw.encode("utf-8", "surrogatepass"), "application/json", default_region=None,
+                                 max_body_bytes=16384)
+    except GatewayError as exc:
+        assert isinstance(exc, ApiError) and exc.status == 400, exc
+        assert exc.field in options, exc
+        return
+    given_values = (sms.reference, sms.sender, sms.validity_s, sms.callback_url)
+    assert given_values == tuple(options.get(name) for name in ("reference", "from", "validity_s", "callback_url"))
+    assert (sms.send_at is None) == (options.get("send_at") is None)  # null is "not given"

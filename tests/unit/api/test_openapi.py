@@ -14,7 +14,7 @@ from chalicelib.api.openapi import (
     render_docs_page,
 )
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
-from chalicelib.api.send_body import SendSmsBody, parse_send_request
+from chalicelib.api.send_body import REFERENCE_PATTERN, SendSmsBody, parse_send_request
 from chalicelib.lifecycle import Status
 from chalicelib.storage.queries import CURSOR_PATTERN
 
@@ -159,7 +159,7 @@ def test_send_sms_takes_an_optional_idempotency_key(document):
 
 def test_list_parameters_follow_the_query_rules(document):
     parameters = {p["name"]: p for p in document["paths"]["/api/sms"]["get"]["parameters"]}
-    assert set(parameters) == {"status", "provider", "since", "until", "limit", "cursor"}
+    assert set(parameters) == {"status", "provider", "since", "until", "reference", "limit", "cursor"}
     assert all(p["in"] == "query" and p["required"] is False and p["description"] for p in parameters.values())
     assert parameters["status"]["schema"] == {"$ref": "#/components/schemas/Status"}
     assert document["components"]["schemas"]["Status"]["enum"] == list(Status)
@@ -168,6 +168,7 @@ def test_list_parameters_follow_the_query_rules(document):
     assert parameters["until"]["schema"] == {"type": "string", "format": "date-time"}
     assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
     assert parameters["cursor"]["schema"]["pattern"] == CURSOR_PATTERN
+    assert parameters["reference"]["schema"] == {"type": "string", "maxLength": 128, "pattern": REFERENCE_PATTERN}
 
 
 def test_sms_id_is_a_required_path_parameter(document):

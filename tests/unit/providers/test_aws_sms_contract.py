@@ -224,3 +224,28 @@ def test_an_odd_answer_is_a_provider_failure(wire, answer, error):
         result = send(AwsSmsProvider(config(f"http://127.0.0.1:{listener.getsockname()[1]}"), wire[0]))
         server.join(5)
     assert (result.outcome, result.error) == (Outcome.PROVIDER_FAILURE, error)
+
+
+# The client's options: its sender id and what is left of its validity.
+
+
+def test_clients_sender_is_the_origination_identity_and_its_validity_the_time_to_live(aws_sms, wire):
+    provider = AwsSmsProvider(config(aws_sms.url, time_to_live_s=60), wire[0])
+    result = provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1, sender="ACME",
+                           validity_s=900)
+    body = json.loads(wire[1][0].content)
+    assert (body["OriginationIdentity"], body["TimeToLive"]) == ("ACME", 900)
+    assert result.outcome is Outcome.ACCEPTED
+
+
+def test_validity_is_kept_within_aws_time_to_live_bounds(aws_sms, wire):
+    provider = AwsSmsProvider(config(aws_sms.url), wire[0])
+    provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1, validity_s=2)
+    provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=2, validity_s=10**6)
+    assert [json.loads(request.content)["TimeToLive"] for request in wire[1]] == [5, 259_200]
+
+
+def test_without_options_the_configured_identity_is_used_and_no_time_to_live_sent(aws_sms, wire):
+    send(AwsSmsProvider(config(aws_sms.url), wire[0]))
+    body = json.loads(wire[1][0].content)
+    assert body["OriginationIdentity"] == "+15005550007" and "TimeToLive" not in body

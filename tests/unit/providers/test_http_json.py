@@ -179,3 +179,13 @@ def test_build_providers_makes_one_adapter_per_configured_provider(simulators, w
     assert sorted(providers) == ["alpha", "beta"]
     assert send(providers["beta"]).outcome is Outcome.ACCEPTED
     assert (len(alpha.sent()), len(beta.sent())) == (0, 1)
+
+
+def test_clients_sender_and_validity_are_from_and_validity_s_in_the_json(simulators, wire):
+    alpha = simulators("alpha")
+    provider = adapter(wire[0], alpha.url)
+    result = provider.send(phone=PHONE, text="hello", request_id="a" * 32, attempt=1, sender="ACME", validity_s=600)
+    assert json.loads(wire[1][0].content) == {"to": PHONE, "text": "hello", "reference": "a" * 32, "from": "ACME",
+                                              "validity_s": 600}
+    assert result.outcome is Outcome.ACCEPTED
+    assert alpha.sent()[0]["fields"] == {"reference": "a" * 32, "from": "ACME", "validity_s": 600}

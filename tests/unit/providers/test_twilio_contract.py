@@ -199,3 +199,35 @@ def test_an_answer_that_is_not_a_json_object_is_a_provider_failure(body):
 def test_configuration_is_validated_field_by_field(fields, problem):
     with pytest.raises(ValueError, match=problem):
         config(**{"base_url": "https://api.twilio.com", **fields})
+
+
+# The client's options: its sender id and what is left of its validity.
+
+
+def test_clients_sender_is_twilios_from_and_its_validity_the_validity_period(twilio, wire):
+    provider = TwilioProvider(config(twilio.url, validity_period_s=600), wire[0])
+    result = provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1, sender="ACME",
+                           validity_s=1200)
+    form = dict(parse_qsl(wire[1][0].content.decode()))
+    assert (form["From"], form["ValidityPeriod"]) == ("ACME", "1200")  # the client's win over the entry's
+    assert result.outcome is Outcome.ACCEPTED
+
+
+def test_validity_beyond_twilios_limit_is_cut_to_36000_s(twilio, wire):
+    TwilioProvider(config(twilio.url), wire[0]).send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1,
+                                                     validity_s=72 * 3600)
+    assert dict(parse_qsl(wire[1][0].content.decode()))["ValidityPeriod"] == "36000"
+
+
+def test_clients_sender_goes_with_the_messaging_service(twilio, wire):
+    provider = TwilioProvider(config(twilio.url, **{"from": None}, messaging_service_sid=MESSAGING_SERVICE_SID),
+                              wire[0])
+    provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1, sender="+14155550199")
+    form = dict(parse_qsl(wire[1][0].content.decode()))
+    assert (form["From"], form["MessagingServiceSid"]) == ("+14155550199", MESSAGING_SERVICE_SID)
+
+
+def test_without_options_the_configured_sender_is_used_and_no_validity_sent(twilio, wire):
+    send(TwilioProvider(config(twilio.url), wire[0]))
+    form = dict(parse_qsl(wire[1][0].content.decode()))
+    assert form["From"] == "+15005550006" and "ValidityPeriod" not in form

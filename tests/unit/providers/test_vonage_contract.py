@@ -228,3 +228,28 @@ def test_the_simulators_own_rate_limit_answers_status_1_throttled(vonage, wire):
 def test_configuration_is_validated_field_by_field(fields, problem):
     with pytest.raises(ValueError, match=problem):
         config("https://rest.nexmo.com", **fields)
+
+
+# The client's options: its sender id and what is left of its validity.
+
+
+def test_clients_sender_is_vonages_from_and_its_validity_the_ttl_in_ms(vonage, wire):
+    provider = adapter(config(vonage.url, ttl_ms=60_000), wire[0])
+    result = provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1, sender="ACME",
+                           validity_s=600)
+    form = dict(parse_qsl(wire[1][0].content.decode()))
+    assert (form["from"], form["ttl"]) == ("ACME", "600000")
+    assert result.outcome is Outcome.ACCEPTED
+
+
+def test_e164_sender_goes_without_plus_and_a_short_validity_is_raised_to_vonages_least(vonage, wire):
+    adapter(config(vonage.url), wire[0]).send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1,
+                                              sender="+14155550199", validity_s=5)
+    form = dict(parse_qsl(wire[1][0].content.decode()))
+    assert (form["from"], form["ttl"]) == ("14155550199", "20000")
+
+
+def test_without_options_the_configured_sender_is_used_and_no_ttl_sent(vonage, wire):
+    send(adapter(config(vonage.url), wire[0]))
+    form = dict(parse_qsl(wire[1][0].content.decode()))
+    assert form["from"] == "AcmeInc" and "ttl" not in form

@@ -7,10 +7,11 @@ import uuid
 from chalicelib.providers import Outcome, SendResult
 
 
-def create(request_store, ttl_s: int = 3600, client: str = "team-a") -> str:
+def create(request_store, ttl_s: int = 3600, client: str = "team-a", **options) -> str:
+    """options: the client's (reference, sender, validity_s, send_at, callback_url)."""
     request_id = uuid.uuid4().hex
     request_store.create(request_id, client=client, phone="+14155550100", text="hi", encoding="GSM-7", segments=1,
-                         ttl_s=ttl_s)
+                         ttl_s=ttl_s, **options)
     return request_id
 
 

@@ -164,3 +164,30 @@ def test_overdue_lists_only_requests_past_their_deadline(request_store, claims, 
     assert sorted(request.id for request in queries.overdue(clock())) == sorted([early, late])
     clock.advance(7 * 86400)
     assert done in [request.id for request in queries.overdue(clock())]
+
+
+def test_reference_filters_the_clients_own_requests_only(request_store, queries, claims, clock):
+    def sent_with(reference, client="team-a"):
+        request_id = create(request_store, client=client, reference=reference)
+        clock.advance(1)
+        return request_id
+
+    first, _, third = sent_with("order-1"), sent_with("order-2"), sent_with("order-1")
+    sent_with("order-1", client="team-b")
+    claims.claim(first, 1, "alpha")
+    claims.mark_sent(first, 1, "m-1")
+    items, cursor = list_page(queries, reference="order-1")
+    assert ([item.id for item in items], cursor) == ([third, first], None)
+    assert [item.reference for item in items] == ["order-1", "order-1"]
+    sent, _ = list_page(queries, reference="order-1", status=Status.SENT)
+    assert [item.id for item in sent] == [first]
+
+
+def test_a_cursor_belongs_to_its_reference(request_store, queries):
+    for _ in range(2):
+        create(request_store, reference="r")
+    _, cursor = list_page(queries, limit=1, reference="r")
+    with pytest.raises(ValidationFailed):
+        list_page(queries, limit=1, cursor=cursor, reference="other")
+    with pytest.raises(ValidationFailed):
+        list_page(queries, limit=1, cursor=cursor)
