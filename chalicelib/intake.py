@@ -111,7 +111,7 @@ class Intake:
     def _store_and_queue(self, request_id: str, client: Client, sms: ValidSms, idempotency_key: str | None):
         request = self._requests.create(request_id, client=client.name, phone=sms.phone, text=sms.text,
                                         encoding=sms.encoding, segments=sms.segments, ttl_s=self._message_ttl_s,
-                                        idempotency_key=idempotency_key)
+                                        idempotency_key=idempotency_key, callback_url=sms.callback_url)
         try:
             self._queue.send(DispatchMessage(id=request_id, expires_at=request.expires_at))
         except DependencyUnavailable as exc:

@@ -81,6 +81,15 @@ class SendSmsBody(BaseModel):
         examples=["Your code is 123456"],
         json_schema_extra={"pattern": TEXT_PATTERN},
     )
+    # Checked by chalicelib/callbacks/targets.check_callback_target (scheme, length, where it resolves).
+    callback_url: str | None = Field(
+        default=None,
+        description="Where the gateway POSTs signed status callbacks (sent, failed) for this request: an "
+        "https:// URL of at most 2048 characters whose host resolves to public addresses only. Without it, the "
+        "client's default callback URL (if any) is used.",
+        examples=["https://example.com/sms-status"],
+        json_schema_extra={"format": "uri", "maxLength": 2048},
+    )
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,7 @@ class ValidSms:
     segments: int
     country: str | None = None  # ISO 3166 region of the number ("US"); None for non-geographic numbers
     number_type: str = "UNKNOWN"  # libphonenumber's PhoneNumberType name
+    callback_url: str | None = None  # syntax and target not yet checked: check_callback_target
 
 
 def parse_send_request(
@@ -120,7 +130,8 @@ def parse_send_request(
     segment_info = _check_text(request.text)
     return ValidSms(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), request.text,
                     segment_info.encoding, segment_info.segments,
-                    country=phonenumbers.region_code_for_number(number) or None, number_type=number_type)
+                    country=phonenumbers.region_code_for_number(number) or None, number_type=number_type,
+                    callback_url=request.callback_url)
 
 
 def _number_type(number: phonenumbers.PhoneNumber, allowed: Collection[str]) -> str:
@@ -233,6 +244,8 @@ def _body_refusal(error: ErrorDetails) -> ApiError:
         return ValidationFailed(f"{field} is required", field=field, code="missing_field")
     if kind == "string_type":
         return ValidationFailed(f"{field} must be a JSON string", field=field, code="invalid_type")
+    if field == "callback_url":
+        return ValidationFailed("callback_url is not a valid URL", field=field, code="invalid_callback_url")
     # What remains: the length bounds of SendSmsBody, and string_unicode (an unpaired surrogate,
     # which JSON's "\ud800" decodes to and UTF-8 cannot carry to a provider or the database).
     if field == "phone":

@@ -35,6 +35,9 @@ class RequestSnapshot:
     updated_at: str
     expires_at: int
     due_at: int | None
+    reference: str | None = None  # the client's own reference, echoed in callbacks
+    callback_url: str | None = None  # where this request's status callbacks go (else the client's default)
+    callback_pending: str | None = None  # a status whose callback could not be queued yet
 
     @classmethod
     def of(cls, item) -> RequestSnapshot:
@@ -59,6 +62,9 @@ class RequestSnapshot:
             updated_at=item.updated_at,
             expires_at=int(item.expires_at),
             due_at=_int(item.due_at),
+            reference=item.reference,
+            callback_url=item.callback_url,
+            callback_pending=item.callback_pending,
         )
 
     def holds_live_claim(self, attempt: int, now: float) -> bool:

@@ -47,7 +47,8 @@ class RequestStore:
         return datetime.fromtimestamp(int(now) + self._retention_s, UTC)
 
     def create(self, request_id: str, *, client: str, phone: str, text: str, encoding: str, segments: int,
-               ttl_s: int, idempotency_key: str | None = None) -> RequestSnapshot:
+               ttl_s: int, idempotency_key: str | None = None, callback_url: str | None = None,
+               reference: str | None = None) -> RequestSnapshot:
         now = self._clock()
         item = self._requests(
             request_id,
@@ -66,6 +67,8 @@ class RequestStore:
             work_shard=work_shard(request_id),
             due_at=int(now) + self._sweep_after_s,
             purge_at=self._purge_at(now),
+            callback_url=callback_url,
+            reference=reference,
         )
         try:
             with dynamo_errors():
@@ -84,6 +87,15 @@ class RequestStore:
         except (ConditionFailed, DependencyUnavailable):
             return False
         return True
+
+    def mark_callback_pending(self, request_id: str, status: str) -> None:
+        """The callback of ``status`` could not be queued: due for the sweeper now, which publishes it again."""
+        model = self._requests
+        with dynamo_errors():
+            model(request_id).update(
+                actions=[model.callback_pending.set(status), model.due_at.set(int(self._clock())),
+                         model.work_shard.set(work_shard(request_id))],
+                condition=model.status == status)  # still the status whose event was lost
 
     def get(self, request_id: str, *, client: str | None = None) -> RequestSnapshot | None:
         """The request, or None when there is none (or, with ``client``, when it is another client's: to
