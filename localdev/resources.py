@@ -87,9 +87,9 @@ def queue_attributes(logical_id: str, dlq_arn: str | None, overrides: dict[str, 
 def create_queues(settings: Settings, *, overrides: dict[str, dict[str, str]] | None = None,
                   report=print) -> str:
     """The dispatch queue, the callbacks queue and their DLQs, as the template makes them (overrides:
-    {logical id: {attribute: value}}; maxReceiveCount changes the redrive). A queue that exists already is used as it is, whatever
-    its attributes (SQS refuses to create it again with others): a previous run, or another tool, made
-    it; the differences are reported. Returns the dispatch queue's URL."""
+    {logical id: {attribute: value}}; maxReceiveCount changes the redrive). A queue that exists already is
+    used as it is, whatever its attributes (SQS refuses to create it again with others): a previous run, or
+    another tool, made it; the differences are reported. Returns the dispatch queue's URL."""
     sqs = boto3.session.Session().client("sqs", region_name=settings.aws_region)
     names = resource_names(settings)
     overrides = overrides or {}
