@@ -107,9 +107,8 @@ class CallbackDelivery:
         return self._later(event, first_try_at, problem)
 
     def _resolve(self, url: str) -> CallbackTarget:
-        kwargs = {"resolver": self._resolver} if self._resolver else {}
         return resolve_callback_target(url, local=self._target.local, allowed_hosts=self._target.allowed_hosts,
-                                       **kwargs)
+                                       resolver=self._resolver)
 
     def _post(self, event: CallbackEvent, target: CallbackTarget, secret: str) -> str | None:
         """None when the client answered 2xx, else what went wrong."""

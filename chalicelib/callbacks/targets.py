@@ -50,7 +50,7 @@ def check_callback_url_syntax(url: str, *, local: bool) -> None:
     _parts(url, local=local)
 
 
-def check_callback_target(url: str, settings, resolver: Resolver = socket.getaddrinfo) -> None:
+def check_callback_target(url: str, settings, resolver: Resolver | None = None) -> None:
     """Accept time: raises ValidationFailed (malformed) or CallbackTargetRefused (a target we will not call),
     both naming callback_url."""
     try:
@@ -61,13 +61,13 @@ def check_callback_target(url: str, settings, resolver: Resolver = socket.getadd
 
 
 def resolve_callback_target(url: str, *, local: bool, allowed_hosts: Collection[str],
-                            resolver: Resolver = socket.getaddrinfo) -> CallbackTarget:
+                            resolver: Resolver | None = None) -> CallbackTarget:
     """The target of ``url`` with the addresses to connect to. CallbackTargetRefused for a target we never
     call; DependencyUnavailable when DNS does not answer (it may later)."""
     scheme, host, port = _parts(url, local=local)
     allowed = {name.lower().strip("[]") for name in allowed_hosts}
     try:
-        found = resolver(host, port, type=socket.SOCK_STREAM)
+        found = (resolver or socket.getaddrinfo)(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, OSError) as exc:
         raise DependencyUnavailable(f"callback_url host does not resolve: {type(exc).__name__}") from None
     addresses = tuple(dict.fromkeys(info[4][0].split("%")[0] for info in found))
