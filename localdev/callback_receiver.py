@@ -4,7 +4,8 @@ signature with the client's callback secret, processes each event_id once, and l
     CALLBACK_RECEIVER_SECRET=... python -m localdev.callback_receiver --port 9100
 
     GET  /_stats    {"received", "processed", "duplicates", "bad_signatures", "events": {event_id: payload}}
-    POST /_config   {"status": 503}: answer every callback with this status (200 again to recover)
+    POST /_config   {"status": 503}: answer every callback with this status (200 again to recover);
+                    {"down_for_s": 20}: stop listening for that long (connections refused), then come back
     POST /_reset    forget what was received
 
 It is what docs/api.md asks of a receiver: verify, answer 2xx fast, deduplicate on event_id.
@@ -13,9 +14,9 @@ It is what docs/api.md asks of a receiver: verify, answer 2xx fast, deduplicate 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -34,14 +35,30 @@ class CallbackReceiver:
         self.events: dict[str, dict] = {}  # event_id -> the first payload processed
         self._lock = threading.Lock()
         self._log = log or (lambda line: print(line, flush=True))
-        self._server = ThreadingHTTPServer((host, port), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = self._listen(host, port)
         self._thread: threading.Thread | None = None
+        self.down_until = 0.0
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def _listen(self, host: str, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer((host, port), _handler_for(self))
+        server.daemon_threads = True
+        return server
+
+    def go_down(self, seconds: float) -> None:
+        """Stop listening for ``seconds`` (callers see connection refused), then listen again on the same port."""
+        host, port = self._server.server_address[:2]
+        self.down_until = time.time() + seconds
+        self._log(json.dumps({"message": "callback receiver down", "for_s": seconds}))
+        self.stop()
+        time.sleep(seconds)
+        self._server = self._listen(host, port)
+        self.start()
+        self._log(json.dumps({"message": "callback receiver back"}))
 
     def start(self) -> CallbackReceiver:
         self._thread = threading.Thread(target=self._server.serve_forever, name="callback-receiver", daemon=True)
@@ -106,8 +123,11 @@ def _handler_for(receiver: CallbackReceiver):
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             if self.path == "/_config":
-                receiver.answer_status = int(json.loads(body or b"{}").get("status", 200))
+                config = json.loads(body or b"{}")
+                receiver.answer_status = int(config.get("status", receiver.answer_status))
                 self._answer(200, {"answer_status": receiver.answer_status})
+                if config.get("down_for_s"):
+                    threading.Thread(target=receiver.go_down, args=(float(config["down_for_s"]),), daemon=True).start()
             elif self.path == "/_reset":
                 receiver.reset()
                 self._answer(200)
@@ -126,10 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     if not secret:
         print("CALLBACK_RECEIVER_SECRET is required (the dev client's callback_secret)", file=sys.stderr)
         return 2
-    receiver = CallbackReceiver(secret, host=args.host, port=args.port)
+    receiver = CallbackReceiver(secret, host=args.host, port=args.port).start()
     print(json.dumps({"message": "callback receiver listening", "url": receiver.url}), flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        receiver._server.serve_forever()
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
     return 0
 
 
