@@ -78,3 +78,5 @@ def test_a_receiver_down_for_20_s_loses_nothing(fresh_stack):
     by_request = wait_for_callbacks(fresh_stack, ids, timeout_s=90)
     assert set(by_request) == set(ids), f"{len(ids) - len(by_request)} callbacks lost"
     assert receiver_stats(fresh_stack)["bad_signatures"] == 0
+    log = (fresh_stack.log_dir / "callbacks.log").read_text()
+    assert "callback failed, retry scheduled" in log and "ConnectError" in log  # they were tried while it was down
