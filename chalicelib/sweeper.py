@@ -45,9 +45,10 @@ class Sweeper:
         requeued = expired = skipped = texts_removed = callbacks_queued = 0
         for request in self._queries.overdue(now, limit=limit):
             if request.status in TERMINAL and request.callback_pending and self._callbacks is not None:
-                # queued again; if that fails the publisher marks it pending (due now) for the next sweep
                 if self._callbacks.publish_again(request):
                     callbacks_queued += self._claims.callback_published(request.id, request.due_at)
+                else:  # marked pending again (due now) for the next sweep; if even that failed, in 15 min
+                    self._claims.push_due(request.id, request.due_at)
             elif request.status in TERMINAL:
                 texts_removed += self._claims.remove_text(request.id, request.due_at)
             elif request.holds_live_claim(request.attempts, now):

@@ -17,6 +17,7 @@ from chalicelib.logs import logger
 from chalicelib.storage.records import RequestSnapshot
 
 CallbackUrlOf = Callable[[str], "str | None"]
+QUEUED, NOWHERE, NOT_QUEUED = "queued", "nowhere", "not queued"  # what one publication did
 
 
 class CallbackPublisher:
@@ -31,20 +32,24 @@ class CallbackPublisher:
     def status_changed(self, request_id: str, status: str, provider: str | None, error: str | None,
                        occurred_at: str, *, request: RequestSnapshot | None = None) -> bool:
         """Queue the event of this status change; True when one was queued. Never raises."""
+        return self._publish(request_id, status, provider, error, occurred_at, request) == QUEUED
+
+    def _publish(self, request_id: str, status: str, provider: str | None, error: str | None, occurred_at: str,
+                 request: RequestSnapshot | None) -> str:
         try:
             event = self._event_for(request_id, status, provider, error, occurred_at, request)
             if event is None:
-                return False
+                return NOWHERE
             self._queue().send(event)
         except Exception as exc:  # (whatever failed, the send it follows stands)
             self.not_queued += 1
             logger.error("callback not queued", extra={"request_id": request_id, "status": str(status),
                                                        "error": f"{type(exc).__name__}: {exc}"})
             self._leave_for_the_sweeper(request_id, status)
-            return False
+            return NOT_QUEUED
         logger.info("callback queued", extra={"request_id": request_id, "status": str(status),
                                               "event_id": event.event_id})
-        return True
+        return QUEUED
 
     def finished(self, request: RequestSnapshot) -> bool:
         """A request that has just become ``sent`` or ``failed`` (the snapshot its status write returned)."""
@@ -52,10 +57,12 @@ class CallbackPublisher:
                                    _error_of(request, request.status), request.updated_at, request=request)
 
     def publish_again(self, request: RequestSnapshot) -> bool:
-        """The sweeper's second chance for a request marked ``callback_pending``: the same event id."""
+        """The sweeper's second chance for a request marked ``callback_pending``: the same event id. True when
+        nothing is left to do (queued, or there is no URL any more); False when it failed again (and the
+        request was marked pending again, due at once)."""
         status = request.callback_pending or request.status
-        return self.status_changed(request.id, status, request.provider_used, _error_of(request, status),
-                                   request.updated_at, request=request)
+        return self._publish(request.id, status, request.provider_used, _error_of(request, status),
+                             request.updated_at, request) != NOT_QUEUED
 
     def _event_for(self, request_id: str, status: str, provider: str | None, error: str | None,
                    occurred_at: str, request: RequestSnapshot | None) -> CallbackEvent | None:

@@ -11,7 +11,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.errors import ConditionFailed, DependencyUnavailable
-from chalicelib.lifecycle import Status
+from chalicelib.lifecycle import TERMINAL, Status
 from chalicelib.providers import SendResult
 from chalicelib.storage.dynamo import dynamo_errors, iso
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
@@ -95,7 +95,7 @@ class RequestStore:
             model(request_id).update(
                 actions=[model.callback_pending.set(status), model.due_at.set(int(self._clock())),
                          model.work_shard.set(work_shard(request_id))],
-                condition=model.status == status)  # still the status whose event was lost
+                condition=model.status.is_in(*TERMINAL))  # finished (it may have moved on: sent -> delivered)
 
     def get(self, request_id: str, *, client: str | None = None) -> RequestSnapshot | None:
         """The request, or None when there is none (or, with ``client``, when it is another client's: to

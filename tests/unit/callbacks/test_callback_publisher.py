@@ -161,3 +161,34 @@ def test_the_event_carries_neither_the_number_nor_the_text(outcomes, request_sto
     send(outcomes(), claims, accept(request_store), answer(Outcome.ACCEPTED))
     body = callback_queue.events[0].to_body()
     assert "+1415" not in body and "secret text" not in body
+
+
+def test_a_sweep_while_the_queue_is_still_down_leaves_the_event_for_a_later_sweep(
+        outcomes, request_store, claims, queries, aws, clock, publisher, callback_queue):
+    request_id = accept(request_store)
+    callback_queue.down = True
+    send(outcomes(), claims, request_id, answer(Outcome.ACCEPTED))
+    sweeper = Sweeper(queries=queries, claims=claims, queue=aws.queue, clock=clock, callbacks=publisher)
+    clock.advance(1)
+    assert sweeper.sweep().callbacks_queued == 0
+    assert request_store.get(request_id).callback_pending == "sent"  # still pending, due again
+    callback_queue.down = False
+    clock.advance(60)
+    assert sweeper.sweep().callbacks_queued == 1
+    assert [e.event_id for e in callback_queue.events] == [event_id_for(request_id, "sent")]
+
+
+def test_a_pending_callback_whose_url_is_gone_is_not_swept_forever(request_store, claims, queries, aws, clock,
+                                                                   callback_queue):
+    down = RecordingQueue()
+    down.down = True
+    defaults = {"team-b": DEFAULT_URL}
+    failing = CallbackPublisher(queue=lambda: down, requests=request_store, default_url_of=defaults.get)
+    request_id = accept(request_store, callback_url=None, client="team-b")
+    claims.claim(request_id, 1, "alpha")
+    failing.finished(claims.mark_sent(request_id, 1, "m-1"))
+    del defaults["team-b"]  # the client's default URL was removed meanwhile
+    sweeper = Sweeper(queries=queries, claims=claims, queue=aws.queue, clock=clock, callbacks=failing)
+    sweeper.sweep()
+    assert request_store.get(request_id).callback_pending is None
+    assert down.events == []
