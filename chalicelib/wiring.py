@@ -141,8 +141,15 @@ def _callbacks(settings: Settings) -> CallbackPublisher:
 
 
 def get_callbacks() -> CallbackPublisher:
-    """The status-callback publisher; its ``status_changed`` is the delivery receipts' on_status_change hook."""
+    """The status-callback publisher."""
     return _callbacks(get_settings())
+
+
+def on_status_change(request_id: str, status: str, provider: str | None, error: str | None,
+                     occurred_at: str) -> bool:
+    """The hook delivery receipts call after writing ``delivered`` / ``undelivered``: queues that status
+    change's callback (never raises; True when one was queued)."""
+    return get_callbacks().status_changed(request_id, status, provider, error, occurred_at)
 
 
 @lru_cache(maxsize=4)

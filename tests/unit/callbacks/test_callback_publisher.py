@@ -192,3 +192,15 @@ def test_a_pending_callback_whose_url_is_gone_is_not_swept_forever(request_store
     sweeper.sweep()
     assert request_store.get(request_id).callback_pending is None
     assert down.events == []
+
+
+def test_the_receipts_hook_queues_a_later_status_change_reading_the_request(publisher, request_store, claims,
+                                                                            callback_queue):
+    request_id = accept(request_store)
+    claims.claim(request_id, 1, "alpha")
+    claims.mark_sent(request_id, 1, "m-1")
+    assert publisher.status_changed(request_id, "delivered", "alpha", None, "2026-12-02T05:00:00.000Z")
+    [event] = callback_queue.events
+    assert (event.status, event.url, event.reference, event.event_id) == (
+        "delivered", URL, "order-1", event_id_for(request_id, "delivered"))
+    assert not publisher.status_changed(uuid.uuid4().hex, "delivered", "alpha", None, "2026-12-02T05:00:00.000Z")
