@@ -172,8 +172,10 @@ def get_callback_delivery() -> CallbackDelivery:
 
 @lru_cache(maxsize=1)
 def _callback_http() -> httpx.Client:
-    # Its own pool: clients' URLs never take a connection a provider send needs.
-    return deadline_client(max_connections=50, max_keepalive=20)
+    # Its own pool: clients' URLs never take a connection a provider send needs. No keep-alive: a pooled
+    # connection is matched by address only, so one made (and its certificate checked) for host A could be
+    # reused for host B behind the same address; every callback connects, and checks, afresh.
+    return deadline_client(max_connections=50, max_keepalive=0)
 
 
 @lru_cache(maxsize=4)
