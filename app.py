@@ -14,11 +14,12 @@ from chalicelib.api.openapi import base_path, build_openapi, render_docs_page
 from chalicelib.api.params import parse_idempotency_key, parse_request_id
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import parse_send_request
+from chalicelib.callbacks import check_callback_target
 from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
 from chalicelib.logs import logger
-from chalicelib.settings import dispatch_event_source
+from chalicelib.settings import callback_event_source, dispatch_event_source
 from chalicelib.sqs_batch import QueueRecord
 from chalicelib.storage.queries import ListFilter
 
@@ -130,6 +131,8 @@ def send_sms():
                              default_region=settings.default_region, max_body_bytes=settings.max_body_bytes,
                              allowed_number_types=settings.allowed_number_types,
                              allow_http_callback=settings.is_local)
+    if sms.callback_url is not None:
+        check_callback_target(sms.callback_url, settings)
     idempotency_key = parse_idempotency_key(request.headers.get("idempotency-key"))
     accepted = wiring.get_intake().accept(sms, client=client, idempotency_key=idempotency_key)
     return Response(body=SmsAccepted.of(accepted).to_body(), status_code=202, headers=accepted.headers)
@@ -183,6 +186,13 @@ def dispatch_sms(event):
     # No send starts that the invocation's remaining time could cut off (dispatcher.py, step 0).
     time_left_s = event.context.get_remaining_time_in_millis() / 1000 if event.context else None
     return wiring.get_dispatcher().dispatch_batch(records, time_left_s=time_left_s)
+
+
+# Its own queue (CALLBACK_QUEUE_ARN, else CALLBACK_QUEUE_NAME): a slow client URL never holds up a send.
+@app.on_sqs_message(batch_size=10, maximum_batching_window_in_seconds=1, **callback_event_source())
+def deliver_callbacks(event):
+    records = [QueueRecord.of(record.to_dict()) for record in event]
+    return wiring.get_callback_delivery().deliver_batch(records)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

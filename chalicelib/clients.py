@@ -9,7 +9,8 @@ effect within a minute without a redeploy. Locally the same document may come fr
     {"cursor_key": "<random, signs list cursors>",
      "clients": {"team-a": {"key_hashes": ["sha256:<hex of sha256(key)>", ...],
                             "roles": ["send", "operator"], "rate_limit": 20, "daily_quota": 10000,
-                            "senders": ["ACME"], "countries": ["US", "GB"], "callback_secret": "..."}}}
+                            "senders": ["ACME"], "countries": ["US", "GB"], "callback_secret": "...",
+                            "callback_url": "https://team-a.example/sms-status"}}}
 
 Only hashes of keys are stored. Keys are random strings of at least 32 characters (``ops.clients``
 makes them), so one SHA-256 is enough: there is nothing to brute-force. The document is validated
@@ -26,7 +27,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from chalicelib.errors import ConfigurationError, Forbidden, Unauthorized
+from chalicelib.callbacks.targets import check_callback_url_syntax
+from chalicelib.errors import ConfigurationError, Forbidden, Unauthorized, ValidationFailed
 from chalicelib.logs import logger
 
 MIN_KEY_CHARS = 32
@@ -55,6 +57,8 @@ class ClientEntry(BaseModel):
     senders: tuple[SenderId, ...] = ()
     countries: tuple[Country, ...] = ()  # empty: any destination country
     callback_secret: str | None = Field(default=None, min_length=16, max_length=256, repr=False)
+    # Where the client's status callbacks go when a request names no callback_url of its own.
+    callback_url: str | None = Field(default=None, min_length=1, max_length=2048)
 
 
 class RegistryDocument(BaseModel):
@@ -75,6 +79,7 @@ class Client:
     senders: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
     callback_secret: str | None = None
+    callback_url: str | None = None  # the default for requests that name none
 
     def require(self, role: Role) -> None:
         if role not in self.roles:
@@ -91,6 +96,9 @@ class ClientRegistry:
     @property
     def clients(self) -> tuple[Client, ...]:
         return tuple({client.name: client for client in self._by_hash.values()}.values())
+
+    def client_named(self, name: str) -> Client | None:
+        return next((client for client in self._by_hash.values() if client.name == name), None)
 
     def authenticate(self, presented: str | None) -> Client:
         if not presented:
@@ -127,10 +135,16 @@ def registry_from_document(text: str, defaults: Defaults, *, local: bool = False
         raise _refused(f"the clients document is invalid: {problems}") from None
     by_hash: dict[str, Client] = {}
     for name, entry in document.clients.items():
+        if entry.callback_url is not None:
+            try:  # the URL alone: its host is resolved and guarded at each delivery (callbacks/targets.py)
+                check_callback_url_syntax(entry.callback_url, local=local)
+            except ValidationFailed as exc:
+                raise _refused(f"the clients document is invalid: clients.{name}.{exc.message}") from None
         client = Client(name=name, roles=frozenset(entry.roles),
                         rate_limit=entry.rate_limit or defaults.rate_limit,
                         daily_quota=entry.daily_quota or defaults.daily_quota,
-                        senders=entry.senders, countries=entry.countries, callback_secret=entry.callback_secret)
+                        senders=entry.senders, countries=entry.countries, callback_secret=entry.callback_secret,
+                        callback_url=entry.callback_url)
         for digest in entry.key_hashes:
             if digest in by_hash:
                 raise _refused(f"the clients document gives one key to both {by_hash[digest].name} and {name}")

@@ -106,7 +106,7 @@ class Dispatcher:
             logger.info("too little time left in this invocation; requeued", extra={"request_id": message.id})
             return True
         if message.expires_at and self._clock() >= message.expires_at:
-            if self._claims.expire(message.id):
+            if self._outcomes.expire(message.id):
                 logger.info("request expired", extra={"request_id": message.id})
             return True
         if delay_until(message.not_before, self._clock()):

@@ -5,6 +5,10 @@
   throttled         -> pending, straight back to the queue for another provider (not a retry); the
                        provider's rate is cut for a while (its count and ours disagree)
   provider failure  -> retrying, DelaySeconds = 2^(retry-1), the provider excluded; after the last retry: failed
+  past its TTL      -> failed (expired)  (``expire``: the dispatcher's and the sweeper's)
+
+Every move to ``sent`` or ``failed`` goes through ``_finished``, which hands the request to the callback
+publisher: one event per status change, queued after the status write and never failing the send.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from chalicelib.callbacks import CallbackPublisher
 from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchMessage, DispatchQueue
 from chalicelib.errors import GatewayError, RetryableError
 from chalicelib.lifecycle import FailureReason
@@ -42,7 +47,7 @@ def exclusions_for_retry(excluded: tuple[str, ...], failed: str) -> tuple[str, .
 class OutcomeRecorder:
     def __init__(self, *, router: Router, requests: RequestStore, claims: ClaimLedger,
                  health_snapshots: HealthSnapshots, queue: DispatchQueue, provider_names: Collection[str],
-                 retry_policy: RetryPolicy):
+                 retry_policy: RetryPolicy, callbacks: CallbackPublisher | None = None):
         self._router = router
         self._requests = requests
         self._claims = claims
@@ -50,6 +55,7 @@ class OutcomeRecorder:
         self._queue = queue
         self._provider_names = frozenset(provider_names)
         self._retry = retry_policy
+        self._callbacks = callbacks
 
     def record(self, message: DispatchMessage, claim: Claim, result: SendResult,
                arrival_offset_ms: float | None = None) -> None:
@@ -75,6 +81,19 @@ class OutcomeRecorder:
         self._move_on(message, claim, result)
         return True
 
+    def expire(self, request_id: str) -> bool:
+        """End a request past its time to live (``failed``, ``expired``); False when it was not open."""
+        request = self._claims.expire_request(request_id)
+        if request is None:
+            return False
+        self._finished(request)
+        return True
+
+    def _finished(self, request: RequestSnapshot | None) -> None:
+        """The request is now ``sent`` or ``failed``: its callback, if it has one (never raises)."""
+        if self._callbacks is not None and request is not None:
+            self._callbacks.finished(request)
+
     def _record_answer(self, result: SendResult, arrival_offset_ms: float | None) -> None:
         success = result.outcome is Outcome.ACCEPTED if result.outcome.counts_for_health else None
         try:
@@ -92,16 +111,18 @@ class OutcomeRecorder:
         log = {"request_id": claim.request_id, "attempt": claim.attempt, "provider": claim.provider,
                "outcome": str(result.outcome), "status_code": result.status_code, "latency_ms": result.latency_ms}
         if result.outcome is Outcome.ACCEPTED:
-            self._claims.mark_sent(claim.request_id, claim.attempt, result.message_id)
+            self._finished(self._claims.mark_sent(claim.request_id, claim.attempt, result.message_id))
             logger.info("sms sent", extra=log)
         elif result.outcome is Outcome.REFUSED:
-            self._claims.mark_failed(claim.request_id, claim.attempt, FailureReason.REFUSED, result.error)
+            self._finished(self._claims.mark_failed(claim.request_id, claim.attempt, FailureReason.REFUSED,
+                                                    result.error))
             logger.info("sms refused by provider", extra=log)
         elif result.outcome is Outcome.THROTTLED:
             self._requeue_throttled(message, claim, result)
             logger.info("provider throttled, requeued", extra=log)
         elif claim.retries + 1 > self._retry.max_retries:
-            self._claims.mark_failed(claim.request_id, claim.attempt, FailureReason.RETRIES_EXHAUSTED, result.error)
+            self._finished(self._claims.mark_failed(claim.request_id, claim.attempt, FailureReason.RETRIES_EXHAUSTED,
+                                                    result.error))
             logger.warning("sms failed, retries exhausted", extra=log)
         else:
             retry = self._requeue_with_backoff(message, claim, result)

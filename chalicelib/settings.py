@@ -187,6 +187,24 @@ class Settings(BaseModel):
     dispatcher_max_concurrency: int = env("DISPATCHER_MAX_CONCURRENCY", 0, "Deploy time: most dispatcher "
                                           "invocations at once (the event source's MaximumConcurrency; Lambda "
                                           "takes 2-1000); 0 = no cap.", ge=0, le=1000)
+    callback_queue_name: str = env("CALLBACK_QUEUE_NAME", "sms-callbacks", "The status callbacks queue (its DLQ "
+                                   "is <name>-dlq); CALLBACK_QUEUE_URL and CALLBACK_DLQ_URL skip the name lookups.",
+                                   min_length=1)
+    callback_queue_url: str = env("CALLBACK_QUEUE_URL", "", "")
+    callback_dlq_url: str = env("CALLBACK_DLQ_URL", "", "")
+    callback_queue_arn: str = env("CALLBACK_QUEUE_ARN", "", "Deploy time: the queue the callbacks function's SQS "
+                                  "event source binds to; empty = CALLBACK_QUEUE_NAME in the deploying account.",
+                                  pattern=r"^(arn:[^:]+:sqs:.+)?$")
+    callback_allowed_hosts: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = env(
+        "CALLBACK_ALLOWED_HOSTS", (), "Comma-separated host names (or IP literals) a callback URL may name even "
+        "though they resolve to a private, loopback, link-local or otherwise non-public address; every other "
+        "host must resolve to public addresses only (docs/security.md#status-callbacks).")
+    callback_timeout_s: float = env("CALLBACK_TIMEOUT_S", 5.0, "The whole callback POST (connect, TLS, send, "
+                                    "answer) ends by then; no 2xx by then is a failed try.", gt=0, le=30)
+    callback_retry_base_s: int = env("CALLBACK_RETRY_BASE_S", 30, "A failed callback is tried again after "
+                                     "min(900, base x 2^(attempt-1)) s, until CALLBACK_RETRY_FOR_S have passed "
+                                     "since its first try; then it goes to the callbacks DLQ.", ge=1, le=900)
+    callback_retry_for_s: int = env("CALLBACK_RETRY_FOR_S", 86_400, "", ge=60, le=14 * 86400)
     api_throttle_rate: int = env("API_THROTTLE_RATE", 0, "Deploy time: API Gateway's throttle for the whole stage "
                                  "(requests/s, steady and burst), in front of the per-client limits; 0 = API "
                                  "Gateway's account default.", ge=0, le=100_000)
@@ -282,17 +300,29 @@ EventSourceSettings = create_model(
     "EventSourceSettings",
     __config__=ConfigDict(frozen=True, extra="ignore", populate_by_name=True),
     **{name: (Settings.model_fields[name].annotation, Settings.model_fields[name])
-       for name in ("dispatch_queue_name", "dispatch_queue_arn", "dispatcher_max_concurrency")},
+       for name in ("dispatch_queue_name", "dispatch_queue_arn", "dispatcher_max_concurrency", "callback_queue_name",
+                    "callback_queue_arn")},
 )
+
+
+def _event_source_settings(environ: dict[str, str] | None) -> Any:
+    source = os.environ if environ is None else environ
+    try:
+        return EventSourceSettings.model_validate({k: v for k, v in source.items() if v})
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid configuration: {_problem(exc.errors()[0])}") from None
+
+
+def callback_event_source(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The queue of the callbacks function's SQS event source, as on_sqs_message arguments."""
+    settings = _event_source_settings(environ)
+    return {"queue_arn": settings.callback_queue_arn} if settings.callback_queue_arn else {
+        "queue": settings.callback_queue_name}
 
 
 def dispatch_event_source(environ: dict[str, str] | None = None) -> dict[str, Any]:
     """The queue and concurrency of the dispatcher's SQS event source, as on_sqs_message arguments."""
-    source = os.environ if environ is None else environ
-    try:
-        settings = EventSourceSettings.model_validate({k: v for k, v in source.items() if v})
-    except ValidationError as exc:
-        raise ConfigurationError(f"invalid configuration: {_problem(exc.errors()[0])}") from None
+    settings = _event_source_settings(environ)
     queue = {"queue_arn": settings.dispatch_queue_arn} if settings.dispatch_queue_arn else {
         "queue": settings.dispatch_queue_name}
     return {**queue, "maximum_concurrency": settings.dispatcher_max_concurrency or None}

@@ -19,6 +19,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from chalicelib.callbacks import CallbackPublisher
+from chalicelib.callbacks.delivery import CallbackDelivery, CallbackRetryPolicy, DeliveryTarget
+from chalicelib.callbacks.queue import CallbackQueue
 from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import ClientRegistry, Defaults, registry_from_document, registry_from_keys
 from chalicelib.dispatch_queue import DispatchQueue
@@ -116,6 +119,66 @@ def get_queue() -> DispatchQueue:
 
 
 @lru_cache(maxsize=4)
+def _callback_queue(settings: Settings) -> CallbackQueue:
+    sqs = _aws_client("sqs", settings.aws_region)
+    if settings.callback_queue_url and settings.callback_dlq_url:
+        return CallbackQueue(sqs, settings.callback_queue_url, settings.callback_dlq_url)
+    return CallbackQueue.by_name(sqs, settings.callback_queue_name, f"{settings.callback_queue_name}-dlq")
+
+
+def _default_callback_url(settings: Settings):
+    def default_url_of(client_name: str) -> str | None:
+        client = _registry(settings).get().client_named(client_name)
+        return client.callback_url if client else None
+
+    return default_url_of
+
+
+@lru_cache(maxsize=4)
+def _callbacks(settings: Settings) -> CallbackPublisher:
+    return CallbackPublisher(queue=lambda: _callback_queue(settings), requests=_requests(settings),
+                             default_url_of=_default_callback_url(settings))
+
+
+def get_callbacks() -> CallbackPublisher:
+    """The status-callback publisher."""
+    return _callbacks(get_settings())
+
+
+def on_status_change(request_id: str, status: str, provider: str | None, error: str | None,
+                     occurred_at: str) -> bool:
+    """The hook delivery receipts call after writing ``delivered`` / ``undelivered``: queues that status
+    change's callback (never raises; True when one was queued)."""
+    return get_callbacks().status_changed(request_id, status, provider, error, occurred_at)
+
+
+@lru_cache(maxsize=4)
+def _callback_delivery(settings: Settings) -> CallbackDelivery:
+    def secret_of(client_name: str) -> str | None:
+        client = _registry(settings).get().client_named(client_name)
+        return client.callback_secret if client else None
+
+    return CallbackDelivery(
+        http=_callback_http(), queue=_callback_queue(settings), secret_of=secret_of,
+        target=DeliveryTarget(local=settings.is_local, allowed_hosts=settings.callback_allowed_hosts,
+                              timeout_s=settings.callback_timeout_s),
+        retry=CallbackRetryPolicy(base_s=settings.callback_retry_base_s, retry_for_s=settings.callback_retry_for_s),
+        clock=time.time)
+
+
+def get_callback_delivery() -> CallbackDelivery:
+    return _callback_delivery(get_settings())
+
+
+@lru_cache(maxsize=1)
+def _callback_http() -> httpx.Client:
+    # Its own pool: clients' URLs never take a connection a provider send needs. No keep-alive: a pooled
+    # connection is matched by address only, so one made (and its certificate checked) for host A could be
+    # reused for host B behind the same address; every callback connects, and checks, afresh.
+    return deadline_client(max_connections=50, max_keepalive=0)
+
+
+@lru_cache(maxsize=4)
 def _router(settings: Settings) -> Router:
     return Router.from_settings(_redis(settings.redis_url), settings)
 
@@ -132,7 +195,7 @@ def _dispatcher(settings: Settings) -> Dispatcher:
     outcomes = OutcomeRecorder(
         router=_router(settings), requests=_requests(settings), claims=_claims(settings),
         health_snapshots=HealthSnapshots(tables, time.time), queue=_queue(settings), provider_names=providers,
-        retry_policy=RetryPolicy(max_retries=settings.max_retries),
+        retry_policy=RetryPolicy(max_retries=settings.max_retries), callbacks=_callbacks(settings),
     )
     return Dispatcher(router=_router(settings), claims=_claims(settings), queue=_queue(settings),
                       providers=providers, outcomes=outcomes, booking_horizon_ms=settings.slot_wait_max_ms)
@@ -158,7 +221,7 @@ def get_intake() -> Intake:
 def get_sweeper() -> Sweeper:
     settings = get_settings()
     return Sweeper(queries=RequestQueries(tables_for(settings), time.time), claims=_claims(settings),
-                   queue=_queue(settings), clock=time.time)
+                   queue=_queue(settings), clock=time.time, callbacks=_callbacks(settings))
 
 
 def _secret(settings: Settings, secret_id: str) -> str:
@@ -216,5 +279,5 @@ def dependency_checks() -> dict:
 def reset() -> None:
     """Forget every memoized client and service (tests; a process that changed its endpoints)."""
     for getter in (_redis, _http, _aws_client, _requests, _claims, _queue, _router, _dispatcher, _intake,
-                   _registry, _provider_secrets):
+                   _registry, _provider_secrets, _callback_queue, _callbacks, _callback_delivery, _callback_http):
         getter.cache_clear()

@@ -6,7 +6,7 @@ it imports app.py; Lambda never does (and its package carries no infra/).
 - ``chalice deploy`` / ``chalice package``: the Lambda runtime is the one .chalice/config.json pins
   (``lambda_python_version``). chalice takes the runtime from the interpreter it runs on and has no setting
   for it, so a run on another Python stops here with a message, instead of deploying another runtime.
-- ``chalice deploy``: the dispatcher's SQS event source mapping reports partial batch failures
+- ``chalice deploy``: the SQS event source mappings (dispatcher, callbacks) report partial batch failures
   (FunctionResponseTypes=[ReportBatchItemFailures]), which chalice has no setting for either. A botocore
   event handler on the Lambda clients of this process adds it to the CreateEventSourceMapping and
   UpdateEventSourceMapping calls chalice makes, so the mapping has it from the moment it exists, and a
@@ -77,8 +77,9 @@ def require_pinned_runtime(project: Path = PROJECT, version_info: tuple[int, ...
 
 
 def add_batch_item_failures(params: dict, **_) -> None:
-    # Creates carry the queue's ARN; updates only the mapping's UUID. This app's only event source is its
-    # SQS queue (app.py), so every mapping chalice updates here is that one.
+    # Creates carry the queue's ARN; updates only the mapping's UUID. This app's only event sources are its
+    # SQS queues (app.py: dispatch and callbacks), both answering with batchItemFailures, so every mapping
+    # chalice updates here is one of them.
     if ":sqs:" in params.get("EventSourceArn", ":sqs:"):
         params["FunctionResponseTypes"] = BATCH_ITEM_FAILURES
 

@@ -15,7 +15,8 @@ alarms, and patches to chalice's functions). What differs when chalice deploys t
 - what refers to chalice's REST API (the gateway responses) is left out: chalice creates the API later.
 
 After the stack is up, its outputs go where `chalice deploy --stage <stage>` reads them: the stage's section
-of .chalice/config.json (REDIS_URL, DISPATCH_QUEUE_URL, DISPATCH_QUEUE_ARN; each function's policy file,
+of .chalice/config.json (REDIS_URL, DISPATCH_QUEUE_URL, DISPATCH_QUEUE_ARN,
+CALLBACK_QUEUE_URL, CALLBACK_DLQ_URL, CALLBACK_QUEUE_ARN; each function's policy file,
 subnets and security groups) and .chalice/generated/<stage>/policy-*.json, the least-privilege policies of
 .chalice/policy-*.json with real ARNs in place of their CloudFormation references.
 """
@@ -39,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[1]
 GENERATED = "generated"  # under .chalice/, as iam_policy_file paths are relative to it
 # Written by `deploy`, removed by `delete`: per function in the stage, and in the stage's environment.
 FUNCTION_KEYS = ("iam_policy_file", "subnet_ids", "security_group_ids")
-ACCOUNT_VARIABLES = ("REDIS_URL", "DISPATCH_QUEUE_URL", "DISPATCH_QUEUE_ARN")
+ACCOUNT_VARIABLES = ("REDIS_URL", "DISPATCH_QUEUE_URL", "DISPATCH_QUEUE_ARN", "CALLBACK_QUEUE_URL", "CALLBACK_DLQ_URL",
+                     "CALLBACK_QUEUE_ARN")
 PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix",
                      "AWS::NoValue", "AWS::StackId", "AWS::NotificationARNs"}
 # Stack parameters from the environment (the same names infra/deploy.sh reads); no default = required.
@@ -146,6 +148,8 @@ def infra_template(project: Path = ROOT) -> dict:
             outputs[_output_key(variable)] = {"Value": value, "Description": variable}
     outputs[_output_key("DISPATCH_QUEUE_ARN")] = {"Value": {"Fn::GetAtt": ["DispatchQueue", "Arn"]},
                                                   "Description": "DISPATCH_QUEUE_ARN"}
+    outputs[_output_key("CALLBACK_QUEUE_ARN")] = {"Value": {"Fn::GetAtt": ["CallbackQueue", "Arn"]},
+                                                  "Description": "CALLBACK_QUEUE_ARN"}
     vpc_configs = {json.dumps(p["Properties"]["VpcConfig"], sort_keys=True) for p in patches.values()
                    if "VpcConfig" in p["Properties"]}
     if len(vpc_configs) > 1:

@@ -40,6 +40,7 @@ def resource_names(settings: Settings) -> dict[str, str]:
                 if logical_id in data_template()["Resources"]:
                     names.setdefault(logical_id, getattr(settings, setting_of[variable]))
     names["DispatchDeadLetterQueue"] = f"{settings.dispatch_queue_name}-dlq"
+    names["CallbackDeadLetterQueue"] = f"{settings.callback_queue_name}-dlq"
     return names
 
 
@@ -85,13 +86,17 @@ def queue_attributes(logical_id: str, dlq_arn: str | None, overrides: dict[str, 
 
 def create_queues(settings: Settings, *, overrides: dict[str, dict[str, str]] | None = None,
                   report=print) -> str:
-    """The dispatch queue and its DLQ, as the template makes them (overrides: {logical id: {attribute:
-    value}}; maxReceiveCount changes the redrive). A queue that exists already is used as it is, whatever
-    its attributes (SQS refuses to create it again with others): a previous run, or another tool, made
-    it; the differences are reported. Returns the dispatch queue's URL."""
+    """The dispatch queue, the callbacks queue and their DLQs, as the template makes them (overrides:
+    {logical id: {attribute: value}}; maxReceiveCount changes the redrive). A queue that exists already is
+    used as it is, whatever its attributes (SQS refuses to create it again with others): a previous run, or
+    another tool, made it; the differences are reported. Returns the dispatch queue's URL."""
     sqs = boto3.session.Session().client("sqs", region_name=settings.aws_region)
     names = resource_names(settings)
     overrides = overrides or {}
+    for queue, dlq in (("CallbackQueue", "CallbackDeadLetterQueue"),):
+        url = _create_queue(sqs, names[dlq], queue_attributes(dlq, None, overrides.get(dlq)), report)
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        _create_queue(sqs, names[queue], queue_attributes(queue, arn, overrides.get(queue)), report)
     dlq_url = _create_queue(sqs, names["DispatchDeadLetterQueue"],
                             queue_attributes("DispatchDeadLetterQueue", None, overrides.get("DispatchDeadLetterQueue")),
                             report)

@@ -4,8 +4,10 @@ for `chalice local` to serve beside it: `make deps` (--no-api), which prints the
 Starts, in order: the AWS emulator (moto server, unless AWS_ENDPOINT_URL names one, such as
 LocalStack), Redis (REDIS_URL if it answers, else `redis-server` from PATH, else
 fakeredis.TcpFakeServer), the tables and queues, provider simulators (one per SIM_KINDS entry:
-twilio, vonage, aws and http-json by default; none when SMS_PROVIDERS is set), the HTTP API on
-PORT, and the queue emulation (dispatcher processes that feed the Chalice SQS handler). It
+twilio, vonage, aws and http-json by default; none when SMS_PROVIDERS is set), a status-callback
+receiver (the dev client's default callback URL, signed with its callback secret), the HTTP API on
+PORT, and the queue emulation (dispatcher processes that feed the Chalice SQS handler, and one
+process that feeds the callbacks handler). It
 restarts a dispatcher that dies, as Lambda would, runs the scheduled functions, and stops every
 child on Ctrl-C or SIGTERM.
 
@@ -136,13 +138,18 @@ class LocalStack:
         self.aws_fault_proxy_url: str | None = None
         self.simulators: dict[str, str] = {}  # name -> base URL of the simulators this stack started
         self.api_url: str | None = None
+        self.callback_receiver_url: str | None = None
+        self.callback_secret: str | None = None
+        # The local receiver listens on 127.0.0.1, which the SSRF guard refuses unless allowed by name.
+        self.env.setdefault("CALLBACK_ALLOWED_HOSTS", "127.0.0.1")
 
     # ----------------------------------------------------------------- children
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
-        child = subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(extra_env or {})}, stdout=log,
+                                 stderr=subprocess.STDOUT)
         self.children[name] = child
         return child
 
@@ -255,6 +262,43 @@ class LocalStack:
             report=lambda note: print(f"note: {note}", flush=True))
         self.started.append(f"Tables and queues       {settings.requests_table}, {settings.dispatch_queue_name} (+DLQ)")
 
+    def start_callback_receiver(self) -> None:
+        """A client's callback endpoint (localdev/callback_receiver.py), and a registry in which every dev key's
+        client signs its callbacks with one secret and sends them there by default. Not when the operator
+        brought a registry (CLIENTS, API_KEYS_SECRET_ID): its clients have their own URLs and secrets."""
+        if self.env.get("CLIENTS") or self.env.get("API_KEYS_SECRET_ID"):
+            self.started.append("Callback receiver       not started: CLIENTS names the clients' callback URLs")
+            return
+        from chalicelib.clients import KEY_HASH_PREFIX, key_hash
+
+        self.env.setdefault("API_KEYS", "dev-" + secrets.token_urlsafe(24))
+        port = self.settings.callback_receiver_port
+        if not port_is_free(port):
+            port = free_port()
+        self.callback_secret = secrets.token_urlsafe(32)
+        self._spawn("callback-receiver", [PYTHON, "-m", "localdev.callback_receiver", "--port", str(port)],
+                    extra_env={"CALLBACK_RECEIVER_SECRET": self.callback_secret})
+        self.callback_receiver_url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_ok(f"{self.callback_receiver_url}/_stats"), 15, "callback receiver")
+        clients = {}
+        for key in filter(None, (k.strip() for k in self.env["API_KEYS"].split(","))):
+            digest = key_hash(key)  # named as API_KEYS would name it: the same client, now with callbacks
+            clients[f"key-{digest[len(KEY_HASH_PREFIX):][:12]}"] = {
+                "key_hashes": [digest], "roles": ["send", "operator"], "callback_secret": self.callback_secret,
+                "callback_url": f"{self.callback_receiver_url}/sms-status"}
+        self.env["CLIENTS"] = json.dumps({"clients": clients})
+        self.started.append(f"Callback receiver       {self.callback_receiver_url}/sms-status  (the dev client's "
+                            "default callback URL; callback-receiver.log)")
+
+    def start_callbacks(self) -> None:
+        """The callbacks queue's event source: one process feeding app.deliver_callbacks."""
+        gateway = get_settings(self.env)
+        self._spawn("callbacks", [PYTHON, "-m", "localdev.queue_emulator", "--handler", "app:deliver_callbacks",
+                                  "--init", "chalicelib.wiring:get_callback_delivery",
+                                  "--queue-name", gateway.callback_queue_name, "--concurrency", "4",
+                                  "--window", "0"])
+        self.started.append(f"Callback delivery       {gateway.callback_queue_name} (+DLQ) -> app.deliver_callbacks")
+
     def start_api(self) -> None:
         if not self.env.get("API_KEYS"):
             self.env["API_KEYS"] = "dev-" + secrets.token_urlsafe(24)
@@ -305,11 +349,13 @@ class LocalStack:
         self.start_redis()
         self.start_simulators()
         self.create_resources()
+        self.start_callback_receiver()
         if api:
             self.start_api()
         else:
             self.env.setdefault("API_KEYS", "dev-" + secrets.token_urlsafe(18))
         self.start_dispatchers()
+        self.start_callbacks()
         self.start_scheduler()
         self.ready_after_s = time.monotonic() - began
         self.write_state()
@@ -331,6 +377,9 @@ class LocalStack:
             "stack_pid": os.getpid(),
             "chalice_local": None if self.api_url else chalice_local_command(self, int(self.env.get("PORT") or 8000)),
             "ready_after_s": round(self.ready_after_s, 2),
+            # The dev client's callback secret, like its API key: a local tool verifies callbacks with it.
+            "callback_receiver_url": self.callback_receiver_url,
+            "callback_secret": self.callback_secret,
         }
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))

@@ -42,6 +42,9 @@ class StackSettings(BaseModel):
                                              "dispatch queue and receives before a message goes to the DLQ.",
                                              ge=1, le=43200)
     dlq_max_receive_count: int = env("DLQ_MAX_RECEIVE_COUNT", 5, "", ge=1, le=1000)
+    callback_receiver_port: int = env("CALLBACK_RECEIVER_PORT", 9100, "Port of the local status-callback receiver "
+                                      "(the dev client's default callback URL; a free one is taken if busy).",
+                                      ge=1, le=65535)
     schedule_interval_s: float = env("SCHEDULE_INTERVAL_S", 60.0, "How often the scheduled functions (sweeper, "
                                      "health snapshot) run locally, in seconds.", gt=0, le=3600)
 

@@ -3,9 +3,12 @@
     python -m ops.clients --secret-id sms-gateway/prod/api-keys create team-a --rate-limit 20 --country US
     python -m ops.clients --secret-id sms-gateway/prod/api-keys add-key team-a      # rotation: a second key
     python -m ops.clients --secret-id sms-gateway/prod/api-keys remove-key team-a sha256:...
+    python -m ops.clients --secret-id sms-gateway/prod/api-keys set-callback team-a --new-secret \
+        --url https://team-a.example/sms-status                                    # signed status callbacks
     python -m ops.clients --file clients.json list                                 # a local document
 
-A new key is printed once, here, and never stored: the document keeps only its SHA-256. The document is
+A new callback secret is printed once, here (it is stored: the gateway signs with it). A new key is printed
+once, here, and never stored: the document keeps only its SHA-256. The document is
 validated as the API validates it before anything is written, so this tool never leaves a registry the
 API would refuse. The API picks the change up within CLIENTS_MAX_AGE_S (a minute by default).
 Locally, point CLIENTS at a file's content: CLIENTS="$(cat clients.json)" make run.
@@ -100,6 +103,19 @@ def remove_key(document: dict, name: str, digest: str) -> None:
     entry["key_hashes"].remove(digest)
 
 
+def set_callback(document: dict, name: str, *, url: str | None, clear_url: bool, new_secret: bool) -> str | None:
+    """A client's default callback URL and/or a new callback secret (returned, to be printed once)."""
+    entry = _entry(document, name)
+    if clear_url:
+        entry.pop("callback_url", None)
+    elif url:
+        entry["callback_url"] = url
+    if not new_secret:
+        return None
+    entry["callback_secret"] = secrets.token_urlsafe(KEY_BYTES)
+    return entry["callback_secret"]
+
+
 def _entry(document: dict, name: str) -> dict:
     try:
         return document["clients"][name]
@@ -107,10 +123,10 @@ def _entry(document: dict, name: str) -> dict:
         raise SystemExit(f"no client {name!r}") from None
 
 
-def check(document: dict) -> None:
-    """Refuse to write what the API would refuse to load."""
+def check(document: dict, *, local: bool = False) -> None:
+    """Refuse to write what the API would refuse to load (in the local stage with ``local``)."""
     try:
-        registry_from_document(json.dumps(document), Defaults(rate_limit=1, daily_quota=1))
+        registry_from_document(json.dumps(document), Defaults(rate_limit=1, daily_quota=1), local=local)
     except ConfigurationError as exc:
         raise SystemExit(f"not written: {exc.message}") from None
 
@@ -121,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--secret-id", default=os.environ.get("API_KEYS_SECRET_ID"),
                        help="the Secrets Manager secret (default: API_KEYS_SECRET_ID)")
     where.add_argument("--file", help="a local JSON document instead of a secret")
+    parser.add_argument("--local", action="store_true", help="validate as the local stage does (http:// callback "
+                        "URLs allowed)")
     commands = parser.add_subparsers(dest="command", required=True)
     make = commands.add_parser("create", help="a new client and its first key")
     make.add_argument("name")
@@ -133,6 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     retire = commands.add_parser("remove-key", help="retire one of a client's keys")
     retire.add_argument("name")
     retire.add_argument("hash", help="sha256:... as `list` shows it")
+    callback = commands.add_parser("set-callback", help="a client's default callback URL and/or a new callback "
+                                   "secret (printed once)")
+    callback.add_argument("name")
+    target = callback.add_mutually_exclusive_group()
+    target.add_argument("--url", help="default callback URL: https://, at most 2048 characters")
+    target.add_argument("--clear-url", action="store_true", help="remove the default callback URL")
+    callback.add_argument("--new-secret", action="store_true", help="make a new callback secret (rotation: the "
+                          "old one stops signing at once; callbacks in flight are signed with the new one)")
     commands.add_parser("list", help="clients, roles, limits and key hashes")
     args = parser.parse_args(argv)
     if not (args.file or args.secret_id):
@@ -142,7 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         for name, entry in sorted(document.get("clients", {}).items()):
             limits = f"rate {entry.get('rate_limit', 'default')}/s, quota {entry.get('daily_quota', 'default')}/day"
-            print(f"{name}: roles {','.join(entry.get('roles', ['send']))}; {limits}")
+            callbacks = f"; callbacks to {entry['callback_url']}" if entry.get("callback_url") else ""
+            signed = "; callback secret set" if entry.get("callback_secret") else ""
+            print(f"{name}: roles {','.join(entry.get('roles', ['send']))}; {limits}{callbacks}{signed}")
             for digest in entry["key_hashes"]:
                 print(f"  {digest}")
         return 0
@@ -152,9 +180,19 @@ def main(argv: list[str] | None = None) -> int:
                      daily_quota=args.daily_quota, countries=args.countries, senders=args.senders)
     elif args.command == "add-key":
         key = add_key(document, args.name)
+    elif args.command == "set-callback":
+        secret = set_callback(document, args.name, url=args.url, clear_url=args.clear_url,
+                              new_secret=args.new_secret)
+        check(document, local=args.local)
+        store.write(document)
+        url = document["clients"][args.name].get("callback_url")
+        print(f"{args.name}: default callback URL {url or 'none'}")
+        if secret:
+            print(f"callback secret for {args.name} (shown once, hand it over now):\n{secret}")
+        return 0
     else:
         remove_key(document, args.name, args.hash)
-    check(document)
+    check(document, local=args.local)
     store.write(document)
     if key:
         print(f"API key for {args.name} (shown once, store it now; only its hash is kept):\n{key}")

@@ -13,7 +13,6 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -21,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
 from chalicelib.api.params import shown_name
+from chalicelib.callbacks.targets import check_callback_url_syntax
 from chalicelib.errors import ApiError, PayloadTooLarge, UnprocessableEntity, UnsupportedMediaType, ValidationFailed
 from chalicelib.segments import GSM7_MULTI_PART, Encoding, SegmentInfo, count_segments
 
@@ -143,7 +143,9 @@ class SendSmsBody(BaseModel):
     callback_url: str | None = Field(
         default=None,
         max_length=MAX_CALLBACK_URL_CHARS,
-        description="An https URL told about the request's status changes (http only on a local stack).",
+        description="Where the gateway POSTs signed status callbacks (sent, failed, delivered, undelivered) for "
+        "this request: an https URL whose host resolves to public addresses only (http on a local stack). "
+        "Without it, the client's default callback URL (if any) is used.",
         examples=["https://example.com/sms-status"],
         json_schema_extra={"format": "uri"},
     )
@@ -234,19 +236,10 @@ def _parse_send_at(raw: str | None) -> float | None:
 
 
 def _check_callback_url(url: str | None, *, allow_http: bool) -> str | None:
-    """Syntax only: an absolute https URL with a host (http on a local stack). Where it may point is checked
-    when a callback is sent."""
-    if url is None:
-        return None
-    schemes = ("https", "http") if allow_http else ("https",)
-    try:
-        parts = urlsplit(url)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        raise _option_refusal("callback_url") from None
-    if (parts.scheme not in schemes or not parts.hostname or not port_ok or parts.username or parts.password
-            or not url.isascii() or any(char.isspace() or not char.isprintable() for char in url)):
-        raise _option_refusal("callback_url")
+    """Syntax only (https, a host, no credentials; http on a local stack). Where it points is the guard's
+    question (check_callback_target), asked at acceptance and again before each delivery."""
+    if url is not None:
+        check_callback_url_syntax(url, local=allow_http)
     return url
 
 

@@ -98,16 +98,17 @@ class ClaimLedger:
 
     # ------------------------------------------------------------ ending an attempt
 
-    def mark_sent(self, request_id: str, attempt: int, message_id: str | None) -> None:
+    def mark_sent(self, request_id: str, attempt: int, message_id: str | None) -> RequestSnapshot:
         model = self._model
-        self._finish(request_id, attempt, [
+        return self._finish(request_id, attempt, [
             model.status.set(Status.SENT), model.provider_message_id.set(message_id),
             model.last_error.remove(), model.next_attempt_at.remove(), *self._leaving_open(),
         ])
 
-    def mark_failed(self, request_id: str, attempt: int, reason: FailureReason, error: str | None) -> None:
+    def mark_failed(self, request_id: str, attempt: int, reason: FailureReason,
+                    error: str | None) -> RequestSnapshot:
         model = self._model
-        self._finish(request_id, attempt, [
+        return self._finish(request_id, attempt, [
             model.status.set(Status.FAILED), model.failure_reason.set(reason),
             model.last_error.set(error or reason), model.next_attempt_at.remove(), *self._leaving_open(),
         ])
@@ -130,11 +131,14 @@ class ClaimLedger:
             model.due_at.set(int(self._clock()) + self._sweep_after_s),
         ])
 
-    def _finish(self, request_id: str, attempt: int, actions: list) -> None:
+    def _finish(self, request_id: str, attempt: int, actions: list) -> RequestSnapshot:
+        """The request as this write left it (the callback publisher reads its reference and URL from it)."""
         try:
-            self._conditional_update(request_id, [*actions, self._model.lease_until.remove()], self._holds(attempt))
+            item = self._conditional_update(request_id, [*actions, self._model.lease_until.remove()],
+                                            self._holds(attempt))
         except ConditionFailed:
             raise ClaimConflict(f"attempt {attempt} is no longer held") from None
+        return RequestSnapshot.of(item)
 
     def _leaving_open(self) -> list:
         # Finished: the sweeper's next (and last) visit removes the text, TEXT_RETENTION_DAYS from now.
@@ -144,10 +148,14 @@ class ClaimLedger:
 
     def expire(self, request_id: str) -> bool:
         """End a request that waited past its TTL without being sent. False when it is not open."""
+        return self.expire_request(request_id) is not None
+
+    def expire_request(self, request_id: str) -> RequestSnapshot | None:
+        """``expire``, returning the request as it ended (None when it was not open)."""
         model = self._model
         now = self._clock()
         try:
-            self._conditional_update(
+            item = self._conditional_update(
                 request_id,
                 [model.status.set(Status.FAILED), model.failure_reason.set(FailureReason.EXPIRED),
                  model.last_error.set("not sent within its time to live (expired)"),
@@ -157,8 +165,8 @@ class ClaimLedger:
                 | ((model.status == Status.PROCESSING) & (model.lease_until < int(now))),
             )
         except ConditionFailed:
-            return False
-        return True
+            return None
+        return RequestSnapshot.of(item)
 
     def remove_text(self, request_id: str, seen_due: int) -> bool:
         """Drop a finished request's text and take it off the sweeper's index; False when someone else did."""
@@ -168,6 +176,19 @@ class ClaimLedger:
                 request_id, [model.text.remove(), model.work_shard.remove(), model.due_at.remove()],
                 # finished, and still the visit the sweeper saw due (not moved on meanwhile)
                 model.status.is_in(*TERMINAL) & (model.due_at == seen_due),
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def callback_published(self, request_id: str, seen_due: int) -> bool:
+        """The sweeper queued a pending callback again: back to the text's last visit, off the pending list."""
+        model = self._model
+        try:
+            self._conditional_update(
+                request_id, [model.callback_pending.remove(),
+                             model.due_at.set(int(self._clock()) + self._text_retention_s)],
+                model.due_at == seen_due,  # nobody moved it on while the sweeper looked
             )
         except ConditionFailed:
             return False

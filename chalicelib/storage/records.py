@@ -36,8 +36,9 @@ class RequestSnapshot:
     updated_at: str
     expires_at: int
     due_at: int | None
-    reference: str | None = None
-    callback_url: str | None = None
+    reference: str | None = None  # the client's own reference, echoed in callbacks
+    callback_url: str | None = None  # where this request's status callbacks go (else the client's default)
+    callback_pending: str | None = None  # a status whose callback could not be queued yet
     sender: str | None = None
     validity_s: int | None = None
     send_at: str | None = None  # UTC ISO-8601: not sent before this
@@ -75,6 +76,7 @@ class RequestSnapshot:
             sender=item.sender,
             validity_s=_int(item.validity_s),
             send_at=item.send_at,
+            callback_pending=item.callback_pending,
         )
 
     def holds_live_claim(self, attempt: int, now: float) -> bool:

@@ -13,7 +13,7 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.dispatch_queue import MAX_DELAY_S
 from chalicelib.errors import ConditionFailed, DependencyUnavailable
-from chalicelib.lifecycle import Status
+from chalicelib.lifecycle import TERMINAL, Status
 from chalicelib.providers import SendResult
 from chalicelib.storage.dynamo import dynamo_errors, iso
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
@@ -105,6 +105,15 @@ class RequestStore:
         except (ConditionFailed, DependencyUnavailable):
             return False
         return True
+
+    def mark_callback_pending(self, request_id: str, status: str) -> None:
+        """The callback of ``status`` could not be queued: due for the sweeper now, which publishes it again."""
+        model = self._requests
+        with dynamo_errors():
+            model(request_id).update(
+                actions=[model.callback_pending.set(status), model.due_at.set(int(self._clock())),
+                         model.work_shard.set(work_shard(request_id))],
+                condition=model.status.is_in(*TERMINAL))  # finished (it may have moved on: sent -> delivered)
 
     def get(self, request_id: str, *, client: str | None = None) -> RequestSnapshot | None:
         """The request, or None when there is none (or, with ``client``, when it is another client's: to

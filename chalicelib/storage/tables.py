@@ -81,6 +81,10 @@ class SmsRequestModel(Model):
     work_shard = UnicodeAttribute(null=True)
     due_at = NumberAttribute(null=True)  # epoch s: when the sweeper should look at it if nothing else did
     purge_at = TTLAttribute(null=True)  # DynamoDB deletes the item after this
+    reference = UnicodeAttribute(null=True)
+    callback_url = UnicodeAttribute(null=True)
+    # The status whose callback could not be queued: the sweeper publishes it again (callbacks/publisher.py).
+    callback_pending = UnicodeAttribute(null=True)
 
     by_client = _ByClient()
     due_work = _DueWork()

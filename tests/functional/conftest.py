@@ -80,7 +80,9 @@ def gateway(gateway_env, chalice_project) -> Iterator[Client]:
     with mock_aws():
         settings = get_settings()
         create_tables(settings, wait=False)
-        boto3.client("sqs", region_name=REGION).create_queue(QueueName=settings.dispatch_queue_name)
+        sqs = boto3.client("sqs", region_name=REGION)
+        for name in (settings.dispatch_queue_name, settings.callback_queue_name, f"{settings.callback_queue_name}-dlq"):
+            sqs.create_queue(QueueName=name)
         with Client(app, stage_name="test", project_dir=chalice_project) as client:
             yield client
     wiring.reset()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import time
 import types
 from datetime import UTC, datetime
@@ -57,7 +58,9 @@ def sweep(client) -> dict:
 # ------------------------------------------------------------------ reference and the other options answered
 
 
-def test_reference_and_options_come_back_in_every_answer(gateway):
+def test_reference_and_options_come_back_in_every_answer(gateway, monkeypatch):
+    public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: public)  # offline: example.com as DNS has it
     send_at = time.time() + 600
     accepted = post_sms(gateway, reference="order-1234", **{"from": "ACME"}, validity_s=900, send_at=at(send_at),
                         callback_url="https://example.com/sms-status")
@@ -180,7 +183,8 @@ def test_send_at_beyond_15_minutes_waits_for_the_sweeper(gateway, queue_probe, m
     send_at = time.time() + 3600
     request_id = body_of(post_sms(gateway, send_at=at(send_at)))["id"]
     assert queue_probe.messages() == []  # only stored
-    assert sweep(gateway) == {"requeued": 0, "scheduled": 0, "expired": 0, "skipped": 0, "texts_removed": 0}
+    assert sweep(gateway) == {"requeued": 0, "scheduled": 0, "expired": 0, "skipped": 0, "texts_removed": 0,
+                              "callbacks_queued": 0}
     assert queue_probe.messages() == []
     # 46 minutes later (the sweeper's clock; it runs every minute): 14 minutes from due.
     later = types.SimpleNamespace(time=lambda: time.time() + 46 * 60)

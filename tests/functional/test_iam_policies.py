@@ -66,8 +66,11 @@ def call_log(monkeypatch, gateway) -> Iterator[CallLog]:
         log.record(self, operation_name)
         return original(self, operation_name, api_params)
 
-    queue_url = boto3.client("sqs", region_name="us-east-1").get_queue_url(QueueName="sms-dispatch")["QueueUrl"]
-    monkeypatch.setenv("DISPATCH_QUEUE_URL", queue_url)
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    for variable, name in (("DISPATCH_QUEUE_URL", "sms-dispatch"), ("CALLBACK_QUEUE_URL", "sms-callbacks"),
+                           ("CALLBACK_DLQ_URL", "sms-callbacks-dlq")):
+        monkeypatch.setenv(variable, sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    monkeypatch.setenv("CALLBACK_ALLOWED_HOSTS", "127.0.0.1")
     wiring.reset()
     monkeypatch.setattr(BaseClient, "_make_api_call", recording)
     yield log
@@ -84,7 +87,8 @@ def invoke(gateway, log: CallLog, handler: str, event) -> object:
 def test_every_call_of_every_function_is_granted_by_its_policy(gateway, gateway_env, call_log, sqs_event,
                                                                queued_bodies, monkeypatch):
     headers = {"X-Api-Key": API_KEY, "Content-Type": "application/json"}
-    body = json.dumps({"phone": "+14155550100", "text": "hi"})
+    # Every request has a callback URL: finishing one queues its callback (the dispatcher, the sweeper).
+    body = json.dumps({"phone": "+14155550100", "text": "hi", "callback_url": "http://127.0.0.1:9/status"})
     # The API: accept (with and without an Idempotency-Key, and a replay), read, list, providers, health.
     first = json.loads(gateway.http.post("/api/sms", headers=headers, body=body).body)["id"]
     gateway.http.post("/api/sms", headers={**headers, "Idempotency-Key": "k"}, body=body)
@@ -110,11 +114,23 @@ def test_every_call_of_every_function_is_granted_by_its_policy(gateway, gateway_
                                                  resources=[])
     invoke(gateway, call_log, "sweep_stuck_requests", scheduled)
     invoke(gateway, call_log, "snapshot_provider_health", scheduled)
+    # The callbacks: the queued ones (nobody listens on port 9: each is queued again for later), and one whose
+    # target the guard refuses at delivery time (straight to the callbacks DLQ).
+    callbacks = call_log.queued(lambda: _take(wiring.get_callback_delivery()._queue))
+    refused = json.loads(callbacks[0])
+    callbacks.append(json.dumps({**refused, "url": "https://10.0.0.5/status", "event_id": "refused"}))
+    invoke(gateway, call_log, "deliver_callbacks", sqs_event(*callbacks))
 
     assert set(call_log.calls) == set(CONFIG["lambda_functions"]), "every function ran"
     assert "sqs:ChangeMessageVisibility" in call_log.calls["dispatch_sms"]  # the waiting path ran too
+    assert "sqs:SendMessage" in call_log.calls["deliver_callbacks"]  # retried and dead-lettered
     for handler, calls in call_log.calls.items():
         assert calls <= granted(handler), f"{handler} calls what its policy does not grant: {calls - granted(handler)}"
+
+
+def _take(queue) -> list[str]:
+    messages = queue.sqs.receive_message(QueueUrl=queue.queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    return [m["Body"] for m in messages]
 
 
 @pytest.mark.parametrize("handler", list(CONFIG["lambda_functions"]))

@@ -73,7 +73,8 @@ def scheduled(client) -> dict:
 def test_sweeper_runs_on_schedule(gateway):
     post_sms(gateway)
     report = gateway.lambda_.invoke("sweep_stuck_requests", scheduled(gateway)).payload
-    assert report == {"requeued": 0, "scheduled": 0, "expired": 0, "skipped": 0, "texts_removed": 0}
+    assert report == {"requeued": 0, "scheduled": 0, "expired": 0, "skipped": 0, "texts_removed": 0,
+                      "callbacks_queued": 0}
 
 
 def test_provider_health_snapshot_runs_on_schedule(gateway):

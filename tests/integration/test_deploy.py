@@ -220,6 +220,8 @@ def test_functions_get_the_stage_environment_and_the_stacks_redis_and_queue(life
         assert variables["REDIS_URL"] == outputs["EnvRedisUrl"]
         assert variables["REDIS_URL"].startswith("rediss://")
         assert variables["DISPATCH_QUEUE_URL"] == outputs["EnvDispatchQueueUrl"]
+        assert variables["CALLBACK_QUEUE_URL"] == outputs["EnvCallbackQueueUrl"]
+        assert variables["CALLBACK_DLQ_URL"] == outputs["EnvCallbackDlqUrl"]
 
 
 def test_redis_functions_run_in_the_private_subnets_with_the_stacks_security_group(lifecycle):
@@ -282,17 +284,35 @@ def test_policies_name_the_stacks_resources_by_arn(lifecycle):
 # -------------------------------------------------------------------------------------- event source
 
 
+def _mapping_of(readback: dict, handler: str) -> dict:
+    (mapping,) = [m for m in readback["mappings"] if m["FunctionArn"].endswith(f":function:{function_name(handler)}")]
+    return mapping
+
+
+def test_the_only_event_sources_are_the_dispatch_and_callbacks_queues(lifecycle):
+    for readback in ("deployed", "redeployed"):
+        assert len(lifecycle[readback]["mappings"]) == 2
+
+
 def test_dispatcher_consumes_the_stacks_queue_with_partial_batch_responses(lifecycle):
     outputs = {o["OutputKey"]: o["OutputValue"] for o in lifecycle["stack"]["Outputs"]}
     for readback in ("deployed", "redeployed"):  # a redeploy updates the mapping and keeps every setting
-        (mapping,) = lifecycle[readback]["mappings"]
-        assert mapping["FunctionArn"].endswith(f":function:{function_name('dispatch_sms')}")
+        mapping = _mapping_of(lifecycle[readback], "dispatch_sms")
         assert mapping["EventSourceArn"] == outputs["DispatchQueueArn"]
         assert mapping["BatchSize"] == 10
         assert mapping["MaximumBatchingWindowInSeconds"] == 1
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
         expected = int(CONFIG["stages"][STAGE]["environment_variables"]["DISPATCHER_MAX_CONCURRENCY"])
         assert mapping["ScalingConfig"] == {"MaximumConcurrency": expected}
+
+
+def test_callbacks_function_consumes_the_callbacks_queue_with_partial_batch_responses(lifecycle):
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in lifecycle["stack"]["Outputs"]}
+    for readback in ("deployed", "redeployed"):
+        mapping = _mapping_of(lifecycle[readback], "deliver_callbacks")
+        assert mapping["EventSourceArn"] == outputs["CallbackQueueArn"]
+        assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (10, 1)
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 # ---------------------------------------------------------------------------------------- schedules

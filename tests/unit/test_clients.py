@@ -161,3 +161,22 @@ def test_the_last_good_registry_serves_while_its_source_is_down_but_a_broken_one
         refreshing.get()
     with pytest.raises(DependencyUnavailable):
         Refreshing(Source(DependencyUnavailable("down")), max_age_s=60, clock=clock).get()
+
+
+@pytest.mark.parametrize(("url", "local", "accepted"), [
+    pytest.param("https://team-a.example/sms-status", False, True, id="https"),
+    pytest.param("http://team-a.example/sms-status", False, False, id="http-outside-local"),
+    pytest.param("http://127.0.0.1:9100/sms-status", True, True, id="http-locally"),
+    pytest.param("https://user:pw@team-a.example/", False, False, id="credentials"),
+    pytest.param("https://team-a.example/" + "x" * 2048, False, False, id="too-long"),
+])
+def test_a_clients_default_callback_url_is_validated_with_the_registry(url, local, accepted):
+    document = json.dumps({"clients": {"team-a": {"key_hashes": [key_hash("k" * 40)], "callback_url": url,
+                                                  "callback_secret": "s" * 32}}})
+    if accepted:
+        registry = registry_from_document(document, DEFAULTS, local=local)
+        assert registry.client_named("team-a").callback_url == url
+        assert registry.client_named("nobody") is None
+    else:
+        with pytest.raises(ConfigurationError, match="callback_url"):
+            registry_from_document(document, DEFAULTS, local=local)

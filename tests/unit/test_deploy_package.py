@@ -29,7 +29,7 @@ STAGES = ("dev", "prod")
 CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
 # Logical ids `chalice package` gives the app's functions (from its output; see docs/deploy.md).
-FUNCTIONS = ("APIHandler", "DispatchSms", "SweepStuckRequests", "SnapshotProviderHealth")
+FUNCTIONS = ("APIHandler", "DispatchSms", "SweepStuckRequests", "SnapshotProviderHealth", "DeliverCallbacks")
 VPC_FUNCTIONS = ("APIHandler", "DispatchSms", "SnapshotProviderHealth")  # the ones that talk to Redis
 SQS_EVENT = ("DispatchSms", "DispatchSmsSqsEventSource")
 
@@ -314,7 +314,10 @@ def test_each_secret_is_readable_only_by_the_function_that_needs_it(templates):
                 # A secret of the stack by its logical id; the providers' own secrets by their name pattern.
                 secret = resource["Ref"] if "Ref" in resource else resource["Fn::Sub"].split(":secret:", 1)[1]
                 readers.setdefault(secret, set()).add(logical_id)
-    assert readers == {"ApiKeysSecret": {"ApiHandlerRole"}, "ProviderKeysSecret": {"DispatchSmsRole"},
+    # The registry: the API authenticates with it; the dispatcher and the sweeper read clients' default callback
+    # URLs from it, the callbacks function their callback secrets.
+    assert readers == {"ApiKeysSecret": {"ApiHandlerRole", "DispatchSmsRole", "SweepStuckRequestsRole",
+                                         "DeliverCallbacksRole"}, "ProviderKeysSecret": {"DispatchSmsRole"},
                        "sms-gateway/${Stage}/providers/*": {"DispatchSmsRole"}}
 
 
@@ -392,18 +395,29 @@ def test_redis_functions_run_in_the_vpc_and_only_they_reach_redis(templates):
 # ---------------------------------------------------------------------------------------- alarms
 
 
-def _alarm_on(template: dict, metric: str) -> dict:
+def _alarm_on(template: dict, metric: str, queue: str | None = None) -> dict:
     found = [a["Properties"] for a in _resources(template, "AWS::CloudWatch::Alarm").values()
-             if a["Properties"]["MetricName"] == metric]
+             if a["Properties"]["MetricName"] == metric
+             and (queue is None or a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]})]
     assert len(found) == 1, metric
     return found[0]
 
 
-def test_alarm_fires_on_any_message_in_the_dlq(templates):
-    alarm = _alarm_on(templates["prod"], "ApproximateNumberOfMessagesVisible")
-    assert alarm["Dimensions"] == [{"Name": "QueueName",
-                                    "Value": {"Fn::GetAtt": ["DispatchDeadLetterQueue", "QueueName"]}}]
+@pytest.mark.parametrize("dlq", ["DispatchDeadLetterQueue", "CallbackDeadLetterQueue"])
+def test_alarm_fires_on_any_message_in_the_dlq(templates, dlq):
+    alarm = _alarm_on(templates["prod"], "ApproximateNumberOfMessagesVisible", dlq)
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_the_callbacks_function_consumes_its_own_queue_outside_the_vpc(templates):
+    callbacks = templates["prod"]["Resources"]["DeliverCallbacks"]["Properties"]
+    assert "VpcConfig" not in callbacks  # it needs no Redis; outside the VPC it cannot reach the VPC's addresses
+    [event] = callbacks["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == {"Fn::Sub": "${CallbackQueue.Arn}"}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
 def test_alarm_watches_the_age_of_the_oldest_dispatch_message(templates):
@@ -474,6 +488,7 @@ def test_infra_stack_log_groups_are_where_lambda_writes_without_a_logging_config
         "DispatchSmsLogGroup": "/aws/lambda/sms-gateway-${Stage}-dispatch_sms",
         "SweepStuckRequestsLogGroup": "/aws/lambda/sms-gateway-${Stage}-sweep_stuck_requests",
         "SnapshotProviderHealthLogGroup": "/aws/lambda/sms-gateway-${Stage}-snapshot_provider_health",
+        "DeliverCallbacksLogGroup": "/aws/lambda/sms-gateway-${Stage}-deliver_callbacks",
     }
 
 

@@ -82,3 +82,24 @@ def test_cli_prints_a_summary(queues, capsys):
     assert main(["--dry-run"]) == 0
 
     assert "1 message(s) seen, would replay 1" in capsys.readouterr().out
+
+
+def test_callbacks_replay_starts_a_new_retry_window_with_the_same_event_id(queues, capsys):
+    from chalicelib.callbacks import CallbackEvent
+
+    sqs, _, _ = queues
+    queue_url = sqs.create_queue(QueueName="sms-callbacks")["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName="sms-callbacks-dlq")["QueueUrl"]
+    dead = CallbackEvent(event_id="ev-9", id="c" * 32, status="sent", occurred_at="2026-12-02T04:00:00.000Z",
+                         url="https://hooks.example.com/s", client="team-a", attempt=101, first_try_at=1.0,
+                         dead_reason="no 2xx for 86400 s (101 attempts); last: answered 500")
+    sqs.send_message(QueueUrl=dlq_url, MessageBody=dead.to_body())
+    assert main(["--callbacks", "--dry-run"]) == 0
+    assert "would replay callback ev-9 (sent)" in capsys.readouterr().out and _count(sqs, dlq_url) == 1
+    assert main(["--callbacks"]) == 0
+    assert "answered 500" in capsys.readouterr().out
+    [body] = _bodies(sqs, queue_url)
+    replayed = CallbackEvent.from_body(body)
+    assert (replayed.event_id, replayed.attempt, replayed.first_try_at, replayed.dead_reason) == ("ev-9", 1, None,
+                                                                                                  None)
+    assert _count(sqs, dlq_url) == 0

@@ -102,7 +102,7 @@ def test_sweeper_queues_a_scheduled_request_only_once_it_is_15_minutes_from_due(
     assert request_store.get(accepted.id).due_at == int(send_at) + 900  # stuck only if unsent well after send_at
     clock.advance(60)
     assert sweeper.sweep().__dict__ == {"requeued": 0, "scheduled": 0, "expired": 0, "skipped": 0,
-                                        "texts_removed": 0}
+                                        "texts_removed": 0, "callbacks_queued": 0}
 
 
 def test_scheduled_request_is_not_expired_before_send_at_plus_its_time_to_live(intake, sweeper, request_store,

@@ -71,3 +71,26 @@ def test_the_registry_in_a_secret_is_created_and_updated(capsys, monkeypatch):
     registry = registry_from_document(text, DEFAULTS)
     assert registry.authenticate(key).name == "team-a"
     assert json.loads(text)["cursor_key"]
+
+
+def test_set_callback_prints_a_new_secret_once_and_sets_the_default_url(tmp_path, capsys):
+    path = tmp_path / "clients.json"
+    key = printed_key(run(capsys, "--file", str(path), "create", "team-a"))
+    output = run(capsys, "--file", str(path), "set-callback", "team-a", "--new-secret",
+                 "--url", "https://team-a.example/sms-status")
+    secret = printed_key(output)
+    assert len(secret) >= 32 and "https://team-a.example/sms-status" in output
+    client = registry_from_document(path.read_text(), DEFAULTS).authenticate(key)
+    assert (client.callback_secret, client.callback_url) == (secret, "https://team-a.example/sms-status")
+    assert "callback secret set" in run(capsys, "--file", str(path), "list")
+    run(capsys, "--file", str(path), "set-callback", "team-a", "--clear-url")
+    assert registry_from_document(path.read_text(), DEFAULTS).authenticate(key).callback_url is None
+
+
+def test_set_callback_refuses_an_http_url_outside_the_local_stage(tmp_path, capsys):
+    path = tmp_path / "clients.json"
+    run(capsys, "--file", str(path), "create", "team-a")
+    with pytest.raises(SystemExit, match="callback_url must be an https:// URL"):
+        tool.main(["--file", str(path), "set-callback", "team-a", "--url", "http://team-a.example/s"])
+    assert "callback_url" not in path.read_text()
+    run(capsys, "--file", str(path), "--local", "set-callback", "team-a", "--url", "http://127.0.0.1:9100/cb")

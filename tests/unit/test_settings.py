@@ -68,7 +68,8 @@ def test_every_setting_is_declared_once_with_its_variable_and_meaning():
     assert tuple(env_defaults()) == ENV_NAMES
     grouped_under_the_previous = {"HEALTH_FAILURE_RATE", "HEALTH_MIN_SAMPLES", "UNHEALTHY_FOR_S", "RESPONSES_TABLE",
                                   "HEALTH_TABLE", "IDEMPOTENCY_TABLE", "DISPATCH_QUEUE_URL",
-                                  "CLIENT_DAILY_QUOTA", "API_THROTTLE_BURST"}
+                                  "CLIENT_DAILY_QUOTA", "API_THROTTLE_BURST", "CALLBACK_QUEUE_URL",
+                                  "CALLBACK_DLQ_URL", "CALLBACK_RETRY_FOR_S"}
     for field in Settings.model_fields.values():
         assert field.description or field.alias in grouped_under_the_previous, field.alias
 

@@ -19,7 +19,8 @@ def sweeper(aws, queries, claims, clock):
 
 def test_nothing_overdue_means_nothing_done(sweeper, request_store, claims, aws):
     create(request_store)
-    assert sweeper.sweep().__dict__ == {"requeued": 0, "scheduled": 0, "expired": 0, "skipped": 0, "texts_removed": 0}
+    assert sweeper.sweep().__dict__ == {"requeued": 0, "scheduled": 0, "expired": 0, "skipped": 0, "texts_removed": 0,
+                                        "callbacks_queued": 0}
     assert aws.probe.messages() == []
 
 
