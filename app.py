@@ -14,6 +14,7 @@ from chalicelib.api.openapi import base_path, build_openapi, render_docs_page
 from chalicelib.api.params import parse_idempotency_key, parse_request_id
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import parse_send_request
+from chalicelib.api.webhook_call import webhook_call
 from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
@@ -164,6 +165,14 @@ def get_sms(request_id):
 def list_providers():
     _client("operator")
     return ProviderList.of(wiring.get_router().provider_states()).to_body()
+
+
+@app.route("/webhooks/{provider}", methods=["GET", "POST"], content_types=ACCEPTED_CONTENT_TYPES)
+@json_errors
+def delivery_receipt(provider):
+    """A vendor's delivery receipt; its signature is the authentication (no API key)."""
+    wiring.get_webhooks().receive(provider, webhook_call(app.current_request))
+    return Response(body="", status_code=204)
 
 
 @app.route("/health", methods=["GET"])

@@ -6,7 +6,7 @@ Each model has a constructor from the domain object it shows (``of``): routes ne
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, WithJsonSchema
 
@@ -17,7 +17,9 @@ from chalicelib.providers import Outcome
 from chalicelib.router import ProviderState
 from chalicelib.segments import Encoding
 from chalicelib.storage.dynamo import iso
+from chalicelib.receipts.model import DeliveryReason
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
+from chalicelib.timeline import TimelineEvent, timeline_of
 
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
@@ -81,6 +83,12 @@ class SmsSummary(Answer):
     failure_reason: FailureReason | None = Field(description="Why a failed request failed; null otherwise.")
     provider_message_id: str | None = Field(description="The accepting provider's message id, once sent.")
     retries: int = Field(ge=0, description="Retries after provider failures so far (at most MAX_RETRIES).")
+    delivered_at: Timestamp | None = Field(
+        default=None, description="Delivered or undelivered: when the delivery receipt says it happened.")
+    delivery_reason: DeliveryReason | None = Field(
+        default=None, description="Undelivered: why, whatever the vendor (unreachable, rejected, expired, blocked, "
+        "unknown).")
+    delivery_error_code: str | None = Field(default=None, description="The vendor's error code in the receipt.")
 
     @classmethod
     def of(cls, request: RequestSnapshot, **extra: Any):
@@ -88,18 +96,39 @@ class SmsSummary(Answer):
                    encoding=request.encoding, segments=request.segments, created_at=request.created_at,
                    updated_at=request.updated_at, next_attempt_at=request.next_attempt_at,
                    last_error=request.last_error, failure_reason=request.failure_reason,
-                   provider_message_id=request.provider_message_id, retries=request.retries, **extra)
+                   provider_message_id=request.provider_message_id, retries=request.retries,
+                   delivered_at=request.delivered_at, delivery_reason=request.delivery_reason,
+                   delivery_error_code=request.delivery_error_code, **extra)
+
+
+class TimelineEntry(Answer):
+    """One thing that happened to a request."""
+
+    event: Literal["accepted", "attempt", "sent", "failed", "delivered", "undelivered"]
+    at: Timestamp
+    provider: str | None = None
+    attempt: int | None = Field(default=None, ge=1)
+    detail: str | None = Field(default=None, description="attempt: its outcome (and error); failed: the reason; "
+                               "undelivered: the reason and the vendor's code.")
+
+    @classmethod
+    def of(cls, event: TimelineEvent) -> TimelineEntry:
+        return cls(event=event.event, at=event.at, provider=event.provider, attempt=event.attempt,
+                   detail=event.detail)
 
 
 class SmsRequestView(SmsSummary):
-    """A request with every attempt made for it."""
+    """A request with every attempt made for it, and its history."""
 
     attempts: list[AttemptView]
+    timeline: list[TimelineEntry] = Field(description="accepted, each attempt, sent or failed, then the delivery "
+                                          "result: in time order.")
 
     @classmethod
     def with_attempts(cls, request: RequestSnapshot, attempts: list[AttemptRecord]) -> SmsRequestView:
         ordered = sorted(attempts, key=lambda record: record.attempt)
-        return cls.of(request, attempts=[AttemptView.of(record) for record in ordered])
+        return cls.of(request, attempts=[AttemptView.of(record) for record in ordered],
+                      timeline=[TimelineEntry.of(event) for event in timeline_of(request, ordered)])
 
 
 class SmsList(Answer):

@@ -80,6 +80,9 @@ class TwilioConfig(ProviderEntry):
     api_key_secret: str | None = Field(default=None, repr=False, min_length=1)
     status_callback: str | None = Field(default=None, pattern=r"^https?://[^_]+$", max_length=1024)
     validity_period_s: int | None = Field(default=None, ge=1, le=36000)
+    # The public URL Twilio calls with status callbacks (it signs it): behind API Gateway the Lambda sees
+    # another host and path. None = the URL as the Lambda saw it (local runs).
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://", max_length=1024)
     base_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://[^/]+$")
 
     @model_validator(mode="after")

@@ -35,6 +35,9 @@ class RequestSnapshot:
     updated_at: str
     expires_at: int
     due_at: int | None
+    delivered_at: str | None = None  # when the delivery receipt says it was delivered, or given up on
+    delivery_error_code: str | None = None  # the vendor's code in that receipt
+    delivery_reason: str | None = None  # a receipts.DeliveryReason, for undelivered
 
     @classmethod
     def of(cls, item) -> RequestSnapshot:
@@ -59,6 +62,9 @@ class RequestSnapshot:
             updated_at=item.updated_at,
             expires_at=int(item.expires_at),
             due_at=_int(item.due_at),
+            delivered_at=item.delivered_at,
+            delivery_error_code=item.delivery_error_code,
+            delivery_reason=item.delivery_reason,
         )
 
     def holds_live_claim(self, attempt: int, now: float) -> bool:

@@ -10,6 +10,9 @@ sms_requests GSIs (projected ALL):
   due_work     work_shard + due_at       the sweeper: an open request past its deadline, or a finished
                                          one whose text is due for removal (sparse: both attributes go
                                          once there is nothing left to do)
+  by_message_id provider_message_id      a delivery receipt: the vendor's message id -> the request
+                + provider_used          (KEYS_ONLY, sparse: only sent requests have a message id; the
+                                         provider in the key keeps two vendors' equal ids apart)
 
 Retention: ``purge_at`` (DynamoDB TTL, RETENTION_DAYS after creation) on requests and responses.
 """
@@ -20,7 +23,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 WORK_SHARDS = 8  # spreads the sweeper index over partitions on AWS
@@ -44,6 +47,15 @@ class _DueWork(GlobalSecondaryIndex):
     due_at = NumberAttribute(range_key=True)
 
 
+class _ByMessageId(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_message_id"
+        projection = KeysOnlyProjection()
+
+    provider_message_id = UnicodeAttribute(hash_key=True)
+    provider_used = UnicodeAttribute(range_key=True)
+
+
 class SmsRequestModel(Model):
     class Meta:  # unbound: bind_tables gives each bound subclass its own table
         table_name = "unbound"
@@ -65,6 +77,10 @@ class SmsRequestModel(Model):
     next_attempt_at = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)  # a lifecycle.FailureReason
+    # The delivery receipt (delivered | undelivered): when, the vendor's error code, a receipts.DeliveryReason.
+    delivered_at = UnicodeAttribute(null=True)
+    delivery_error_code = UnicodeAttribute(null=True)
+    delivery_reason = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -75,6 +91,7 @@ class SmsRequestModel(Model):
 
     by_client = _ByClient()
     due_work = _DueWork()
+    by_message_id = _ByMessageId()
 
 
 class SmsResponseModel(Model):
