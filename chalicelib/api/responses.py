@@ -14,10 +14,10 @@ from chalicelib.api.send_body import MAX_SEGMENTS, PHONE_EXAMPLE
 from chalicelib.errors import GatewayError
 from chalicelib.lifecycle import FailureReason, Status
 from chalicelib.providers import Outcome
+from chalicelib.receipts.model import DeliveryReason
 from chalicelib.router import ProviderState
 from chalicelib.segments import Encoding
 from chalicelib.storage.dynamo import iso
-from chalicelib.receipts.model import DeliveryReason
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
 from chalicelib.timeline import TimelineEvent, timeline_of
 

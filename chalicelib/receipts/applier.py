@@ -70,12 +70,14 @@ class ReceiptApplier:
 
     def _why_not_recorded(self, request_id: str, receipt: Receipt, log: dict) -> ReceiptResult:
         request = self._requests.get(request_id)
-        if request is None or request.provider_used != receipt.provider or (
-                request.provider_message_id not in (None, receipt.message_id)):
-            logger.info("receipt for an unknown message", extra={**log, "request_status": request and request.status})
-            return ReceiptResult.UNKNOWN
-        if request.status is Status.PROCESSING:
+        ours = request is not None and request.provider_used == receipt.provider
+        if ours and request.status is Status.PROCESSING and request.provider_message_id is None:
             raise ReceiptTooEarly("the request's answer is not recorded yet: send the receipt again later",
                                   retry_after_s=5)
+        if not ours or request.provider_message_id != receipt.message_id:
+            # Not the message this request is known by: another attempt's (a send that timed out but went
+            # out), a request that failed, or none at all.
+            logger.info("receipt for an unknown message", extra={**log, "request_status": request and request.status})
+            return ReceiptResult.UNKNOWN
         logger.info("receipt changes nothing", extra={**log, "request_status": request.status})
         return ReceiptResult.DUPLICATE
