@@ -226,8 +226,10 @@ class LocalStack:
         many, providers = [], []
         for (name, kind), port, weight in zip(chosen, ports, self.settings.weights, strict=True):
             simulator_auth, entry = WIRE_FORMATS[kind].local_setup(f"http://127.0.0.1:{port}", self.env)
+            receipts, receipt_entry = self._receipts_of(name, kind, simulator_auth, entry)
+            entry.update(receipt_entry)
             many.append({"name": name, "kind": kind, "port": port, "rate_limit": rate_limit, "latency_ms": latency,
-                         "jitter_ms": latency / 2, **simulator_auth})
+                         "jitter_ms": latency / 2, **simulator_auth, **receipts})
             providers.append({"name": name, "kind": kind, **entry, "rate_limit": rate_limit, "weight": weight,
                               "timeout_s": self.settings.sim_timeout_s})
         self._spawn("simulators", [PYTHON, "-m", "localdev.provider_simulator", "--many", json.dumps(many)])
@@ -236,6 +238,19 @@ class LocalStack:
             self.simulators[name] = f"http://127.0.0.1:{port}"
             wait_until(lambda port=port: http_ok(f"http://127.0.0.1:{port}/_health"), 10, f"simulator {name}")
             self.started.append(f"Provider simulator      {name} ({kind}): http://127.0.0.1:{port} ({rate_limit}/s)")
+
+    def _receipts_of(self, name: str, kind: str, simulator_auth: dict, entry: dict) -> tuple[dict, dict]:
+        """(simulator settings, entry fields) for its delivery receipts: to the API's /webhooks/<name>, signed
+        with secrets made up for this run (aws: none here, its events go through the delivery-events queue)."""
+        from localdev.simulators import WIRE_FORMATS
+
+        if self.settings.sim_receipt_delay_s < 0 or kind == "aws":
+            return {}, {}
+        url = f"http://127.0.0.1:{int(self.env.get('PORT') or 8000)}/webhooks/{name}"
+        receipts, entry_fields = WIRE_FORMATS[kind].local_receipts(url, simulator_auth, entry)
+        return {**receipts, "receipt_delay_s": self.settings.sim_receipt_delay_s,
+                "receipt_jitter_s": self.settings.sim_receipt_jitter_s,
+                "undelivered_share": self.settings.sim_undelivered_share}, entry_fields
 
     def create_resources(self) -> None:
         """Tables and queues from infra/data.json, as on AWS (idempotent; existing ones are kept)."""
