@@ -60,16 +60,21 @@ class ReceiptApplier:
             logger.info("receipt for an unknown message", extra=log)
             return ReceiptResult.UNKNOWN
         log["request_id"] = request_id
-        if self._deliveries.record(request_id, receipt):
-            logger.info("delivery recorded", extra={**log, "error_code": receipt.error_code,
-                                                     "reason": receipt.reason})
-            error = receipt.reason and f"{receipt.reason}" + (f" ({receipt.error_code})" if receipt.error_code else "")
-            self._on_status_change(request_id, str(receipt.status), receipt.provider, error, receipt.occurred_at)
-            return ReceiptResult.APPLIED
-        return self._why_not_recorded(request_id, receipt, log)
+        # A second try only when the first met the request a moment before its answer was recorded.
+        for _ in range(2):
+            if self._deliveries.record(request_id, receipt):
+                logger.info("delivery recorded", extra={**log, "error_code": receipt.error_code,
+                                                         "reason": receipt.reason})
+                error = receipt.reason and f"{receipt.reason}" + (
+                    f" ({receipt.error_code})" if receipt.error_code else "")
+                self._on_status_change(request_id, str(receipt.status), receipt.provider, error, receipt.occurred_at)
+                return ReceiptResult.APPLIED
+            request = self._requests.get(request_id)
+            if request is None or request.status is not Status.SENT:
+                break
+        return self._why_not_recorded(request, receipt, log)
 
-    def _why_not_recorded(self, request_id: str, receipt: Receipt, log: dict) -> ReceiptResult:
-        request = self._requests.get(request_id)
+    def _why_not_recorded(self, request, receipt: Receipt, log: dict) -> ReceiptResult:
         ours = request is not None and request.provider_used == receipt.provider
         if ours and request.status is Status.PROCESSING and request.provider_message_id is None:
             raise ReceiptTooEarly("the request's answer is not recorded yet: send the receipt again later",

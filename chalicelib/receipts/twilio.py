@@ -4,7 +4,8 @@
     base64(HMAC-SHA1(auth token, URL + every POST parameter sorted by name, as name + value))
 
 URL is the one Twilio called, query string included: behind API Gateway the host and stage seen by the
-Lambda are not that URL, so the provider's ``webhook_url`` names it. As in twilio-python's RequestValidator,
+Lambda are not that URL, so the provider's ``webhook_url`` names it (plus the call's query: ``?ref=<request
+id>``, which the adapter put in each message's StatusCallback). As in twilio-python's RequestValidator,
 the URL is tried without and with its default port (Twilio is not consistent about it).
 """
 
@@ -71,8 +72,10 @@ def verify(url: str, params: list[tuple[str, str]], given: str | None, auth_toke
                            field="X-Twilio-Signature")
 
 
-def parse(provider: str, params: list[tuple[str, str]]) -> Receipt:
+def parse(provider: str, params: list[tuple[str, str]], query: list[tuple[str, str]] = ()) -> Receipt:
+    """``query``: the callback URL's own query; ``ref`` is our request id when webhook_url made the URL."""
     fields = dict(params)
+    ref = dict(query).get("ref") or None
     sid = fields.get("MessageSid") or fields.get("SmsSid")
     status = (fields.get("MessageStatus") or fields.get("SmsStatus") or "").lower()
     if not sid or not status:
@@ -83,4 +86,4 @@ def parse(provider: str, params: list[tuple[str, str]]) -> Receipt:
     if state is DeliveryState.UNDELIVERED:
         reason = DeliveryReason.REJECTED if status == "canceled" and not code else undelivered(REASONS, code)
     return Receipt(provider=provider, message_id=sid, state=state, error_code=code, reason=reason,
-                   vendor_status=status)
+                   request_id=ref, vendor_status=status)

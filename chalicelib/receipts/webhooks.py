@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from chalicelib.errors import (
     DependencyUnavailable,
@@ -76,9 +76,11 @@ class WebhookReceiver:
         now = self._clock()
         if config.kind == "twilio":
             params = _form(call.body)
-            twilio.verify(config.webhook_url or call.called_url, params, call.headers.get("x-twilio-signature"),
-                          secret)
-            return twilio.parse(config.name, params)
+            url = call.called_url
+            if config.webhook_url:  # the public URL, with the query this call came with
+                url = config.webhook_url + (f"?{urlencode(call.query)}" if call.query else "")
+            twilio.verify(url, params, call.headers.get("x-twilio-signature"), secret)
+            return twilio.parse(config.name, params, call.query)
         if config.kind == "vonage":
             params = dict(call.query) if call.method == "GET" else _form_or_json(call)
             vonage.verify(params, secret, config.signature_method, now)

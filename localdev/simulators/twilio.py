@@ -112,7 +112,9 @@ class TwilioWire(WireFormat):
                 credentials: Mapping[str, str], secret: str | None, now: float):
         from localdev.simulators.receipts import ReceiptCall
 
-        # A status callback as Twilio posts it: form-encoded, signed over the URL and the sorted parameters.
+        # A status callback as Twilio posts it: to the message's StatusCallback (else the account's URL),
+        # form-encoded, signed over that URL and the sorted parameters.
+        url = message["fields"].get("StatusCallback") or url
         status = "delivered" if delivered else "undelivered"
         params = [("SmsSid", message_id), ("SmsStatus", status), ("MessageStatus", status), ("To", message["to"]),
                   ("MessageSid", message_id), ("AccountSid", message.get("account_sid") or ""),

@@ -42,6 +42,7 @@ def providers(gateway, simulators, monkeypatch):
         monkeypatch.setenv("SMS_PROVIDERS", json.dumps([entries[name] for name in names]))
 
     use("alpha", "tw", "vg")
+    use.sims = sims
     return use
 
 
@@ -74,10 +75,12 @@ def post_http_json(gateway, receipt: dict, *, secret=WEBHOOK_SECRET, timestamp=N
     return gateway.http.post("/webhooks/alpha", headers=headers, body=body)
 
 
-def post_twilio(gateway, params: list[tuple[str, str]], *, url=TWILIO_WEBHOOK_URL, token=TWILIO["auth_token"]):
+def post_twilio(gateway, params: list[tuple[str, str]], *, url=TWILIO_WEBHOOK_URL, token=TWILIO["auth_token"],
+                query: str = ""):
+    """As Twilio posts a status callback: to webhook_url (+ the ?ref= the adapter added), signed over that URL."""
     headers = {"Content-Type": "application/x-www-form-urlencoded",
-               "X-Twilio-Signature": twilio.signature(url, params, token)}
-    return gateway.http.post("/webhooks/tw", body=urlencode(params), headers=headers)
+               "X-Twilio-Signature": twilio.signature(url + query, params, token)}
+    return gateway.http.post("/webhooks/tw" + query, body=urlencode(params), headers=headers)
 
 
 def signed_vonage(params: dict, secret=VONAGE["signature_secret"], timestamp=None) -> dict:
@@ -137,11 +140,12 @@ def test_a_receipt_before_the_answer_is_recorded_is_asked_for_again(gateway, pro
     assert view(gateway, request_id)["status"] == "processing"
 
 
-def test_twilio_undelivered_callback_is_recorded_with_its_code_and_reason(gateway, sent_via):
+@pytest.mark.parametrize("with_ref", [True, False], ids=["callback-names-the-request", "found-by-message-id"])
+def test_twilio_undelivered_callback_is_recorded_with_its_code_and_reason(gateway, sent_via, with_ref):
     request_id, sid = sent_via("tw")
     params = [("MessageSid", sid), ("MessageStatus", "undelivered"), ("ErrorCode", "30003"),
               ("AccountSid", ACCOUNT_SID), ("ApiVersion", "2010-04-01")]
-    assert post_twilio(gateway, params).status_code == 204
+    assert post_twilio(gateway, params, query=f"?ref={request_id}" if with_ref else "").status_code == 204
     request = view(gateway, request_id)
     assert (request["status"], request["delivery_reason"], request["delivery_error_code"]) == (
         "undelivered", "unreachable", "30003")
@@ -153,9 +157,11 @@ def test_twilio_undelivered_callback_is_recorded_with_its_code_and_reason(gatewa
     pytest.param({"url": "https://sms.example.com/dev/webhooks/tw"}, id="signed-for-another-url"),
     pytest.param({"token": "another-token"}, id="another-token"),
 ])
-def test_twilio_callback_signed_for_another_url_or_token_is_refused(gateway, sent_via, kwargs):
+def test_twilio_callback_signed_for_another_url_or_token_is_refused(gateway, providers, sent_via, kwargs):
     request_id, sid = sent_via("tw")
     assert post_twilio(gateway, [("MessageSid", sid), ("MessageStatus", "delivered")], **kwargs).status_code == 403
+    # the status callback the adapter asked Twilio for names the request and the public URL
+    assert providers.sims["tw"].sent()[-1]["fields"]["StatusCallback"] == f"{TWILIO_WEBHOOK_URL}?ref={request_id}"
     assert view(gateway, request_id)["status"] == "sent"
 
 

@@ -199,3 +199,16 @@ def test_an_answer_that_is_not_a_json_object_is_a_provider_failure(body):
 def test_configuration_is_validated_field_by_field(fields, problem):
     with pytest.raises(ValueError, match=problem):
         config(**{"base_url": "https://api.twilio.com", **fields})
+
+
+def test_webhook_url_becomes_each_messages_status_callback_naming_the_request(twilio, wire):
+    send(TwilioProvider(config(twilio.url, webhook_url="https://sms.example.com/prod/webhooks/tw"), wire[0]))
+    [request] = wire[1]
+    form = dict(parse_qsl(request.content.decode()))
+    assert form["StatusCallback"] == f"https://sms.example.com/prod/webhooks/tw?ref={REQUEST_ID}"
+
+
+def test_webhook_url_and_status_callback_are_one_or_the_other():
+    with pytest.raises(ValueError, match="webhook_url"):
+        config("https://api.twilio.com", webhook_url="https://a.example/webhooks/tw",
+               status_callback="https://b.example/cb")
