@@ -4,8 +4,8 @@
     attempt      each sms_responses item: when the provider answered, its outcome (and error)
     sent         the accepted attempt of the provider the request was sent with
     failed       updated_at of a failed request, with its failure reason
-    delivered |  delivered_at, from the delivery receipt, with the reason and the vendor's code
-    undelivered
+    delivered |  delivered_at, from the delivery receipt, with the reason and the vendor's code: always last
+    undelivered  (the vendor's clock, which may read a moment before our record of the send)
 """
 
 from __future__ import annotations
@@ -39,9 +39,12 @@ def timeline_of(request: RequestSnapshot, attempts: list[AttemptRecord]) -> list
     if request.status is Status.FAILED:
         events.append(TimelineEvent("failed", request.updated_at, request.provider_used,
                                     detail=request.failure_reason and str(request.failure_reason)))
+    events.sort(key=lambda event: event.at)  # stable: equal times keep the order above
     if request.status in (Status.DELIVERED, Status.UNDELIVERED) and request.delivered_at:
+        # Last whatever its time: it is the vendor's clock, to the second for some (Vonage), and may read a
+        # moment before our own record of the send.
         detail = request.delivery_reason
         if request.delivery_error_code:
             detail = f"{detail or 'error'} ({request.delivery_error_code})"
         events.append(TimelineEvent(str(request.status), request.delivered_at, request.provider_used, detail=detail))
-    return sorted(events, key=lambda event: event.at)  # stable: equal times keep the order above
+    return events

@@ -56,3 +56,8 @@ def test_a_failed_request_ends_failed_with_its_reason():
 def test_a_pending_request_has_only_its_acceptance():
     assert events(replace(REQUEST, status=Status.PENDING), []) == [
         ("accepted", "2026-01-01T00:00:00.000Z", None, None, None)]
+
+
+def test_the_delivery_result_comes_last_even_when_the_vendors_clock_reads_earlier():
+    delivered = replace(REQUEST, status=Status.DELIVERED, delivered_at="2026-01-01T00:00:01.000Z")  # to the second
+    assert [e[0] for e in events(delivered)][-2:] == ["sent", "delivered"]
