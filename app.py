@@ -19,7 +19,7 @@ from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
 from chalicelib.logs import logger
-from chalicelib.settings import dispatch_event_source
+from chalicelib.settings import delivery_events_source, dispatch_event_source
 from chalicelib.sqs_batch import QueueRecord
 from chalicelib.storage.queries import ListFilter
 
@@ -191,6 +191,13 @@ def dispatch_sms(event):
     # No send starts that the invocation's remaining time could cut off (dispatcher.py, step 0).
     time_left_s = event.context.get_remaining_time_in_millis() / 1000 if event.context else None
     return wiring.get_dispatcher().dispatch_batch(records, time_left_s=time_left_s)
+
+
+# AWS End User Messaging delivery events: configuration set -> SNS -> this queue (DELIVERY_EVENTS_QUEUE_ARN from
+# `make infra`, else DELIVERY_EVENTS_QUEUE_NAME).
+@app.on_sqs_message(batch_size=10, maximum_batching_window_in_seconds=1, **delivery_events_source())
+def apply_delivery_events(event):
+    return wiring.get_delivery_events().apply_batch([QueueRecord.of(record.to_dict()) for record in event])
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

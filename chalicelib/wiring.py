@@ -29,6 +29,7 @@ from chalicelib.outcomes import OutcomeRecorder, RetryPolicy
 from chalicelib.providers import build_providers, deadline_client
 from chalicelib.providers.secrets import ProviderSecrets, SecretCache
 from chalicelib.receipts.applier import ReceiptApplier
+from chalicelib.receipts.aws_events import DeliveryEvents
 from chalicelib.receipts.webhooks import WebhookReceiver
 from chalicelib.refreshing import Refreshing
 from chalicelib.router import Router
@@ -166,6 +167,11 @@ def _receipts(settings: Settings) -> ReceiptApplier:
 
 def get_receipts() -> ReceiptApplier:
     return _receipts(get_settings())
+
+
+def get_delivery_events() -> DeliveryEvents:
+    settings = get_settings()
+    return DeliveryEvents(_receipts(settings), [config.name for config in settings.providers if config.kind == "aws"])
 
 
 @lru_cache(maxsize=4)
