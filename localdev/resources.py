@@ -3,7 +3,8 @@ the same keys, indexes, TTL, queue attributes and redrive, under the names the s
 
 Which setting names which resource is read from infra/resources.json, which binds them on AWS
 (REQUESTS_TABLE: {"Ref": "RequestsTable"}, DISPATCH_QUEUE_NAME: {"Fn::GetAtt": ["DispatchQueue", ...]});
-the DLQ is <dispatch queue>-dlq, as the template names it.
+each DLQ is <its queue>-dlq, as the template names it. The delivery-events queue's SNS topic is AWS's
+business: locally the aws simulator puts the events on the queue itself.
 
 Not part of the Lambda package: on AWS the infra stack creates them.
 """
@@ -40,6 +41,7 @@ def resource_names(settings: Settings) -> dict[str, str]:
                 if logical_id in data_template()["Resources"]:
                     names.setdefault(logical_id, getattr(settings, setting_of[variable]))
     names["DispatchDeadLetterQueue"] = f"{settings.dispatch_queue_name}-dlq"
+    names["DeliveryEventsDeadLetterQueue"] = f"{settings.delivery_events_queue_name}-dlq"
     return names
 
 
@@ -85,7 +87,8 @@ def queue_attributes(logical_id: str, dlq_arn: str | None, overrides: dict[str, 
 
 def create_queues(settings: Settings, *, overrides: dict[str, dict[str, str]] | None = None,
                   report=print) -> str:
-    """The dispatch queue and its DLQ, as the template makes them (overrides: {logical id: {attribute:
+    """The dispatch queue and its DLQ, and the delivery-events queue and its DLQ, as the template makes them
+    (overrides: {logical id: {attribute:
     value}}; maxReceiveCount changes the redrive). A queue that exists already is used as it is, whatever
     its attributes (SQS refuses to create it again with others): a previous run, or another tool, made
     it; the differences are reported. Returns the dispatch queue's URL."""
@@ -96,8 +99,14 @@ def create_queues(settings: Settings, *, overrides: dict[str, dict[str, str]] | 
                             queue_attributes("DispatchDeadLetterQueue", None, overrides.get("DispatchDeadLetterQueue")),
                             report)
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return _create_queue(sqs, names["DispatchQueue"],
-                         queue_attributes("DispatchQueue", dlq_arn, overrides.get("DispatchQueue")), report)
+    dispatch_url = _create_queue(sqs, names["DispatchQueue"],
+                                 queue_attributes("DispatchQueue", dlq_arn, overrides.get("DispatchQueue")), report)
+    events_dlq_url = _create_queue(sqs, names["DeliveryEventsDeadLetterQueue"],
+                                   queue_attributes("DeliveryEventsDeadLetterQueue", None), report)
+    events_dlq_arn = sqs.get_queue_attributes(QueueUrl=events_dlq_url,
+                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    _create_queue(sqs, names["DeliveryEventsQueue"], queue_attributes("DeliveryEventsQueue", events_dlq_arn), report)
+    return dispatch_url
 
 
 def _create_queue(sqs, name: str, attributes: dict[str, str], report) -> str:

@@ -105,6 +105,11 @@ def test_every_call_of_every_function_is_granted_by_its_policy(gateway, gateway_
     answer = gateway.http.post(f"/webhooks/{sent['provider_used']}", body=receipt,
                                headers={"Content-Type": "application/json", "X-Signature": signed})
     assert answer.status_code == 204, answer.body
+    # The delivery events handler: one event naming its request, one found through the message-id index.
+    events = [{"eventType": "TEXT_DELIVERED", "messageId": sent["provider_message_id"],
+               "context": {"provider": sent["provider_used"], **({"request_id": first} if named else {})}}
+              for named in (True, False)]
+    invoke(gateway, call_log, "apply_delivery_events", sqs_event(*map(json.dumps, events)))
     for mode in ("fail", "throttle"):
         for sim in gateway_env.values():
             sim.configure(mode=mode)

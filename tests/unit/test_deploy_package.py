@@ -29,7 +29,7 @@ STAGES = ("dev", "prod")
 CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
 # Logical ids `chalice package` gives the app's functions (from its output; see docs/deploy.md).
-FUNCTIONS = ("APIHandler", "DispatchSms", "SweepStuckRequests", "SnapshotProviderHealth")
+FUNCTIONS = ("APIHandler", "DispatchSms", "ApplyDeliveryEvents", "SweepStuckRequests", "SnapshotProviderHealth")
 VPC_FUNCTIONS = ("APIHandler", "DispatchSms", "SnapshotProviderHealth")  # the ones that talk to Redis
 SQS_EVENT = ("DispatchSms", "DispatchSmsSqsEventSource")
 
@@ -473,6 +473,7 @@ def test_infra_stack_log_groups_are_where_lambda_writes_without_a_logging_config
     assert names == {
         "ApiHandlerLogGroup": "/aws/lambda/sms-gateway-${Stage}",
         "DispatchSmsLogGroup": "/aws/lambda/sms-gateway-${Stage}-dispatch_sms",
+        "ApplyDeliveryEventsLogGroup": "/aws/lambda/sms-gateway-${Stage}-apply_delivery_events",
         "SweepStuckRequestsLogGroup": "/aws/lambda/sms-gateway-${Stage}-sweep_stuck_requests",
         "SnapshotProviderHealthLogGroup": "/aws/lambda/sms-gateway-${Stage}-snapshot_provider_health",
     }
