@@ -141,8 +141,8 @@ class SimulatorConfig:
             if not _is_number(getattr(self, field)) or not 0.0 <= getattr(self, field) <= 1.0:
                 raise ValueError(f"{field} must be between 0 and 1")
         if self.receipt_url is not None and not (isinstance(self.receipt_url, str)
-                                                 and self.receipt_url.startswith("http")):
-            raise ValueError("receipt_url must be an http(s) URL or null")
+                                                 and self.receipt_url.startswith(("http", "sqs://"))):
+            raise ValueError("receipt_url must be an http(s) URL, sqs://<queue name> (aws) or null")
         if self.api_key is not None and not isinstance(self.api_key, str):
             raise ValueError("api_key must be a string or null")
 

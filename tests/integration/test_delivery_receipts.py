@@ -1,6 +1,7 @@
-"""Delivery receipts on the local stack: the twilio, vonage and http-json simulators send each accepted message's
-receipt back in their vendor's format and signature, 90% delivered and 10% undelivered; every request ends
-delivered or undelivered, exactly as its simulator said."""
+"""Delivery receipts on the local stack (`make run`'s four kinds): the twilio, vonage and http-json simulators send
+each accepted message's receipt to the webhooks in their vendor's format and signature, the aws one puts its
+delivery event on the sms-delivery-events queue as SNS would; 90% delivered and 10% undelivered. Every request
+ends delivered or undelivered, exactly as its simulator said."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ FINAL = {"delivered", "undelivered"}
 
 @pytest.fixture(scope="module")
 def stack_env():
-    return {"SIM_KINDS": "twilio,vonage,http-json", "SIM_RECEIPT_DELAY_S": "0.5", "SIM_RECEIPT_JITTER_S": "1",
+    return {"SIM_KINDS": "twilio,vonage,aws,http-json", "SIM_RECEIPT_DELAY_S": "0.5", "SIM_RECEIPT_JITTER_S": "1",
             "SIM_UNDELIVERED_SHARE": "0.1"}
 
 
@@ -53,4 +54,4 @@ def test_every_request_ends_delivered_or_undelivered_as_its_simulator_said(fresh
     counts = Counter(view["status"] for view in views.values())
     assert counts == Counter(said[(v["provider_used"], v["provider_message_id"])] for v in views.values())
     assert counts["undelivered"] <= 15  # 10% of 50, with room for chance
-    assert {view["provider_used"] for view in views.values()} == {"twilio", "vonage", "http"}
+    assert {view["provider_used"] for view in views.values()} == {"twilio", "vonage", "aws", "http"}
