@@ -17,6 +17,7 @@ through the message-id index has a message id, so its request is past processing
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -26,6 +27,9 @@ from chalicelib.logs import logger
 from chalicelib.receipts.model import DeliveryState, Receipt
 from chalicelib.storage.deliveries import DeliveryResults
 from chalicelib.storage.requests import RequestStore
+
+REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+MAX_MESSAGE_ID = 256  # longer than any vendor's id, well under DynamoDB's key limit
 
 # on_status_change(request_id, status, provider, error, occurred_at): the client status callback's seam.
 StatusChange = Callable[[str, str, str, str | None, float | None], None]
@@ -55,7 +59,12 @@ class ReceiptApplier:
         if receipt.state is DeliveryState.INTERIM:
             logger.debug("interim receipt, nothing to record", extra=log)
             return ReceiptResult.INTERIM
-        request_id = receipt.request_id or self._deliveries.request_of(receipt.message_id, receipt.provider)
+        if len(receipt.message_id) > MAX_MESSAGE_ID:
+            logger.info("receipt for an unknown message", extra={**log, "provider_message_id": "[too long]"})
+            return ReceiptResult.UNKNOWN
+        # The id the vendor echoes is used only when it is one of ours (a client-ref may be anything).
+        named = receipt.request_id if receipt.request_id and REQUEST_ID.match(receipt.request_id) else None
+        request_id = named or self._deliveries.request_of(receipt.message_id, receipt.provider)
         if request_id is None:
             logger.info("receipt for an unknown message", extra=log)
             return ReceiptResult.UNKNOWN

@@ -144,3 +144,14 @@ def test_a_failed_request_stays_failed(applier, request_store, claims):
     receipt = Receipt("alpha", "m-1", DeliveryState.DELIVERED, request_id=request_id)
     assert applier.apply(receipt) is ReceiptResult.UNKNOWN
     assert request_store.get(request_id).status is Status.FAILED
+
+
+def test_a_reference_that_is_not_a_request_id_falls_back_on_the_message_id(applier, sent, request_store):
+    request_id = sent("m-1")
+    receipt = Receipt("alpha", "m-1", DeliveryState.DELIVERED, request_id="client-ref-of-someone-else")
+    assert applier.apply(receipt) is ReceiptResult.APPLIED
+    assert request_store.get(request_id).status is Status.DELIVERED
+
+
+def test_an_absurdly_long_message_id_is_unknown_not_an_error(applier):
+    assert applier.apply(Receipt("alpha", "m" * 5000, DeliveryState.DELIVERED)) is ReceiptResult.UNKNOWN
