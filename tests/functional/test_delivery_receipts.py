@@ -216,3 +216,14 @@ def test_receipts_need_no_api_key_but_the_api_still_does(gateway, sent_via):
     request_id, message_id = sent_via("alpha")
     assert post_http_json(gateway, {"message_id": message_id, "status": "delivered"}).status_code == 204
     assert gateway.http.get(f"/api/sms/{request_id}").status_code == 401
+
+
+def test_a_refused_receipt_is_one_warning_line_the_metric_filter_counts_without_the_secret(gateway, sent_via,
+                                                                                             log_output):
+    _, message_id = sent_via("alpha")
+    post_http_json(gateway, {"message_id": message_id, "status": "delivered"}, secret="guessed-secret")
+    records = [json.loads(line) for line in log_output.getvalue().splitlines() if line.strip()]
+    refused = [r for r in records if r["message"] == "receipt refused"]
+    # infra/resources.json ReceiptsRefusedMetricFilter: { $.message = "receipt refused" }, dimension $.provider
+    assert [(r["level"], r["provider"], r["code"]) for r in refused] == [("WARNING", "alpha", "signature_invalid")]
+    assert WEBHOOK_SECRET not in log_output.getvalue() and "guessed-secret" not in log_output.getvalue()
