@@ -400,10 +400,12 @@ def _alarm_on(template: dict, metric: str) -> dict:
     return found[0]
 
 
-def test_alarm_fires_on_any_message_in_the_dlq(templates):
-    alarm = _alarm_on(templates["prod"], "ApproximateNumberOfMessagesVisible")
-    assert alarm["Dimensions"] == [{"Name": "QueueName",
-                                    "Value": {"Fn::GetAtt": ["DispatchDeadLetterQueue", "QueueName"]}}]
+@pytest.mark.parametrize("dlq", ["DispatchDeadLetterQueue", "DeliveryEventsDeadLetterQueue"])
+def test_alarm_fires_on_any_message_in_a_dlq(templates, dlq):
+    [alarm] = [a["Properties"] for a in _resources(templates["prod"], "AWS::CloudWatch::Alarm").values()
+               if a["Properties"]["MetricName"] == "ApproximateNumberOfMessagesVisible"
+               and a["Properties"]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [dlq, "QueueName"]}]
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
 
 
