@@ -76,12 +76,21 @@ class ReceiptApplier:
                                                          "reason": receipt.reason})
                 error = receipt.reason and f"{receipt.reason}" + (
                     f" ({receipt.error_code})" if receipt.error_code else "")
-                self._on_status_change(request_id, str(receipt.status), receipt.provider, error, receipt.occurred_at)
+                self._tell(request_id, receipt, error)
                 return ReceiptResult.APPLIED
             request = self._requests.get(request_id)
-            if request is None or request.status is not Status.SENT:
+            if request is None or request.status is not Status.SENT or (
+                    request.provider_message_id != receipt.message_id):
                 break
         return self._why_not_recorded(request, receipt, log)
+
+    def _tell(self, request_id: str, receipt: Receipt, error: str | None) -> None:
+        """on_status_change, once per transition. The transition is written: a failing listener is logged, and
+        never turns the receipt into an error (the vendor's retry would find nothing left to change)."""
+        try:
+            self._on_status_change(request_id, str(receipt.status), receipt.provider, error, receipt.occurred_at)
+        except Exception:
+            logger.exception("status change not passed on", extra={"request_id": request_id})
 
     def _why_not_recorded(self, request, receipt: Receipt, log: dict) -> ReceiptResult:
         ours = request is not None and request.provider_used == receipt.provider

@@ -155,3 +155,14 @@ def test_a_reference_that_is_not_a_request_id_falls_back_on_the_message_id(appli
 
 def test_an_absurdly_long_message_id_is_unknown_not_an_error(applier):
     assert applier.apply(Receipt("alpha", "m" * 5000, DeliveryState.DELIVERED)) is ReceiptResult.UNKNOWN
+
+
+def test_a_failing_status_listener_does_not_undo_or_fail_the_receipt(tables, request_store, clock, sent):
+    def broken(*args):
+        raise RuntimeError("callback endpoint down")
+
+    applier = ReceiptApplier(deliveries=DeliveryResults(tables, clock), requests=request_store,
+                             on_status_change=broken)
+    request_id = sent()
+    assert applier.apply(DELIVERED) is ReceiptResult.APPLIED
+    assert request_store.get(request_id).status is Status.DELIVERED
