@@ -14,12 +14,13 @@ from chalicelib.api.openapi import base_path, build_openapi, render_docs_page
 from chalicelib.api.params import parse_idempotency_key, parse_request_id
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import parse_send_request
+from chalicelib.api.webhook_call import webhook_call
 from chalicelib.callbacks import check_callback_target
 from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
 from chalicelib.logs import logger
-from chalicelib.settings import callback_event_source, dispatch_event_source
+from chalicelib.settings import callback_event_source, delivery_events_source, dispatch_event_source
 from chalicelib.sqs_batch import QueueRecord
 from chalicelib.storage.queries import ListFilter
 
@@ -170,6 +171,14 @@ def list_providers():
     return ProviderList.of(wiring.get_router().provider_states()).to_body()
 
 
+@app.route("/webhooks/{provider}", methods=["GET", "POST"], content_types=ACCEPTED_CONTENT_TYPES)
+@json_errors
+def delivery_receipt(provider):
+    """A vendor's delivery receipt; its signature is the authentication (no API key)."""
+    wiring.get_webhooks().receive(provider, webhook_call(app.current_request))
+    return Response(body="", status_code=204)
+
+
 @app.route("/health", methods=["GET"])
 @json_errors
 def health():
@@ -193,6 +202,13 @@ def dispatch_sms(event):
 def deliver_callbacks(event):
     records = [QueueRecord.of(record.to_dict()) for record in event]
     return wiring.get_callback_delivery().deliver_batch(records)
+
+
+# AWS End User Messaging delivery events: configuration set -> SNS -> this queue (DELIVERY_EVENTS_QUEUE_ARN from
+# `make infra`, else DELIVERY_EVENTS_QUEUE_NAME).
+@app.on_sqs_message(batch_size=10, maximum_batching_window_in_seconds=1, **delivery_events_source())
+def apply_delivery_events(event):
+    return wiring.get_delivery_events().apply_batch([QueueRecord.of(record.to_dict()) for record in event])
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))

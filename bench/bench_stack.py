@@ -79,6 +79,7 @@ class BenchStack:
             "STACK_STATE_FILE": str(state_file),
             "API_KEYS": "bench-key",
             "SIM_KINDS": HTTP_JSON_TRIO,  # the benchmark measures routing over alpha, beta and gamma
+            "SIM_RECEIPT_DELAY_S": "-1",  # no delivery receipts: it measures dispatch
         })
         env.update(self.env_overrides)
         self.env = env

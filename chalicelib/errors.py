@@ -157,3 +157,26 @@ class ClaimBusy(RetryableError):
     """Another dispatcher holds a live lease on this attempt; the record comes back later."""
 
     code = "claim_busy"
+
+
+# --- Delivery receipts (webhooks and the delivery-events queue) ---
+
+
+class SignatureMissing(Unauthorized):
+    """A webhook call without the vendor's signature: never processed."""
+
+    code = "signature_missing"
+
+
+class SignatureInvalid(Forbidden):
+    """A webhook call whose signature does not verify (wrong secret, wrong webhook_url, replayed): never processed."""
+
+    code = "signature_invalid"
+
+
+class ReceiptTooEarly(RetryableError):
+    """A receipt for a request whose answer is not recorded yet (still processing): the vendor sends it again
+    (a webhook answers 409 with Retry-After; an SQS record comes back)."""
+
+    status = 409
+    code = "receipt_too_early"

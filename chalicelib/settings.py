@@ -184,6 +184,13 @@ class Settings(BaseModel):
     dispatch_queue_arn: str = env("DISPATCH_QUEUE_ARN", "", "Deploy time: the queue the dispatcher's SQS event "
                                   "source binds to (`make infra` writes it for `chalice deploy`); empty = "
                                   "DISPATCH_QUEUE_NAME in the deploying account.", pattern=r"^(arn:[^:]+:sqs:.+)?$")
+    delivery_events_queue_name: str = env("DELIVERY_EVENTS_QUEUE_NAME", "sms-delivery-events", "The queue AWS End "
+                                          "User Messaging delivery events reach through SNS (aws providers' "
+                                          "configuration_set); its DLQ is <name>-dlq.", min_length=1)
+    delivery_events_queue_arn: str = env("DELIVERY_EVENTS_QUEUE_ARN", "", "Deploy time: the queue the delivery "
+                                         "events handler's SQS event source binds to (`make infra` writes it); "
+                                         "empty = DELIVERY_EVENTS_QUEUE_NAME in the deploying account.",
+                                         pattern=r"^(arn:[^:]+:sqs:.+)?$")
     dispatcher_max_concurrency: int = env("DISPATCHER_MAX_CONCURRENCY", 0, "Deploy time: most dispatcher "
                                           "invocations at once (the event source's MaximumConcurrency; Lambda "
                                           "takes 2-1000); 0 = no cap.", ge=0, le=1000)
@@ -301,7 +308,7 @@ EventSourceSettings = create_model(
     __config__=ConfigDict(frozen=True, extra="ignore", populate_by_name=True),
     **{name: (Settings.model_fields[name].annotation, Settings.model_fields[name])
        for name in ("dispatch_queue_name", "dispatch_queue_arn", "dispatcher_max_concurrency", "callback_queue_name",
-                    "callback_queue_arn")},
+                    "callback_queue_arn", "delivery_events_queue_name", "delivery_events_queue_arn")},
 )
 
 
@@ -326,6 +333,18 @@ def dispatch_event_source(environ: dict[str, str] | None = None) -> dict[str, An
     queue = {"queue_arn": settings.dispatch_queue_arn} if settings.dispatch_queue_arn else {
         "queue": settings.dispatch_queue_name}
     return {**queue, "maximum_concurrency": settings.dispatcher_max_concurrency or None}
+
+
+def delivery_events_source(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The queue of the delivery events handler's SQS event source, as on_sqs_message arguments."""
+    source = os.environ if environ is None else environ
+    try:
+        settings = EventSourceSettings.model_validate({k: v for k, v in source.items() if v})
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid configuration: {_problem(exc.errors()[0])}") from None
+    if settings.delivery_events_queue_arn:
+        return {"queue_arn": settings.delivery_events_queue_arn}
+    return {"queue": settings.delivery_events_queue_name}
 
 
 def as_env_value(value: Any) -> str:

@@ -30,11 +30,15 @@ from chalicelib.errors import DependencyUnavailable
 from chalicelib.intake import Intake
 from chalicelib.outcomes import OutcomeRecorder, RetryPolicy
 from chalicelib.providers import build_providers, deadline_client
-from chalicelib.providers.secrets import SecretCache
+from chalicelib.providers.secrets import ProviderSecrets, SecretCache
+from chalicelib.receipts.applier import ReceiptApplier
+from chalicelib.receipts.aws_events import DeliveryEvents
+from chalicelib.receipts.webhooks import WebhookReceiver
 from chalicelib.refreshing import Refreshing
 from chalicelib.router import Router
 from chalicelib.settings import Settings, get_settings
 from chalicelib.storage.claims import ClaimLedger
+from chalicelib.storage.deliveries import DeliveryResults
 from chalicelib.storage.dynamo import dynamo_errors
 from chalicelib.storage.health_snapshots import HealthSnapshots
 from chalicelib.storage.idempotency import IdempotencyKeys
@@ -218,6 +222,35 @@ def get_intake() -> Intake:
     return _intake(get_settings())
 
 
+@lru_cache(maxsize=4)
+def _receipts(settings: Settings) -> ReceiptApplier:
+    # Each delivered / undelivered it writes is a status change the client's callback hears about.
+    return ReceiptApplier(deliveries=DeliveryResults(tables_for(settings), time.time), requests=_requests(settings),
+                          on_status_change=on_status_change)
+
+
+def get_receipts() -> ReceiptApplier:
+    return _receipts(get_settings())
+
+
+def get_delivery_events() -> DeliveryEvents:
+    settings = get_settings()
+    return DeliveryEvents(_receipts(settings), [config.name for config in settings.providers if config.kind == "aws"])
+
+
+@lru_cache(maxsize=4)
+def _webhooks(settings: Settings) -> WebhookReceiver:
+    secrets = {config.name: ProviderSecrets(config, cache=_provider_secrets(settings),
+                                            shared_secret_id=settings.provider_keys_secret_id)
+               for config in settings.providers}
+    return WebhookReceiver(providers={config.name: config for config in settings.providers}, secrets=secrets,
+                           applier=_receipts(settings), clock=time.time)
+
+
+def get_webhooks() -> WebhookReceiver:
+    return _webhooks(get_settings())
+
+
 def get_sweeper() -> Sweeper:
     settings = get_settings()
     return Sweeper(queries=RequestQueries(tables_for(settings), time.time), claims=_claims(settings),
@@ -279,5 +312,6 @@ def dependency_checks() -> dict:
 def reset() -> None:
     """Forget every memoized client and service (tests; a process that changed its endpoints)."""
     for getter in (_redis, _http, _aws_client, _requests, _claims, _queue, _router, _dispatcher, _intake,
-                   _registry, _provider_secrets, _callback_queue, _callbacks, _callback_delivery, _callback_http):
+                   _registry, _provider_secrets, _callback_queue, _callbacks, _callback_delivery, _callback_http,
+                   _receipts, _webhooks):
         getter.cache_clear()

@@ -41,7 +41,7 @@ GENERATED = "generated"  # under .chalice/, as iam_policy_file paths are relativ
 # Written by `deploy`, removed by `delete`: per function in the stage, and in the stage's environment.
 FUNCTION_KEYS = ("iam_policy_file", "subnet_ids", "security_group_ids")
 ACCOUNT_VARIABLES = ("REDIS_URL", "DISPATCH_QUEUE_URL", "DISPATCH_QUEUE_ARN", "CALLBACK_QUEUE_URL", "CALLBACK_DLQ_URL",
-                     "CALLBACK_QUEUE_ARN")
+                     "CALLBACK_QUEUE_ARN", "DELIVERY_EVENTS_QUEUE_ARN")
 PSEUDO_PARAMETERS = {"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::StackName", "AWS::URLSuffix",
                      "AWS::NoValue", "AWS::StackId", "AWS::NotificationARNs"}
 # Stack parameters from the environment (the same names infra/deploy.sh reads); no default = required.
@@ -150,6 +150,11 @@ def infra_template(project: Path = ROOT) -> dict:
                                                   "Description": "DISPATCH_QUEUE_ARN"}
     outputs[_output_key("CALLBACK_QUEUE_ARN")] = {"Value": {"Fn::GetAtt": ["CallbackQueue", "Arn"]},
                                                   "Description": "CALLBACK_QUEUE_ARN"}
+    outputs[_output_key("DELIVERY_EVENTS_QUEUE_ARN")] = {"Value": {"Fn::GetAtt": ["DeliveryEventsQueue", "Arn"]},
+                                                         "Description": "DELIVERY_EVENTS_QUEUE_ARN"}
+    outputs["DeliveryEventsTopicArn"] = {"Value": {"Ref": "DeliveryEventsTopic"},
+                                         "Description": "the SNS event destination of the aws providers' "
+                                         "configuration set"}
     vpc_configs = {json.dumps(p["Properties"]["VpcConfig"], sort_keys=True) for p in patches.values()
                    if "VpcConfig" in p["Properties"]}
     if len(vpc_configs) > 1:

@@ -304,7 +304,9 @@ class Stack:
                     "STACK_LOG_DIR": str(self.log_dir), "API_KEYS": "chaos-" + uuid.uuid4().hex[:12],
                     "REDIS_KEY_PREFIX": "chaos" + uuid.uuid4().hex[:8], "PYTHONUNBUFFERED": "1",
                     # The audit counts sends per request id: the http-json providers carry it (stack_settings).
-                    "SIM_KINDS": HTTP_JSON_TRIO, **env}
+                    "SIM_KINDS": HTTP_JSON_TRIO,
+                    # No delivery receipts: the audit reads `sent` as the end of dispatch.
+                    "SIM_RECEIPT_DELAY_S": "-1", **env}
         for name in ("SMS_PROVIDERS", "AWS_ENDPOINT_URL"):
             if name not in env:
                 self.env.pop(name, None)

@@ -16,8 +16,10 @@ Control endpoints, the same for every kind:
     GET  /_stats     counters, including the busiest 1-second window seen at arrival
     GET  /_arrivals  every send arrival, in arrival order (with its auth verdict and answer status)
     GET  /_sent      the messages actually sent (http-json: one per idempotency key)
-    POST /_config    change mode, latency, failure rate, rate limit, slow_ms, drip_ms, error_code, api_key
-                     or credentials at runtime
+    GET  /_receipts  the delivery receipts sent back (localdev/simulators/receipts.py)
+    POST /_config    change mode, latency, failure rate, rate limit, slow_ms, drip_ms, error_code, api_key,
+                     credentials or the receipt settings (receipt_url, receipt_delay_s, receipt_jitter_s,
+                     undelivered_share, receipt_secret) at runtime
     POST /_reset     forget arrivals, sent messages, idempotency keys and the rate window
     GET  /_health    200
 
@@ -48,6 +50,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from localdev.simulators import WIRE_FORMATS, Inbound, Reply, SimRequest
+from localdev.simulators.receipts import ReceiptSender
+
+
+def wire_delivery(wire):
+    """How a kind's receipts travel: HTTP by default; a kind may deliver its own way (aws: SQS)."""
+    return getattr(wire, "deliver_receipt", None)
 
 MODES = frozenset({"ok", "fail", "flaky", "slow", "hang", "garbage", "reject", "unauthorized", "throttle", "error",
                    "partial", "drip"})
@@ -55,7 +63,8 @@ MODES = frozenset({"ok", "fail", "flaky", "slow", "hang", "garbage", "reject", "
 # Only behaviour can change at runtime; name, kind, host, port and seed are fixed when the server starts.
 RUNTIME_SETTINGS = frozenset(
     {"mode", "latency_ms", "jitter_ms", "failure_rate", "rate_limit", "slow_ms", "drip_ms", "error_code",
-     "api_key", "credentials"}
+     "api_key", "credentials", "receipt_url", "receipt_delay_s", "receipt_jitter_s", "undelivered_share",
+     "receipt_secret"}
 )
 
 RATE_WINDOW_S = 1.0
@@ -99,6 +108,12 @@ class SimulatorConfig:
     # Other kinds: the vendor credentials checked (the wire format's CREDENTIAL_FIELDS); empty = any
     # well-formed auth passes (recorded as "unchecked").
     credentials: dict[str, str] | None = None
+    # Delivery receipts (localdev/simulators/receipts.py): none unless receipt_url is set.
+    receipt_url: str | None = None
+    receipt_delay_s: float = 1.0  # a receipt leaves receipt_delay_s .. + receipt_jitter_s after the send
+    receipt_jitter_s: float = 1.0
+    undelivered_share: float = 0.0  # share of accepted messages whose receipt says undelivered
+    receipt_secret: str | None = None  # http-json: the webhook_secret its receipts are signed with
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -119,11 +134,15 @@ class SimulatorConfig:
             raise ValueError(f"credentials must be an object with string values among {list(wire.CREDENTIAL_FIELDS)}")
         if not _is_number(self.rate_limit) or int(self.rate_limit) != self.rate_limit or self.rate_limit < 1:
             raise ValueError("rate_limit must be a whole number >= 1")
-        for field in ("latency_ms", "jitter_ms", "slow_ms", "drip_ms"):
+        for field in ("latency_ms", "jitter_ms", "slow_ms", "drip_ms", "receipt_delay_s", "receipt_jitter_s"):
             if not _is_number(getattr(self, field)) or getattr(self, field) < 0:
                 raise ValueError(f"{field} must be a number >= 0")
-        if not _is_number(self.failure_rate) or not 0.0 <= self.failure_rate <= 1.0:
-            raise ValueError("failure_rate must be between 0 and 1")
+        for field in ("failure_rate", "undelivered_share"):
+            if not _is_number(getattr(self, field)) or not 0.0 <= getattr(self, field) <= 1.0:
+                raise ValueError(f"{field} must be between 0 and 1")
+        if self.receipt_url is not None and not (isinstance(self.receipt_url, str)
+                                                 and self.receipt_url.startswith(("http", "sqs://"))):
+            raise ValueError("receipt_url must be an http(s) URL, sqs://<queue name> (aws) or null")
         if self.api_key is not None and not isinstance(self.api_key, str):
             raise ValueError("api_key must be a string or null")
 
@@ -147,6 +166,8 @@ class _ProviderState:
         self._message_ids_by_idempotency_key: dict[str, list[str]] = {}
         self._recent_arrival_times: deque[float] = deque()
         self._connections = 0
+        self.stopping = threading.Event()  # set on stop: no receipt leaves after it
+        self.receipts = ReceiptSender(self.stopping)
 
     @property
     def config(self) -> SimulatorConfig:
@@ -169,6 +190,7 @@ class _ProviderState:
             self._sent.clear()
             self._message_ids_by_idempotency_key.clear()
             self._recent_arrival_times.clear()
+        self.receipts.reset()
 
     def connection_opened(self) -> None:
         with self._lock:
@@ -231,6 +253,22 @@ class _ProviderState:
                 sent["message_ids"] = message_ids
             self._sent.append(sent)
             return message_ids
+
+    def schedule_receipt(self, config: SimulatorConfig, message: dict[str, Any], message_id: str) -> None:
+        """The vendor's receipt for an accepted message, after receipt_delay_s (.. + receipt_jitter_s)."""
+        if not config.receipt_url:
+            return
+        wire = WIRE_FORMATS[config.kind]
+        with self._lock:
+            delivered = self._random.random() >= config.undelivered_share
+            delay_s = config.receipt_delay_s + self._random.uniform(0, config.receipt_jitter_s)
+
+        def make_call():
+            return wire.receipt(message=message, message_id=message_id, delivered=delivered, url=config.receipt_url,
+                                credentials=config.credentials or {}, secret=config.receipt_secret, now=time.time())
+
+        self.receipts.schedule(delay_s, make_call, {"message_id": message_id, "reference": message.get("reference"),
+                                                    "delivered": delivered}, deliver=wire_delivery(wire))
 
     def latency_s(self, config: SimulatorConfig) -> float:
         with self._lock:
@@ -342,6 +380,8 @@ class _ProviderRequestHandler(BaseHTTPRequestHandler):
             self._answer_json(200, state.arrivals())
         elif self.path == "/_sent":
             self._answer_json(200, state.sent())
+        elif self.path == "/_receipts":
+            self._answer_json(200, state.receipts.log())
         else:
             self._answer_json(404, {"error": f"no such path: {self.path}"})
 
@@ -427,6 +467,8 @@ class _ProviderRequestHandler(BaseHTTPRequestHandler):
             return
         message_ids = state.accept_message(arrival, inbound.message, inbound.parts)
         answer = wire.accepted(inbound, message_ids)
+        if not arrival["duplicate"]:  # one receipt per message (its first part's id names it)
+            state.schedule_receipt(config, inbound.message, message_ids[0])
         if config.mode == "drip":
             state.complete_arrival(arrival, answer.status, reference, inbound.auth)
             self._drip(answer, config.drip_ms / 1000)
@@ -507,6 +549,7 @@ class ProviderSimulator:
         if server is None:
             return
         server.stopping.set()
+        self._state.stopping.set()
         server.shutdown()
         server.close_open_connections()
         server.server_close()
@@ -560,6 +603,10 @@ class ProviderSimulator:
 
     def stats(self) -> dict[str, Any]:
         return self._state.stats()
+
+    def receipts(self) -> list[dict[str, Any]]:
+        """Every receipt scheduled: message_id, reference, delivered, the gateway's last status, tries."""
+        return self._state.receipts.log()
 
 
 def _parse_args(argv: Sequence[str] | None) -> list[SimulatorConfig]:

@@ -3,7 +3,8 @@ the same keys, indexes, TTL, queue attributes and redrive, under the names the s
 
 Which setting names which resource is read from infra/resources.json, which binds them on AWS
 (REQUESTS_TABLE: {"Ref": "RequestsTable"}, DISPATCH_QUEUE_NAME: {"Fn::GetAtt": ["DispatchQueue", ...]});
-the DLQ is <dispatch queue>-dlq, as the template names it.
+each DLQ is <its queue>-dlq, as the template names it. The delivery-events queue's SNS topic is AWS's
+business: locally the aws simulator puts the events on the queue itself.
 
 Not part of the Lambda package: on AWS the infra stack creates them.
 """
@@ -41,6 +42,7 @@ def resource_names(settings: Settings) -> dict[str, str]:
                     names.setdefault(logical_id, getattr(settings, setting_of[variable]))
     names["DispatchDeadLetterQueue"] = f"{settings.dispatch_queue_name}-dlq"
     names["CallbackDeadLetterQueue"] = f"{settings.callback_queue_name}-dlq"
+    names["DeliveryEventsDeadLetterQueue"] = f"{settings.delivery_events_queue_name}-dlq"
     return names
 
 
@@ -86,10 +88,10 @@ def queue_attributes(logical_id: str, dlq_arn: str | None, overrides: dict[str, 
 
 def create_queues(settings: Settings, *, overrides: dict[str, dict[str, str]] | None = None,
                   report=print) -> str:
-    """The dispatch queue, the callbacks queue and their DLQs, as the template makes them (overrides:
-    {logical id: {attribute: value}}; maxReceiveCount changes the redrive). A queue that exists already is
-    used as it is, whatever its attributes (SQS refuses to create it again with others): a previous run, or
-    another tool, made it; the differences are reported. Returns the dispatch queue's URL."""
+    """The dispatch queue, the callbacks queue, the delivery-events queue and their DLQs, as the template makes
+    them (overrides: {logical id: {attribute: value}}; maxReceiveCount changes the redrive). A queue that exists
+    already is used as it is, whatever its attributes (SQS refuses to create it again with others): a previous
+    run, or another tool, made it; the differences are reported. Returns the dispatch queue's URL."""
     sqs = boto3.session.Session().client("sqs", region_name=settings.aws_region)
     names = resource_names(settings)
     overrides = overrides or {}
@@ -101,8 +103,14 @@ def create_queues(settings: Settings, *, overrides: dict[str, dict[str, str]] | 
                             queue_attributes("DispatchDeadLetterQueue", None, overrides.get("DispatchDeadLetterQueue")),
                             report)
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    return _create_queue(sqs, names["DispatchQueue"],
-                         queue_attributes("DispatchQueue", dlq_arn, overrides.get("DispatchQueue")), report)
+    dispatch_url = _create_queue(sqs, names["DispatchQueue"],
+                                 queue_attributes("DispatchQueue", dlq_arn, overrides.get("DispatchQueue")), report)
+    events_dlq_url = _create_queue(sqs, names["DeliveryEventsDeadLetterQueue"],
+                                   queue_attributes("DeliveryEventsDeadLetterQueue", None), report)
+    events_dlq_arn = sqs.get_queue_attributes(QueueUrl=events_dlq_url,
+                                              AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    _create_queue(sqs, names["DeliveryEventsQueue"], queue_attributes("DeliveryEventsQueue", events_dlq_arn), report)
+    return dispatch_url
 
 
 def _create_queue(sqs, name: str, attributes: dict[str, str], report) -> str:

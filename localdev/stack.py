@@ -236,8 +236,10 @@ class LocalStack:
         many, providers = [], []
         for (name, kind), port, weight in zip(chosen, ports, self.settings.weights, strict=True):
             simulator_auth, entry = WIRE_FORMATS[kind].local_setup(f"http://127.0.0.1:{port}", self.env)
+            receipts, receipt_entry = self._receipts_of(name, kind, simulator_auth, entry)
+            entry.update(receipt_entry)
             many.append({"name": name, "kind": kind, "port": port, "rate_limit": rate_limit, "latency_ms": latency,
-                         "jitter_ms": latency / 2, **simulator_auth})
+                         "jitter_ms": latency / 2, **simulator_auth, **receipts})
             providers.append({"name": name, "kind": kind, **entry, "rate_limit": rate_limit, "weight": weight,
                               "timeout_s": self.settings.sim_timeout_s})
         self._spawn("simulators", [PYTHON, "-m", "localdev.provider_simulator", "--many", json.dumps(many)])
@@ -246,6 +248,24 @@ class LocalStack:
             self.simulators[name] = f"http://127.0.0.1:{port}"
             wait_until(lambda port=port: http_ok(f"http://127.0.0.1:{port}/_health"), 10, f"simulator {name}")
             self.started.append(f"Provider simulator      {name} ({kind}): http://127.0.0.1:{port} ({rate_limit}/s)")
+
+    def _delivery_events_queue(self) -> str:
+        return self.env.get("DELIVERY_EVENTS_QUEUE_NAME") or env_defaults()["DELIVERY_EVENTS_QUEUE_NAME"]
+
+    def _receipts_of(self, name: str, kind: str, simulator_auth: dict, entry: dict) -> tuple[dict, dict]:
+        """(simulator settings, entry fields) for its delivery receipts: to the API's /webhooks/<name>, signed
+        with secrets made up for this run (aws: onto the delivery-events queue)."""
+        from localdev.simulators import WIRE_FORMATS
+
+        if self.settings.sim_receipt_delay_s < 0:
+            return {}, {}
+        url = f"http://127.0.0.1:{int(self.env.get('PORT') or 8000)}/webhooks/{name}"
+        if kind == "aws":  # its events go onto the delivery-events queue, as the SNS subscription puts them
+            url = f"sqs://{self._delivery_events_queue()}"
+        receipts, entry_fields = WIRE_FORMATS[kind].local_receipts(url, simulator_auth, entry)
+        return {**receipts, "receipt_delay_s": self.settings.sim_receipt_delay_s,
+                "receipt_jitter_s": self.settings.sim_receipt_jitter_s,
+                "undelivered_share": self.settings.sim_undelivered_share}, entry_fields
 
     def create_resources(self) -> None:
         """Tables and queues from infra/data.json, as on AWS (idempotent; existing ones are kept)."""
@@ -317,6 +337,12 @@ class LocalStack:
             self._spawn_dispatcher(index)
         concurrency = self.settings.dispatch_concurrency
         self.started.append(f"Queue emulation         {count} dispatcher processes x {concurrency} invocations")
+        # The delivery events handler on its own queue (aws providers' events, as SNS delivers them).
+        self._spawn("delivery-events", [PYTHON, "-m", "localdev.queue_emulator", "--handler",
+                                        "app:apply_delivery_events", "--init", "chalicelib.wiring:get_receipts",
+                                        "--queue-name", self._delivery_events_queue(),
+                                        "--concurrency", "2"])
+        self.started.append("Queue emulation         delivery events (sms-delivery-events -> apply_delivery_events)")
 
     def start_scheduler(self) -> None:
         """The @app.schedule functions, run in this process as EventBridge would run them."""

@@ -33,6 +33,14 @@ class StackSettings(BaseModel):
     sim_latency_ms: float = env("SIM_LATENCY_MS", 20.0, "", ge=0, le=60_000)
     sim_weights: str = env("SIM_WEIGHTS", "", "", pattern=r"^(\d+(,\d+)*)?$")
     sim_timeout_s: float = env("SIM_TIMEOUT_S", 5.0, "", gt=0, le=60)
+    sim_receipt_delay_s: float = env("SIM_RECEIPT_DELAY_S", 1.0, "Delivery receipts from the simulators: each "
+                                     "leaves SIM_RECEIPT_DELAY_S to SIM_RECEIPT_DELAY_S + SIM_RECEIPT_JITTER_S "
+                                     "seconds after the send, in the vendor's format and signature, to the "
+                                     "gateway's /webhooks/<name> (aws: onto the delivery-events queue); "
+                                     "SIM_UNDELIVERED_SHARE of them say undelivered. A negative delay: no receipts.",
+                                     ge=-1, le=3600)
+    sim_receipt_jitter_s: float = env("SIM_RECEIPT_JITTER_S", 1.0, "", ge=0, le=3600)
+    sim_undelivered_share: float = env("SIM_UNDELIVERED_SHARE", 0.0, "", ge=0, le=1)
     dispatcher_processes: int = env("DISPATCHER_PROCESSES", 2, "Queue emulation: dispatcher processes, concurrent "
                                     "invocations per process, batch size and window.", ge=1, le=64)
     dispatch_concurrency: int = env("DISPATCH_CONCURRENCY", 4, "", ge=1, le=256)

@@ -137,6 +137,7 @@ def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
                 "responses": {"200": _response("Every provider.", ProviderList), **_errors("401", "503")},
             },
         },
+        "/webhooks/{provider}": _webhook_path(provider_names),
         "/health": {
             "get": {
                 "operationId": "health",
@@ -178,6 +179,45 @@ def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
             },
         },
     }
+
+
+_WEBHOOK_ERRORS = {
+    "400": "Signed, but not a receipt of this provider's kind (a required field is missing).",
+    "401": "No signature: the vendor's signature header or parameter is missing.",
+    "403": "The signature does not verify (wrong secret or webhook_url, or older than 5 minutes).",
+    "404": "No provider of this name takes receipts here (aws receipts come through SQS).",
+    "405": "This provider's kind sends its receipts by another method (only Vonage uses GET).",
+    "409": "The request's answer is not recorded yet: send the receipt again after Retry-After.",
+    "503": "A dependency of the gateway is not answering; send the receipt again later.",
+}
+
+
+def _webhook_path(provider_names: tuple[str, ...]) -> dict[str, Any]:
+    """Vendors call it, not clients: authenticated by the vendor's signature (docs/providers.md#delivery-receipts)."""
+    provider_schema: dict[str, Any] = {"type": "string"}
+    if provider_names:
+        provider_schema["enum"] = list(provider_names)
+
+    def operation(method: str, summary: str, statuses: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            "operationId": f"deliveryReceipt{method.capitalize()}",
+            "summary": summary,
+            "description": "A delivery receipt in the vendor's own format, signed the vendor's way; the provider's "
+            "kind decides which (twilio: form POST with X-Twilio-Signature; vonage: GET query, form or JSON "
+            "POST with sig and timestamp; http-json: JSON POST with X-Signature). No API key.",
+            "tags": ["receipts"],
+            "security": [],
+            "parameters": [{"name": "provider", "in": "path", "required": True, "schema": provider_schema}],
+            "responses": {
+                "204": {"description": "Verified and acknowledged (applied, a repeat, interim, or an unknown "
+                        "message id)."},
+                **{status: _response(_WEBHOOK_ERRORS[status], ErrorBody) for status in statuses},
+            },
+        }
+
+    statuses = ("400", "401", "403", "404", "405", "409", "503")
+    return {"post": operation("post", "A vendor's delivery receipt", statuses),
+            "get": operation("get", "A Vonage delivery receipt sent by GET", statuses)}
 
 
 def _idempotency_key_parameter() -> dict[str, Any]:

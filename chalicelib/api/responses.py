@@ -6,7 +6,7 @@ Each model has a constructor from the domain object it shows (``of``): routes ne
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
@@ -14,10 +14,12 @@ from chalicelib.api.send_body import MAX_SEGMENTS, PHONE_EXAMPLE
 from chalicelib.errors import GatewayError
 from chalicelib.lifecycle import FailureReason, Status
 from chalicelib.providers import Outcome
+from chalicelib.receipts.model import DeliveryReason
 from chalicelib.router import ProviderState
 from chalicelib.segments import Encoding
 from chalicelib.storage.dynamo import iso
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
+from chalicelib.timeline import TimelineEvent, timeline_of
 
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
@@ -94,6 +96,12 @@ class SmsSummary(Answer):
     validity_s: int | None = Field(default=None, description="The time to live you gave, in seconds.")
     send_at: Timestamp | None = Field(default=None, description="Not sent before this time (UTC), when you "
                                       "gave one.")
+    delivered_at: Timestamp | None = Field(
+        default=None, description="Delivered or undelivered: when the delivery receipt says it happened.")
+    delivery_reason: DeliveryReason | None = Field(
+        default=None, description="Undelivered: why, whatever the vendor (unreachable, rejected, expired, blocked, "
+        "unknown).")
+    delivery_error_code: str | None = Field(default=None, description="The vendor's error code in the receipt.")
 
     @classmethod
     def of(cls, request: RequestSnapshot, **extra: Any):
@@ -103,18 +111,39 @@ class SmsSummary(Answer):
                    last_error=request.last_error, failure_reason=request.failure_reason,
                    provider_message_id=request.provider_message_id, retries=request.retries,
                    reference=request.reference, sender=request.sender, validity_s=request.validity_s,
-                   send_at=request.send_at, **extra)
+                   send_at=request.send_at,
+                   delivered_at=request.delivered_at, delivery_reason=request.delivery_reason,
+                   delivery_error_code=request.delivery_error_code, **extra)
+
+
+class TimelineEntry(Answer):
+    """One thing that happened to a request."""
+
+    event: Literal["accepted", "attempt", "sent", "failed", "delivered", "undelivered"]
+    at: Timestamp
+    provider: str | None = None
+    attempt: int | None = Field(default=None, ge=1)
+    detail: str | None = Field(default=None, description="attempt: its outcome (and error); failed: the reason; "
+                               "undelivered: the reason and the vendor's code.")
+
+    @classmethod
+    def of(cls, event: TimelineEvent) -> TimelineEntry:
+        return cls(event=event.event, at=event.at, provider=event.provider, attempt=event.attempt,
+                   detail=event.detail)
 
 
 class SmsRequestView(SmsSummary):
-    """A request with every attempt made for it."""
+    """A request with every attempt made for it, and its history."""
 
     attempts: list[AttemptView]
+    timeline: list[TimelineEntry] = Field(description="accepted, each attempt, sent or failed, then the delivery "
+                                          "result: in time order.")
 
     @classmethod
     def with_attempts(cls, request: RequestSnapshot, attempts: list[AttemptRecord]) -> SmsRequestView:
         ordered = sorted(attempts, key=lambda record: record.attempt)
-        return cls.of(request, attempts=[AttemptView.of(record) for record in ordered])
+        return cls.of(request, attempts=[AttemptView.of(record) for record in ordered],
+                      timeline=[TimelineEntry.of(event) for event in timeline_of(request, ordered)])
 
 
 class SmsList(Answer):

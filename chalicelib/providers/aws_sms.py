@@ -180,7 +180,8 @@ class AwsSmsProvider(ProviderAdapter):
         config = self._config
         params: dict[str, Any] = {"DestinationPhoneNumber": phone, "MessageBody": text,
                                   "MessageType": config.message_type,
-                                  "Context": {"request_id": request_id, "attempt": str(attempt)}}
+                                  "Context": {"request_id": request_id, "attempt": str(attempt),
+                                              "provider": config.name}}
         if sender or config.origination_identity:
             params["OriginationIdentity"] = sender or config.origination_identity
         if config.configuration_set:

@@ -41,12 +41,14 @@ CONFIGURATION_CODES = frozenset({401, 403, 404})
 
 
 class HttpJsonConfig(ProviderEntry):
-    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_key",)
+    # webhook_secret: the key its delivery receipts are signed with (chalicelib/receipts/http_json.py).
+    SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("api_key", "webhook_secret")
     ENDPOINT_FIELD: ClassVar[str] = "url"
 
     kind: Literal["http-json"] = "http-json"
     url: str = Field(pattern=r"^https?://")
     api_key: str | None = Field(default=None, repr=False)
+    webhook_secret: str | None = Field(default=None, repr=False, min_length=1)
 
 
 def _parsed(body: bytes) -> Any:

@@ -81,12 +81,18 @@ class TwilioConfig(ProviderEntry):
     api_key_secret: str | None = Field(default=None, repr=False, min_length=1)
     status_callback: str | None = Field(default=None, pattern=r"^https?://[^_]+$", max_length=1024)
     validity_period_s: int | None = Field(default=None, ge=1, le=MAX_VALIDITY_PERIOD_S)
+    # The gateway's public /webhooks/<name> URL: sent as each message's StatusCallback with ?ref=<request id>
+    # (so a receipt names its request), and the URL Twilio's signature is checked against (behind API Gateway
+    # the Lambda sees another host and path). Replaces status_callback.
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://[^_?#]+$", max_length=900)
     base_url: str = Field(default="https://api.twilio.com", pattern=r"^https?://[^/]+$")
 
     @model_validator(mode="after")
     def _one_sender(self) -> TwilioConfig:
         if (self.from_ is None) == (self.messaging_service_sid is None):
             raise ValueError("give exactly one of 'from' and 'messaging_service_sid'")
+        if self.webhook_url and self.status_callback:
+            raise ValueError("give at most one of 'webhook_url' (the gateway's receipts) and 'status_callback'")
         return self
 
     def missing_secrets(self, available: frozenset[str]) -> list[str]:
@@ -163,7 +169,9 @@ class TwilioProvider(HttpProviderAdapter):
         if config.messaging_service_sid:
             form["MessagingServiceSid"] = config.messaging_service_sid
         form["Body"] = text
-        if config.status_callback:
+        if config.webhook_url:
+            form["StatusCallback"] = f"{config.webhook_url}?ref={request_id}"
+        elif config.status_callback:
             form["StatusCallback"] = config.status_callback
         validity = validity_s or config.validity_period_s
         if validity:

@@ -42,6 +42,9 @@ class RequestSnapshot:
     sender: str | None = None
     validity_s: int | None = None
     send_at: str | None = None  # UTC ISO-8601: not sent before this
+    delivered_at: str | None = None  # when the delivery receipt says it was delivered, or given up on
+    delivery_error_code: str | None = None  # the vendor's code in that receipt
+    delivery_reason: str | None = None  # a receipts.DeliveryReason, for undelivered
 
     @property
     def not_before(self) -> float | None:
@@ -77,6 +80,9 @@ class RequestSnapshot:
             validity_s=_int(item.validity_s),
             send_at=item.send_at,
             callback_pending=item.callback_pending,
+            delivered_at=item.delivered_at,
+            delivery_error_code=item.delivery_error_code,
+            delivery_reason=item.delivery_reason,
         )
 
     def holds_live_claim(self, attempt: int, now: float) -> bool:

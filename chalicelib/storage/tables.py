@@ -11,6 +11,9 @@ sms_requests GSIs (projected ALL):
                                          due on the queue (send_at - 15 min), or a finished one whose
                                          text is due for removal (sparse: both attributes go once there
                                          is nothing left to do)
+  by_message_id provider_message_id      a delivery receipt: the vendor's message id -> the request
+                + provider_used          (KEYS_ONLY, sparse: only sent requests have a message id; the
+                                         provider in the key keeps two vendors' equal ids apart)
 
 Retention: ``purge_at`` (DynamoDB TTL, RETENTION_DAYS after creation) on requests and responses.
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pynamodb.attributes import ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 WORK_SHARDS = 8  # spreads the sweeper index over partitions on AWS
@@ -45,6 +48,15 @@ class _DueWork(GlobalSecondaryIndex):
     due_at = NumberAttribute(range_key=True)
 
 
+class _ByMessageId(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "by_message_id"
+        projection = KeysOnlyProjection()
+
+    provider_message_id = UnicodeAttribute(hash_key=True)
+    provider_used = UnicodeAttribute(range_key=True)
+
+
 class SmsRequestModel(Model):
     class Meta:  # unbound: bind_tables gives each bound subclass its own table
         table_name = "unbound"
@@ -66,6 +78,10 @@ class SmsRequestModel(Model):
     next_attempt_at = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
     failure_reason = UnicodeAttribute(null=True)  # a lifecycle.FailureReason
+    # The delivery receipt (delivered | undelivered): when, the vendor's error code, a receipts.DeliveryReason.
+    delivered_at = UnicodeAttribute(null=True)
+    delivery_error_code = UnicodeAttribute(null=True)
+    delivery_reason = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     # The client's options (POST /api/sms): its own id, where to report status changes, the sender id, the
     # message's own time to live (seconds) and the earliest send time (UTC ISO-8601, the format of created_at).
@@ -88,6 +104,7 @@ class SmsRequestModel(Model):
 
     by_client = _ByClient()
     due_work = _DueWork()
+    by_message_id = _ByMessageId()
 
 
 class SmsResponseModel(Model):

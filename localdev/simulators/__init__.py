@@ -105,6 +105,16 @@ class WireFormat(ABC):
     def local_setup(self, base_url: str, env: Mapping[str, str]) -> tuple[dict, dict]:
         """(the simulator's auth settings, the kind's fields of the SMS_PROVIDERS entry pointing at it)."""
 
+    def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
+                credentials: Mapping[str, str], secret: str | None, now: float):
+        """The vendor's delivery receipt for one accepted message, signed (a receipts.ReceiptCall); None when
+        the kind sends none."""
+        return None
+
+    def local_receipts(self, receipt_url: str, simulator_auth: dict, entry: dict) -> tuple[dict, dict]:
+        """(simulator settings, entry fields) that make its receipts reach ``receipt_url`` and verify there."""
+        return {"receipt_url": receipt_url}, {}
+
 
 def form_fields(request: SimRequest) -> dict[str, str]:
     """A form-encoded body as {name: last value}; {} when the body is not a UTF-8 form."""

@@ -15,9 +15,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import re
+import time
 import uuid
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat
@@ -108,6 +111,38 @@ class AwsSmsWire(WireFormat):
 
     def new_message_id(self, name: str) -> str:
         return str(uuid.uuid4())
+
+    def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
+                credentials: Mapping[str, str], secret: str | None, now: float):
+        from localdev.simulators.receipts import ReceiptCall
+
+        # The configuration set's event, in the SNS envelope the topic's SQS subscription delivers.
+        event_type = "TEXT_DELIVERED" if delivered else "TEXT_CARRIER_UNREACHABLE"
+        fields = message["fields"]
+        event = {"eventType": event_type, "eventVersion": "1.0", "eventTimestamp": int(now * 1000), "isFinal": True,
+                 "originationPhoneNumber": fields.get("OriginationIdentity", ""),
+                 "destinationPhoneNumber": message["to"],
+                 "messageId": message_id, "messageStatus": event_type.removeprefix("TEXT_"),
+                 "messageType": fields.get("MessageType", "TRANSACTIONAL"), "context": fields.get("Context") or {},
+                 "totalMessageParts": 1}
+        envelope = {"Type": "Notification", "MessageId": str(uuid.uuid4()),
+                    "TopicArn": "arn:aws:sns:us-east-1:000000000000:sms-gateway-local-delivery-events",
+                    "Message": json.dumps(event),
+                    "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now))}
+        return ReceiptCall("SQS", url, {}, json.dumps(envelope).encode())
+
+    @staticmethod
+    def deliver_receipt(call) -> int:
+        """Onto the delivery-events queue (``sqs://<queue name>``), as the SNS subscription would."""
+        import boto3
+
+        sqs = boto3.session.Session().client("sqs", region_name=os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+        queue_url = sqs.get_queue_url(QueueName=call.url.removeprefix("sqs://"))["QueueUrl"]
+        sqs.send_message(QueueUrl=queue_url, MessageBody=call.body.decode())
+        return 200
+
+    def local_receipts(self, receipt_url: str, simulator_auth: dict, entry: dict) -> tuple[dict, dict]:
+        return {"receipt_url": receipt_url}, {}
 
     def local_setup(self, base_url: str, env: Mapping[str, str]) -> tuple[dict, dict]:
         # The gateway signs with the environment's AWS credentials (the local stack's, for the emulator too);

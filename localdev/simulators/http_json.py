@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from chalicelib.receipts.http_json import signature_header
 from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, made_up_secret
 
 
@@ -63,6 +64,23 @@ class HttpJsonWire(WireFormat):
     def local_setup(self, base_url: str, env: Mapping[str, str]) -> tuple[dict, dict]:
         api_key = made_up_secret()
         return {"api_key": api_key}, {"url": f"{base_url}/send", "api_key": api_key}
+
+
+    def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
+                credentials: Mapping[str, str], secret: str | None, now: float):
+        from localdev.simulators.receipts import ReceiptCall
+
+        receipt: dict[str, Any] = {"message_id": message_id, "status": "delivered" if delivered else "undelivered",
+                                   "reference": message.get("reference"), "occurred_at": now}
+        if not delivered:
+            receipt.update(reason="unreachable", error_code="absent-subscriber")
+        body = json.dumps(receipt).encode()
+        return ReceiptCall("POST", url, {"Content-Type": "application/json",
+                                         "X-Signature": signature_header(body, secret or "", int(now))}, body)
+
+    def local_receipts(self, receipt_url: str, simulator_auth: dict, entry: dict) -> tuple[dict, dict]:
+        secret = made_up_secret()
+        return {"receipt_url": receipt_url, "receipt_secret": secret}, {"webhook_secret": secret}
 
 
 def _parse_message(body: bytes) -> dict[str, Any] | None:

@@ -13,7 +13,10 @@ import re
 import uuid
 from collections.abc import Mapping
 from email.utils import formatdate
+from typing import Any
+from urllib.parse import urlencode
 
+from chalicelib.receipts.twilio import signature as receipt_signature
 from chalicelib.segments import count_segments
 from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, form_fields, made_up_secret
 
@@ -103,6 +106,28 @@ class TwilioWire(WireFormat):
         # +1 500 555 0006: Twilio's documented magic "From" of test credentials, never a real sender.
         entry = {"account_sid": account_sid, "from": "+15005550006", "auth_token": auth_token, "base_url": base_url}
         return {"credentials": {"account_sid": account_sid, "auth_token": auth_token}}, entry
+
+
+    def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
+                credentials: Mapping[str, str], secret: str | None, now: float):
+        from localdev.simulators.receipts import ReceiptCall
+
+        # A status callback as Twilio posts it: to the message's StatusCallback (else the account's URL),
+        # form-encoded, signed over that URL and the sorted parameters.
+        url = message["fields"].get("StatusCallback") or url
+        status = "delivered" if delivered else "undelivered"
+        params = [("SmsSid", message_id), ("SmsStatus", status), ("MessageStatus", status), ("To", message["to"]),
+                  ("MessageSid", message_id), ("AccountSid", message.get("account_sid") or ""),
+                  ("From", message["fields"].get("From", "")), ("ApiVersion", "2010-04-01")]
+        if not delivered:
+            params.append(("ErrorCode", "30003"))  # unreachable destination handset
+        signature = receipt_signature(url, params, credentials.get("auth_token", ""))
+        return ReceiptCall("POST", url, {"Content-Type": "application/x-www-form-urlencoded",
+                                         "X-Twilio-Signature": signature}, urlencode(params).encode())
+
+    def local_receipts(self, receipt_url: str, simulator_auth: dict, entry: dict) -> tuple[dict, dict]:
+        # Twilio signs the URL it calls: the gateway must know it (behind API Gateway it differs from its own).
+        return {"receipt_url": receipt_url}, {"webhook_url": receipt_url}
 
 
 def _check_basic(header: str | None, credentials: Mapping[str, str]) -> str:

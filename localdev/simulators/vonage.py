@@ -13,6 +13,9 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
 
 from chalicelib.providers.vonage import signature
 from chalicelib.segments import count_segments
@@ -102,6 +105,30 @@ class VonageWire(WireFormat):
         if inbound is not None and inbound.message is not None:
             part["to"] = inbound.message["to"]
         return part
+
+
+    def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
+                credentials: Mapping[str, str], secret: str | None, now: float):
+        from localdev.simulators.receipts import ReceiptCall
+
+        # A DLR as Vonage sends it by GET, signed with the account's signature secret and method.
+        moment = datetime.fromtimestamp(now, UTC)
+        params = {"msisdn": message["to"], "to": message["fields"].get("from", ""), "network-code": "23410",
+                  "messageId": message_id, "price": "0.03330000", "status": "delivered" if delivered else "failed",
+                  "scts": moment.strftime("%y%m%d%H%M"), "err-code": "0" if delivered else "2",
+                  "api-key": message["fields"].get("api_key", ""), "message-timestamp": moment.strftime(
+                      "%Y-%m-%d %H:%M:%S"), "timestamp": str(int(now)), "nonce": secrets.token_hex(8)}
+        if message.get("reference"):
+            params["client-ref"] = message["reference"]
+        params["sig"] = signature(params, credentials.get("signature_secret", ""),
+                                  credentials.get("signature_method", "md5hash"))
+        return ReceiptCall("GET", f"{url}?{urlencode(params)}")
+
+    def local_receipts(self, receipt_url: str, simulator_auth: dict, entry: dict) -> tuple[dict, dict]:
+        # Signed DLRs need the account's signature secret: the gateway then signs its sends with it too.
+        secret = made_up_secret()
+        credentials = {**simulator_auth.get("credentials", {}), "signature_secret": secret}
+        return {"receipt_url": receipt_url, "credentials": credentials}, {"signature_secret": secret}
 
 
 def _check_auth(params: dict[str, str], header: str | None, credentials: Mapping[str, str]) -> tuple[str, str | None]:

@@ -8,6 +8,8 @@ As on AWS, the queue's URL is configured (DISPATCH_QUEUE_URL), so no function lo
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +19,7 @@ import pytest
 from botocore.client import BaseClient
 
 from chalicelib import wiring
+from chalicelib.receipts.http_json import signature_header
 from tests.functional.conftest import API_KEY
 
 pytestmark = pytest.mark.functional
@@ -97,6 +100,20 @@ def test_every_call_of_every_function_is_granted_by_its_policy(gateway, gateway_
         assert gateway.http.get(path, headers=headers).status_code == 200, path
     # The dispatcher: a send, then a provider failure (retry, health snapshot on the trip) and a throttle.
     invoke(gateway, call_log, "dispatch_sms", sqs_event(*call_log.queued(queued_bodies)))
+    # A delivery receipt on the API's webhook route: the message-id index, then the conditional write.
+    sent = json.loads(gateway.http.get(f"/api/sms/{first}", headers=headers).body)
+    providers = [{**entry, "webhook_secret": "iam-test-secret"} for entry in json.loads(os.environ["SMS_PROVIDERS"])]
+    monkeypatch.setenv("SMS_PROVIDERS", json.dumps(providers))
+    receipt = json.dumps({"message_id": sent["provider_message_id"], "status": "delivered"}).encode()
+    signed = signature_header(receipt, "iam-test-secret", int(time.time()))
+    answer = gateway.http.post(f"/webhooks/{sent['provider_used']}", body=receipt,
+                               headers={"Content-Type": "application/json", "X-Signature": signed})
+    assert answer.status_code == 204, answer.body
+    # The delivery events handler: one event naming its request, one found through the message-id index.
+    events = [{"eventType": "TEXT_DELIVERED", "messageId": sent["provider_message_id"],
+               "context": {"provider": sent["provider_used"], **({"request_id": first} if named else {})}}
+              for named in (True, False)]
+    invoke(gateway, call_log, "apply_delivery_events", sqs_event(*map(json.dumps, events)))
     for mode in ("fail", "throttle"):
         for sim in gateway_env.values():
             sim.configure(mode=mode)

@@ -29,7 +29,8 @@ STAGES = ("dev", "prod")
 CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
 # Logical ids `chalice package` gives the app's functions (from its output; see docs/deploy.md).
-FUNCTIONS = ("APIHandler", "DispatchSms", "SweepStuckRequests", "SnapshotProviderHealth", "DeliverCallbacks")
+FUNCTIONS = ("APIHandler", "DispatchSms", "ApplyDeliveryEvents", "SweepStuckRequests", "SnapshotProviderHealth",
+             "DeliverCallbacks")
 VPC_FUNCTIONS = ("APIHandler", "DispatchSms", "SnapshotProviderHealth")  # the ones that talk to Redis
 SQS_EVENT = ("DispatchSms", "DispatchSmsSqsEventSource")
 
@@ -315,10 +316,12 @@ def test_each_secret_is_readable_only_by_the_function_that_needs_it(templates):
                 secret = resource["Ref"] if "Ref" in resource else resource["Fn::Sub"].split(":secret:", 1)[1]
                 readers.setdefault(secret, set()).add(logical_id)
     # The registry: the API authenticates with it; the dispatcher and the sweeper read clients' default callback
-    # URLs from it, the callbacks function their callback secrets.
+    # URLs from it, the callbacks function their callback secrets. The API reads the providers' secrets too: the
+    # receipt webhooks check vendor signatures with them.
     assert readers == {"ApiKeysSecret": {"ApiHandlerRole", "DispatchSmsRole", "SweepStuckRequestsRole",
-                                         "DeliverCallbacksRole"}, "ProviderKeysSecret": {"DispatchSmsRole"},
-                       "sms-gateway/${Stage}/providers/*": {"DispatchSmsRole"}}
+                                         "DeliverCallbacksRole"},
+                       "ProviderKeysSecret": {"DispatchSmsRole", "ApiHandlerRole"},
+                       "sms-gateway/${Stage}/providers/*": {"DispatchSmsRole", "ApiHandlerRole"}}
 
 
 # ----------------------------------------------------------------------------------- environment
@@ -403,8 +406,8 @@ def _alarm_on(template: dict, metric: str, queue: str | None = None) -> dict:
     return found[0]
 
 
-@pytest.mark.parametrize("dlq", ["DispatchDeadLetterQueue", "CallbackDeadLetterQueue"])
-def test_alarm_fires_on_any_message_in_the_dlq(templates, dlq):
+@pytest.mark.parametrize("dlq", ["DispatchDeadLetterQueue", "CallbackDeadLetterQueue", "DeliveryEventsDeadLetterQueue"])
+def test_alarm_fires_on_any_message_in_a_dlq(templates, dlq):
     alarm = _alarm_on(templates["prod"], "ApproximateNumberOfMessagesVisible", dlq)
     assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
@@ -486,6 +489,7 @@ def test_infra_stack_log_groups_are_where_lambda_writes_without_a_logging_config
     assert names == {
         "ApiHandlerLogGroup": "/aws/lambda/sms-gateway-${Stage}",
         "DispatchSmsLogGroup": "/aws/lambda/sms-gateway-${Stage}-dispatch_sms",
+        "ApplyDeliveryEventsLogGroup": "/aws/lambda/sms-gateway-${Stage}-apply_delivery_events",
         "SweepStuckRequestsLogGroup": "/aws/lambda/sms-gateway-${Stage}-sweep_stuck_requests",
         "SnapshotProviderHealthLogGroup": "/aws/lambda/sms-gateway-${Stage}-snapshot_provider_health",
         "DeliverCallbacksLogGroup": "/aws/lambda/sms-gateway-${Stage}-deliver_callbacks",

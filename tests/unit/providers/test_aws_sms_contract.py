@@ -56,7 +56,9 @@ def test_request_is_a_sigv4_signed_json_10_call(aws_sms, wire):
     # JSON, not a form: the "+" of the number travels as is, and the text decodes to what was sent.
     assert json.loads(request.content) == {
         "DestinationPhoneNumber": "+14155550100", "OriginationIdentity": "+15005550007", "MessageBody": "Olá ✓ café",
-        "MessageType": "TRANSACTIONAL", "Context": {"request_id": REQUEST_ID, "attempt": "1"}}
+        "MessageType": "TRANSACTIONAL",
+        # Context comes back in the delivery events: the request and the provider they are about.
+        "Context": {"request_id": REQUEST_ID, "attempt": "1", "provider": "aws"}}
     assert b'"+14155550100"' in request.content
     assert (result.outcome, result.status_code) == (Outcome.ACCEPTED, 200)
     [arrival] = aws_sms.arrivals()

@@ -231,3 +231,16 @@ def test_without_options_the_configured_sender_is_used_and_no_validity_sent(twil
     send(TwilioProvider(config(twilio.url), wire[0]))
     form = dict(parse_qsl(wire[1][0].content.decode()))
     assert form["From"] == "+15005550006" and "ValidityPeriod" not in form
+
+
+def test_webhook_url_becomes_each_messages_status_callback_naming_the_request(twilio, wire):
+    send(TwilioProvider(config(twilio.url, webhook_url="https://sms.example.com/prod/webhooks/tw"), wire[0]))
+    [request] = wire[1]
+    form = dict(parse_qsl(request.content.decode()))
+    assert form["StatusCallback"] == f"https://sms.example.com/prod/webhooks/tw?ref={REQUEST_ID}"
+
+
+def test_webhook_url_and_status_callback_are_one_or_the_other():
+    with pytest.raises(ValueError, match="webhook_url"):
+        config("https://api.twilio.com", webhook_url="https://a.example/webhooks/tw",
+               status_callback="https://b.example/cb")

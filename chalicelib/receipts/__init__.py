@@ -1,0 +1,16 @@
+"""Delivery receipts: what a vendor says became of a sent message, applied to its request once.
+
+    vendor webhook ──> webhooks.WebhookReceiver ──┐  signature checked, then parsed per kind:
+      (/webhooks/{provider})                      │  twilio.py, vonage.py, http_json.py
+    AWS event destination ──SNS──> SQS ───────────┤  aws_events.py (sms-delivery-events queue)
+                                                  v
+                                   applier.ReceiptApplier.apply(Receipt)
+                                                  │  storage/deliveries.py: one conditional write,
+                                                  v  sent -> delivered | undelivered
+                                   on_status_change(request_id, status, provider, error, occurred_at)
+"""
+
+from chalicelib.receipts.applier import ReceiptApplier, ReceiptResult
+from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
+
+__all__ = ["DeliveryReason", "DeliveryState", "Receipt", "ReceiptApplier", "ReceiptResult"]

@@ -1,0 +1,48 @@
+"""A delivery receipt, whichever vendor sent it: what ``apply`` needs and nothing of the vendor's wire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from chalicelib.lifecycle import Status
+
+
+class DeliveryState(StrEnum):
+    DELIVERED = "delivered"  # the handset has it
+    UNDELIVERED = "undelivered"  # the vendor or the network gave up on it
+    INTERIM = "interim"  # on its way (queued, accepted, buffered, sent): changes nothing
+
+
+class DeliveryReason(StrEnum):
+    """Why a message was not delivered, whatever the vendor's own code (kept beside it)."""
+
+    UNREACHABLE = "unreachable"  # handset off or out of coverage, unknown or absent subscriber, landline
+    REJECTED = "rejected"  # the vendor or carrier refused it: invalid number, account, price, not routable
+    EXPIRED = "expired"  # its validity period passed before the network could deliver it
+    BLOCKED = "blocked"  # filtered: spam, opt-out, carrier or regulatory block, unregistered sender
+    UNKNOWN = "unknown"  # the vendor did not say
+
+
+@dataclass(frozen=True)
+class Receipt:
+    provider: str  # the configured provider's name (not its kind)
+    message_id: str  # the vendor's id of the message: provider_message_id on the request
+    state: DeliveryState
+    error_code: str | None = None  # the vendor's own code, kept as text
+    reason: DeliveryReason | None = None  # for undelivered
+    occurred_at: float | None = None  # epoch s, when the vendor says it happened; None = when received
+    request_id: str | None = None  # our request id when the vendor echoes it (Vonage client-ref, AWS Context)
+    vendor_status: str = ""  # the vendor's status word, for the log
+
+    @property
+    def status(self) -> Status | None:
+        """The request status this receipt moves a sent request to; None for an interim one."""
+        return {DeliveryState.DELIVERED: Status.DELIVERED,
+                DeliveryState.UNDELIVERED: Status.UNDELIVERED}.get(self.state)
+
+
+def undelivered(reasons: dict[str, DeliveryReason], code: str | None,
+                default: DeliveryReason = DeliveryReason.UNKNOWN) -> DeliveryReason:
+    """The reason for a vendor's error code, from that vendor's table."""
+    return reasons.get(code or "", default)

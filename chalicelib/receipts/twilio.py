@@ -1,0 +1,89 @@
+"""Twilio status callbacks: form-encoded ``MessageSid``, ``MessageStatus``, ``ErrorCode``, signed in
+``X-Twilio-Signature`` (https://www.twilio.com/docs/usage/security#validating-requests):
+
+    base64(HMAC-SHA1(auth token, URL + every POST parameter sorted by name, as name + value))
+
+URL is the one Twilio called, query string included: behind API Gateway the host and stage seen by the
+Lambda are not that URL, so the provider's ``webhook_url`` names it (plus the call's query: ``?ref=<request
+id>``, which the adapter put in each message's StatusCallback). As in twilio-python's RequestValidator,
+the URL is tried without and with its default port (Twilio is not consistent about it).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+from chalicelib.errors import SignatureInvalid, SignatureMissing, ValidationFailed
+from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt, undelivered
+
+# MessageStatus -> state. https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
+STATES = {
+    "delivered": DeliveryState.DELIVERED,
+    "undelivered": DeliveryState.UNDELIVERED,  # the carrier could not deliver it
+    "failed": DeliveryState.UNDELIVERED,  # Twilio could not send it (queue overflow, account, price)
+    "canceled": DeliveryState.UNDELIVERED,  # a scheduled message canceled
+}
+# ErrorCode -> reason. https://www.twilio.com/docs/api/errors/30001 ... /30034
+REASONS = {
+    "30001": DeliveryReason.EXPIRED,  # queue overflow: not sent within its validity period
+    "30002": DeliveryReason.REJECTED,  # account suspended
+    "30003": DeliveryReason.UNREACHABLE,  # unreachable destination handset
+    "30004": DeliveryReason.BLOCKED,  # message blocked (e.g. the recipient blocked it)
+    "30005": DeliveryReason.UNREACHABLE,  # unknown destination handset
+    "30006": DeliveryReason.UNREACHABLE,  # landline or unreachable carrier
+    "30007": DeliveryReason.BLOCKED,  # filtered by the carrier as spam
+    "30008": DeliveryReason.UNKNOWN,  # unknown error
+    "30010": DeliveryReason.REJECTED,  # price exceeds the max price
+    "30032": DeliveryReason.BLOCKED,  # toll-free number not verified
+    "30034": DeliveryReason.BLOCKED,  # US A2P 10DLC: unregistered number
+}
+
+
+def signature(url: str, params: Iterable[tuple[str, str]], auth_token: str) -> str:
+    """Twilio's signature of a POST to ``url`` with ``params`` (each name, then its values, sorted, once)."""
+    by_name: dict[str, set[str]] = {}
+    for name, value in params:
+        by_name.setdefault(name, set()).add(value)
+    signed = url + "".join(name + value for name in sorted(by_name) for value in sorted(by_name[name]))
+    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _with_and_without_port(url: str) -> list[str]:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    default = 443 if parts.scheme == "https" else 80
+    bare = urlunsplit(parts._replace(netloc=host))
+    with_port = urlunsplit(parts._replace(netloc=f"{host}:{parts.port or default}"))
+    return [url, bare, with_port]
+
+
+def verify(url: str, params: list[tuple[str, str]], given: str | None, auth_token: str) -> None:
+    if not given:
+        raise SignatureMissing("X-Twilio-Signature missing", field="X-Twilio-Signature")
+    for candidate in dict.fromkeys(_with_and_without_port(url)):
+        if hmac.compare_digest(signature(candidate, params, auth_token), given):
+            return
+    raise SignatureInvalid("X-Twilio-Signature does not match: check the provider's webhook_url and auth_token",
+                           field="X-Twilio-Signature")
+
+
+def parse(provider: str, params: list[tuple[str, str]], query: list[tuple[str, str]] = ()) -> Receipt:
+    """``query``: the callback URL's own query; ``ref`` is our request id when webhook_url made the URL."""
+    fields = dict(params)
+    ref = dict(query).get("ref") or None
+    sid = fields.get("MessageSid") or fields.get("SmsSid")
+    status = (fields.get("MessageStatus") or fields.get("SmsStatus") or "").lower()
+    if not sid or not status:
+        raise ValidationFailed("a status callback needs MessageSid and MessageStatus", field="MessageSid")
+    state = STATES.get(status, DeliveryState.INTERIM)  # queued, accepted, scheduled, sending, sent, read ...
+    code = fields.get("ErrorCode") or None
+    reason = None
+    if state is DeliveryState.UNDELIVERED:
+        reason = DeliveryReason.REJECTED if status == "canceled" and not code else undelivered(REASONS, code)
+    return Receipt(provider=provider, message_id=sid, state=state, error_code=code, reason=reason,
+                   request_id=ref, vendor_status=status)

@@ -1,0 +1,55 @@
+"""Delivery results on sms_requests: find the request a vendor's message id belongs to, and record a receipt.
+
+Recording is one conditional write. The condition is the whole rule:
+
+    status = sent                        only a sent request takes a result; delivered and undelivered are final,
+                                         so a duplicate or a late receipt changes nothing (monotonic, idempotent)
+    provider_message_id = <message id>   the receipt is about the message this request is known by, not another
+    provider_used = <provider>           attempt's (a timed-out send that went out anyway) nor another vendor's
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chalicelib.errors import ConditionFailed
+from chalicelib.lifecycle import Status
+from chalicelib.receipts.model import Receipt
+from chalicelib.storage.dynamo import dynamo_errors, iso
+from chalicelib.storage.tables import Tables
+
+
+class DeliveryResults:
+    def __init__(self, tables: Tables, clock: Callable[[], float]):
+        self._model = tables.requests
+        self._clock = clock
+
+    def request_of(self, message_id: str, provider: str) -> str | None:
+        """The id of the request sent as ``message_id`` by ``provider``, or None. The index is eventually
+        consistent: a request sent a moment ago may not be found yet."""
+        model = self._model
+        with dynamo_errors():
+            for item in model.by_message_id.query(message_id, model.provider_used == provider, limit=1):
+                return item.id
+        return None
+
+    def record(self, request_id: str, receipt: Receipt) -> bool:
+        """Move a sent request to the receipt's status; False when the condition does not hold (see above)."""
+        model = self._model
+        now = self._clock()
+        actions = [
+            model.status.set(receipt.status),
+            model.delivered_at.set(iso(receipt.occurred_at or now)),
+            (model.delivery_error_code.set(receipt.error_code) if receipt.error_code
+             else model.delivery_error_code.remove()),
+            model.delivery_reason.set(receipt.reason) if receipt.reason else model.delivery_reason.remove(),
+            model.updated_at.set(iso(now)),
+        ]
+        condition = ((model.status == Status.SENT) & (model.provider_message_id == receipt.message_id)
+                     & (model.provider_used == receipt.provider))
+        try:
+            with dynamo_errors():
+                model(request_id).update(actions=actions, condition=condition)
+        except ConditionFailed:
+            return False
+        return True

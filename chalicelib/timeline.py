@@ -1,0 +1,50 @@
+"""A request's history as events in time order, built from what is stored (no event log of its own):
+
+    accepted     created_at of the request
+    attempt      each sms_responses item: when the provider answered, its outcome (and error)
+    sent         the accepted attempt of the provider the request was sent with
+    failed       updated_at of a failed request, with its failure reason
+    delivered |  delivered_at, from the delivery receipt, with the reason and the vendor's code: always last
+    undelivered  (the vendor's clock, which may read a moment before our record of the send)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.lifecycle import Status
+from chalicelib.storage.records import AttemptRecord, RequestSnapshot
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    event: str
+    at: str
+    provider: str | None = None
+    attempt: int | None = None
+    detail: str | None = None
+
+
+def timeline_of(request: RequestSnapshot, attempts: list[AttemptRecord]) -> list[TimelineEvent]:
+    events = [TimelineEvent("accepted", request.created_at)]
+    for record in sorted(attempts, key=lambda record: record.attempt):
+        detail = record.outcome + (f": {record.error}" if record.error else "")
+        events.append(TimelineEvent("attempt", record.created_at, record.provider, record.attempt, detail))
+    if request.status in (Status.SENT, Status.DELIVERED, Status.UNDELIVERED):
+        accepted = [record for record in attempts
+                    if record.outcome == "accepted" and record.provider == request.provider_used]
+        sent = max(accepted, key=lambda record: record.attempt) if accepted else None
+        events.append(TimelineEvent("sent", sent.created_at if sent else request.updated_at, request.provider_used,
+                                    sent.attempt if sent else None))
+    if request.status is Status.FAILED:
+        events.append(TimelineEvent("failed", request.updated_at, request.provider_used,
+                                    detail=request.failure_reason and str(request.failure_reason)))
+    events.sort(key=lambda event: event.at)  # stable: equal times keep the order above
+    if request.status in (Status.DELIVERED, Status.UNDELIVERED) and request.delivered_at:
+        # Last whatever its time: it is the vendor's clock, to the second for some (Vonage), and may read a
+        # moment before our own record of the send.
+        detail = request.delivery_reason
+        if request.delivery_error_code:
+            detail = f"{detail or 'error'} ({request.delivery_error_code})"
+        events.append(TimelineEvent(str(request.status), request.delivered_at, request.provider_used, detail=detail))
+    return events

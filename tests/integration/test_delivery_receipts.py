@@ -1,0 +1,57 @@
+"""Delivery receipts on the local stack (`make run`'s four kinds): the twilio, vonage and http-json simulators send
+each accepted message's receipt to the webhooks in their vendor's format and signature, the aws one puts its
+delivery event on the sms-delivery-events queue as SNS would; 90% delivered and 10% undelivered. Every request
+ends delivered or undelivered, exactly as its simulator said."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+N = 50
+FINAL = {"delivered", "undelivered"}
+
+
+@pytest.fixture(scope="module")
+def stack_env():
+    return {"SIM_KINDS": "twilio,vonage,aws,http-json", "SIM_RECEIPT_DELAY_S": "0.5", "SIM_RECEIPT_JITTER_S": "1",
+            "SIM_UNDELIVERED_SHARE": "0.1"}
+
+
+def wait_final(stack, ids: list[str], timeout_s: float) -> dict[str, dict]:
+    views: dict[str, dict] = {}
+    pending = list(ids)
+    deadline = time.monotonic() + timeout_s
+    while pending and time.monotonic() < deadline:
+        for request_id in pending:
+            views[request_id] = stack.get(request_id)
+        pending = [i for i in pending if views[i]["status"] not in FINAL]
+        if pending:
+            time.sleep(1)
+    return views
+
+
+def test_every_request_ends_delivered_or_undelivered_as_its_simulator_said(fresh_stack):
+    ids = [fresh_stack.send("+14155550100", f"receipt {i}") for i in range(N)]
+
+    views = wait_final(fresh_stack, ids, timeout_s=90)
+
+    assert Counter(view["status"] for view in views.values()) <= Counter({"delivered": N, "undelivered": N})
+    assert all(view["status"] in FINAL for view in views.values()), Counter(v["status"] for v in views.values())
+    said = {}
+    for name in fresh_stack.simulators:
+        for receipt in httpx.get(f"{fresh_stack.simulators[name]}/_receipts", timeout=10).json():
+            said[(name, receipt["message_id"])] = "delivered" if receipt["delivered"] else "undelivered"
+            assert 200 <= receipt["status"] < 300, receipt  # acknowledged, never refused
+    for view in views.values():
+        assert view["status"] == said[(view["provider_used"], view["provider_message_id"])]
+        assert [event["event"] for event in view["timeline"]][-2:] == ["sent", view["status"]]
+    counts = Counter(view["status"] for view in views.values())
+    assert counts == Counter(said[(v["provider_used"], v["provider_message_id"])] for v in views.values())
+    assert counts["undelivered"] <= 15  # 10% of 50, with room for chance
+    assert {view["provider_used"] for view in views.values()} == {"twilio", "vonage", "aws", "http"}

@@ -1,0 +1,61 @@
+"""AWS End User Messaging delivery events: the SNS envelope (or a raw event) becomes one Receipt."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chalicelib.errors import MalformedMessage
+from chalicelib.receipts.aws_events import event_of, parse
+from chalicelib.receipts.model import DeliveryReason, DeliveryState
+
+pytestmark = pytest.mark.unit
+
+# The documented example (configuration-sets-event-format), with the Context our adapter sends.
+EVENT = {"eventType": "TEXT_SUCCESSFUL", "eventVersion": "1.0", "eventTimestamp": 1686975103470, "isFinal": True,
+         "originationPhoneNumber": "+12065550152", "destinationPhoneNumber": "+14255550156", "mcc": "310",
+         "mnc": "800", "messageId": "862a8790-60c0-4430-9b2b-658bdexample", "messageRequestTimestamp": 1686975103170,
+         "messageEncoding": "GSM", "messageType": "PROMOTIONAL", "messageStatus": "SUCCESSFUL",
+         "messageStatusDescription": "Message has been accepted by phone carrier",
+         "context": {"request_id": "d" * 32, "attempt": "1", "provider": "aws-eu"}, "totalMessageParts": 1}
+
+
+def test_the_sns_envelope_and_the_raw_event_read_the_same():
+    envelope = json.dumps({"Type": "Notification", "Message": json.dumps(EVENT)})
+    assert event_of(envelope) == event_of(json.dumps(EVENT)) == EVENT
+
+
+@pytest.mark.parametrize(("event_type", "state", "reason"), [
+    pytest.param("TEXT_DELIVERED", DeliveryState.DELIVERED, None, id="delivered"),
+    pytest.param("TEXT_SUCCESSFUL", DeliveryState.DELIVERED, None, id="successful"),
+    pytest.param("TEXT_QUEUED", DeliveryState.INTERIM, None, id="queued"),
+    pytest.param("TEXT_PENDING", DeliveryState.INTERIM, None, id="pending"),
+    pytest.param("TEXT_BLOCKED", DeliveryState.UNDELIVERED, DeliveryReason.BLOCKED, id="blocked"),
+    pytest.param("TEXT_SPAM", DeliveryState.UNDELIVERED, DeliveryReason.BLOCKED, id="spam"),
+    pytest.param("TEXT_TTL_EXPIRED", DeliveryState.UNDELIVERED, DeliveryReason.EXPIRED, id="ttl-expired"),
+    pytest.param("TEXT_CARRIER_UNREACHABLE", DeliveryState.UNDELIVERED, DeliveryReason.UNREACHABLE,
+                 id="carrier-unreachable"),
+    pytest.param("TEXT_INVALID", DeliveryState.UNDELIVERED, DeliveryReason.REJECTED, id="invalid"),
+    pytest.param("TEXT_UNKNOWN", DeliveryState.UNDELIVERED, DeliveryReason.UNKNOWN, id="unknown"),
+    pytest.param("TEXT_SOMETHING_NEW", DeliveryState.UNDELIVERED, DeliveryReason.UNKNOWN, id="unlisted-failure"),
+    pytest.param("VOICE_COMPLETED", DeliveryState.INTERIM, None, id="not-a-text-event"),
+])
+def test_event_types(event_type, state, reason):
+    receipt = parse({**EVENT, "eventType": event_type}, None)
+    assert (receipt.state, receipt.reason) == (state, reason)
+    assert (receipt.provider, receipt.request_id, receipt.occurred_at) == ("aws-eu", "d" * 32, 1686975103.47)
+
+
+def test_an_event_without_a_provider_belongs_to_the_only_aws_provider():
+    event = {**EVENT, "context": {"request_id": "d" * 32}}
+    assert parse(event, "aws").provider == "aws"
+    with pytest.raises(MalformedMessage):
+        parse(event, None)
+
+
+@pytest.mark.parametrize("body", [pytest.param("nope", id="not-json"), pytest.param("[1]", id="not-an-object"),
+                                  pytest.param('{"Type": "Notification", "Message": "nope"}', id="bad-message")])
+def test_malformed_bodies_are_malformed_messages(body):
+    with pytest.raises(MalformedMessage):
+        event_of(body)
