@@ -32,7 +32,7 @@ REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_MESSAGE_ID = 256  # longer than any vendor's id, well under DynamoDB's key limit
 
 # on_status_change(request_id, status, provider, error, occurred_at): the client status callback's seam.
-StatusChange = Callable[[str, str, str, str | None, float | None], None]
+StatusChange = Callable[[str, str, str, str | None, str], None]
 
 
 class ReceiptResult(StrEnum):
@@ -42,7 +42,7 @@ class ReceiptResult(StrEnum):
     UNKNOWN = "unknown"
 
 
-def _no_change(request_id: str, status: str, provider: str, error: str | None, occurred_at: float | None) -> None:
+def _no_change(request_id: str, status: str, provider: str, error: str | None, occurred_at: str) -> None:
     return None
 
 
@@ -71,12 +71,12 @@ class ReceiptApplier:
         log["request_id"] = request_id
         # A second try only when the first met the request a moment before its answer was recorded.
         for _ in range(2):
-            if self._deliveries.record(request_id, receipt):
+            if delivered_at := self._deliveries.record(request_id, receipt):
                 logger.info("delivery recorded", extra={**log, "error_code": receipt.error_code,
                                                          "reason": receipt.reason})
                 error = receipt.reason and f"{receipt.reason}" + (
                     f" ({receipt.error_code})" if receipt.error_code else "")
-                self._tell(request_id, receipt, error)
+                self._tell(request_id, receipt, error, delivered_at)
                 return ReceiptResult.APPLIED
             request = self._requests.get(request_id)
             if request is None or request.status is not Status.SENT or (
@@ -84,11 +84,11 @@ class ReceiptApplier:
                 break
         return self._why_not_recorded(request, receipt, log)
 
-    def _tell(self, request_id: str, receipt: Receipt, error: str | None) -> None:
+    def _tell(self, request_id: str, receipt: Receipt, error: str | None, occurred_at: str) -> None:
         """on_status_change, once per transition. The transition is written: a failing listener is logged, and
         never turns the receipt into an error (the vendor's retry would find nothing left to change)."""
         try:
-            self._on_status_change(request_id, str(receipt.status), receipt.provider, error, receipt.occurred_at)
+            self._on_status_change(request_id, str(receipt.status), receipt.provider, error, occurred_at)
         except Exception:
             logger.exception("status change not passed on", extra={"request_id": request_id})
 

@@ -33,13 +33,15 @@ class DeliveryResults:
                 return item.id
         return None
 
-    def record(self, request_id: str, receipt: Receipt) -> bool:
-        """Move a sent request to the receipt's status; False when the condition does not hold (see above)."""
+    def record(self, request_id: str, receipt: Receipt) -> str | None:
+        """Move a sent request to the receipt's status; the ``delivered_at`` it wrote (ISO-8601 UTC), or None
+        when the condition does not hold (see above)."""
         model = self._model
         now = self._clock()
+        delivered_at = iso(receipt.occurred_at or now)
         actions = [
             model.status.set(receipt.status),
-            model.delivered_at.set(iso(receipt.occurred_at or now)),
+            model.delivered_at.set(delivered_at),
             (model.delivery_error_code.set(receipt.error_code) if receipt.error_code
              else model.delivery_error_code.remove()),
             model.delivery_reason.set(receipt.reason) if receipt.reason else model.delivery_reason.remove(),
@@ -51,5 +53,5 @@ class DeliveryResults:
             with dynamo_errors():
                 model(request_id).update(actions=actions, condition=condition)
         except ConditionFailed:
-            return False
-        return True
+            return None
+        return delivered_at

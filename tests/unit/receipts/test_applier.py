@@ -54,7 +54,8 @@ def test_a_delivered_receipt_moves_a_sent_request_once_and_says_so_once(applier,
     request = request_store.get(request_id)
     assert (request.status, request.delivered_at, request.delivery_reason) == (
         Status.DELIVERED, "2023-11-14T22:13:20.000Z", None)
-    assert changes == [(request_id, "delivered", "alpha", None, 1_700_000_000.0)]
+    # The callback says when, as the request does: ISO-8601 UTC, whatever the vendor's clock format.
+    assert changes == [(request_id, "delivered", "alpha", None, "2023-11-14T22:13:20.000Z")]
 
 
 def test_an_undelivered_receipt_keeps_the_vendors_code_and_the_reason(applier, sent, request_store, changes):
@@ -63,7 +64,9 @@ def test_an_undelivered_receipt_keeps_the_vendors_code_and_the_reason(applier, s
     request = request_store.get(request_id)
     assert (request.status, request.delivery_error_code, request.delivery_reason) == (
         Status.UNDELIVERED, "30003", "unreachable")
-    assert changes == [(request_id, "undelivered", "alpha", "unreachable (30003)", None)]
+    # A receipt without a time: when it was recorded.
+    assert changes == [(request_id, "undelivered", "alpha", "unreachable (30003)", request.delivered_at)]
+    assert request.delivered_at is not None
 
 
 def test_a_duplicate_receipt_is_a_no_op(applier, sent, request_store, changes):
