@@ -3,7 +3,8 @@ signature with the client's callback secret, processes each event_id once, and l
 
     CALLBACK_RECEIVER_SECRET=... python -m localdev.callback_receiver --port 9100
 
-    GET  /_stats    {"received", "processed", "duplicates", "bad_signatures", "events": {event_id: payload}}
+    GET  /_stats    {"received", "processed", "duplicates", "bad_signatures", "events": {event_id: payload},
+                     "received_at": {event_id: epoch s of its first processed arrival} (the benchmark's latency)}
     POST /_config   {"status": 503}: answer every callback with this status (200 again to recover);
                     {"down_for_s": 20}: stop listening for that long (connections refused), then come back
     POST /_reset    forget what was received
@@ -33,6 +34,7 @@ class CallbackReceiver:
         self.duplicates = 0
         self.bad_signatures = 0
         self.events: dict[str, dict] = {}  # event_id -> the first payload processed
+        self.received_at: dict[str, float] = {}  # event_id -> when that payload arrived (time.time())
         self._lock = threading.Lock()
         self._log = log or (lambda line: print(line, flush=True))
         self._server = self._listen(host, port)
@@ -73,15 +75,17 @@ class CallbackReceiver:
         with self._lock:
             return {"received": self.received, "processed": len(self.events), "duplicates": self.duplicates,
                     "bad_signatures": self.bad_signatures, "answer_status": self.answer_status,
-                    "events": dict(self.events)}
+                    "events": dict(self.events), "received_at": dict(self.received_at)}
 
     def reset(self) -> None:
         with self._lock:
             self.received = self.duplicates = self.bad_signatures = 0
             self.events.clear()
+            self.received_at.clear()
 
     def accept(self, body: bytes, signature: str | None) -> int:
         """The status to answer one callback with."""
+        arrived_at = time.time()
         with self._lock:
             self.received += 1
             if self.answer_status != 200:
@@ -95,6 +99,7 @@ class CallbackReceiver:
                 self.duplicates += 1
                 return 200
             self.events[payload["event_id"]] = payload
+            self.received_at[payload["event_id"]] = arrived_at
         self._log(json.dumps({"message": "callback", **payload}))
         return 200
 
