@@ -94,7 +94,7 @@ def add_cors_headers(event, get_response):
 def method_not_allowed_in_api_shape(event, get_response):
     """chalice itself answers a method that a route does not declare; the client still gets the API's shape."""
     response = get_response(event)
-    if response.status_code != 405:
+    if response.status_code != 405 or response.headers.get("Allow"):  # not chalice's own (a route's, in shape)
         return response
     allowed = response.headers.get("Allow", "")
     error = MethodNotAllowed(f"{event.method} is not allowed on this path; allowed: {allowed}", field="method")

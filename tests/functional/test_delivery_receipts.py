@@ -210,6 +210,9 @@ def test_vonage_dlr_unsigned_tampered_or_replayed_is_refused(gateway, sent_via, 
 def test_webhook_for_an_unknown_provider_or_method_is_refused(gateway, providers, path, method, status):
     answer = getattr(gateway.http, method.lower())(path, **({"body": b""} if method == "POST" else {}))
     assert answer.status_code == status
+    if status == 405:  # says which method this provider's receipts come by
+        assert answer.headers["Allow"] == "POST"
+        assert json.loads(answer.body)["error"]["message"] == "twilio receipts come as POST"
 
 
 def test_receipts_need_no_api_key_but_the_api_still_does(gateway, sent_via):
