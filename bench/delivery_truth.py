@@ -2,6 +2,7 @@
 
     python -m bench.delivery_truth                          # make bench-delivery: 300 requests at 20 RPS, ~2 min
     python -m bench.delivery_truth --requests 600 --rps 40 --out /tmp/bench
+    python -m bench.delivery_truth --receipt-delay-s 1 --receipt-jitter-s 1   # receipts as the stack sends them
 
 One stack (bench/bench_stack.py: moto behind the counting AWS proxy, its own redis-server, the four vendor
 simulators twilio, vonage, aws and http-json) and two phases of the same open-loop load:
@@ -9,8 +10,11 @@ simulators twilio, vonage, aws and http-json) and two phases of the same open-lo
   dispatch    a client without callbacks; the simulators hold their receipts back (an hour): the dispatch path
               alone, up to `sent`
   truth       a client whose default callback URL is a callback receiver started here; the simulators send
-              each receipt as soon as the send is accepted (SIM_RECEIPT_DELAY_S=0, no jitter), 10% undelivered;
-              every request goes sent -> delivered | undelivered and calls back twice (sent, then final)
+              each receipt as soon as the send is accepted (by default: SIM_RECEIPT_DELAY_S=0, no jitter; see
+              --receipt-delay-s), 10% undelivered; every request goes sent -> delivered | undelivered and calls
+              back twice (sent, then final). With no delay a receipt often beats the dispatcher's `sent` write:
+              the gateway answers 409 "too early" and the vendor sends it again a second later, which the
+              figures include (receipts.sent_more_than_once)
 
 Figures:
   receipt ingestion    "delivery recorded" lines in the stack's logs (webhooks: api.log; aws events:
@@ -248,7 +252,8 @@ def _cpu_per_message(cpu: Mapping[str, float | None], messages: int) -> dict[str
     return {role: (round(ms / messages, 3) if ms is not None and messages else None) for role, ms in cpu.items()}
 
 
-def run(requests: int, rps: float, undelivered_share: float, say) -> dict:
+def run(requests: int, rps: float, undelivered_share: float, say, *, receipt_delay_s: float = 0.0,
+        receipt_jitter_s: float = 0.0) -> dict:
     from bench.bench_stack import BenchStack
     from bench.measure import machine
     from bench.scenarios import StackProbe
@@ -260,14 +265,17 @@ def run(requests: int, rps: float, undelivered_share: float, say) -> dict:
                      "machine": {"cpus": machine()["cpus"], "loadavg_before": machine()["loadavg"]}}
     dispatch_key, truth_key = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     env = {**COMMON_ENV, "SIM_TIMEOUT_S": "5", "SIM_RATE_LIMIT": "50", "SIM_KINDS": VENDOR_KINDS,
-           "SIM_RECEIPT_DELAY_S": "0", "SIM_RECEIPT_JITTER_S": "0", "SIM_UNDELIVERED_SHARE": str(undelivered_share),
+           "SIM_RECEIPT_DELAY_S": f"{receipt_delay_s:g}", "SIM_RECEIPT_JITTER_S": f"{receipt_jitter_s:g}",
+           "SIM_UNDELIVERED_SHARE": str(undelivered_share),
            "CALLBACK_RETRY_BASE_S": "1", "API_KEYS": f"{dispatch_key},{truth_key}"}
     stack = BenchStack(env)
     receiver = Receiver(stack.workdir)
     stack.env_overrides["CLIENTS"] = _clients_document(dispatch_key, truth_key, receiver.url, receiver.secret)
     results["config"] = {"requests_per_phase": requests, "offered_rps": rps, "undelivered_share": undelivered_share,
                          "env": {k: v for k, v in env.items() if k != "API_KEYS"},
-                         "providers": VENDOR_KINDS, "receipts": "sent as soon as the send is accepted (delay 0)"}
+                         "providers": VENDOR_KINDS,
+                         "receipts": f"sent {receipt_delay_s:g} to {receipt_delay_s + receipt_jitter_s:g} s after the "
+                                     "send is accepted"}
     try:
         say("starting the local stack")
         stack.start()
@@ -282,7 +290,7 @@ def run(requests: int, rps: float, undelivered_share: float, say) -> dict:
                               rps=rps, done_when=("sent", "failed"), wait_s=90, say=say)
         for name in simulators:
             _http_json(f"{simulators[name]}/_reset", {})
-            _http_json(f"{simulators[name]}/_config", {"receipt_delay_s": 0})
+            _http_json(f"{simulators[name]}/_config", {"receipt_delay_s": receipt_delay_s})
         _http_json(f"{receiver.url}/_reset", {})
         truth = _run_phase(stack, probe, receiver, name="truth", api_key=truth_key, requests=requests, rps=rps,
                            done_when=(*FINAL, "failed"), wait_s=120, say=say)
@@ -369,8 +377,8 @@ def figures(dispatch: dict, truth: dict, seen: dict, receipts: Mapping[str, list
             "applied_by_provider": dict(sorted(by_handler.items())),
             "ingestion": rate([r["t"] for r in applied]),
             "dispatch_rate_for_comparison": rate(list(truth["accepted_at"].values())),
-            "note": "receipts leave the simulators as each send is accepted: the rate offered to the handlers is the "
-                    "dispatch rate, so this is the rate carried, not a ceiling",
+            "note": "receipts follow the sends (a fixed delay and jitter after each): the rate offered to the handlers "
+                    "is the dispatch rate, so this is the rate carried, not a ceiling",
         },
         "callbacks": {
             "received": seen["received"], "processed": seen["processed"], "duplicates": seen["duplicates"],
@@ -458,10 +466,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=300, help="requests per phase")
     parser.add_argument("--rps", type=float, default=20.0, help="offered rate, requests per second")
     parser.add_argument("--undelivered-share", type=float, default=0.1)
+    parser.add_argument("--receipt-delay-s", type=float, default=0.0,
+                        help="receipts leave this long after the send (default 0: as soon as it is accepted)")
+    parser.add_argument("--receipt-jitter-s", type=float, default=0.0, help="... plus up to this much at random")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     console = Console(stderr=True)
-    results = run(args.requests, args.rps, args.undelivered_share, lambda line: console.log(line))
+    results = run(args.requests, args.rps, args.undelivered_share, lambda line: console.log(line),
+                  receipt_delay_s=args.receipt_delay_s, receipt_jitter_s=args.receipt_jitter_s)
     paths = save(results, args.out)
     Console().print(table(results))
     console.print(f"finished in {results['duration_s']:.0f} s; wrote " + ", ".join(str(p) for p in paths))
