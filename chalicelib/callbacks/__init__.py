@@ -1,4 +1,5 @@
-"""Signed status callbacks: a client learns that its request was sent or failed without polling.
+"""Signed status callbacks: a client learns that its request was sent, failed, delivered or undelivered
+without polling.
 
     dispatcher / sweeper ── status_changed ──> sms-callbacks queue ──> deliver_callbacks Lambda ──> client URL
        (publisher.py)          {event_id, id, status, url, client, ...}     (delivery.py: guard, sign, POST)
