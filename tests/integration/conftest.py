@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from chalicelib.lifecycle import TERMINAL
+from chalicelib.lifecycle import TERMINAL, Status
 from localdev.stack import ROOT, free_port
 from localdev.stack_settings import HTTP_JSON_TRIO
 
@@ -118,6 +118,19 @@ class StackHandle:
                 pending = [i for i in pending if views[i]["status"] not in TERMINAL]
                 if pending:
                     time.sleep(0.5)
+        return views
+
+    def wait_delivery_result(self, ids: list[str], timeout_s: float) -> dict[str, dict]:
+        """Wait until every request is delivered or undelivered (its receipt applied); the last view of each."""
+        final = {Status.DELIVERED, Status.UNDELIVERED}
+        views: dict[str, dict] = {}
+        pending, deadline = list(ids), time.monotonic() + timeout_s
+        while pending and time.monotonic() < deadline:
+            for request_id in pending:
+                views[request_id] = self.get(request_id)
+            pending = [i for i in pending if views[i]["status"] not in final]
+            if pending:
+                time.sleep(1)
         return views
 
     def offer_load(self, rate: float, duration_s: float, workers: int = 64) -> list[tuple[int, str | None]]:

@@ -37,18 +37,6 @@ def stats(stack) -> dict | None:
         return None
 
 
-def wait_final(stack, ids: list[str], timeout_s: float) -> dict[str, dict]:
-    views: dict[str, dict] = {}
-    pending, deadline = list(ids), time.monotonic() + timeout_s
-    while pending and time.monotonic() < deadline:
-        for request_id in pending:
-            views[request_id] = stack.get(request_id)
-        pending = [i for i in pending if views[i]["status"] not in FINAL]
-        if pending:
-            time.sleep(1)
-    return views
-
-
 def wait_callbacks(stack, expected: set[tuple[str, str]], timeout_s: float) -> dict:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -73,7 +61,7 @@ def test_200_requests_end_delivered_or_undelivered_and_every_status_change_calls
         assert response.status_code == 202, response.text
         ids.append(response.json()["id"])
 
-    views = wait_final(fresh_stack, ids, timeout_s=180)
+    views = fresh_stack.wait_delivery_result(ids, timeout_s=180)
     statuses = Counter(view["status"] for view in views.values())
     assert set(statuses) <= FINAL, statuses
     assert 0 < statuses["undelivered"] < REQUESTS * 0.2, statuses  # 10% asked of the simulators, with room for chance

@@ -5,7 +5,6 @@ ends delivered or undelivered, exactly as its simulator said."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import httpx
@@ -23,23 +22,10 @@ def stack_env():
             "SIM_UNDELIVERED_SHARE": "0.1"}
 
 
-def wait_final(stack, ids: list[str], timeout_s: float) -> dict[str, dict]:
-    views: dict[str, dict] = {}
-    pending = list(ids)
-    deadline = time.monotonic() + timeout_s
-    while pending and time.monotonic() < deadline:
-        for request_id in pending:
-            views[request_id] = stack.get(request_id)
-        pending = [i for i in pending if views[i]["status"] not in FINAL]
-        if pending:
-            time.sleep(1)
-    return views
-
-
 def test_every_request_ends_delivered_or_undelivered_as_its_simulator_said(fresh_stack):
     ids = [fresh_stack.send("+14155550100", f"receipt {i}") for i in range(N)]
 
-    views = wait_final(fresh_stack, ids, timeout_s=90)
+    views = fresh_stack.wait_delivery_result(ids, timeout_s=90)
 
     assert Counter(view["status"] for view in views.values()) <= Counter({"delivered": N, "undelivered": N})
     assert all(view["status"] in FINAL for view in views.values()), Counter(v["status"] for v in views.values())
