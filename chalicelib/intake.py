@@ -21,7 +21,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from chalicelib.api.send_body import MAX_SCHEDULE_AHEAD_S, SEND_AT_SKEW_S, ValidSms
+from chalicelib.api.send_body import ValidSms
+from chalicelib.api.send_options import MAX_SCHEDULE_AHEAD_S, SEND_AT_SKEW_S
 from chalicelib.client_limits import Admission, ClientLimiter
 from chalicelib.clients import Client
 from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue, delay_until, queued_at_once

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib.api.params import shown_name
-from chalicelib.api.send_body import MAX_REFERENCE_CHARS, REFERENCE_PATTERN
+from chalicelib.api.send_options import MAX_REFERENCE_CHARS, REFERENCE_PATTERN
 from chalicelib.errors import ValidationFailed
 from chalicelib.lifecycle import Status
 from chalicelib.storage.queries import CURSOR_PATTERN

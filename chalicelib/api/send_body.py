@@ -7,21 +7,33 @@ wrong and where.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import ErrorDetails
 
+from chalicelib.api.json_body import read_json_object
 from chalicelib.api.params import shown_name
-from chalicelib.callbacks.targets import check_callback_url_syntax
-from chalicelib.errors import ApiError, PayloadTooLarge, UnprocessableEntity, UnsupportedMediaType, ValidationFailed
+from chalicelib.api.send_options import (
+    MAX_ALPHANUMERIC_SENDER,
+    MAX_CALLBACK_URL_CHARS,
+    MAX_REFERENCE_CHARS,
+    MAX_VALIDITY_S,
+    MIN_VALIDITY_S,
+    OPTION_REFUSALS,
+    REFERENCE_PATTERN,
+    SEND_AT_SKEW_S,
+    SENDER_PATTERN,
+    check_callback_url,
+    check_sender,
+    option_refusal,
+    parse_send_at,
+)
+from chalicelib.errors import ApiError, UnprocessableEntity, ValidationFailed
 from chalicelib.segments import GSM7_MULTI_PART, Encoding, SegmentInfo, count_segments
 
 PHONE_EXAMPLE = "+14155550100"
@@ -55,26 +67,6 @@ TEXT_PATTERN = f"^[^{_REFUSED}]*[^{_REFUSED}{_BLANK}{_INVISIBLE}][^{_REFUSED}]*$
 # Not a regex: whether a number is dialable depends on its country's numbering plan (phonenumbers).
 PHONE_FORMAT = "phone"
 
-# The request options (all optional). reference: the client's own id, echoed and filterable; any characters
-# but controls, tab and newline included (the same rule as the list filter's: every reference stored can be
-# asked for).
-MAX_REFERENCE_CHARS = 128
-REFERENCE_PATTERN = rf"^[^\x00-\x1f\x7f-\x9f]{{1,{MAX_REFERENCE_CHARS}}}$"
-# from: an alphanumeric sender id (what networks pass: at most 11 GSM letters, digits and spaces, at least one
-# letter, or it would be read as a number) or an E.164 number. ECMA-262 (JSON Schema) has the lookahead; the
-# check in code is the same rule in two steps.
-MAX_ALPHANUMERIC_SENDER = 11
-SENDER_PATTERN = r"^(\+[1-9][0-9]{6,14}|(?=[A-Za-z0-9 ]*[A-Za-z])[A-Za-z0-9 ]{1,11})$"
-_E164_SENDER = re.compile(r"\+[1-9][0-9]{6,14}")
-_ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ]*[A-Za-z][A-Za-z0-9 ]*")
-# validity_s: the message's own time to live. 72 h is the longest any adapted vendor keeps a message (AWS
-# TimeToLive); a minute is the least that survives a retry or two.
-MIN_VALIDITY_S = 60
-MAX_VALIDITY_S = 72 * 3600
-# send_at: a time with its offset, at most this far ahead; a time this little in the past is "now" (clock skew).
-MAX_SCHEDULE_AHEAD_S = 7 * 86400
-SEND_AT_SKEW_S = 60
-MAX_CALLBACK_URL_CHARS = 2048
 
 
 class SendSmsBody(BaseModel):
@@ -187,9 +179,10 @@ def parse_send_request(
     refused: a text of more than ``MAX_SEGMENTS`` segments (``too_long``), a number of a type that cannot
     take an SMS or costs the sender extra (``number_type_not_allowed``).
     """
-    _check_body_size(raw_body, max_body_bytes)
-    _require_json_media_type(content_type)
-    fields = _decode_json_object(_body_text(raw_body))
+    fields = read_json_object(raw_body, content_type, max_body_bytes)
+    for name in fields:  # pydantic cannot even read a name with an unpaired surrogate: its error would name no field
+        if _UNPAIRED_SURROGATE.search(name):
+            raise _unknown_field(name)
     validity = fields.get("validity_s")
     if isinstance(validity, float) and validity.is_integer():
         fields["validity_s"] = int(validity)  # 600.0 is the integer 600 in JSON (and in its Schema)
@@ -203,44 +196,9 @@ def parse_send_request(
     return ValidSms(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), request.text,
                     segment_info.encoding, segment_info.segments,
                     country=phonenumbers.region_code_for_number(number) or None, number_type=number_type,
-                    reference=request.reference, sender=_check_sender(request.sender),
-                    validity_s=request.validity_s, send_at=_parse_send_at(request.send_at),
-                    callback_url=_check_callback_url(request.callback_url, allow_http=allow_http_callback))
-
-
-def _check_sender(sender: str | None) -> str | None:
-    if sender is None or _E164_SENDER.fullmatch(sender):
-        return sender
-    if len(sender) <= MAX_ALPHANUMERIC_SENDER and _ALPHANUMERIC_SENDER.fullmatch(sender):
-        return sender
-    raise _option_refusal("from")
-
-
-def _parse_send_at(raw: str | None) -> float | None:
-    """An ISO-8601 time with its offset, as epoch seconds; a time without an offset is ambiguous: refused."""
-    if raw is None:
-        return None
-    if not raw.isascii():
-        raise _option_refusal("send_at")
-    try:
-        moment = datetime.fromisoformat(raw.upper())  # Python 3.11 reads "Z" and offsets
-    except ValueError:
-        raise _option_refusal("send_at") from None
-    if moment.tzinfo is None:
-        raise ValidationFailed("send_at needs a UTC offset (Z or +hh:mm), e.g. 2026-12-01T09:00:00Z",
-                               field="send_at", code="invalid_send_at")
-    try:
-        return moment.astimezone(UTC).timestamp()
-    except (OverflowError, ValueError):  # year 1 or 9999 pushed off the calendar by its offset
-        raise _option_refusal("send_at") from None
-
-
-def _check_callback_url(url: str | None, *, allow_http: bool) -> str | None:
-    """Syntax only (https, a host, no credentials; http on a local stack). Where it points is the guard's
-    question (check_callback_target), asked at acceptance and again before each delivery."""
-    if url is not None:
-        check_callback_url_syntax(url, local=allow_http)
-    return url
+                    reference=request.reference, sender=check_sender(request.sender),
+                    validity_s=request.validity_s, send_at=parse_send_at(request.send_at),
+                    callback_url=check_callback_url(request.callback_url, allow_http=allow_http_callback))
 
 
 def _number_type(number: phonenumbers.PhoneNumber, allowed: Collection[str]) -> str:
@@ -275,66 +233,6 @@ def parse_number(phone: str, default_region: str | None) -> phonenumbers.PhoneNu
     return number
 
 
-def _check_body_size(raw_body: bytes | str | None, max_body_bytes: int) -> None:
-    encoded = raw_body.encode("utf-8", "surrogatepass") if isinstance(raw_body, str) else raw_body or b""
-    size = len(encoded)
-    if size > max_body_bytes:
-        raise PayloadTooLarge(f"request body is {size} bytes; the limit is {max_body_bytes}")
-
-
-def _body_text(raw_body: bytes | str | None) -> str:
-    if raw_body is None or isinstance(raw_body, str):
-        return raw_body or ""
-    try:
-        return raw_body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValidationFailed("request body is not UTF-8 text", field="body", code="invalid_json") from None
-
-
-def _require_json_media_type(content_type: str | None) -> None:
-    if not content_type or not content_type.strip():
-        return  # clients that send no Content-Type get the benefit of the doubt
-    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
-    kind, _, subtype = media_type.partition("/")
-    if kind != "application" or not (subtype == "json" or subtype.endswith("+json")):
-        raise UnsupportedMediaType("Content-Type must be application/json", field="Content-Type")
-    for parameter in parameters:
-        name, _, value = parameter.partition("=")
-        if name.strip() == "charset" and value.strip().strip('"') not in ("utf-8", "utf8"):
-            raise UnsupportedMediaType("the request body must be UTF-8 JSON", field="Content-Type")
-
-
-class _JsonObjectPairs(list):
-    """A JSON object as its key/value pairs, so duplicate keys stay visible."""
-
-
-def _decode_json_object(body: str) -> dict[str, Any]:
-    if not body.strip():
-        raise ValidationFailed(
-            "request body is empty; send a JSON object with phone and text", field="body", code="invalid_body"
-        )
-    try:
-        document = json.loads(body, object_pairs_hook=_JsonObjectPairs)
-    # ValueError covers JSONDecodeError and integers past Python's digit limit; deep nesting recurses.
-    except (ValueError, RecursionError):
-        raise ValidationFailed("request body is not valid JSON", field="body", code="invalid_json") from None
-    if not isinstance(document, _JsonObjectPairs):
-        raise ValidationFailed(
-            "request body must be a JSON object with phone and text", field="body", code="invalid_body"
-        )
-    fields: dict[str, Any] = {}
-    for name, value in document:
-        # Parsers disagree on which duplicate wins (first or last): refuse rather than guess.
-        if name in fields:
-            shown = shown_name(name)
-            raise ValidationFailed(f"field {shown!r} appears twice", field=shown, code="duplicate_field")
-        # pydantic cannot even read a name with an unpaired surrogate, so its error would name no field.
-        if _UNPAIRED_SURROGATE.search(name):
-            raise _unknown_field(name)
-        fields[name] = value
-    return fields
-
-
 _REFUSAL_ORDER = ("extra_forbidden", "missing", "string_type")
 
 
@@ -353,8 +251,8 @@ def _body_refusal(error: ErrorDetails) -> ApiError:
         return ValidationFailed(f"{field} is required", field=field, code="missing_field")
     if kind == "string_type":
         return ValidationFailed(f"{field} must be a JSON string", field=field, code="invalid_type")
-    if field in _OPTION_REFUSALS:
-        return _option_refusal(field)
+    if field in OPTION_REFUSALS:
+        return option_refusal(field)
     # What remains: the length bounds of SendSmsBody, and string_unicode (an unpaired surrogate,
     # which JSON's "\ud800" decodes to and UTF-8 cannot carry to a provider or the database).
     if field == "phone":
@@ -398,27 +296,7 @@ def _check_text(text: str) -> SegmentInfo:
     return segment_info
 
 
-# One refusal per option: its code and the rule it broke (never the value, which may be private).
-_OPTION_REFUSALS: dict[str, tuple[str, str]] = {
-    "reference": ("invalid_reference",
-                  f"reference must be 1 to {MAX_REFERENCE_CHARS} characters without control characters"),
-    "from": ("invalid_sender",
-             f"from must be an alphanumeric sender id of at most {MAX_ALPHANUMERIC_SENDER} letters, digits and "
-             "spaces with at least one letter, or an E.164 number such as +14155550100"),
-    "validity_s": ("invalid_validity",
-                   f"validity_s must be a whole number of seconds from {MIN_VALIDITY_S} to {MAX_VALIDITY_S}"),
-    "send_at": ("invalid_send_at",
-                "send_at must be an ISO-8601 date-time with a UTC offset, such as 2026-12-01T09:00:00Z"),
-    "callback_url": ("invalid_callback_url",
-                     f"callback_url must be an absolute https URL with a host, at most {MAX_CALLBACK_URL_CHARS} "
-                     "characters"),
-}
 BODY_FIELDS = ("phone", "text", "reference", "from", "validity_s", "send_at", "callback_url")
-
-
-def _option_refusal(field: str) -> ValidationFailed:
-    code, message = _OPTION_REFUSALS[field]
-    return ValidationFailed(message, field=field, code=code)
 
 
 def _unknown_field(name: str) -> ValidationFailed:

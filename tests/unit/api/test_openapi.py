@@ -14,7 +14,8 @@ from chalicelib.api.openapi import (
     render_docs_page,
 )
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
-from chalicelib.api.send_body import REFERENCE_PATTERN, SendSmsBody, parse_send_request
+from chalicelib.api.send_body import SendSmsBody, parse_send_request
+from chalicelib.api.send_options import REFERENCE_PATTERN
 from chalicelib.lifecycle import Status
 from chalicelib.storage.queries import CURSOR_PATTERN
 

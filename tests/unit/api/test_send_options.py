@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.api.send_body import MAX_VALIDITY_S, MIN_VALIDITY_S, parse_send_request
+from chalicelib.api.send_body import parse_send_request
+from chalicelib.api.send_options import MAX_VALIDITY_S, MIN_VALIDITY_S
 from chalicelib.errors import ApiError
 
 pytestmark = pytest.mark.unit
