@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from chalicelib.callbacks.events import CallbackEvent, event_id_for
 from chalicelib.callbacks.queue import CallbackQueue
+from chalicelib.lifecycle import Status
 from chalicelib.logs import logger
 from chalicelib.storage.records import RequestSnapshot
 
@@ -61,8 +62,10 @@ class CallbackPublisher:
         nothing is left to do (queued, or there is no URL any more); False when it failed again (and the
         request was marked pending again, due at once)."""
         status = request.callback_pending or request.status
+        delivery_result = status in DELIVERY_RESULTS and request.delivered_at
+        occurred_at = request.delivered_at if delivery_result else request.updated_at
         return self._publish(request.id, status, request.provider_used, _error_of(request, status),
-                             request.updated_at, request) != NOT_QUEUED
+                             occurred_at, request) != NOT_QUEUED
 
     def _event_for(self, request_id: str, status: str, provider: str | None, error: str | None,
                    occurred_at: str, request: RequestSnapshot | None) -> CallbackEvent | None:
@@ -84,5 +87,15 @@ class CallbackPublisher:
                          extra={"request_id": request_id, "status": str(status), "error": type(exc).__name__})
 
 
+DELIVERY_RESULTS = (Status.DELIVERED, Status.UNDELIVERED)
+
+
 def _error_of(request: RequestSnapshot, status: str) -> str | None:
-    return request.last_error if str(status) in ("failed", "undelivered") else None
+    """What the callback says went wrong: the last error of a failed request; the receipt's reason (and the
+    vendor's code) of an undelivered one, as the receipt applier first said it."""
+    if status == Status.FAILED:
+        return request.last_error
+    if status == Status.UNDELIVERED and request.delivery_reason:
+        code = f" ({request.delivery_error_code})" if request.delivery_error_code else ""
+        return f"{request.delivery_reason}{code}"
+    return None

@@ -204,3 +204,28 @@ def test_the_receipts_hook_queues_a_later_status_change_reading_the_request(publ
     assert (event.status, event.url, event.reference, event.event_id) == (
         "delivered", URL, "order-1", event_id_for(request_id, "delivered"))
     assert not publisher.status_changed(uuid.uuid4().hex, "delivered", "alpha", None, "2026-12-02T05:00:00.000Z")
+
+
+def test_an_undelivered_callback_published_again_says_what_the_first_would_have(
+        publisher, request_store, claims, queries, aws, clock, tables, callback_queue):
+    """The receipt's hook could not queue it: the sweeper's copy has the same event id, reason and time."""
+    from chalicelib.receipts.applier import ReceiptApplier
+    from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
+    from chalicelib.storage.deliveries import DeliveryResults
+
+    request_id = accept(request_store)
+    claims.claim(request_id, 1, "alpha")
+    claims.mark_sent(request_id, 1, "m-1")
+    applier = ReceiptApplier(deliveries=DeliveryResults(tables, clock), requests=request_store,
+                             on_status_change=publisher.status_changed)
+    receipt = Receipt("alpha", "m-1", DeliveryState.UNDELIVERED, error_code="30003",
+                      reason=DeliveryReason.UNREACHABLE, occurred_at=1_800_000_000.0)
+    callback_queue.down = True
+    applier.apply(receipt)
+    assert request_store.get(request_id).callback_pending == "undelivered"
+
+    callback_queue.down = False
+    Sweeper(queries=queries, claims=claims, queue=aws.queue, clock=clock, callbacks=publisher).sweep()
+    [event] = callback_queue.events
+    assert (event.event_id, event.status, event.error, event.occurred_at) == (
+        event_id_for(request_id, "undelivered"), "undelivered", "unreachable (30003)", "2027-01-15T08:00:00.000Z")
