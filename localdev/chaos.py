@@ -434,20 +434,28 @@ def fault_kill_dispatcher(stack: Stack, rate: float, duration_s: float, settle_s
     return result
 
 
-def fault_restart_redis(stack: Stack, redis_server: OwnRedis, rate: float, duration_s: float,
-                        settle_s: float, down_s: float = 3.0) -> FaultResult:
-    load = Load(stack.api_url, stack.api_key, rate, duration_s, "redis").start()
+def _redis_fault(stack: Stack, rate: float, duration_s: float, settle_s: float, name: str, tag: str,
+                 action, note: str) -> FaultResult:
+    """Load, and a third of the way in ``action()`` on the stack's redis-server while a probe watches
+    GET /api/providers; then the audit, and how the probe was answered while Redis was not serving."""
+    load = Load(stack.api_url, stack.api_key, rate, duration_s, tag).start()
     time.sleep(duration_s / 3)
     with Probe(stack.api_url, stack.api_key, "GET", "/api/providers") as probe:
-        redis_server.restart(down_s)
+        action()
     load.join(duration_s + 60)
-    result = FaultResult("restart_redis", audit(stack.http, stack.simulators, load.accepted_ids, settle_s),
-                         note=f"redis-server down {down_s:g} s; probe: GET /api/providers")
+    result = FaultResult(name, audit(stack.http, stack.simulators, load.accepted_ids, settle_s),
+                         note=f"{note}; probe: GET /api/providers")
     _summarise(load, result)
     down = [a for a in probe.answers if a.status != 200]
     result.max_answer_s_while_down = max((a.elapsed_s for a in down), default=None)
     result.answers_while_down = {str(k): v for k, v in probe.statuses.items()}
     return result
+
+
+def fault_restart_redis(stack: Stack, redis_server: OwnRedis, rate: float, duration_s: float,
+                        settle_s: float, down_s: float = 3.0) -> FaultResult:
+    return _redis_fault(stack, rate, duration_s, settle_s, "restart_redis", "redis",
+                        lambda: redis_server.restart(down_s), f"redis-server down {down_s:g} s")
 
 
 def fault_aws_refuses(stack: Stack, rate: float, duration_s: float, settle_s: float,
@@ -485,18 +493,9 @@ def fault_redis_read_only(stack: Stack, redis_server: OwnRedis, rate: float, dur
                           settle_s: float, read_only_s: float = 4.0) -> FaultResult:
     """Defect B5: READONLY after a failover (and any other Redis error) is an outage, not a crash: intake stays
     open (uncounted), GET /api/providers answers 503 quickly, dispatchers give their records back."""
-    load = Load(stack.api_url, stack.api_key, rate, duration_s, "readonly").start()
-    time.sleep(duration_s / 3)
-    with Probe(stack.api_url, stack.api_key, "GET", "/api/providers") as probe:
-        redis_server.read_only(read_only_s)
-    load.join(duration_s + 60)
-    result = FaultResult("redis_read_only", audit(stack.http, stack.simulators, load.accepted_ids, settle_s),
-                         note=f"redis-server a read-only replica for {read_only_s:g} s; probe: GET /api/providers")
-    _summarise(load, result)
-    refused = [a for a in probe.answers if a.status != 200]
-    result.max_answer_s_while_down = max((a.elapsed_s for a in refused), default=None)
-    result.answers_while_down = {str(k): v for k, v in probe.statuses.items()}
-    return result
+    return _redis_fault(stack, rate, duration_s, settle_s, "redis_read_only", "readonly",
+                        lambda: redis_server.read_only(read_only_s),
+                        f"redis-server a read-only replica for {read_only_s:g} s")
 
 
 def orphan_keys(env: dict[str, str], api_key: str, aws_endpoint_url: str, label: str, indexes: Iterable[int]) -> None:
