@@ -17,10 +17,14 @@ STAGE ?= dev
 help:
 	@grep -h '^##' $(MAKEFILE_LIST) | sed 's/^## \{0,1\}//'
 
-# requirements-dev.txt is the lock (every package pinned, with its hashes): pip installs exactly it.
+# requirements-dev.txt is the lock (every package pinned, with its hashes): pip installs exactly it, with the
+# pip the interpreter bundles (never upgraded first). --no-deps: the lock already lists every dependency, and
+# without it pips before 24 refuse a dependency named with extras in hash-checking mode (pypa/pip#9644);
+# pip check then proves the lock is complete and consistent.
 $(STAMP): requirements.txt requirements-dev.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.txt
+	@test -x $(BIN)/python || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip --version; }
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements-dev.txt
+	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
 ## make venv: create .venv and install the locked requirements (every other target does it first)
