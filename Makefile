@@ -9,9 +9,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 STAGE ?= dev
+# LocalStack's runtime needs Python 3.13 (pyenv's, else python3.13 on PATH)
+LOCALSTACK_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python) $(shell command -v python3.13))
 
 .PHONY: help run deps test lint unit functional integration coverage bench bench-quick bench-delivery chaos fuzz \
-	lock venv infra infra-delete package deploy dlq-replay clean
+	lock lock-localstack venv infra infra-delete package deploy dlq-replay clean
 
 ## make help: this list
 help:
@@ -96,6 +98,14 @@ lock: $(STAMP)
 		--output-file requirements.txt requirements.in
 	$(BIN)/pip-compile --quiet --generate-hashes --no-emit-index-url --no-emit-find-links --strip-extras \
 		--allow-unsafe --output-file requirements-dev.txt requirements-dev.in
+
+## make lock-localstack: recompile localstack/requirements.txt (LocalStack's runtime, Python 3.13) with hashes
+lock-localstack:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+		$(LOCALSTACK_PYTHON) -m venv "$$tmp" && \
+		"$$tmp/bin/python" -m pip install --quiet pip-tools==7.6.2 && \
+		cd localstack && CUSTOM_COMPILE_COMMAND="make lock-localstack" "$$tmp/bin/pip-compile" --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
+		--strip-extras --allow-unsafe --output-file requirements.txt requirements.in
 
 ## make infra STAGE=prod: deploy the stage's infrastructure stack (VPC_ID=..., PRIVATE_SUBNET_IDS=...), then
 ##   `chalice deploy --stage prod` (docs/deploy.md); make infra-delete STAGE=prod after `chalice delete`

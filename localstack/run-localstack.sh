@@ -27,16 +27,9 @@ if [[ "${1:-}" == "stop" ]]; then
   exit 0
 fi
 
-# Verified together on Python 3.13 (pip index versions / pip download --no-deps, then a real start).
-# The upper bounds keep the runtime importable: newer releases of these broke LocalStack's startup.
-PINS=(
-  "localstack-core[runtime]==4.14.0"  # [runtime]: the gateway server (rolo, hypercorn, ...)
-  "cbor2==5.6.5"          # <5.7
-  "pyopenssl==24.3.0"     # <25
-  "cryptography==44.0.3"  # <45: pyopenssl 24.3 requires cryptography<45
-  "joserfc==1.5.0"        # <1.8 (pip resolves 1.5.0 with localstack-core 4.14.0)
-  "service_identity==24.2.0"  # 26.x requires cryptography>=47
-)
+# localstack/requirements.txt: localstack-core and every dependency pinned with hashes, compiled on Python 3.13
+# from localstack/requirements.in (`make lock-localstack`).
+LOCK="localstack/requirements.txt"
 
 find_python() {
   local root candidate
@@ -51,11 +44,15 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   PY="$(find_python)"
   echo "creating $VENV with $PY" >&2
   "$PY" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --quiet --upgrade pip
 fi
-if ! "$VENV/bin/python" -c "import rolo, localstack.runtime.main" 2>/dev/null; then
-  echo "installing ${PINS[*]}" >&2
-  "$VENV/bin/python" -m pip install --quiet "${PINS[@]}"
+# The pip the interpreter bundles installs the lock as it is (--no-deps: the lock lists every dependency, and
+# older pips refuse extras in hash-checking mode, pypa/pip#9644); the stamp holds the lock's digest.
+lock_digest="$(sha256sum "$LOCK" | cut -d' ' -f1)"
+if [[ "$(cat "$VENV/.installed" 2>/dev/null)" != "$lock_digest" ]]; then
+  echo "installing $LOCK into $VENV with $("$VENV/bin/python" -m pip --version | cut -d' ' -f1-2)" >&2
+  "$VENV/bin/python" -m pip install --quiet --no-deps --require-hashes -r "$LOCK"
+  "$VENV/bin/python" -m pip check >&2
+  echo "$lock_digest" >"$VENV/.installed"
 fi
 
 health_url="http://127.0.0.1:${PORT}/_localstack/health"
