@@ -9,6 +9,7 @@ headers, and which responses each route has. The page that renders it is docs_pa
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,21 @@ def build_openapi(*, title: str = "SMS Gateway", version: str, server_url: str |
     }
     if server_url:
         document["servers"] = [{"url": server_url}]
-    return document
+    return commonmark_descriptions(document)
+
+
+# Docstrings become descriptions (pydantic takes a model's docstring), and docstrings mark code the
+# reStructuredText way, ``like this``; OpenAPI descriptions are CommonMark, where code is `like this`.
+_RST_LITERAL = re.compile(r"``(.+?)``")
+
+
+def commonmark_descriptions(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _RST_LITERAL.sub(r"`\1`", value) if key == "description" and isinstance(value, str)
+                else commonmark_descriptions(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [commonmark_descriptions(item) for item in node]
+    return node
 
 
 def _component_schemas() -> dict[str, Any]:
