@@ -40,7 +40,8 @@ _ERROR_DESCRIPTIONS = {
     "401": "X-Api-Key is missing or not a key of this gateway.",
     "403": "This API key's client lacks the role this route needs ({role}).",
     "404": "No request has this id.",
-    "409": "This Idempotency-Key was used with another body.",
+    "409": "This Idempotency-Key was used with another body, or an earlier call with it is still being "
+    "processed (retry after Retry-After).",
     "413": "The body is larger than the gateway accepts.",
     "415": "The body is not application/json in UTF-8.",
     "422": "Well-formed but refused: the text needs more SMS segments than the gateway sends for one request, "
@@ -246,10 +247,11 @@ def _webhook_path(provider_names: tuple[str, ...]) -> dict[str, Any]:
             },
         }
 
-    # Every kind takes POST; only vonage takes GET, so only a GET can be of the wrong method (405).
-    statuses = ("400", "401", "403", "404", "409", "500", "503")
-    return {"post": operation("post", "A vendor's delivery receipt", statuses),
-            "get": operation("get", "A Vonage delivery receipt sent by GET", (*statuses[:4], "405", *statuses[4:]))}
+    # Every kind takes POST; only vonage takes GET, so only a GET can come by the wrong method (405).
+    return {"post": operation("post", "A vendor's delivery receipt",
+                              ("400", "401", "403", "404", "409", "500", "503")),
+            "get": operation("get", "A Vonage delivery receipt sent by GET",
+                             ("400", "401", "403", "404", "405", "409", "500", "503"))}
 
 
 def _idempotency_key_parameter() -> dict[str, Any]:
