@@ -1,6 +1,13 @@
-"""`chalice local --stage local` beside `make deps`: two things chalice's own reloader gets wrong here.
+"""`chalice local --stage local` beside `make deps`: the stack's environment, and two things chalice's own
+reloader gets wrong here.
 
 Installed by infra/chalice_hooks.py when `chalice local` imports app.py (in both of its processes).
+
+- The environment. `make deps` writes where the emulator, Redis and the simulators are, the dev API key and
+  the simulators' secrets into CHALICE_LOCAL_ENV_FILE (.env.local, mode 0600), so that the line it prints
+  is short and carries no secret; the local stage reads the file before app.py goes on (every setting is read
+  lazily, so the app sees it). It wins over the shell's environment, as the assignments of a command line
+  would: it describes the stack that is running.
 
 - What it watches. chalice's stat() watcher polls every file under the project every second, .venv
   included (about 28,000 files, half a core), and restarts on any write there: logs, .coverage,
@@ -17,11 +24,15 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
 
 from chalice.cli.filewatch.stat import StatFileWatcher
+
+from chalicelib.settings import LOCAL_STAGE
+from localdev.stack_settings import StackSettings
 
 PROJECT = Path(__file__).resolve().parents[1]
 WATCHED = ("app.py", "chalicelib", ".chalice/config.json")
@@ -60,11 +71,28 @@ def _exit_with_parent(parent_pid: int) -> None:
     os._exit(0)  # SIGTERM was ignored (a process can inherit that)
 
 
+def load_stack_environment(environ: dict[str, str], project: Path = PROJECT) -> Path | None:
+    """The environment `make deps` wrote, into ``environ``, on the local stage; the file read, if any."""
+    if environ.get("STAGE") != LOCAL_STAGE:
+        return None
+    path = project / StackSettings.from_env(environ).chalice_local_env_file
+    if not path.is_file():
+        print(f"chalice local: no {path}: start `make deps` first (it writes the stack's environment there)",
+              file=sys.stderr, flush=True)
+        return None
+    from dotenv import dotenv_values
+
+    values = dotenv_values(path, interpolate=False)  # a secret or a JSON value may hold a $
+    environ.update({name: value for name, value in values.items() if value is not None})
+    return path
+
+
 def install_local_hooks(environ: dict[str, str] | None = None) -> None:
-    """Runs in the worker, when its server thread imports app.py; the parent never imports it. The watcher
-    thread is already polling by then: it looks its pass method up on the class each second, so the next
-    pass is the narrow one."""
+    """Runs where app.py is imported: in the worker's server thread with autoreload (the parent never imports
+    it), in chalice's one process without. The watcher thread is already polling by then: it looks its pass
+    method up on the class each second, so the next pass is the narrow one."""
     environ = os.environ if environ is None else environ
+    load_stack_environment(environ)
     if environ.get("CHALICE_WORKER"):
         StatFileWatcher._single_pass_poll = _poll_app_files
         threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()

@@ -140,6 +140,7 @@ class LocalStack:
         self.api_url: str | None = None
         self.callback_receiver_url: str | None = None
         self.callback_secret: str | None = None
+        self.chalice_local_env: Path | None = None  # the file `make deps` wrote for chalice local
         # The local receiver listens on 127.0.0.1, which the SSRF guard refuses unless allowed by name.
         self.env.setdefault("CALLBACK_ALLOWED_HOSTS", "127.0.0.1")
 
@@ -384,6 +385,8 @@ class LocalStack:
         self.start_callbacks()
         self.start_scheduler()
         self.ready_after_s = time.monotonic() - began
+        if not api:
+            self.chalice_local_env = write_chalice_local_env(self)
         self.write_state()
         return self
 
@@ -401,7 +404,8 @@ class LocalStack:
             "pids": {name: child.pid for name, child in self.children.items()},
             "dispatcher_pids": [child.pid for child in self.dispatchers],
             "stack_pid": os.getpid(),
-            "chalice_local": None if self.api_url else chalice_local_command(self, int(self.env.get("PORT") or 8000)),
+            "chalice_local": None if self.api_url else chalice_local_command(int(self.env.get("PORT") or 8000)),
+            "chalice_local_env_file": None if self.api_url else str(chalice_local_env_file(self.env)),
             "ready_after_s": round(self.ready_after_s, 2),
             # The dev client's callback secret, like its API key: a local tool verifies callbacks with it.
             "callback_receiver_url": self.callback_receiver_url,
@@ -441,6 +445,8 @@ class LocalStack:
         if self.fake_redis is not None:
             self.fake_redis.shutdown()
         self.state_file.unlink(missing_ok=True)
+        if self.chalice_local_env is not None:  # its endpoints are gone, and it holds the dev key: no stale copy
+            self.chalice_local_env.unlink(missing_ok=True)
 
 
 # What `chalice local` needs from the environment beside `make deps`, besides the settings that differ
@@ -448,11 +454,15 @@ class LocalStack:
 CHALICE_LOCAL_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB",
                            "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
 
+CHALICE_LOCAL_ENV_HEADER = """\
+# Written by `make deps` for `chalice local --stage local` (localdev/chalice_local.py reads it; python-dotenv
+# syntax, not a shell script). It holds the dev API key and the simulators' secrets: mode 0600, git-ignored,
+# removed when `make deps` stops.
+"""
 
-def chalice_local_command(stack: LocalStack, port: int = 8000) -> str:
-    """The one line that serves the API with `chalice local` against the stack `make deps` started."""
-    import shlex
 
+def chalice_local_environment(stack: LocalStack) -> dict[str, str]:
+    """The variables `chalice local` needs to serve the API against the stack `make deps` started."""
     defaults = env_defaults()
     variables = {name: stack.env[name] for name in CHALICE_LOCAL_VARIABLES if stack.env.get(name)}
     for name in ENV_NAMES:
@@ -463,10 +473,47 @@ def chalice_local_command(stack: LocalStack, port: int = 8000) -> str:
         configured = get_settings({"STAGE": LOCAL_STAGE, "SMS_PROVIDERS": variables["SMS_PROVIDERS"]}).providers
         if configured == get_settings({"STAGE": LOCAL_STAGE}).providers:
             del variables["SMS_PROVIDERS"]  # the local stage's default: shorter to leave out
+    return variables
+
+
+def chalice_local_env_file(env: dict[str, str]) -> Path:
+    return ROOT / StackSettings.from_env(env).chalice_local_env_file
+
+
+def dotenv_line(name: str, value: str) -> str:
+    """NAME='value' as python-dotenv reads it back: in single quotes only \\ and \' are escapes."""
+    return f"{name}='" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def write_chalice_local_env(stack: LocalStack) -> Path:
+    """The environment of `chalice local` into CHALICE_LOCAL_ENV_FILE (.env.local), readable by its owner only."""
+    path = chalice_local_env_file(stack.env)
+    lines = [dotenv_line(name, value) for name, value in chalice_local_environment(stack).items()]
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # an older file keeps its mode through O_CREAT: set it
+    with os.fdopen(descriptor, "w") as out:
+        out.write(CHALICE_LOCAL_ENV_HEADER + "\n".join(lines) + "\n")
+    return path
+
+
+def chalice_local_command(port: int = 8000) -> str:
+    """The short line that serves the API with `chalice local` against the stack `make deps` started: the
+    variables come from CHALICE_LOCAL_ENV_FILE, which the local stage reads (localdev/chalice_local.py)."""
+    import shlex
+
     chalice = Path(PYTHON).parent / "chalice"
     shown = shlex.quote(str(chalice.relative_to(ROOT))) if chalice.is_relative_to(ROOT) else shlex.quote(str(chalice))
-    assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in variables.items())
-    return f"{assignments} {shown} local --stage {LOCAL_STAGE} --port {port}"
+    return f"{shown} local --stage {LOCAL_STAGE} --port {port}"
+
+
+def try_it_lines(api_url: str, key: str) -> list[str]:
+    """Copyable commands: printed outside the banner's box, which would wrap them at the terminal's width."""
+    import shlex
+
+    body = '{"phone": "+14155550100", "text": "hello"}'
+    return [f"export KEY={shlex.quote(key)}",
+            f"curl -s -X POST {api_url}/api/sms -H \"X-Api-Key: $KEY\" -H 'Content-Type: application/json' "
+            f"-d '{body}'"]
 
 
 def print_banner(stack: LocalStack) -> None:
@@ -478,18 +525,19 @@ def print_banner(stack: LocalStack) -> None:
     if stack.api_url is None:
         Console().print(Panel(
             f"{lines}\n\n[bold]Dev API key[/bold]  {key}\n"
-            f"Ready in {stack.ready_after_s:.1f} s. Logs in {stack.log_dir}. Ctrl-C stops everything.\n\n"
+            f"Ready in {stack.ready_after_s:.1f} s. Logs in {stack.log_dir}. Ctrl-C stops everything.\n"
+            f"chalice local's environment is in {chalice_local_env_file(stack.env)} (mode 0600).\n\n"
             f"[bold]Now serve the API[/bold] with the line below, in another terminal in {ROOT} "
             "(it reloads when app.py, chalicelib/ or .chalice/config.json change):",
             title="SMS gateway: everything but the API, for chalice local", expand=False))
-        print(chalice_local_command(stack, int(stack.env.get("PORT") or 8000)), flush=True)  # unwrapped: copyable
+        print(chalice_local_command(int(stack.env.get("PORT") or 8000)), flush=True)  # unwrapped: copyable
         return
-    example = (f"curl -s -X POST {stack.api_url}/api/sms -H 'X-Api-Key: {key}' "
-               f"-H 'Content-Type: application/json' -d '{{\"phone\": \"+14155550100\", \"text\": \"hello\"}}'")
     Console().print(Panel(
-        f"{lines}\n\n[bold]Dev API key[/bold]  {key}\n[bold]Try it[/bold]       {example}\n\n"
-        f"Ready in {stack.ready_after_s:.1f} s. Logs in {stack.log_dir}. Ctrl-C stops everything.",
+        f"{lines}\n\n[bold]Dev API key[/bold]  {key}  (also in {stack.state_file}, as api_key)\n"
+        f"Ready in {stack.ready_after_s:.1f} s. Logs in {stack.log_dir}. Ctrl-C stops everything.\n\n"
+        "[bold]Try it[/bold] with the lines below, in another terminal:",
         title="SMS gateway: local stack", expand=False))
+    print("\n".join(try_it_lines(stack.api_url, key)), flush=True)  # unwrapped: copyable
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -53,6 +53,10 @@ class StackSettings(BaseModel):
     callback_receiver_port: int = env("CALLBACK_RECEIVER_PORT", 9100, "Port of the local status-callback receiver "
                                       "(the dev client's default callback URL; a free one is taken if busy).",
                                       ge=1, le=65535)
+    chalice_local_env_file: str = env("CHALICE_LOCAL_ENV_FILE", ".env.local", "Where `make deps` writes the "
+                                      "environment that `chalice local --stage local` reads (relative to the "
+                                      "project; mode 0600: it holds the dev API key and the simulators' secrets).",
+                                      min_length=1)
     schedule_interval_s: float = env("SCHEDULE_INTERVAL_S", 60.0, "How often the scheduled functions (sweeper, "
                                      "health snapshot) run locally, in seconds.", gt=0, le=3600)
 

@@ -9,6 +9,7 @@ headers, and which responses each route has. The page that renders it is docs_pa
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,27 @@ _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
 _ERROR_DESCRIPTIONS = {
     "400": "The request is malformed; error.field names the body field, parameter or header at fault.",
     "401": "X-Api-Key is missing or not a key of this gateway.",
+    "403": "This API key's client lacks the role this route needs ({role}).",
     "404": "No request has this id.",
-    "409": "This Idempotency-Key was used with another body.",
+    "409": "This Idempotency-Key was used with another body, or an earlier call with it is still being "
+    "processed (retry after Retry-After).",
     "413": "The body is larger than the gateway accepts.",
     "415": "The body is not application/json in UTF-8.",
     "422": "Well-formed but refused: the text needs more SMS segments than the gateway sends for one request, "
     "or this API key may not send to this number or from this sender.",
-    "503": "A dependency of the gateway (database, queue, Redis) is not answering; try again later.",
+    "429": "This client's rate limit (requests per second) or daily quota is used up; Retry-After says when "
+    "to try again, and the RateLimit-* headers which limit ran out.",
+    "500": "An error in the gateway itself (a bug); it is logged with its trace.",
+    "503": "A dependency of the gateway (database, queue, Redis) is not answering, or its configuration is "
+    "broken; try again later.",
+}
+
+# What the 429 carries besides its body (client_limits.py: the policy that ran out first).
+_RATE_LIMIT_HEADERS = {
+    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}},
+    "RateLimit-Limit": {"description": "The limit that ran out.", "schema": {"type": "integer"}},
+    "RateLimit-Remaining": {"description": "Requests left under it (0).", "schema": {"type": "integer"}},
+    "RateLimit-Reset": {"description": "Seconds until it has room again.", "schema": {"type": "integer"}},
 }
 
 
@@ -68,7 +83,21 @@ def build_openapi(*, title: str = "SMS Gateway", version: str, server_url: str |
     }
     if server_url:
         document["servers"] = [{"url": server_url}]
-    return document
+    return commonmark_descriptions(document)
+
+
+# Docstrings become descriptions (pydantic takes a model's docstring), and docstrings mark code the
+# reStructuredText way, ``like this``; OpenAPI descriptions are CommonMark, where code is `like this`.
+_RST_LITERAL = re.compile(r"``(.+?)``")
+
+
+def commonmark_descriptions(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {key: _RST_LITERAL.sub(r"`\1`", value) if key == "description" and isinstance(value, str)
+                else commonmark_descriptions(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [commonmark_descriptions(item) for item in node]
+    return node
 
 
 def _component_schemas() -> dict[str, Any]:
@@ -97,7 +126,7 @@ def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
                     "202": {**_response("Accepted and queued.", SmsAccepted), "links": {
                         "GetSmsById": {"operationId": "getSms", "parameters": {"id": "$response.body#/id"},
                                        "description": "The accepted request, with its status and attempts."}}},
-                    **_errors("400", "401", "409", "413", "415", "422", "503"),
+                    **_errors("400", "401", "403", "409", "413", "415", "422", "429", "500", "503", role="send"),
                 },
             },
             "get": {
@@ -108,7 +137,7 @@ def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
                 "parameters": _list_query_parameters(provider_names),
                 "responses": {
                     "200": _response("One page of requests.", SmsList),
-                    **_errors("400", "401", "503"),
+                    **_errors("400", "401", "403", "500", "503", role="send"),
                 },
             },
         },
@@ -124,7 +153,7 @@ def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
                 ],
                 "responses": {
                     "200": _response("The request.", SmsRequestView),
-                    **_errors("400", "401", "404", "503"),
+                    **_errors("400", "401", "403", "404", "500", "503", role="send"),
                 },
             },
         },
@@ -134,7 +163,8 @@ def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
                 "summary": "Health, counts and limits of every provider",
                 "tags": ["providers"],
                 "security": api,
-                "responses": {"200": _response("Every provider.", ProviderList), **_errors("401", "503")},
+                "responses": {"200": _response("Every provider.", ProviderList),
+                              **_errors("401", "403", "500", "503", role="operator")},
             },
         },
         "/webhooks/{provider}": _webhook_path(provider_names),
@@ -147,6 +177,7 @@ def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
                 "responses": {
                     "200": _response("Every dependency answers.", HealthView),
                     "503": _response("A dependency does not answer.", HealthView),
+                    **_errors("500"),
                 },
             },
         },
@@ -188,6 +219,7 @@ _WEBHOOK_ERRORS = {
     "404": "No provider of this name takes receipts here (aws receipts come through SQS).",
     "405": "This provider's kind sends its receipts by another method (only Vonage uses GET).",
     "409": "The request's answer is not recorded yet: send the receipt again after Retry-After.",
+    "500": _ERROR_DESCRIPTIONS["500"],
     "503": "A dependency of the gateway is not answering; send the receipt again later.",
 }
 
@@ -215,9 +247,11 @@ def _webhook_path(provider_names: tuple[str, ...]) -> dict[str, Any]:
             },
         }
 
-    statuses = ("400", "401", "403", "404", "405", "409", "503")
-    return {"post": operation("post", "A vendor's delivery receipt", statuses),
-            "get": operation("get", "A Vonage delivery receipt sent by GET", statuses)}
+    # Every kind takes POST; only vonage takes GET, so only a GET can come by the wrong method (405).
+    return {"post": operation("post", "A vendor's delivery receipt",
+                              ("400", "401", "403", "404", "409", "500", "503")),
+            "get": operation("get", "A Vonage delivery receipt sent by GET",
+                             ("400", "401", "403", "404", "405", "409", "500", "503"))}
 
 
 def _idempotency_key_parameter() -> dict[str, Any]:
@@ -268,8 +302,12 @@ def _response(description: str, model: type[BaseModel]) -> dict[str, Any]:
     return {"description": description, "content": _json_content(model)}
 
 
-def _errors(*statuses: str) -> dict[str, Any]:
-    return {status: _response(_ERROR_DESCRIPTIONS[status], ErrorBody) for status in statuses}
+def _errors(*statuses: str, role: str = "") -> dict[str, Any]:
+    """The error answers of a route; ``role`` is the one its 403 names (clients.py: ``Client.require``)."""
+    answers = {status: _response(_ERROR_DESCRIPTIONS[status].format(role=role), ErrorBody) for status in statuses}
+    if "429" in answers:
+        answers["429"]["headers"] = _RATE_LIMIT_HEADERS
+    return answers
 
 
 def base_path(requested_path: str | None, route_path: str) -> str:

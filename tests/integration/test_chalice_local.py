@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -25,7 +26,9 @@ pytestmark = pytest.mark.integration
 def deps(tmp_path_factory):
     from tests.integration.conftest import start_stack
 
-    handle = start_stack(tmp_path_factory.mktemp("deps"), "--no-api")
+    where = tmp_path_factory.mktemp("deps")
+    # The environment file in the test's directory, not the working tree's .env.local of whoever runs the tests.
+    handle = start_stack(where, "--no-api", CHALICE_LOCAL_ENV_FILE=str(where / ".env.local"))
     yield handle
     handle.stop()
 
@@ -48,8 +51,9 @@ def start_chalice_local(deps, log: Path) -> subprocess.Popen:
     def default_sigint():
         signal.signal(signal.SIGINT, signal.SIG_DFL)
 
-    process = subprocess.Popen(["bash", "-c", deps.state["chalice_local"]], cwd=ROOT,
-                               env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["CHALICE_LOCAL_ENV_FILE"] = deps.state["chalice_local_env_file"]
+    process = subprocess.Popen(["bash", "-c", deps.state["chalice_local"]], cwd=ROOT, env=env,
                                stdout=open(log, "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
                                start_new_session=True, preexec_fn=default_sigint)
     return process
@@ -65,12 +69,18 @@ def chalice_local(deps, tmp_path):
         os.kill(pid, signal.SIGKILL)
 
 
-def test_make_deps_prints_a_chalice_local_line_for_the_local_stage(deps):
+def test_make_deps_prints_a_short_chalice_local_line_and_writes_its_environment_to_a_private_file(deps):
     line = deps.state["chalice_local"]
     assert deps.state["api_url"] is None
-    assert f"chalice local --stage local --port {deps.env['PORT']}" in line
-    assert f"AWS_ENDPOINT_URL={deps.state['aws_endpoint_url']}" in line
-    assert "SECRET_ID" not in line  # the local stage needs no secrets: the dev key comes in API_KEYS
+    assert line.endswith(f"chalice local --stage local --port {deps.env['PORT']}")
+    assert deps.state["api_key"] not in line and "=" not in line  # no variable, no secret: they are in the file
+
+    env_file = Path(deps.state["chalice_local_env_file"])
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    written = env_file.read_text()
+    assert f"AWS_ENDPOINT_URL='{deps.state['aws_endpoint_url']}'" in written
+    assert deps.state["api_key"] in written
+    assert "SECRET_ID" not in written  # the local stage needs no secrets: the dev key comes in API_KEYS
 
 
 def test_a_post_through_chalice_local_is_sent_within_seconds(deps, chalice_local):

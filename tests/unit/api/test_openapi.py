@@ -11,6 +11,7 @@ from chalicelib.api.openapi import (
     REF_TEMPLATE,
     base_path,
     build_openapi,
+    commonmark_descriptions,
     render_docs_page,
 )
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
@@ -95,16 +96,47 @@ def test_every_client_and_dependency_error_is_an_error_body(document):
 @pytest.mark.parametrize(
     ("path", "method", "statuses"),
     [
-        ("/api/sms", "post", {"202", "400", "401", "409", "413", "415", "422", "503"}),
-        ("/api/sms", "get", {"200", "400", "401", "503"}),
-        ("/api/sms/{id}", "get", {"200", "400", "401", "404", "503"}),
-        ("/api/providers", "get", {"200", "401", "503"}),
-        ("/health", "get", {"200", "503"}),
-        ("/webhooks/{provider}", "post", {"204", "400", "401", "403", "404", "405", "409", "503"}),
+        ("/api/sms", "post", {"202", "400", "401", "403", "409", "413", "415", "422", "429", "500", "503"}),
+        ("/api/sms", "get", {"200", "400", "401", "403", "500", "503"}),
+        ("/api/sms/{id}", "get", {"200", "400", "401", "403", "404", "500", "503"}),
+        ("/api/providers", "get", {"200", "401", "403", "500", "503"}),
+        ("/health", "get", {"200", "500", "503"}),
+        ("/webhooks/{provider}", "post", {"204", "400", "401", "403", "404", "409", "500", "503"}),
+        ("/webhooks/{provider}", "get", {"204", "400", "401", "403", "404", "405", "409", "500", "503"}),
     ],
 )
 def test_each_route_documents_its_statuses(document, path, method, statuses):
+    # tests/functional/test_statuses_are_declared.py makes each route answer each of these.
     assert set(document["paths"][path][method]["responses"]) == statuses
+
+
+@pytest.mark.parametrize(("path", "role"), [("/api/sms", "send"), ("/api/providers", "operator")])
+def test_a_403_names_the_role_the_route_needs(document, path, role):
+    assert f"({role})" in document["paths"][path]["get"]["responses"]["403"]["description"]
+
+
+def test_a_429_says_when_to_try_again(document):
+    answer = document["paths"]["/api/sms"]["post"]["responses"]["429"]
+    assert {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(answer["headers"])
+
+
+def descriptions(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "description" and isinstance(value, str):
+                yield value
+            else:
+                yield from descriptions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from descriptions(item)
+
+
+def test_descriptions_mark_code_the_commonmark_way(document):
+    """Model docstrings say ``code`` (reStructuredText); OpenAPI descriptions are CommonMark: `code`."""
+    texts = list(descriptions(document))
+    assert not [text for text in texts if "``" in text]
+    assert any("`POST /api/sms`" in text for text in texts)
 
 
 def test_api_key_is_required_on_api_routes_only(document):
@@ -129,7 +161,7 @@ def test_api_key_is_required_on_api_routes_only(document):
     ],
 )
 def test_component_schemas_are_the_models_own(document, model, mode):
-    generated = model.model_json_schema(ref_template=REF_TEMPLATE, mode=mode)
+    generated = commonmark_descriptions(model.model_json_schema(ref_template=REF_TEMPLATE, mode=mode))
     nested = generated.pop("$defs", {})
     schemas = document["components"]["schemas"]
     assert schemas[model.__name__] == generated
@@ -240,6 +272,7 @@ class Node {
   constructor(tag) { this.tag = tag; this.attributes = {}; this.children = []; this.textContent = ""; }
   setAttribute(name, value) { this.attributes[name] = String(value); }
   append(...children) { this.children.push(...children); }
+  replaceChildren(...children) { this.children = children; this.textContent = ""; }
 }
 const elements = {};
 globalThis.Node = Node;
