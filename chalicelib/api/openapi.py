@@ -182,12 +182,13 @@ def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
 
 
 _WEBHOOK_ERRORS = {
-    "400": "Signed, but not a receipt of this provider's kind (a required field is missing).",
+    "400": "Not a receipt of this provider's kind (a required field is missing, JSON that is not an object).",
     "401": "No signature: the vendor's signature header or parameter is missing.",
     "403": "The signature does not verify (wrong secret or webhook_url, or older than 5 minutes).",
     "404": "No provider of this name takes receipts here (aws receipts come through SQS).",
     "405": "This provider's kind sends its receipts by another method (only Vonage uses GET).",
     "409": "The request's answer is not recorded yet: send the receipt again after Retry-After.",
+    "413": "The body is over 64 KB, or has more than 100 fields or query parameters: refused unread.",
     "503": "A dependency of the gateway is not answering; send the receipt again later.",
 }
 
@@ -215,7 +216,7 @@ def _webhook_path(provider_names: tuple[str, ...]) -> dict[str, Any]:
             },
         }
 
-    statuses = ("400", "401", "403", "404", "405", "409", "503")
+    statuses = ("400", "401", "403", "404", "405", "409", "413", "503")
     return {"post": operation("post", "A vendor's delivery receipt", statuses),
             "get": operation("get", "A Vonage delivery receipt sent by GET", statuses)}
 

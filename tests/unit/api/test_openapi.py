@@ -100,7 +100,7 @@ def test_every_client_and_dependency_error_is_an_error_body(document):
         ("/api/sms/{id}", "get", {"200", "400", "401", "404", "503"}),
         ("/api/providers", "get", {"200", "401", "503"}),
         ("/health", "get", {"200", "503"}),
-        ("/webhooks/{provider}", "post", {"204", "400", "401", "403", "404", "405", "409", "503"}),
+        ("/webhooks/{provider}", "post", {"204", "400", "401", "403", "404", "405", "409", "413", "503"}),
     ],
 )
 def test_each_route_documents_its_statuses(document, path, method, statuses):
