@@ -42,7 +42,8 @@ _ERROR_DESCRIPTIONS = {
     "413": "The body is larger than the gateway accepts.",
     "415": "The body is not application/json in UTF-8.",
     "422": "Well-formed but refused: the text needs more SMS segments than the gateway sends for one request, "
-    "or this API key may not send to this number or from this sender.",
+    "or this API key may not send to this number or from this sender (from: only the client's own senders or a "
+    "provider's configured one).",
     "503": "A dependency of the gateway (database, queue, Redis) is not answering; try again later.",
 }
 

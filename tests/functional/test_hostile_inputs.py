@@ -24,10 +24,11 @@ from chalicelib import wiring
 from chalicelib.clients import key_hash
 from chalicelib.settings import get_settings
 from chalicelib.storage.idempotency import IdempotencyKeys, fingerprint
+from tests.functional.conftest import API_KEY
 
 pytestmark = pytest.mark.functional
 
-KEY_A, KEY_B, KEY_OPS, KEY_QUOTA, KEY_RATE = (secrets.token_urlsafe(32) for _ in range(5))
+KEY_A, KEY_B, KEY_OPS, KEY_QUOTA, KEY_RATE, KEY_SHOP = (secrets.token_urlsafe(32) for _ in range(6))
 PHONE = "+14155550100"
 REGISTRY = {"cursor_key": "k" * 40, "clients": {
     "team-a": {"key_hashes": [key_hash(KEY_A)]},
@@ -35,6 +36,7 @@ REGISTRY = {"cursor_key": "k" * 40, "clients": {
     "ops": {"key_hashes": [key_hash(KEY_OPS)], "roles": ["operator"]},
     "quota": {"key_hashes": [key_hash(KEY_QUOTA)], "daily_quota": 2},
     "slow": {"key_hashes": [key_hash(KEY_RATE)], "rate_limit": 1},
+    "shop": {"key_hashes": [key_hash(KEY_SHOP)], "senders": ["ACME", "+14155550199"]},
 }}
 
 
@@ -50,8 +52,9 @@ class Api:
         assert response.status_code != 500, response.body
         return response
 
-    def send(self, key=KEY_A, phone=PHONE, text="hello", **headers):
-        return self.call("POST", "/api/sms", key, {"phone": phone, "text": text}, headers)
+    def send(self, key=KEY_A, phone=PHONE, text="hello", sender=None, **headers):
+        body = {"phone": phone, "text": text, **({"from": sender} if sender is not None else {})}
+        return self.call("POST", "/api/sms", key, body, headers)
 
     def sent_id(self, key=KEY_A, **headers) -> str:
         response = self.send(key, **headers)
@@ -221,6 +224,19 @@ CASES = [
                  refused(400, "invalid_type", "phone"), id="phone-as-number"),
     pytest.param(lambda api: api.call("POST", "/api/sms", KEY_A, '{"phone": "+14155550100", "phone": "+1"}'),
                  refused(400, "duplicate_field", "phone"), id="duplicate-field"),
+    # --- sender ids: a client's own, or the provider's configured one; nobody else's ---
+    pytest.param(lambda api: (api.monkeypatch.delenv("CLIENTS"), api.send(API_KEY, sender="PAYPAL"))[1],
+                 refused(422, "sender_not_allowed", "from"), id="api-keys-client-sends-as-paypal"),
+    pytest.param(lambda api: api.send(KEY_A, sender="PAYPAL"), refused(422, "sender_not_allowed", "from"),
+                 id="client-without-senders-sends-as-paypal"),
+    pytest.param(lambda api: api.send(KEY_A, sender="+14155550199"), refused(422, "sender_not_allowed", "from"),
+                 id="client-sends-as-another-clients-number"),
+    pytest.param(lambda api: api.send(KEY_SHOP, sender="PAYPAL"), refused(422, "sender_not_allowed", "from"),
+                 id="client-with-senders-sends-as-another-brand"),
+    pytest.param(lambda api: api.send(KEY_SHOP, sender="+14155550199"), answered(202),
+                 id="client-sends-from-its-own-number"),
+    pytest.param(lambda api: (api.monkeypatch.delenv("CLIENTS"), api.send(API_KEY))[1], answered(202),
+                 id="api-keys-client-without-from-gets-the-providers-sender"),
     # --- limits ---
     pytest.param(lambda api: [api.send(KEY_QUOTA) for _ in range(3)][-1],
                  refused(429, "daily_quota_exceeded", "X-Api-Key"), id="daily-quota-exhausted"),
