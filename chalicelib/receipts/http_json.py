@@ -54,7 +54,7 @@ def _occurred_at(value) -> float | None:
     if isinstance(value, str):
         try:
             return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-        except (ValueError, OverflowError):
+        except ValueError:
             return None
     return None
 

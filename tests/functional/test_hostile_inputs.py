@@ -396,6 +396,8 @@ WEBHOOK_CASES = [
                  refused(413, "payload_too_large", "body"), id="vonage-json-nested-100000-deep"),
     pytest.param(lambda r: r.vonage_json(DEEP_JSON_UNDER_THE_CAP),
                  refused(400, "invalid_field", "body"), id="vonage-json-nested-30000-deep-under-the-cap"),
+    pytest.param(lambda r: r.vonage_json(json.dumps({f"f{i}": 1 for i in range(150)})),
+                 refused(413, "payload_too_large", "body"), id="vonage-json-of-150-members"),
     pytest.param(lambda r: r.vonage_get({f"f{i}": "1" for i in range(500)}),
                  refused(413, "payload_too_large", "query"), id="vonage-query-of-500-parameters"),
     # --- signatures that are not even text a digest could be ---
