@@ -54,7 +54,7 @@ class ClientEntry(BaseModel):
     roles: tuple[Role, ...] = ("send",)
     rate_limit: int | None = Field(default=None, ge=1, le=100_000, description="requests/s; None = the default")
     daily_quota: int | None = Field(default=None, ge=1, le=10**9, description="requests per UTC day")
-    senders: tuple[SenderId, ...] = ()
+    senders: tuple[SenderId, ...] = ()  # its own: with the providers' configured ones, the only `from` it may give
     countries: tuple[Country, ...] = ()  # empty: any destination country
     callback_secret: str | None = Field(default=None, min_length=16, max_length=256, repr=False)
     # Where the client's status callbacks go when a request names no callback_url of its own.

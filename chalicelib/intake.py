@@ -1,7 +1,7 @@
 """Intake: accept a validated SMS for one client, store it ``pending`` and queue its payload.
 
 Order matters for "nothing lost" and "sent once":
-  1. the client's own rules (destination countries, sender ids);
+  1. the client's own rules (destination countries, sender ids: deny by default, see _check_sender);
   2. the Idempotency-Key is reserved first, so concurrent duplicates resolve to one request;
      a replay is answered from what the key holds and costs no share of the client's limits;
   3. the client's rate limit and daily quota (a 429 gives the key back; with Redis down, the request is
@@ -50,8 +50,11 @@ class Accepted:
 
 class Intake:
     def __init__(self, *, requests: RequestStore, idempotency: IdempotencyKeys, limiter: ClientLimiter,
-                 queue: DispatchQueue, clock: Callable[[], float], message_ttl_s: int, takeover_after_s: int):
+                 queue: DispatchQueue, clock: Callable[[], float], message_ttl_s: int, takeover_after_s: int,
+                 provider_senders: frozenset[str] = frozenset()):
+        """``provider_senders``: the senders the providers are configured with, which any client may name."""
         self._requests = requests
+        self._provider_senders = provider_senders
         self._idempotency = idempotency
         self._limiter = limiter
         self._queue = queue
@@ -61,7 +64,7 @@ class Intake:
 
     def accept(self, sms: ValidSms, *, client: Client, idempotency_key: str | None = None) -> Accepted:
         _check_destination(sms, client)
-        _check_sender(sms, client)
+        _check_sender(sms.sender, client, self._provider_senders)
         request_id = uuid.uuid4().hex
         reservation = None
         if idempotency_key is not None:
@@ -167,10 +170,25 @@ def _check_destination(sms: ValidSms, client: Client) -> None:
             f"{', '.join(client.countries)}", field="phone", code="country_not_allowed")
 
 
-def _check_sender(sms: ValidSms, client: Client) -> None:
-    if sms.sender is not None and client.senders and sms.sender not in client.senders:
-        raise UnprocessableEntity(f"this API key may send only from {', '.join(client.senders)}", field="from",
-                                  code="sender_not_allowed")
+def _check_sender(sender: str | None, client: Client, provider_senders: frozenset[str]) -> None:
+    """A sender id is the client's own, or the gateway's: deny by default.
+
+        from             the client lists senders        it lists none (API_KEYS clients never do)
+        absent           the provider's configured one   the provider's configured one
+        one it lists     as given                        -
+        a provider's     as given                        as given
+        anything else    422                             422 (PAYPAL, another client's number)
+    """
+    if sender is None or sender in client.senders or sender in provider_senders:
+        return
+    configured = f" ({', '.join(sorted(provider_senders))})" if provider_senders else ""
+    if client.senders:
+        message = (f"from must be one of this API key's senders ({', '.join(client.senders)}) or a provider's "
+                   f"configured sender{configured}; without from, the provider's configured sender is used")
+    else:
+        message = (f"this API key has no senders of its own: leave from out to send from the provider's configured "
+                   f"sender{configured} (an operator lists a client's senders in the client registry)")
+    raise UnprocessableEntity(message, field="from", code="sender_not_allowed")
 
 
 def _check_send_at(send_at: float | None, now: float) -> None:

@@ -215,7 +215,8 @@ def _intake(settings: Settings) -> Intake:
     return Intake(requests=_requests(settings),
                   idempotency=IdempotencyKeys(tables_for(settings), time.time, ttl_s=settings.idempotency_ttl_s),
                   limiter=limiter, queue=_queue(settings), clock=time.time, message_ttl_s=settings.message_ttl_s,
-                  takeover_after_s=settings.idempotency_takeover_s)
+                  takeover_after_s=settings.idempotency_takeover_s,
+                  provider_senders=frozenset(filter(None, (p.configured_sender for p in settings.providers))))
 
 
 def get_intake() -> Intake:

@@ -37,6 +37,8 @@ from localdev.stack_settings import StackSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# The dev client's own sender ids (docs/api.md's examples send as ACME); any other from is 422, as on AWS.
+DEV_SENDERS = ("ACME",)
 
 
 _handed_out: set[int] = set()
@@ -306,10 +308,10 @@ class LocalStack:
             digest = key_hash(key)  # named as API_KEYS would name it: the same client, now with callbacks
             clients[f"key-{digest[len(KEY_HASH_PREFIX):][:12]}"] = {
                 "key_hashes": [digest], "roles": ["send", "operator"], "callback_secret": self.callback_secret,
-                "callback_url": f"{self.callback_receiver_url}/sms-status"}
+                "callback_url": f"{self.callback_receiver_url}/sms-status", "senders": list(DEV_SENDERS)}
         self.env["CLIENTS"] = json.dumps({"clients": clients})
         self.started.append(f"Callback receiver       {self.callback_receiver_url}/sms-status  (the dev client's "
-                            "default callback URL; callback-receiver.log)")
+                            f"default callback URL; callback-receiver.log); its senders: {', '.join(DEV_SENDERS)}")
 
     def start_callbacks(self) -> None:
         """The callbacks queue's event source: one process feeding app.deliver_callbacks."""

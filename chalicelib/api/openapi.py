@@ -45,7 +45,8 @@ _ERROR_DESCRIPTIONS = {
     "413": "The body is larger than the gateway accepts.",
     "415": "The body is not application/json in UTF-8.",
     "422": "Well-formed but refused: the text needs more SMS segments than the gateway sends for one request, "
-    "or this API key may not send to this number or from this sender.",
+    "or this API key may not send to this number or from this sender (from: only the client's own senders or a "
+    "provider's configured one).",
     "429": "This client's rate limit (requests per second) or daily quota is used up; Retry-After says when "
     "to try again, and the RateLimit-* headers which limit ran out.",
     "500": "An error in the gateway itself (a bug); it is logged with its trace.",
@@ -213,13 +214,14 @@ def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
 
 
 _WEBHOOK_ERRORS = {
-    "400": "Signed, but not a receipt of this provider's kind (a required field is missing).",
+    "400": "Not a receipt of this provider's kind (a required field is missing, JSON that is not an object).",
     "401": "No signature: the vendor's signature header or parameter is missing.",
     "403": "The signature does not verify (wrong secret or webhook_url, or older than 5 minutes).",
     "404": "No provider of this name takes receipts here (aws receipts come through SQS).",
     "405": "This provider's kind sends its receipts by another method (only Vonage uses GET).",
     "409": "The request's answer is not recorded yet: send the receipt again after Retry-After.",
     "500": _ERROR_DESCRIPTIONS["500"],
+    "413": "The body is over 64 KB, or has more than 100 fields or query parameters: refused unread.",
     "503": "A dependency of the gateway is not answering; send the receipt again later.",
 }
 
@@ -249,9 +251,9 @@ def _webhook_path(provider_names: tuple[str, ...]) -> dict[str, Any]:
 
     # Every kind takes POST; only vonage takes GET, so only a GET can come by the wrong method (405).
     return {"post": operation("post", "A vendor's delivery receipt",
-                              ("400", "401", "403", "404", "409", "500", "503")),
+                              ("400", "401", "403", "404", "409", "413", "500", "503")),
             "get": operation("get", "A Vonage delivery receipt sent by GET",
-                             ("400", "401", "403", "404", "405", "409", "500", "503"))}
+                             ("400", "401", "403", "404", "405", "409", "413", "500", "503"))}
 
 
 def _idempotency_key_parameter() -> dict[str, Any]:

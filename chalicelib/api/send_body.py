@@ -110,8 +110,9 @@ class SendSmsBody(BaseModel):
         alias="from",
         max_length=16,
         description=f"Sender id shown on the handset: an alphanumeric id of at most {MAX_ALPHANUMERIC_SENDER} "
-        "letters, digits and spaces with at least one letter, or an E.164 number. When your client entry lists "
-        "senders, only those. Absent: the provider's configured sender.",
+        "letters, digits and spaces with at least one letter, or an E.164 number. Only one of your client entry's "
+        "senders or a provider's configured sender; anything else is 422 sender_not_allowed. Absent: the "
+        "provider's configured sender.",
         examples=["ACME"],
         json_schema_extra={"pattern": SENDER_PATTERN},
     )

@@ -102,6 +102,11 @@ class AwsSmsConfig(ProviderEntry):
             raise ValueError("secret_id: aws providers sign with the function's IAM role and take no secret")
         return self
 
+    @property
+    def configured_sender(self) -> str | None:
+        # A phone number or sender id as given; an ARN or pool id never equals a request's from.
+        return self.origination_identity
+
 
 @functools.cache
 def _model_loader() -> botocore.loaders.Loader:

@@ -86,6 +86,12 @@ class ProviderEntry(BaseModel):
     def endpoint(self) -> str | None:
         return getattr(self, self.ENDPOINT_FIELD) if self.ENDPOINT_FIELD else None
 
+    @property
+    def configured_sender(self) -> str | None:
+        """The sender id this provider sends from when a request names none, written as a request's ``from`` would
+        write it (kinds that configure one override); any client may name it (intake.py)."""
+        return None
+
     def missing_secrets(self, available: frozenset[str]) -> list[str]:
         """The credential fields this entry still needs when ``available`` ones are known (kinds override)."""
         return []

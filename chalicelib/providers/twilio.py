@@ -95,6 +95,10 @@ class TwilioConfig(ProviderEntry):
             raise ValueError("give at most one of 'webhook_url' (the gateway's receipts) and 'status_callback'")
         return self
 
+    @property
+    def configured_sender(self) -> str | None:
+        return self.from_  # None with a Messaging Service: Twilio picks from its pool
+
     def missing_secrets(self, available: frozenset[str]) -> list[str]:
         needed = "api_key_secret" if self.api_key_sid else "auth_token"
         return [] if needed in available else [needed]

@@ -89,6 +89,11 @@ class VonageConfig(ProviderEntry):
     ttl_ms: int | None = Field(default=None, ge=MIN_TTL_MS, le=MAX_TTL_MS)
     base_url: str = Field(default="https://rest.nexmo.com", pattern=r"^https?://[^/]+$")
 
+    @property
+    def configured_sender(self) -> str | None:
+        # Vonage takes a number without its "+" (and the adapter removes it); a request's from is E.164.
+        return f"+{self.from_}" if self.from_.isdigit() else self.from_
+
     def missing_secrets(self, available: frozenset[str]) -> list[str]:
         return [] if available & {"api_secret", "signature_secret"} else ["api_secret or signature_secret"]
 

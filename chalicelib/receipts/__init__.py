@@ -1,6 +1,6 @@
 """Delivery receipts: what a vendor says became of a sent message, applied to its request once.
 
-    vendor webhook ──> webhooks.WebhookReceiver ──┐  signature checked, then parsed per kind:
+    vendor webhook ──> webhooks.WebhookReceiver ──┐  size capped, signature checked, parsed per kind:
       (/webhooks/{provider})                      │  twilio.py, vonage.py, http_json.py
     AWS event destination ──SNS──> SQS ───────────┤  aws_events.py (sms-delivery-events queue)
                                                   v

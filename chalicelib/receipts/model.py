@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -31,7 +32,7 @@ class Receipt:
     state: DeliveryState
     error_code: str | None = None  # the vendor's own code, kept as text
     reason: DeliveryReason | None = None  # for undelivered
-    occurred_at: float | None = None  # epoch s, when the vendor says it happened; None = when received
+    occurred_at: float | None = None  # epoch s, when the vendor says it happened; None = when received (see below)
     request_id: str | None = None  # our request id when the vendor echoes it (Vonage client-ref, AWS Context)
     vendor_status: str = ""  # the vendor's status word, for the log
 
@@ -46,3 +47,19 @@ def undelivered(reasons: dict[str, DeliveryReason], code: str | None,
                 default: DeliveryReason = DeliveryReason.UNKNOWN) -> DeliveryReason:
     """The reason for a vendor's error code, from that vendor's table."""
     return reasons.get(code or "", default)
+
+
+# No receipt of ours happened before this (2000-01-01T00:00:00Z): an earlier time is a vendor's error.
+EARLIEST_OCCURRED_AT = 946_684_800.0
+
+
+def occurred_at_or_now(occurred_at: float | None, now: float) -> float:
+    """When the vendor says it happened, when that can be true; else ``now``.
+
+    Not a finite number, before EARLIEST_OCCURRED_AT, or after now (milliseconds read as seconds, year 0, a clock
+    ahead) cannot be true. The receipt itself is still applied: its signature verified, and refusing it would only
+    bring the vendor's retries, every one refused alike."""
+    if occurred_at is None or not math.isfinite(occurred_at) or not EARLIEST_OCCURRED_AT <= occurred_at <= now:
+        return now
+    return occurred_at
+

@@ -10,13 +10,13 @@ checked against the vectors of Vonage's SDK. Its ``timestamp`` must be within ``
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from chalicelib.errors import SignatureInvalid, SignatureMissing, ValidationFailed
 from chalicelib.providers.vonage import SignatureMethod, signature
 from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt, undelivered
+from chalicelib.receipts.signed import digest_matches, unix_time
 
 MAX_SKEW_S = 300
 
@@ -61,12 +61,11 @@ def verify(params: Mapping[str, str], secret: str, method: SignatureMethod, now:
     given = params.get("sig")
     if not given:
         raise SignatureMissing("sig missing: turn on signed webhooks for the account", field="sig")
-    try:
-        timestamp = int(params.get("timestamp", ""))
-    except ValueError:
-        raise SignatureInvalid("timestamp missing or not a number", field="timestamp") from None
+    timestamp = unix_time(params.get("timestamp"))
+    if timestamp is None:
+        raise SignatureInvalid("timestamp missing or not a number", field="timestamp")
     expected = signature({name: value for name, value in params.items() if name != "sig"}, secret, method)
-    if not hmac.compare_digest(expected, given.lower()):
+    if not digest_matches(expected, given.lower()):
         raise SignatureInvalid("sig does not match: check the signature_secret and signature_method", field="sig")
     if abs(now - timestamp) > MAX_SKEW_S:
         raise SignatureInvalid(f"timestamp more than {MAX_SKEW_S} s from now (replayed?)", field="timestamp")

@@ -9,6 +9,15 @@ The signature is the only authentication: a call without one, or with one that d
 (401 / 403), logged as "receipt refused" (a metric filter counts it) and never parsed further. A verified
 receipt is acknowledged (204) whatever it changed, unknown message ids included, so that the vendor stops
 sending it; only a receipt that came too early (ReceiptTooEarly, 409) is asked for again.
+
+What is read before the signature is verified, in this order (anyone can call this URL):
+
+    1. the body's length: over MAX_BODY_BYTES is 413, nothing of it read; a query of more than MAX_FIELDS is 413
+    2. twilio: the X-Twilio-Signature header's presence (401 without it), then the form, at most MAX_FIELDS
+       fields (413 past that), since Twilio signs the parameters, not the raw body
+       vonage: the query, the form (at most MAX_FIELDS fields) or the JSON object (at most MAX_FIELDS members;
+       400 for anything else, nesting too deep included): Vonage signs the parameters
+       http-json: nothing; the HMAC covers "t." + the raw body, and the JSON is parsed once it verified
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from chalicelib.errors import (
     DependencyUnavailable,
     MethodNotAllowed,
     NotFound,
+    PayloadTooLarge,
     SignatureInvalid,
     SignatureMissing,
     ValidationFailed,
@@ -34,6 +44,9 @@ from chalicelib.receipts.applier import ReceiptApplier, ReceiptResult
 from chalicelib.receipts.model import Receipt
 
 METHODS = {"twilio": ("POST",), "vonage": ("GET", "POST"), "http-json": ("POST",)}
+# A receipt is well under 2 KB and has about 15 fields: these bound what an unsigned call can make us parse.
+MAX_BODY_BYTES = 64 * 1024
+MAX_FIELDS = 100
 SECRET_OF = {"twilio": "auth_token", "vonage": "signature_secret", "http-json": "webhook_secret"}
 
 
@@ -63,6 +76,7 @@ class WebhookReceiver:
         if call.method not in METHODS[config.kind]:
             raise MethodNotAllowed(f"{config.kind} receipts come as {' or '.join(METHODS[config.kind])}",
                                    field="method", headers={"Allow": ", ".join(METHODS[config.kind])})
+        _check_size(call)
         try:
             receipt = self._verified_receipt(config, call)
         except (SignatureMissing, SignatureInvalid) as exc:
@@ -75,11 +89,12 @@ class WebhookReceiver:
         secret = self._secret(config)
         now = self._clock()
         if config.kind == "twilio":
+            given = twilio.require_signature(call.headers.get("x-twilio-signature"))
             params = _form(call.body)
             url = call.called_url
             if config.webhook_url:  # the public URL, with the query this call came with
                 url = config.webhook_url + (f"?{urlencode(call.query)}" if call.query else "")
-            twilio.verify(url, params, call.headers.get("x-twilio-signature"), secret)
+            twilio.verify(url, params, given, secret)
             return twilio.parse(config.name, params, call.query)
         if config.kind == "vonage":
             params = dict(call.query) if call.method == "GET" else _form_or_json(call)
@@ -103,17 +118,33 @@ class WebhookReceiver:
         return value
 
 
+def _check_size(call: WebhookCall) -> None:
+    if len(call.body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"a receipt's body is at most {MAX_BODY_BYTES} bytes", field="body")
+    if len(call.query) > MAX_FIELDS:
+        raise PayloadTooLarge(f"a receipt has at most {MAX_FIELDS} query parameters", field="query")
+
+
 def _form(body: bytes) -> list[tuple[str, str]]:
-    return parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+    try:
+        return parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+    except ValueError:  # parse_qsl counts the separators first and stops past max_num_fields
+        raise _too_many_fields() from None
 
 
 def _form_or_json(call: WebhookCall) -> dict[str, str]:
     if call.headers.get("content-type", "").startswith("application/json"):
         try:
             data = json.loads(call.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser recurses
             data = None
         if not isinstance(data, dict):
             raise ValidationFailed("a JSON receipt is an object", field="body")
+        if len(data) > MAX_FIELDS:
+            raise _too_many_fields()
         return {str(key): "" if value is None else str(value) for key, value in data.items()}
     return dict(_form(call.body))
+
+
+def _too_many_fields() -> PayloadTooLarge:
+    return PayloadTooLarge(f"a receipt has at most {MAX_FIELDS} fields", field="body")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from chalicelib.errors import ConditionFailed
 from chalicelib.lifecycle import Status
-from chalicelib.receipts.model import Receipt
+from chalicelib.receipts.model import Receipt, occurred_at_or_now
 from chalicelib.storage.dynamo import dynamo_errors, iso
 from chalicelib.storage.tables import Tables
 
@@ -38,7 +38,7 @@ class DeliveryResults:
         when the condition does not hold (see above)."""
         model = self._model
         now = self._clock()
-        delivered_at = iso(receipt.occurred_at or now)
+        delivered_at = iso(occurred_at_or_now(receipt.occurred_at, now))
         actions = [
             model.status.set(receipt.status),
             model.delivered_at.set(delivered_at),

@@ -55,10 +55,17 @@ def sweep(client) -> dict:
     return client.lambda_.invoke("sweep_stuck_requests", event).payload
 
 
+@pytest.fixture
+def acme_sender(monkeypatch) -> None:
+    """The test's API key as a client whose registry entry lists the sender ACME (deny by default otherwise)."""
+    monkeypatch.setenv("CLIENTS", json.dumps({"clients": {
+        "shop": {"key_hashes": [key_hash(API_KEY)], "senders": ["ACME"]}}}))
+
+
 # ------------------------------------------------------------------ reference and the other options answered
 
 
-def test_reference_and_options_come_back_in_every_answer(gateway, monkeypatch):
+def test_reference_and_options_come_back_in_every_answer(gateway, monkeypatch, acme_sender):
     public = [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", 443))]
     monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: public)  # offline: example.com as DNS has it
     send_at = time.time() + 600
@@ -156,11 +163,29 @@ def test_sender_outside_the_clients_senders_is_refused(gateway, monkeypatch):
     assert (error["code"], error["field"]) == ("sender_not_allowed", "from")
 
 
+def test_a_client_without_senders_may_name_only_a_providers_configured_sender(gateway, gateway_env, monkeypatch):
+    """API_KEYS clients list no senders: they send from the providers' configured senders, never as anyone."""
+    entries = [{"name": "alpha", "url": gateway_env["alpha"].url, "timeout_s": 1},
+               {"name": "vg", "kind": "vonage", "api_key": "vgkey001", "from": "14155550123", "api_secret": "s",
+                "base_url": "http://127.0.0.1:9"},
+               {"name": "tw", "kind": "twilio", "account_sid": "AC" + "8" * 32, "from": "Gateway", "auth_token": "t",
+                "base_url": "http://127.0.0.1:9"}]
+    monkeypatch.setenv("SMS_PROVIDERS", json.dumps(entries))
+    for configured in (None, "Gateway", "+14155550123"):  # Vonage's number as a request writes it
+        options = {"from": configured} if configured else {}
+        assert post_sms(gateway, **options).status_code == 202, configured
+    error = error_of(post_sms(gateway, **{"from": "PAYPAL"}), 422)
+    assert (error["code"], error["field"]) == ("sender_not_allowed", "from")
+    assert error["message"] == ("this API key has no senders of its own: leave from out to send from the provider's "
+                                "configured sender (+14155550123, Gateway) (an operator lists a client's senders in "
+                                "the client registry)")
+
+
 # ------------------------------------------------------------------ when it is sent
 
 
 def test_send_at_within_15_minutes_is_delayed_on_the_queue_and_never_sent_early(gateway, gateway_env, queue_probe,
-                                                                               sqs_event):
+                                                                               sqs_event, acme_sender):
     send_at = time.time() + 2
     request_id = body_of(post_sms(gateway, send_at=at(send_at), **{"from": "ACME"}))["id"]
     [queued] = queue_probe.take()

@@ -14,6 +14,8 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -22,10 +24,11 @@ from chalicelib import wiring
 from chalicelib.clients import key_hash
 from chalicelib.settings import get_settings
 from chalicelib.storage.idempotency import IdempotencyKeys, fingerprint
+from tests.functional.conftest import API_KEY
 
 pytestmark = pytest.mark.functional
 
-KEY_A, KEY_B, KEY_OPS, KEY_QUOTA, KEY_RATE = (secrets.token_urlsafe(32) for _ in range(5))
+KEY_A, KEY_B, KEY_OPS, KEY_QUOTA, KEY_RATE, KEY_SHOP = (secrets.token_urlsafe(32) for _ in range(6))
 PHONE = "+14155550100"
 REGISTRY = {"cursor_key": "k" * 40, "clients": {
     "team-a": {"key_hashes": [key_hash(KEY_A)]},
@@ -33,6 +36,7 @@ REGISTRY = {"cursor_key": "k" * 40, "clients": {
     "ops": {"key_hashes": [key_hash(KEY_OPS)], "roles": ["operator"]},
     "quota": {"key_hashes": [key_hash(KEY_QUOTA)], "daily_quota": 2},
     "slow": {"key_hashes": [key_hash(KEY_RATE)], "rate_limit": 1},
+    "shop": {"key_hashes": [key_hash(KEY_SHOP)], "senders": ["ACME", "+14155550199"]},
 }}
 
 
@@ -48,8 +52,9 @@ class Api:
         assert response.status_code != 500, response.body
         return response
 
-    def send(self, key=KEY_A, phone=PHONE, text="hello", **headers):
-        return self.call("POST", "/api/sms", key, {"phone": phone, "text": text}, headers)
+    def send(self, key=KEY_A, phone=PHONE, text="hello", sender=None, **headers):
+        body = {"phone": phone, "text": text, **({"from": sender} if sender is not None else {})}
+        return self.call("POST", "/api/sms", key, body, headers)
 
     def sent_id(self, key=KEY_A, **headers) -> str:
         response = self.send(key, **headers)
@@ -219,6 +224,19 @@ CASES = [
                  refused(400, "invalid_type", "phone"), id="phone-as-number"),
     pytest.param(lambda api: api.call("POST", "/api/sms", KEY_A, '{"phone": "+14155550100", "phone": "+1"}'),
                  refused(400, "duplicate_field", "phone"), id="duplicate-field"),
+    # --- sender ids: a client's own, or the provider's configured one; nobody else's ---
+    pytest.param(lambda api: (api.monkeypatch.delenv("CLIENTS"), api.send(API_KEY, sender="PAYPAL"))[1],
+                 refused(422, "sender_not_allowed", "from"), id="api-keys-client-sends-as-paypal"),
+    pytest.param(lambda api: api.send(KEY_A, sender="PAYPAL"), refused(422, "sender_not_allowed", "from"),
+                 id="client-without-senders-sends-as-paypal"),
+    pytest.param(lambda api: api.send(KEY_A, sender="+14155550199"), refused(422, "sender_not_allowed", "from"),
+                 id="client-sends-as-another-clients-number"),
+    pytest.param(lambda api: api.send(KEY_SHOP, sender="PAYPAL"), refused(422, "sender_not_allowed", "from"),
+                 id="client-with-senders-sends-as-another-brand"),
+    pytest.param(lambda api: api.send(KEY_SHOP, sender="+14155550199"), answered(202),
+                 id="client-sends-from-its-own-number"),
+    pytest.param(lambda api: (api.monkeypatch.delenv("CLIENTS"), api.send(API_KEY))[1], answered(202),
+                 id="api-keys-client-without-from-gets-the-providers-sender"),
     # --- limits ---
     pytest.param(lambda api: [api.send(KEY_QUOTA) for _ in range(3)][-1],
                  refused(429, "daily_quota_exceeded", "X-Api-Key"), id="daily-quota-exhausted"),
@@ -268,3 +286,176 @@ def test_hostile_input_gets_a_clear_answer_and_never_a_500(api, sequence, expect
 
 def test_the_table_covers_at_least_forty_hostile_inputs():
     assert len(CASES) >= 40
+
+
+# ------------------------------------------------------------------ delivery receipt webhooks
+# No API key: the vendor's signature is the authentication. Whatever arrives, the answer is 204 (verified),
+# 400 (verified but unreadable, or unreadable before it can be verified), 401/403 (unsigned, badly signed) or
+# 413 (over the cap, never parsed); never a 500.
+
+TWILIO_TOKEN, VONAGE_SECRET, RECEIPT_SECRET = "hostile-twilio-token", "hostile-vonage-secret", "hostile-receipts"
+ACCOUNT_SID = "AC" + "7" * 32
+TWILIO_URL = "https://sms.example.com/prod/webhooks/tw"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+NOW_SKEW_S = 60
+
+
+@dataclass
+class Receipts(Api):
+    sqs_event: Callable = None
+    queued_bodies: Callable = None
+    providers: tuple[list, list] = ([], [])  # (the http-json ones, all of them)
+
+    def twilio(self, body: str | bytes, signature: str | None = "bm9wZQ=="):
+        headers = {**FORM, **({"X-Twilio-Signature": signature} if signature is not None else {})}
+        return self.call("POST", "/webhooks/tw", None, body, headers)
+
+    def signed_twilio(self, params: list[tuple[str, str]]):
+        from chalicelib.receipts import twilio
+
+        return self.twilio(urlencode(params), twilio.signature(TWILIO_URL, params, TWILIO_TOKEN))
+
+    def vonage_json(self, body: str):
+        return self.call("POST", "/webhooks/vg", None, body, {"Content-Type": "application/json"})
+
+    def vonage_get(self, params: dict):
+        return self.call("GET", "/webhooks/vg?" + urlencode(params), None)
+
+    def http_json(self, body: str, header: str, provider: str = "alpha"):
+        return self.call("POST", f"/webhooks/{provider}", None, body, {"X-Signature": header})
+
+    def signed_http_json(self, receipt: dict, provider: str = "alpha"):
+        from chalicelib.receipts import http_json
+
+        body = json.dumps(receipt)  # NaN and Infinity as JavaScript writes them: Python's json reads them
+        return self.http_json(body, http_json.signature_header(body.encode(), RECEIPT_SECRET, int(time.time())),
+                              provider)
+
+    def sent(self) -> tuple[str, str, str]:
+        """(request id, provider, the vendor's message id) of a request one of the simulators accepted."""
+        http_json_only, every_one = self.providers
+        self.monkeypatch.setenv("SMS_PROVIDERS", json.dumps(http_json_only))  # sent by a simulator that answers
+        request_id = self.sent_id()
+        self.client.lambda_.invoke("dispatch_sms", self.sqs_event(*self.queued_bodies()))
+        self.monkeypatch.setenv("SMS_PROVIDERS", json.dumps(every_one))
+        view = json.loads(self.call("GET", f"/api/sms/{request_id}").body)
+        assert view["status"] == "sent", view
+        return request_id, view["provider_used"], view["provider_message_id"]
+
+    def receipt_applied(self, **receipt) -> object:
+        """A validly signed delivered receipt with ``receipt``'s fields; the request as GET then shows it."""
+        request_id, provider, message_id = self.sent()
+        answer = self.signed_http_json({"message_id": message_id, "status": "delivered", **receipt}, provider)
+        assert answer.status_code == 204, answer.body
+        return self.call("GET", f"/api/sms/{request_id}")
+
+
+@pytest.fixture
+def receipts(monkeypatch, gateway, gateway_env, sqs_event, queued_bodies) -> Receipts:
+    """The simulators' http-json providers with a webhook_secret, and a Twilio and a Vonage provider."""
+    monkeypatch.setenv("CLIENTS", json.dumps(REGISTRY))
+    import os
+
+    http_json = [{**entry, "webhook_secret": RECEIPT_SECRET} for entry in json.loads(os.environ["SMS_PROVIDERS"])]
+    nowhere = "http://127.0.0.1:9"  # nothing is sent through tw and vg here
+    providers = [*http_json,
+        {"name": "tw", "kind": "twilio", "account_sid": ACCOUNT_SID, "from": "+15005550006", "auth_token": TWILIO_TOKEN,
+         "webhook_url": TWILIO_URL, "base_url": nowhere, "weight": 1},
+        {"name": "vg", "kind": "vonage", "api_key": "vgkey001", "from": "Gateway", "signature_secret": VONAGE_SECRET,
+         "signature_method": "sha256", "base_url": nowhere, "weight": 1},
+    ]
+    monkeypatch.setenv("SMS_PROVIDERS", json.dumps(providers))
+    return Receipts(gateway, monkeypatch, sqs_event=sqs_event, queued_bodies=queued_bodies,
+                    providers=(http_json, providers))
+
+
+def _vonage_signed(**params) -> dict:
+    from chalicelib.providers.vonage import signature
+
+    params = {"messageId": "0A0000001234", "status": "delivered", "timestamp": str(int(time.time())), **params}
+    return {**params, "sig": signature(params, VONAGE_SECRET, "sha256")}
+
+
+def delivered_about_now(response) -> None:
+    """The receipt was applied; the time it claimed could not be true, so the time it arrived stands."""
+    view = json.loads(response.body)
+    assert (response.status_code, view["status"]) == (200, "delivered"), view
+    delivered_at = datetime.fromisoformat(view["delivered_at"]).timestamp()
+    assert abs(delivered_at - time.time()) < NOW_SKEW_S, view["delivered_at"]
+
+
+DEEP_JSON_UNDER_THE_CAP = "[" * 30_000 + "]" * 30_000  # 60 KB: within the cap, deeper than any parser recurses
+
+WEBHOOK_CASES = [
+    # --- size: refused before anything is parsed ---
+    pytest.param(lambda r: r.twilio("MessageStatus=delivered&Body=" + "x" * (5_400_000)),
+                 refused(413, "payload_too_large", "body"), id="twilio-unsigned-5-mb-form"),
+    pytest.param(lambda r: r.twilio("&".join(f"f{i}=1" for i in range(5_000))),
+                 refused(413, "payload_too_large", "body"), id="twilio-form-of-5000-fields"),
+    pytest.param(lambda r: r.vonage_json("[" * 100_000 + "]" * 100_000),
+                 refused(413, "payload_too_large", "body"), id="vonage-json-nested-100000-deep"),
+    pytest.param(lambda r: r.vonage_json(DEEP_JSON_UNDER_THE_CAP),
+                 refused(400, "invalid_field", "body"), id="vonage-json-nested-30000-deep-under-the-cap"),
+    pytest.param(lambda r: r.vonage_json(json.dumps({f"f{i}": 1 for i in range(150)})),
+                 refused(413, "payload_too_large", "body"), id="vonage-json-of-150-members"),
+    pytest.param(lambda r: r.vonage_get({f"f{i}": "1" for i in range(500)}),
+                 refused(413, "payload_too_large", "query"), id="vonage-query-of-500-parameters"),
+    # --- signatures that are not even text a digest could be ---
+    pytest.param(lambda r: r.twilio("MessageSid=SM1&MessageStatus=delivered", signature="é" * 28),
+                 refused(403, "signature_invalid", "X-Twilio-Signature"), id="twilio-non-ascii-signature"),
+    pytest.param(lambda r: r.twilio("MessageSid=SM1&MessageStatus=delivered", signature=None),
+                 refused(401, "signature_missing", "X-Twilio-Signature"), id="twilio-unsigned"),
+    pytest.param(lambda r: r.vonage_get({**_vonage_signed(), "sig": "é" * 64}),
+                 refused(403, "signature_invalid", "sig"), id="vonage-non-ascii-sig"),
+    pytest.param(lambda r: r.vonage_get(_vonage_signed(timestamp="9" * 5_000)),
+                 refused(403, "signature_invalid", "timestamp"), id="vonage-5000-digit-timestamp"),
+    pytest.param(lambda r: r.vonage_get(_vonage_signed(timestamp="²")),
+                 refused(403, "signature_invalid", "timestamp"), id="vonage-timestamp-superscript-two"),
+    pytest.param(lambda r: r.http_json('{"message_id": "m", "status": "delivered"}', f"t={int(time.time())},v1=é"),
+                 refused(403, "signature_invalid", "X-Signature"), id="http-json-non-ascii-v1"),
+    pytest.param(lambda r: r.http_json('{"message_id": "m", "status": "delivered"}', "t=²,v1=00"),
+                 refused(403, "signature_invalid", "X-Signature"), id="http-json-t-superscript-two"),
+    pytest.param(lambda r: r.http_json('{"message_id": "m", "status": "delivered"}', "t=" + "9" * 5_000 + ",v1=00"),
+                 refused(403, "signature_invalid", "X-Signature"), id="http-json-5000-digit-t"),
+    pytest.param(lambda r: r.http_json(DEEP_JSON_UNDER_THE_CAP, f"t={int(time.time())},v1=00"),
+                 refused(403, "signature_invalid", "X-Signature"), id="http-json-deep-body-is-never-parsed-unsigned"),
+    # --- validly signed, and still garbage ---
+    pytest.param(lambda r: r.http_json(DEEP_JSON_UNDER_THE_CAP, _signed(DEEP_JSON_UNDER_THE_CAP)),
+                 refused(400, "invalid_field", "body"), id="http-json-signed-deep-body"),
+    pytest.param(lambda r: r.signed_twilio([("MessageSid", "SM" + "0" * 32), ("MessageStatus", "delivered")] * 3),
+                 answered(204), id="twilio-signed-repeated-fields"),
+    pytest.param(lambda r: r.receipt_applied(occurred_at=time.time() * 1000), delivered_about_now,
+                 id="http-json-signed-occurred-at-in-milliseconds"),
+    pytest.param(lambda r: r.receipt_applied(occurred_at=-62_167_219_200), delivered_about_now,
+                 id="http-json-signed-occurred-at-year-0"),
+    pytest.param(lambda r: r.receipt_applied(occurred_at="0000-01-01T00:00:00Z"), delivered_about_now,
+                 id="http-json-signed-occurred-at-year-0-as-text"),
+    pytest.param(lambda r: r.receipt_applied(occurred_at="0001-01-01T00:00:00+01:00"), delivered_about_now,
+                 id="http-json-signed-occurred-at-before-year-1"),
+    pytest.param(lambda r: r.receipt_applied(occurred_at=float("nan")), delivered_about_now,
+                 id="http-json-signed-occurred-at-nan"),
+    pytest.param(lambda r: r.receipt_applied(occurred_at=float("inf")), delivered_about_now,
+                 id="http-json-signed-occurred-at-infinity"),
+    pytest.param(lambda r: r.receipt_applied(occurred_at=1e308), delivered_about_now,
+                 id="http-json-signed-occurred-at-1e308"),
+]
+
+
+def _signed(body: str) -> str:
+    from chalicelib.receipts import http_json
+
+    return http_json.signature_header(body.encode(), RECEIPT_SECRET, int(time.time()))
+
+
+@pytest.mark.parametrize(("sequence", "expect"), WEBHOOK_CASES)
+def test_hostile_webhook_call_gets_a_clear_answer_and_never_a_500(receipts, sequence, expect):
+    expect(sequence(receipts))
+
+
+def test_an_unsigned_5_mb_twilio_form_is_refused_before_it_is_parsed(receipts, monkeypatch):
+    from chalicelib.receipts import webhooks
+
+    parsed = []
+    monkeypatch.setattr(webhooks, "parse_qsl", lambda *args, **kwargs: parsed.append(args) or [])
+    answer = receipts.twilio("MessageStatus=delivered&Body=" + "x" * 5_400_000)
+    assert (answer.status_code, parsed) == (413, [])

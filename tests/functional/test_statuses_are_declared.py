@@ -185,6 +185,8 @@ ANSWERS = [
         {"message_id": "m", "status": "delivered"}, secret="another-secret")), "signed with another secret"),
     row(RECEIPT, "post", 404, post("/webhooks/nobody"), "unknown provider"),
     row(RECEIPT, "post", 409, http_json_receipt_too_early, "answer not recorded yet"),
+    row(RECEIPT, "post", 413, post("/webhooks/alpha", b"x" * 70_000, headers={"Content-Type": JSON}),
+        "body over the 64 KB cap"),
     row(RECEIPT, "post", 500, with_a_bug_in("get_webhooks", post("/webhooks/alpha")), "a bug"),
     row(RECEIPT, "post", 503, with_a_malformed_setting(post("/webhooks/alpha")), "malformed setting"),
 
@@ -196,6 +198,8 @@ ANSWERS = [
     row(RECEIPT, "get", 404, get("/webhooks/nobody"), "unknown provider"),
     row(RECEIPT, "get", 405, get("/webhooks/alpha"), "http-json receipts come as POST"),
     row(RECEIPT, "get", 409, vonage_receipt_too_early, "answer not recorded yet"),
+    row(RECEIPT, "get", 413, get("/webhooks/vg?" + "&".join(f"p{i}=1" for i in range(150))),
+        "more than 100 query parameters"),
     row(RECEIPT, "get", 500, with_a_bug_in("get_webhooks", get("/webhooks/vg")), "a bug"),
     row(RECEIPT, "get", 503, with_a_malformed_setting(get("/webhooks/vg")), "malformed setting"),
 

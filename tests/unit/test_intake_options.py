@@ -33,7 +33,8 @@ def sms(**options) -> ValidSms:
 def intake(aws, request_store, idempotency, clock):
     return Intake(requests=request_store, idempotency=idempotency,
                   limiter=ClientLimiter(fakeredis.FakeRedis(), key_prefix="t", clock=clock.ms), queue=aws.queue,
-                  clock=clock, message_ttl_s=TTL_S, takeover_after_s=30)
+                  clock=clock, message_ttl_s=TTL_S, takeover_after_s=30,
+                  provider_senders=frozenset({"Gateway", "+15005550006"}))
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def sweeper(aws, queries, claims, clock):
 
 def test_options_are_stored_and_the_reference_answered(intake, request_store):
     accepted = intake.accept(sms(reference="order-1", sender="ACME", validity_s=600,
-                                 callback_url="https://example.com/cb"), client=CLIENT)
+                                 callback_url="https://example.com/cb"), client=SENDERS)
     assert accepted.reference == "order-1"
     item = request_store.get(accepted.id)
     assert (item.reference, item.sender, item.validity_s, item.callback_url, item.send_at) == (
@@ -161,8 +162,22 @@ def test_sender_must_be_one_of_the_clients_senders_when_it_has_some(intake):
     assert (refused.value.status, refused.value.field, refused.value.code) == (422, "from", "sender_not_allowed")
 
 
-def test_client_without_senders_may_use_any_valid_sender(intake):
-    assert intake.accept(sms(sender="ANYONE"), client=CLIENT).status is Status.PENDING
+@pytest.mark.parametrize("sender", [
+    pytest.param("PAYPAL", id="a-brand-it-does-not-own"),
+    pytest.param("+14155550199", id="another-clients-number"),
+    pytest.param("Gateway 2", id="close-to-a-configured-sender"),
+])
+def test_client_without_senders_may_not_choose_a_sender(intake, sender):
+    with pytest.raises(ApiError) as refused:
+        intake.accept(sms(sender=sender), client=CLIENT)
+    assert (refused.value.status, refused.value.field, refused.value.code) == (422, "from", "sender_not_allowed")
+    assert "from" in refused.value.message
+
+
+@pytest.mark.parametrize("client", [pytest.param(CLIENT, id="without-senders"), pytest.param(SENDERS, id="with")])
+@pytest.mark.parametrize("sender", [None, "Gateway", "+15005550006"])
+def test_any_client_may_use_a_providers_configured_sender(intake, client, sender):
+    assert intake.accept(sms(sender=sender), client=client).status is Status.PENDING
 
 
 def test_a_scheduled_request_is_kept_its_retention_after_send_at(intake, tables, clock, settings):

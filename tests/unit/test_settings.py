@@ -134,6 +134,20 @@ def test_one_entry_of_each_kind_is_parsed_with_its_own_fields():
     assert "'t'" not in repr(twilio)
 
 
+def test_each_kind_names_its_configured_sender_as_a_requests_from_writes_it():
+    providers = providers_of(
+        {"name": "tw", "kind": "twilio", "account_sid": ACCOUNT_SID, "from": "+15005550006", "auth_token": "t"},
+        {"name": "tw-pool", "kind": "twilio", "account_sid": ACCOUNT_SID, "messaging_service_sid": "MG" + "1" * 32,
+         "auth_token": "t"},
+        {"name": "vg", "kind": "vonage", "api_key": "abcd1234", "from": "Acme", "api_secret": "s"},
+        {"name": "vg-number", "kind": "vonage", "api_key": "abcd1234", "from": "14155550123", "api_secret": "s"},
+        {"name": "aws", "kind": "aws", "origination_identity": "+15005550007"},
+        {"name": "in-house", "url": "https://sms.example/send"},
+    )
+    assert [p.configured_sender for p in providers] == ["+15005550006", None, "Acme", "+14155550123",
+                                                        "+15005550007", None]
+
+
 @pytest.mark.parametrize(
     ("entry", "problem"),
     [

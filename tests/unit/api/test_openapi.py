@@ -101,8 +101,8 @@ def test_every_client_and_dependency_error_is_an_error_body(document):
         ("/api/sms/{id}", "get", {"200", "400", "401", "403", "404", "500", "503"}),
         ("/api/providers", "get", {"200", "401", "403", "500", "503"}),
         ("/health", "get", {"200", "500", "503"}),
-        ("/webhooks/{provider}", "post", {"204", "400", "401", "403", "404", "409", "500", "503"}),
-        ("/webhooks/{provider}", "get", {"204", "400", "401", "403", "404", "405", "409", "500", "503"}),
+        ("/webhooks/{provider}", "post", {"204", "400", "401", "403", "404", "409", "413", "500", "503"}),
+        ("/webhooks/{provider}", "get", {"204", "400", "401", "403", "404", "405", "409", "413", "500", "503"}),
     ],
 )
 def test_each_route_documents_its_statuses(document, path, method, statuses):

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.errors import ValidationFailed
 from chalicelib.receipts import http_json, twilio, vonage
-from chalicelib.receipts.model import DeliveryReason, DeliveryState
+from chalicelib.receipts.model import DeliveryReason, DeliveryState, occurred_at_or_now
 
 pytestmark = pytest.mark.unit
 
@@ -81,3 +81,19 @@ def test_http_json_receipts(body, state, reason, request_id):
 def test_http_json_malformed_receipt_is_a_bad_request(body):
     with pytest.raises(ValidationFailed):
         http_json.parse("alpha", body)
+
+
+NOW = 1_765_000_000.0
+
+
+@pytest.mark.parametrize(("occurred_at", "applied_at"), [
+    pytest.param(NOW - 3600, NOW - 3600, id="an-hour-ago-is-kept"),
+    pytest.param(None, NOW, id="not-given-is-now"),
+    pytest.param(NOW * 1000, NOW, id="milliseconds-are-the-future"),
+    pytest.param(NOW + 5, NOW, id="a-clock-ahead"),
+    pytest.param(-62_167_219_200, NOW, id="year-0"),
+    pytest.param(float("nan"), NOW, id="nan"),
+    pytest.param(float("-inf"), NOW, id="minus-infinity"),
+])
+def test_a_receipt_time_that_cannot_be_true_is_replaced_by_now(occurred_at, applied_at):
+    assert occurred_at_or_now(occurred_at, NOW) == applied_at

@@ -142,3 +142,52 @@ def test_http_json_a_well_signed_but_stale_call_is_refused_as_replayed(age_s):
     header = http_json.signature_header(BODY, "whsec", 1700000000)
     with pytest.raises(SignatureInvalid, match="replayed"):
         http_json.verify(BODY, header, "whsec", 1700000000 + age_s)
+
+
+class CountedParams(list):
+    """The form's parameters, counting how often the signature code walks them."""
+
+    walks = 0
+
+    def __iter__(self):
+        type(self).walks += 1
+        return super().__iter__()
+
+
+def test_twilio_builds_the_signed_string_once_for_every_url_it_tries():
+    params = CountedParams(TWILIO_PARAMS)
+    CountedParams.walks = 0
+    with pytest.raises(SignatureInvalid):  # a wrong signature: every URL candidate is tried
+        twilio.verify(TWILIO_URL, params, "bm9wZQ==", "12345")
+    assert CountedParams.walks == 1
+
+
+@pytest.mark.parametrize("given", [
+    pytest.param("é" * 28, id="twilio-non-ascii"),
+    pytest.param("RSOYDt4T1cUTdK1PDd93/VVr8B8=\x00", id="twilio-nul"),
+])
+def test_twilio_signature_that_is_not_ascii_is_invalid_not_an_error(given):
+    with pytest.raises(SignatureInvalid):
+        twilio.verify(TWILIO_URL, TWILIO_PARAMS, given, "12345")
+
+
+@pytest.mark.parametrize("header", [
+    pytest.param("t=²,v1=00", id="superscript-two"),
+    pytest.param("t=" + "9" * 5_000 + ",v1=00", id="5000-digits"),
+    pytest.param("t=1700000000,v1=é", id="non-ascii-v1"),
+    pytest.param("t=-1,v1=00", id="negative"),
+    pytest.param("t=" + "\u0661\u0667" + "\u0660" * 8 + ",v1=00", id="arabic-indic-digits"),
+])
+def test_http_json_header_that_is_not_a_unix_time_and_hex_is_invalid_not_an_error(header):
+    with pytest.raises(SignatureInvalid):
+        http_json.verify(b"{}", header, "secret", 1_700_000_000)
+
+
+@pytest.mark.parametrize("params", [
+    pytest.param({"timestamp": "1234567890", "sig": "é" * 32}, id="non-ascii-sig"),
+    pytest.param({"timestamp": "9" * 5_000, "sig": "00"}, id="5000-digit-timestamp"),
+    pytest.param({"timestamp": "²", "sig": "00"}, id="superscript-two-timestamp"),
+])
+def test_vonage_signature_or_timestamp_that_is_garbage_is_invalid_not_an_error(params):
+    with pytest.raises(SignatureInvalid):
+        vonage.verify(params, "secret", "sha256", 1234567890)
