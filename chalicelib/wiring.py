@@ -26,7 +26,7 @@ from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import ClientRegistry, Defaults, registry_from_document, registry_from_keys
 from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.dispatcher import Dispatcher
-from chalicelib.errors import DependencyUnavailable
+from chalicelib.errors import ConfigurationError, DependencyUnavailable
 from chalicelib.intake import Intake
 from chalicelib.outcomes import OutcomeRecorder, RetryPolicy
 from chalicelib.providers import build_providers, deadline_client
@@ -257,10 +257,24 @@ def get_sweeper() -> Sweeper:
                    queue=_queue(settings), clock=time.time, callbacks=_callbacks(settings))
 
 
+# Answers that no retry changes: the secret is gone (or scheduled for deletion), or this function may not read
+# or decrypt it. The registry then refuses service (503 configuration_error) instead of serving the old keys.
+SECRET_CONFIGURATION_ERRORS = frozenset({
+    "ResourceNotFoundException", "InvalidRequestException", "AccessDeniedException", "DecryptionFailure",
+    "UnrecognizedClientException",
+})
+
+
 def _secret(settings: Settings, secret_id: str) -> str:
     try:
         return _aws_client("secretsmanager", settings.aws_region).get_secret_value(SecretId=secret_id)["SecretString"]
-    except (BotoCoreError, ClientError) as exc:
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in SECRET_CONFIGURATION_ERRORS:
+            raise ConfigurationError(f"the client registry secret {secret_id!r} cannot be read ({code}): check that "
+                                     "it exists and the API function's policy") from None
+        raise DependencyUnavailable(f"Secrets Manager unavailable: {code or type(exc).__name__}") from None
+    except BotoCoreError as exc:
         raise DependencyUnavailable(f"Secrets Manager unavailable: {type(exc).__name__}") from None
 
 
