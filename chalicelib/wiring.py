@@ -11,14 +11,13 @@ import os
 import time
 from functools import lru_cache
 
-import boto3
 import httpx
 import redis
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from chalicelib.aws_deadline import aws_client, bounded
 from chalicelib.callbacks import CallbackPublisher
 from chalicelib.callbacks.delivery import CallbackDelivery, CallbackRetryPolicy, DeliveryTarget
 from chalicelib.callbacks.queue import CallbackQueue
@@ -48,9 +47,6 @@ from chalicelib.storage.tables import TableNames, Tables, bind_tables
 from chalicelib.sweeper import Sweeper
 
 DAY_S = 86400
-# Short timeouts: a dependency that does not answer must turn into a 503 within about a second.
-AWS_CONFIG = Config(connect_timeout=0.5, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"},
-                    max_pool_connections=50)
 
 
 @lru_cache(maxsize=4)
@@ -69,8 +65,8 @@ def _http() -> httpx.Client:
 
 @lru_cache(maxsize=4)
 def _aws_client(service: str, region: str):
-    # boto3 reads AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> itself: one code path for AWS and emulators.
-    return boto3.session.Session().client(service, region_name=region, config=AWS_CONFIG)
+    # Every call on it ends before the invocation's deadline (aws_deadline.py).
+    return aws_client(service, region)
 
 
 def tables_for(settings: Settings) -> Tables:
@@ -79,7 +75,15 @@ def tables_for(settings: Settings) -> Tables:
     # The endpoint boto3 would use (an emulator's, or None on AWS), named explicitly so that tables bound
     # under one endpoint never keep a pooled connection to another.
     host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
-    return bind_tables(names, settings.aws_region, host)
+    return _bounded_tables(bind_tables(names, settings.aws_region, host))
+
+
+@lru_cache(maxsize=16)
+def _bounded_tables(tables: Tables) -> Tables:
+    """The tables, each one's DynamoDB client built now and bounded by the invocation's deadline (aws_deadline.py)."""
+    for model in tables.connect().all():
+        bounded(model._get_connection().connection.client)
+    return tables
 
 
 @lru_cache(maxsize=4)
