@@ -76,3 +76,14 @@ def test_a_black_hole_queue_leaves_no_stored_request_the_client_holds_no_id_for(
     else:  # removed again: nothing was accepted
         assert boto3.client("dynamodb", region_name="us-east-1").scan(
             TableName="sms_requests")["Count"] == 0
+
+
+def test_after_one_request_waited_on_a_black_hole_secret_store_the_next_do_not_wait(gateway, black_hole, monkeypatch):
+    secrets_black_hole(monkeypatch, black_hole.url)
+    wiring.reset()
+    first, _ = send(gateway)
+    reached = black_hole.connections
+    then = [send(gateway)[0] for _ in range(5)]
+    assert [r.status_code for r in [first, *then]] == [503] * 6
+    assert black_hole.connections == reached  # within the back-off nobody asks the secret store again
+    assert all(r.headers["Retry-After"] == "1" for r in then)

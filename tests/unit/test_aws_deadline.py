@@ -4,10 +4,12 @@ apply. The clients are real boto3 clients; the endpoint is a black hole (accepts
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
-from botocore.exceptions import ConnectionClosedError
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError, ConnectionClosedError
 
 from chalicelib import aws_deadline, wiring
 from chalicelib.aws_deadline import (
@@ -138,3 +140,32 @@ def test_the_dynamodb_tables_are_bounded_too(monkeypatch, black_hole):
         wiring.RequestStore(tables, time.time, sweep_after_s=900, retention_s=86400).get("r1")
     assert black_hole.connections == 1
     assert time.monotonic() - started < 3
+
+
+class Raw:
+    def __init__(self, body: bytes):
+        self._body = body
+
+    def stream(self, **_):
+        yield self._body
+
+
+def answered(status: int, error_type: str):
+    def answer(request, **_):
+        return AWSResponse(request.url, status, {"Content-Type": "application/x-amz-json-1.0"},
+                           Raw(json.dumps({"__type": error_type, "message": "test"}).encode()))
+
+    return answer
+
+
+@pytest.mark.parametrize(("status", "error_type", "raised"), [
+    pytest.param(500, "InternalError", "no time left to try again", id="5xx-is-cut"),
+    pytest.param(400, "ThrottlingException", "no time left to try again", id="throttling-is-cut"),
+    pytest.param(400, "AWS.SimpleQueueService.NonExistentQueue", "NonExistentQueue", id="a-refusal-means-what-it-says"),
+])
+def test_with_no_time_for_a_retry_only_a_transient_answer_is_cut_short(sqs, black_hole, status, error_type, raised):
+    sqs.meta.events.register_last("before-send.*.*", answered(status, error_type))
+    with invocation_deadline(LambdaContext(ANSWER_RESERVE_S + RETRY_SLEEP_MAX_S)), \
+            pytest.raises((DeadlineExceeded, ClientError), match=raised) as caught:
+        send_raw(sqs, black_hole)
+    assert isinstance(caught.value, ClientError) == (raised == "NonExistentQueue")
