@@ -169,3 +169,12 @@ def test_with_no_time_for_a_retry_only_a_transient_answer_is_cut_short(sqs, blac
             pytest.raises((DeadlineExceeded, ClientError), match=raised) as caught:
         send_raw(sqs, black_hole)
     assert isinstance(caught.value, ClientError) == (raised == "NonExistentQueue")
+
+
+def test_the_local_api_server_gives_each_request_the_api_functions_timeout():
+    from chalice.config import Config
+
+    from localdev.api_server import api_timeout_s
+
+    config = Config.create(chalice_stage="local", app_name="sms-gateway", lambda_timeout=api_timeout_s())
+    assert config.lambda_timeout == 10  # .chalice/config.json: api_handler
