@@ -6,6 +6,7 @@ import functools
 import os
 
 from chalice import Chalice, Rate, Response
+from chalice.app import Request
 
 from chalicelib import wiring
 from chalicelib.api.cors import cors_headers
@@ -15,6 +16,7 @@ from chalicelib.api.params import parse_idempotency_key, parse_request_id
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import parse_send_request
 from chalicelib.api.webhook_call import webhook_call
+from chalicelib.aws_deadline import invocation_deadline
 from chalicelib.callbacks import check_callback_target
 from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
@@ -77,6 +79,13 @@ def _provider_names() -> tuple[str, ...]:
         return tuple(provider.name for provider in wiring.get_settings().providers)
     except GatewayError:  # a broken configuration: the document still renders, the API routes say 503
         return ()
+
+
+@app.middleware("all")
+def aws_calls_end_before_the_invocation(event, get_response):
+    """Every AWS call a handler makes ends before the invocation's time runs out (chalicelib/aws_deadline.py)."""
+    with invocation_deadline(event.lambda_context if isinstance(event, Request) else event.context):
+        return get_response(event)
 
 
 @app.middleware("http")

@@ -6,6 +6,7 @@ The event source mapping has ReportBatchItemFailures on: only the records named 
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,8 +42,13 @@ def process_batch(records: Iterable[QueueRecord], process_record: Callable[[Queu
     records = list(records)
     if not records:
         return {"batchItemFailures": []}
+    # Each record's thread runs in a copy of the invocation's context: its AWS calls keep the invocation's
+    # deadline (aws_deadline.py).
+    contexts = [contextvars.copy_context() for _ in records]
     with ThreadPoolExecutor(max_workers=len(records), thread_name_prefix="record") as pool:
-        outcomes = list(pool.map(lambda record: (record.message_id, _process(record, process_record)), records))
+        outcomes = list(pool.map(lambda context, record: (record.message_id,
+                                                          context.run(_process, record, process_record)),
+                                 contexts, records))
     return {"batchItemFailures": [{"itemIdentifier": mid} for mid, done in outcomes if not done]}
 
 

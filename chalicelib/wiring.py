@@ -11,14 +11,13 @@ import os
 import time
 from functools import lru_cache
 
-import boto3
 import httpx
 import redis
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from chalicelib.aws_deadline import aws_client, bounded
 from chalicelib.callbacks import CallbackPublisher
 from chalicelib.callbacks.delivery import CallbackDelivery, CallbackRetryPolicy, DeliveryTarget
 from chalicelib.callbacks.queue import CallbackQueue
@@ -26,7 +25,7 @@ from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import ClientRegistry, Defaults, registry_from_document, registry_from_keys
 from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.dispatcher import Dispatcher
-from chalicelib.errors import DependencyUnavailable
+from chalicelib.errors import ConfigurationError, DependencyUnavailable
 from chalicelib.intake import Intake
 from chalicelib.outcomes import OutcomeRecorder, RetryPolicy
 from chalicelib.providers import build_providers, deadline_client
@@ -48,9 +47,6 @@ from chalicelib.storage.tables import TableNames, Tables, bind_tables
 from chalicelib.sweeper import Sweeper
 
 DAY_S = 86400
-# Short timeouts: a dependency that does not answer must turn into a 503 within about a second.
-AWS_CONFIG = Config(connect_timeout=0.5, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"},
-                    max_pool_connections=50)
 
 
 @lru_cache(maxsize=4)
@@ -69,8 +65,8 @@ def _http() -> httpx.Client:
 
 @lru_cache(maxsize=4)
 def _aws_client(service: str, region: str):
-    # boto3 reads AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_<SERVICE> itself: one code path for AWS and emulators.
-    return boto3.session.Session().client(service, region_name=region, config=AWS_CONFIG)
+    # Every call on it ends before the invocation's deadline (aws_deadline.py).
+    return aws_client(service, region)
 
 
 def tables_for(settings: Settings) -> Tables:
@@ -79,7 +75,15 @@ def tables_for(settings: Settings) -> Tables:
     # The endpoint boto3 would use (an emulator's, or None on AWS), named explicitly so that tables bound
     # under one endpoint never keep a pooled connection to another.
     host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
-    return bind_tables(names, settings.aws_region, host)
+    return _bounded_tables(bind_tables(names, settings.aws_region, host))
+
+
+@lru_cache(maxsize=16)
+def _bounded_tables(tables: Tables) -> Tables:
+    """The tables, each one's DynamoDB client built now and bounded by the invocation's deadline (aws_deadline.py)."""
+    for model in tables.connect().all():
+        bounded(model._get_connection().connection.client)
+    return tables
 
 
 @lru_cache(maxsize=4)
@@ -258,10 +262,24 @@ def get_sweeper() -> Sweeper:
                    queue=_queue(settings), clock=time.time, callbacks=_callbacks(settings))
 
 
+# Answers that no retry changes: the secret is gone (or scheduled for deletion), or this function may not read
+# or decrypt it. The registry then refuses service (503 configuration_error) instead of serving the old keys.
+SECRET_CONFIGURATION_ERRORS = frozenset({
+    "ResourceNotFoundException", "InvalidRequestException", "AccessDeniedException", "DecryptionFailure",
+    "UnrecognizedClientException",
+})
+
+
 def _secret(settings: Settings, secret_id: str) -> str:
     try:
         return _aws_client("secretsmanager", settings.aws_region).get_secret_value(SecretId=secret_id)["SecretString"]
-    except (BotoCoreError, ClientError) as exc:
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code")
+        if code in SECRET_CONFIGURATION_ERRORS:
+            raise ConfigurationError(f"the client registry secret {secret_id!r} cannot be read ({code}): check that "
+                                     "it exists and the API function's policy") from None
+        raise DependencyUnavailable(f"Secrets Manager unavailable: {code or type(exc).__name__}") from None
+    except BotoCoreError as exc:
         raise DependencyUnavailable(f"Secrets Manager unavailable: {type(exc).__name__}") from None
 
 

@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 
 from chalice.config import Config
 from chalice.local import (
@@ -69,6 +70,12 @@ class ApiRequestHandler(ChaliceRequestHandler):
                                  json.dumps(ErrorBody.of(error).to_body()))
 
 
+def api_timeout_s() -> int:
+    """The API function's ``lambda_timeout`` in .chalice/config.json."""
+    config = json.loads((Path(__file__).resolve().parents[1] / ".chalice" / "config.json").read_text())
+    return int(config["lambda_functions"]["api_handler"]["lambda_timeout"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -77,7 +84,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from app import app  # imported here: the environment is complete by now
 
-    config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
+    # Each request's context counts down from the API function's timeout, as on Lambda: its AWS calls end in
+    # time (chalicelib/aws_deadline.py).
+    config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app,
+                           lambda_timeout=api_timeout_s())
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)  # what chalice's create_local_server does
     app.__class__ = CustomLocalChalice
     server = LocalDevServer(app, config, args.host, args.port, handler_cls=ApiRequestHandler,

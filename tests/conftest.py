@@ -6,6 +6,8 @@ import io
 import json
 import logging
 import os
+import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -186,3 +188,43 @@ def log_output() -> Iterator[io.StringIO]:
     yield stream
     std_logger.removeHandler(handler)
     std_logger.setLevel(level)
+
+
+class BlackHole:
+    """A TCP endpoint on 127.0.0.1 that accepts every connection and never answers: a dependency that hangs.
+    ``connections`` counts what reached it (each one an attempt of an AWS call)."""
+
+    def __init__(self):
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.1)
+        self._held: list[socket.socket] = []
+        self._closed = threading.Event()
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._accept, name="black-hole", daemon=True).start()
+
+    @property
+    def connections(self) -> int:
+        return len(self._held)
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                connection, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._held.append(connection)  # kept open, never read from nor written to
+
+    def close(self) -> None:
+        self._closed.set()
+        self._server.close()
+        for connection in self._held:
+            connection.close()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    hole = BlackHole()
+    yield hole
+    hole.close()

@@ -27,6 +27,8 @@ from pynamodb.attributes import ListAttribute, NumberAttribute, TTLAttribute, Un
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
+from chalicelib.aws_deadline import ATTEMPTS, CONNECT_TIMEOUT_S, READ_TIMEOUT_S
+
 WORK_SHARDS = 8  # spreads the sweeper index over partitions on AWS
 
 
@@ -199,11 +201,10 @@ def bind_tables(names: TableNames, region: str, host: str | None = None) -> Tabl
             "region": region,
             "host": host,
             "billing_mode": "PAY_PER_REQUEST",
-            "connect_timeout_seconds": 0.5,
-            "read_timeout_seconds": 5,
-            # One retry: a DynamoDB that does not answer must become a 503 (API) or a batch item
-            # failure (dispatcher) within about a second, not after PynamoDB's default backoff.
-            "max_retry_attempts": 1,
+            # The ceilings of every AWS call (aws_deadline.py), which also cuts them to the invocation's deadline.
+            "connect_timeout_seconds": CONNECT_TIMEOUT_S,
+            "read_timeout_seconds": READ_TIMEOUT_S,
+            "max_retry_attempts": ATTEMPTS - 1,
         })
         return type(model.__name__, (model,), {"Meta": meta, "__module__": __name__})
 

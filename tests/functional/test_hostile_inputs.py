@@ -271,7 +271,7 @@ CASES = [
     pytest.param(lambda api: (_break_secret(api, '{"clients": 5}'), api.send())[-1],
                  refused(503, "configuration_error"), id="secret-of-the-wrong-shape"),
     pytest.param(lambda api: (_break_secret(api, None), api.send())[-1],
-                 refused(503, "dependency_unavailable"), id="secret-missing"),
+                 refused(503, "configuration_error"), id="secret-missing"),
     pytest.param(lambda api: (api.monkeypatch.setenv("STAGE", "dev"), api.send())[-1],
                  refused(503, "configuration_error", saying="must be https://"),
                  id="providers-in-clear-outside-the-local-stage"),

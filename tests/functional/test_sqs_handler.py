@@ -98,11 +98,11 @@ def test_api_keys_come_from_the_secret_when_one_is_named(gateway, monkeypatch):
     assert (ok.status_code, refused.status_code) == (200, 401)
 
 
-def test_missing_api_key_secret_is_503_not_500(gateway, monkeypatch):
+def test_missing_api_key_secret_is_a_configuration_error_not_a_500(gateway, monkeypatch):
     monkeypatch.setenv("API_KEYS_SECRET_ID", "gw/no-such-secret")
     response = gateway.http.get("/api/providers", headers={"X-Api-Key": API_KEY})
     assert response.status_code == 503
-    assert json.loads(response.body)["error"]["code"] == "dependency_unavailable"
+    assert json.loads(response.body)["error"]["code"] == "configuration_error"
 
 
 def test_provider_keys_come_from_the_secret(gateway, gateway_env, monkeypatch, sqs_event, queued_bodies):
