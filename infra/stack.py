@@ -4,6 +4,8 @@ boto3, for a stage whose functions `chalice deploy` creates (docs/deploy.md).
     python -m infra.stack deploy --stage prod     # VPC_ID=vpc-... PRIVATE_SUBNET_IDS=subnet-a,subnet-b
     python -m infra.stack deploy --stage staging --from-stage prod    # a stage config.json does not have yet
     python -m infra.stack delete --stage staging [--purge-data]
+    python -m infra.stack stage --stage staging --from-stage prod     # only the entry, for `make package`
+    python -m infra.stack check --stage staging                       # a valid name with an entry
 
 The template is built from the same files `make package` merges into chalice's template, so the two deploy
 paths cannot drift: infra/data.json (queues, tables) and infra/resources.json (Redis, secrets, log groups,
@@ -274,6 +276,46 @@ def _strip_account_values(stage_config: dict) -> None:
         del stage_config["lambda_functions"]
 
 
+# The property that names a resource, for the types a stage's entry names (its tables, queues and secrets).
+NAME_PROPERTIES = {"AWS::DynamoDB::Table": "TableName", "AWS::SQS::Queue": "QueueName",
+                   "AWS::SecretsManager::Secret": "Name"}
+
+
+def stage_names(stage: str, project: Path = ROOT) -> dict[str, str]:
+    """The stack's Env* outputs that name a table, queue or secret, resolved offline from the template for a stage:
+    what new_stage_config needs when no stack is deployed (the CloudFormation-only path). A secret is named by its
+    name here, by its ARN in a deployed stack's outputs; Secrets Manager takes either."""
+    template = infra_template(project)
+    names = {}
+    for key, output in template["Outputs"].items():
+        value = output["Value"]
+        if "Ref" in value:
+            logical_id = value["Ref"]
+        elif value.get("Fn::GetAtt", [None, None])[1] == "QueueName":
+            logical_id = value["Fn::GetAtt"][0]
+        else:
+            continue
+        resource = template["Resources"].get(logical_id, {})
+        if resource.get("Type") == "AWS::SQS::Queue" and "Ref" in value:
+            continue  # a queue's Ref is its URL, which only the account knows
+        name = resource.get("Properties", {}).get(NAME_PROPERTIES.get(resource.get("Type"), ""))
+        if isinstance(name, dict) and set(name) == {"Fn::Sub"} and isinstance(name["Fn::Sub"], str):
+            names[key] = name["Fn::Sub"].replace("${Stage}", stage)
+    return names
+
+
+def write_stage_entry(project: Path, stage: str, from_stage: str) -> Path:
+    """`make stage`: the entry of a stage config.json lacks, offline, for `make package` (make infra writes its own)."""
+    check_stage(stage, project)
+    config_path = project / ".chalice" / "config.json"
+    config = json.loads(config_path.read_text())
+    if stage in config["stages"]:
+        raise InfraError(f"config.json already has stage {stage}")
+    config["stages"][stage] = new_stage_config(config, stage, from_stage, stage_names(stage, project))
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+    return config_path
+
+
 def new_stage_config(config: dict, stage: str, from_stage: str, outputs: dict[str, str]) -> dict:
     """The entry of a stage config.json does not have: from_stage's entry (providers, tunables, the functions'
     sizing) with this stage's name, and the names of this stack's resources where from_stage has its own."""
@@ -479,7 +521,7 @@ def delete(stage: str, project: Path = ROOT, environ: dict[str, str] | None = No
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=["deploy", "delete", "template"])
+    parser.add_argument("action", choices=["deploy", "delete", "template", "stage", "check"])
     parser.add_argument("--stage", required=True)
     parser.add_argument("--project-dir", type=Path, default=ROOT)
     parser.add_argument("--from-stage", help="deploy: the stage whose config.json entry a new stage starts from "
@@ -490,6 +532,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.action == "template":
             json.dump(infra_template(args.project_dir), sys.stdout, indent=2)
+        elif args.action == "check":  # infra/package.sh, before `chalice package --stage`
+            check_stage(args.stage, args.project_dir.resolve())
+            if args.stage not in json.loads((args.project_dir / ".chalice" / "config.json").read_text())["stages"]:
+                raise InfraError(f"config.json has no stage {args.stage}: write its entry with `make stage "
+                                 f"STAGE={args.stage} FROM_STAGE=dev` (or prod), and commit it")
+        elif args.action == "stage":
+            from_stage = args.from_stage or os.environ.get("FROM_STAGE") or "dev"
+            path = write_stage_entry(args.project_dir.resolve(), args.stage, from_stage)
+            print(f"wrote stage {args.stage} (from {from_stage}) in {path}")
         elif args.action == "deploy":
             deploy(args.stage, args.project_dir.resolve(), from_stage=args.from_stage)
             print(f"next: chalice deploy --stage {args.stage}")
