@@ -20,7 +20,10 @@ CloudFormation lacks two types infra/ uses, a secret and a Redis replication gro
 answers a template it cannot deploy with a 500 and a stack left CREATE_IN_PROGRESS for ever (a Fn::FindInMap key
 the mapping lacks raises KeyError), the emulator answers as CloudFormation does: a parameter outside its
 constraints is a 400 ValidationError, a resource that fails rolls the stack back to ROLLBACK_COMPLETE with the
-error as the CREATE_FAILED event's reason.
+error as the CREATE_FAILED event's reason. An update that changes a resource moto cannot update (a log group's
+retention, an alarm's threshold: `make infra` again with LOG_RETENTION_DAYS or BACKLOG_AGE_ALARM_S) keeps the
+resource, with a log group's retention applied, where moto would drop it from the stack and answer every later
+DescribeStacks with a 500.
 ``install_dynamodb_atomic_writes`` makes moto's conditional writes atomic, as DynamoDB's are: moto
 checks a condition and then writes, so two threads of its server can both pass the same condition, and
 two concurrent claims of one attempt could both succeed (docs/benchmarks.md has the observation).
@@ -190,6 +193,29 @@ def _install_stack_failures() -> None:
     CloudFormationBackend.create_stack = create_stack
     CloudFormationBackend.update_stack = update_stack
     Stack.create_resources = create_resources
+    _install_resource_updates()
+
+
+def _install_resource_updates() -> None:
+    import moto.cloudformation.parsing as parsing
+    from moto.logs.models import logs_backends
+
+    original_update = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        updated = original_update(logical_id, resource_json, resources_map, account_id, region_name)
+        resource_class = parsing.resource_class_from_type(resource_json["Type"])
+        if updated is not None or resource_class is None or \
+                not hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__"):
+            return updated
+        kept = resources_map[logical_id]  # moto has no update for this type: it stays as it is
+        retention = resource_json.get("Properties", {}).get("RetentionInDays")
+        if resource_json["Type"] == "AWS::Logs::LogGroup" and retention is not None:
+            days = parsing.clean_json(retention, resources_map)
+            logs_backends[account_id][region_name].put_retention_policy(kept.name, int(days))
+        return kept
+
+    parsing.parse_and_update_resource = parse_and_update_resource
 
 
 def _install_swagger_import() -> None:
