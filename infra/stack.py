@@ -515,8 +515,8 @@ def delete(stage: str, project: Path = ROOT, environ: dict[str, str] | None = No
         purge(retained)
         print(f"deleted {name} and the data it kept")
     else:
-        print(f"deleted {name}; kept (DeletionPolicy: Retain, make infra-delete PURGE_DATA=1 deletes them): "
-              + ", ".join(physical_id.rsplit("/", 1)[-1] for _, _, physical_id in retained))
+        print(f"deleted {name}; kept (DeletionPolicy: Retain; make infra-delete PURGE_DATA=1 deletes them): "
+              + ", ".join(physical_id for _, _, physical_id in retained))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -100,6 +100,13 @@ def _readback(env: dict[str, str]) -> dict:
             "concurrency": concurrency, "usage_plans": plans}
 
 
+def _log_retention(env: dict[str, str]) -> dict[str, int | None]:
+    logs = boto3.client("logs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return {group["logGroupName"]: group.get("retentionInDays")
+            for group in logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{APP_NAME}-{STAGE}")["logGroups"]}
+
+
 def _names_the_stage(item) -> bool:
     return re.search(rf"(?<![a-z0-9]){STAGE}(?![a-z0-9])", json.dumps(item, default=str)) is not None
 
@@ -179,6 +186,10 @@ def lifecycle(emulator, tmp_path_factory):
     state["stack"] = boto3.client("cloudformation", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
                                   aws_access_key_id="testing", aws_secret_access_key="testing"
                                   ).describe_stacks(StackName=f"{APP_NAME}-{STAGE}-infra")["Stacks"][0]
+    state["log_retention"] = {"first": _log_retention(env)}
+    state["seconds"]["make infra (again, LOG_RETENTION_DAYS=14)"] = _run(
+        [sys.executable, "-m", "infra.stack", "deploy", "--stage", STAGE], project, {**env, "LOG_RETENTION_DAYS": "14"})
+    state["log_retention"]["updated"] = _log_retention(env)
     state["seconds"]["chalice deploy"] = _run([str(BIN / "chalice"), "deploy", "--stage", STAGE], project, env)
     state["deployed"] = _readback(env)
     package = max((project / ".chalice" / "deployments").glob("*.zip"), key=os.path.getmtime)
@@ -244,6 +255,15 @@ def test_make_infra_writes_the_new_stages_entry_from_another_with_the_stacks_nam
     assert not _names_stage(json.dumps(entry), FROM_STAGE)
     for handler, overrides in base.get("lambda_functions", {}).items():
         assert overrides.items() <= entry["lambda_functions"][handler].items()
+
+
+def test_log_retention_is_a_default_that_make_infra_overrides(lifecycle):
+    """Sizing comes from the stack's parameters (LOG_RETENTION_DAYS), not from the stage's name; changing it
+    updates the stack in place."""
+    first, updated = lifecycle["log_retention"]["first"], lifecycle["log_retention"]["updated"]
+    assert set(first) == {f"/aws/lambda/{function_name(handler)}" for handler in CONFIG["lambda_functions"]}
+    assert set(first.values()) == {90}
+    assert updated == dict.fromkeys(first, 14)
 
 
 def test_a_stage_name_the_templates_refuse_is_a_validation_error(emulator):
