@@ -514,3 +514,4 @@ def test_nothing_of_the_stage_is_left_after_chalice_delete_and_infra_delete(life
 def test_infra_delete_leaves_config_json_as_it_was(lifecycle):
     assert lifecycle["config_after_delete"] == CONFIG
     assert not (lifecycle["project"] / ".chalice" / "generated" / STAGE).exists()
+    assert not (lifecycle["project"] / ".chalice" / "deployed" / f"{STAGE}.json").exists()  # chalice's empty record

@@ -100,7 +100,7 @@ def _project(tmp_path: Path) -> Path:
 
 def _stack_outputs(project: Path, stage: str) -> dict[str, str]:
     """What a deployed stack answers, with made-up account values and the names the template gives the stage."""
-    outputs = {key: f"arn:aws:made-up:{key}" for key in infra_template(project)["Outputs"]}
+    outputs = {key: f"arn:aws:made-up:{stage}:{key}" for key in infra_template(project)["Outputs"]}
     outputs.update({"AccountId": "123456789012", "Region": "eu-west-1", "Partition": "aws",
                     "LambdaSubnetIds": "subnet-a,subnet-b", "LambdaSecurityGroupIds": "sg-1"})
     outputs.update(stage_names(stage, project))
@@ -114,7 +114,7 @@ def test_make_infra_writes_a_new_stages_entry_and_infra_delete_takes_it_out(tmp_
     write_deploy_config(project, "pr-42", _stack_outputs(project, "pr-42"), from_stage="dev")
     entry = json.loads((project / ".chalice" / "config.json").read_text())["stages"]["pr-42"]
     assert entry["environment_variables"]["STAGE"] == entry["api_gateway_stage"] == "pr-42"
-    assert entry["environment_variables"]["REDIS_URL"] == "arn:aws:made-up:EnvRedisUrl"
+    assert entry["environment_variables"]["REDIS_URL"] == "arn:aws:made-up:pr-42:EnvRedisUrl"
     assert entry["lambda_functions"]["dispatch_sms"]["reserved_concurrency"] == \
         CONFIG["stages"]["dev"]["lambda_functions"]["dispatch_sms"]["reserved_concurrency"]
     assert not _names_stage(json.dumps(entry), "dev")
@@ -131,6 +131,18 @@ def test_infra_delete_keeps_an_entry_it_did_not_write(tmp_path):
     write_deploy_config(project, "prod", _stack_outputs(project, "prod"))
     remove_deploy_config(project, "prod")
     assert json.loads((project / ".chalice" / "config.json").read_text()) == before
+
+
+def test_a_new_stage_takes_nothing_of_what_make_infra_wrote_for_the_stage_it_starts_from(tmp_path):
+    project = _project(tmp_path)
+    write_deploy_config(project, "prod", _stack_outputs(project, "prod"))  # prod deployed from this checkout
+
+    write_stage_entry(project, "staging", "prod")  # offline: nothing of a stack overwrites what it copied
+    staging = json.loads((project / ".chalice" / "config.json").read_text())["stages"]["staging"]
+    assert "REDIS_URL" not in staging["environment_variables"]
+    assert all(set(overrides) <= {"lambda_memory_size", "reserved_concurrency"}
+               for overrides in staging["lambda_functions"].values())
+    assert not _names_stage(json.dumps(staging), "prod")  # no ARN, URL, policy or name of prod's
 
 
 def test_a_new_stage_must_start_from_a_stage_config_json_has(tmp_path):
