@@ -130,7 +130,9 @@ def _leftovers(env: dict[str, str]) -> dict[str, list]:
         "tables": client("dynamodb").list_tables()["TableNames"],
         "secrets": client("secretsmanager").list_secrets()["SecretList"],
         "log groups": client("logs").describe_log_groups()["logGroups"],
+        "metric filters": client("logs").describe_metric_filters()["metricFilters"],
         "topics": client("sns").list_topics()["Topics"],
+        "subscriptions": client("sns").list_subscriptions()["Subscriptions"],
         "alarms": client("cloudwatch").describe_alarms()["MetricAlarms"],
         "security groups": client("ec2").describe_security_groups()["SecurityGroups"],
     }
