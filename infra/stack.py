@@ -316,13 +316,18 @@ def write_stage_entry(project: Path, stage: str, from_stage: str) -> Path:
     return config_path
 
 
-def new_stage_config(config: dict, stage: str, from_stage: str, outputs: dict[str, str]) -> dict:
-    """The entry of a stage config.json does not have: from_stage's entry (providers, tunables, the functions'
-    sizing) with this stage's name, and the names of this stack's resources where from_stage has its own."""
-    if from_stage not in config["stages"] or from_stage == "local":
+def check_from_stage(config: dict, stage: str, from_stage: str) -> None:
+    """A stage config.json lacks starts from one it has (not `local`, which only `chalice local` serves)."""
+    if stage not in config["stages"] and (from_stage not in config["stages"] or from_stage == "local"):
         deployable = sorted(name for name in config["stages"] if name != "local")
         raise InfraError(f"config.json has no stage {stage!r}, and FROM_STAGE={from_stage!r} is not one of its "
                          f"stages to start it from ({', '.join(deployable)})")
+
+
+def new_stage_config(config: dict, stage: str, from_stage: str, outputs: dict[str, str]) -> dict:
+    """The entry of a stage config.json does not have: from_stage's entry (providers, tunables, the functions'
+    sizing) with this stage's name, and the names of this stack's resources where from_stage has its own."""
+    check_from_stage(config, stage, from_stage)
     entry = copy.deepcopy(config["stages"][from_stage])
     _strip_account_values(entry)
     environment = entry.setdefault("environment_variables", {})
@@ -441,6 +446,7 @@ def deploy(stage: str, project: Path = ROOT, environ: dict[str, str] | None = No
     environ = dict(os.environ if environ is None else environ)
     check_stage(stage, project)
     from_stage = from_stage or environ.get("FROM_STAGE") or "dev"
+    check_from_stage(json.loads((project / ".chalice" / "config.json").read_text()), stage, from_stage)  # before AWS
     template = infra_template(project)
     cloudformation = boto3.client("cloudformation")
     name = stack_name(stage)
@@ -474,8 +480,14 @@ def deploy(stage: str, project: Path = ROOT, environ: dict[str, str] | None = No
 
 
 def retained_resources(cloudformation, name: str) -> list[tuple[str, str, str]]:
-    """(logical id, type, physical id) of the stack's resources that outlive it (DeletionPolicy: Retain)."""
-    body = cloudformation.get_template(StackName=name)["TemplateBody"]
+    """(logical id, type, physical id) of the stack's resources that outlive it (DeletionPolicy: Retain); none
+    when the stack is gone already (a delete run again after it failed halfway)."""
+    try:
+        body = cloudformation.get_template(StackName=name)["TemplateBody"]
+    except ClientError as exc:
+        if "does not exist" in str(exc):
+            return []
+        raise
     template = json.loads(body) if isinstance(body, str) else body
     retained = {logical_id for logical_id, resource in template["Resources"].items()
                 if resource.get("DeletionPolicy") == "Retain"}
@@ -490,7 +502,9 @@ def purge(resources: list[tuple[str, str, str]]) -> None:
     for logical_id, kind, physical_id in resources:
         try:
             if kind == "AWS::DynamoDB::Table":
-                dynamodb.update_table(TableName=physical_id, DeletionProtectionEnabled=False)
+                if dynamodb.describe_table(TableName=physical_id)["Table"].get("DeletionProtectionEnabled"):
+                    dynamodb.update_table(TableName=physical_id, DeletionProtectionEnabled=False)
+                    dynamodb.get_waiter("table_exists").wait(TableName=physical_id)  # ACTIVE again
                 dynamodb.delete_table(TableName=physical_id)
             elif kind == "AWS::SQS::Queue":
                 sqs.delete_queue(QueueUrl=physical_id)
@@ -518,6 +532,8 @@ def delete(stage: str, project: Path = ROOT, environ: dict[str, str] | None = No
     if purge_data:
         purge(retained)
         print(f"deleted {name} and the data it kept")
+    elif not retained:
+        print(f"deleted {name}")
     else:
         print(f"deleted {name}; kept (DeletionPolicy: Retain; make infra-delete PURGE_DATA=1 deletes them): "
               + ", ".join(physical_id for _, _, physical_id in retained))
