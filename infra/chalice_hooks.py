@@ -21,8 +21,9 @@ it imports app.py; Lambda never does (and its package carries no infra/).
   throttle, as `make package` declares them (infra/resources.json). chalice has no setting for either; after
   chalice's CreateDeployment call the hook sets the stage's method settings and creates or updates the plan.
 - ``chalice delete``: the usage plan goes with the API. chalice knows nothing of it (the hook above made it) and
-  would leave ``sms-gateway-<stage>`` behind; right before chalice's DeleteRestApi call the hook takes the plan's
-  API stages out (API Gateway refuses to delete a plan that still has one) and deletes the plan. `chalice delete`
+  would leave ``sms-gateway-<stage>`` behind; right before chalice's DeleteRestApi call, while the API it names
+  still exists, the hook takes the plan's API stages out (the console's order: a plan is emptied before it is
+  deleted) and deletes the plan. `chalice delete`
   imports app.py too (it builds the app's graph to know what to delete), with the stage's environment.
 - ``chalice local``: see localdev/chalice_local.py (what the reloader watches; no worker outliving Ctrl-C).
 """
@@ -209,5 +210,6 @@ def delete_usage_plan_with_the_api() -> None:
 
 
 def _chalice_stage() -> str:
+    """The --stage of the running chalice command; chalice's own default is dev."""
     context = click.get_current_context(silent=True)
     return (context.params.get("stage") if context is not None else None) or "dev"

@@ -126,6 +126,7 @@ def install_deploy_support() -> None:
     _install_swagger_import()
     _install_cloudformation_models()
     _install_stack_failures()
+    _install_resource_updates()
 
 
 def parameter_problem(template: dict, values: dict) -> str | None:
@@ -193,7 +194,6 @@ def _install_stack_failures() -> None:
     CloudFormationBackend.create_stack = create_stack
     CloudFormationBackend.update_stack = update_stack
     Stack.create_resources = create_resources
-    _install_resource_updates()
 
 
 def _install_resource_updates() -> None:
