@@ -67,6 +67,7 @@ PARAMETERS_FROM_ENV = {"VpcId": "VPC_ID", "PrivateSubnetIds": "PRIVATE_SUBNET_ID
 # (tests/unit/test_infra_stage.py keeps them equal), so CloudFormation refuses what this refuses.
 STAGE_PATTERN = r"[a-z][a-z0-9]*(-[a-z0-9]+)*"
 NAME_LIMIT = 64
+LOCAL_STAGE = "local"  # config.json's stage for `chalice local`, never deployed
 # What a purge finds already deleted: DynamoDB and Secrets Manager, SQS (query and JSON protocols).
 GONE = ("ResourceNotFoundException", "AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist")
 CREATED_MARKER = "stage-entry-written-by-make-infra"  # in .chalice/generated/<stage>/
@@ -96,6 +97,9 @@ def check_stage(stage: str, project: Path = ROOT) -> None:
         raise InfraError(f"stage {stage!r}: use lowercase letters, digits and single hyphens, starting with a letter "
                          f"and not ending with a hyphen (it names the CloudFormation stack, the Redis replication "
                          f"group, the functions, queues and tables)")
+    if stage == LOCAL_STAGE:
+        raise InfraError(f"stage {stage!r} is `chalice local`'s (make run, make deps): give the deployed stage "
+                         f"another name")
     if len(stage) > (limit := max_stage_length(project)):
         raise InfraError(f"stage {stage!r} has {len(stage)} characters, at most {limit}: "
                          f"{longest_stage_name(project).format(stage=stage)} must fit the {NAME_LIMIT} characters "
@@ -318,8 +322,8 @@ def write_stage_entry(project: Path, stage: str, from_stage: str) -> Path:
 
 def check_from_stage(config: dict, stage: str, from_stage: str) -> None:
     """A stage config.json lacks starts from one it has (not `local`, which only `chalice local` serves)."""
-    if stage not in config["stages"] and (from_stage not in config["stages"] or from_stage == "local"):
-        deployable = sorted(name for name in config["stages"] if name != "local")
+    if stage not in config["stages"] and (from_stage not in config["stages"] or from_stage == LOCAL_STAGE):
+        deployable = sorted(name for name in config["stages"] if name != LOCAL_STAGE)
         raise InfraError(f"config.json has no stage {stage!r}, and FROM_STAGE={from_stage!r} is not one of its "
                          f"stages to start it from ({', '.join(deployable)})")
 
