@@ -13,7 +13,7 @@ STAGE ?= dev
 LOCALSTACK_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13.*/bin/python) $(shell command -v python3.13))
 
 .PHONY: help run deps test lint unit functional integration coverage bench bench-quick bench-delivery chaos fuzz \
-	lock lock-localstack venv infra infra-delete package deploy dlq-replay clean
+	lock lock-localstack venv infra infra-delete stage package deploy dlq-replay clean
 
 ## make help: this list
 help:
@@ -107,13 +107,19 @@ lock-localstack:
 		cd localstack && CUSTOM_COMPILE_COMMAND="make lock-localstack" "$$tmp/bin/pip-compile" --quiet --generate-hashes --no-emit-index-url --no-emit-find-links \
 		--strip-extras --allow-unsafe --output-file requirements.txt requirements.in
 
-## make infra STAGE=prod: deploy the stage's infrastructure stack (VPC_ID=..., PRIVATE_SUBNET_IDS=...), then
-##   `chalice deploy --stage prod` (docs/deploy.md); make infra-delete STAGE=prod after `chalice delete`
+## make infra STAGE=staging: deploy the stage's infrastructure stack (VPC_ID=..., PRIVATE_SUBNET_IDS=...; any
+##   stage name: one config.json lacks gets its entry from FROM_STAGE=dev|prod), then `chalice deploy --stage
+##   staging` (docs/deploy.md); make infra-delete STAGE=staging [PURGE_DATA=1] after `chalice delete`
 infra: $(STAMP)
 	$(BIN)/python -m infra.stack deploy --stage $(STAGE)
 
 infra-delete: $(STAMP)
-	$(BIN)/python -m infra.stack delete --stage $(STAGE)
+	$(BIN)/python -m infra.stack delete --stage $(STAGE) $(if $(PURGE_DATA),--purge-data)
+
+## make stage STAGE=staging FROM_STAGE=prod: only write the stage's entry in .chalice/config.json, offline (for
+##   make package; make infra writes it itself)
+stage: $(STAMP)
+	$(BIN)/python -m infra.stack stage --stage $(STAGE)
 
 ## make package / make deploy STAGE=prod: the CloudFormation-only path (one template with everything,
 ##   deployed with the AWS CLI)

@@ -20,6 +20,11 @@ it imports app.py; Lambda never does (and its package carries no infra/).
   outer shield in front of the gateway's own per-client limits) and belongs to a usage plan with the same
   throttle, as `make package` declares them (infra/resources.json). chalice has no setting for either; after
   chalice's CreateDeployment call the hook sets the stage's method settings and creates or updates the plan.
+- ``chalice delete``: the usage plan goes with the API. chalice knows nothing of it (the hook above made it) and
+  would leave ``sms-gateway-<stage>`` behind; right before chalice's DeleteRestApi call, while the API it names
+  still exists, the hook takes the plan's API stages out (the console's order: a plan is emptied before it is
+  deleted) and deletes the plan. `chalice delete`
+  imports app.py too (it builds the app's graph to know what to delete), with the stage's environment.
 - ``chalice local``: see localdev/chalice_local.py (what the reloader watches; no worker outliving Ctrl-C).
 """
 
@@ -47,6 +52,8 @@ def install_cli_hooks(command: str | None = None) -> None:
     if command == "deploy":
         report_batch_item_failures()
         throttle_api_stage()
+    if command == "delete":
+        delete_usage_plan_with_the_api()
     if command == "local":
         from localdev.chalice_local import install_local_hooks
 
@@ -110,14 +117,38 @@ def api_throttle(environ: dict[str, str] | None = None) -> tuple[int, int] | Non
     return (rate, burst or rate) if rate else None
 
 
+def usage_plan_name(stage: str) -> str:
+    """The chalice stage's usage plan (infra/resources.json names the `make package` one the same way)."""
+    return f"sms-gateway-{stage}"
+
+
+def _usage_plans(client) -> list[dict]:
+    return [plan for page in client.get_paginator("get_usage_plans").paginate() for plan in page["items"]]
+
+
+def delete_usage_plans(client, rest_api_id: str, name: str) -> list[str]:
+    """Delete the plans called name that hold a stage of rest_api_id (or no stage at all); returns their ids."""
+    deleted = []
+    for plan in _usage_plans(client):
+        stages = plan.get("apiStages", [])
+        if plan["name"] != name or (stages and rest_api_id not in {s["apiId"] for s in stages}):
+            continue
+        if stages:
+            client.update_usage_plan(usagePlanId=plan["id"], patchOperations=[
+                {"op": "remove", "path": "/apiStages", "value": f"{s['apiId']}:{s['stage']}"} for s in stages])
+        client.delete_usage_plan(usagePlanId=plan["id"])
+        deleted.append(plan["id"])
+    return deleted
+
+
 def apply_api_throttle(client, rest_api_id: str, stage: str, rate: int, burst: int) -> None:
     """The stage's method settings and the stage's usage plan, both at (rate, burst); safe to run again."""
     client.update_stage(restApiId=rest_api_id, stageName=stage, patchOperations=[
         {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": str(rate)},
         {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": str(burst)},
     ])
-    name = f"sms-gateway-{os.environ.get('STAGE') or stage}"
-    plans = [p for p in client.get_usage_plans()["items"] if p["name"] == name]
+    name = usage_plan_name(os.environ.get("STAGE") or stage)
+    plans = [p for p in _usage_plans(client) if p["name"] == name]
     throttle = [{"op": "replace", "path": "/throttle/rateLimit", "value": str(rate)},
                 {"op": "replace", "path": "/throttle/burstLimit", "value": str(burst)}]
     if not plans:
@@ -155,3 +186,30 @@ def throttle_api_stage() -> None:
 
     create_client_throttling_the_api.throttles_api = True
     botocore.session.Session.create_client = create_client_throttling_the_api
+
+
+def delete_usage_plan_with_the_api() -> None:
+    """Every API Gateway client created from now on deletes the stage's usage plan before it deletes the API."""
+    create_client = botocore.session.Session.create_client
+    if getattr(create_client, "deletes_usage_plan", False):
+        return
+    name = usage_plan_name(os.environ.get("STAGE") or _chalice_stage())
+
+    @functools.wraps(create_client)
+    def create_client_deleting_the_usage_plan(self, service_name, *args, **kwargs):
+        client = create_client(self, service_name, *args, **kwargs)
+        if service_name == "apigateway":
+            def before_delete_rest_api(params: dict, **_) -> None:  # while the plan still names an API that exists
+                delete_usage_plans(client, params["restApiId"], name)
+
+            client.meta.events.register("provide-client-params.apigateway.DeleteRestApi", before_delete_rest_api)
+        return client
+
+    create_client_deleting_the_usage_plan.deletes_usage_plan = True
+    botocore.session.Session.create_client = create_client_deleting_the_usage_plan
+
+
+def _chalice_stage() -> str:
+    """The --stage of the running chalice command; chalice's own default is dev."""
+    context = click.get_current_context(silent=True)
+    return (context.params.get("stage") if context is not None else None) or "dev"

@@ -6,11 +6,12 @@
 #   infra/deploy.sh prod --dry-run          # print the AWS commands instead of running them
 #
 # Optional: STACK_NAME (sms-gateway-<stage>), ALARM_EMAIL, REDIS_NODE_TYPE (cache.t4g.small),
-# REDIS_NUM_CACHE_CLUSTERS (2), REDIS_TRANSIT_ENCRYPTION (true), CHANGESET_ONLY=1 (create the change
+# REDIS_NUM_CACHE_CLUSTERS (2), REDIS_TRANSIT_ENCRYPTION (true), LOG_RETENTION_DAYS (90),
+# BACKLOG_AGE_ALARM_S (300), TABLE_DELETION_PROTECTION (true), CHANGESET_ONLY=1 (create the change
 # set for review, do not execute it), AWS_PROFILE / AWS_REGION as usual.
 set -euo pipefail
 
-STAGE="${1:?usage: infra/deploy.sh <dev|prod> [--dry-run]}"
+STAGE="${1:?usage: infra/deploy.sh <stage> [--dry-run]}"
 DRY_RUN=0
 [[ "${2:-}" == "--dry-run" ]] && DRY_RUN=1
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -45,6 +46,9 @@ deploy_args=(
     "RedisNodeType=${REDIS_NODE_TYPE:-cache.t4g.small}"
     "RedisNumCacheClusters=${REDIS_NUM_CACHE_CLUSTERS:-2}"
     "RedisTransitEncryption=${REDIS_TRANSIT_ENCRYPTION:-true}"
+    "LogRetentionDays=${LOG_RETENTION_DAYS:-90}"
+    "BacklogAgeAlarmS=${BACKLOG_AGE_ALARM_S:-300}"
+    "TableDeletionProtection=${TABLE_DELETION_PROTECTION:-true}"
 )
 [[ "${CHANGESET_ONLY:-0}" == "1" ]] && deploy_args+=(--no-execute-changeset)
 run aws cloudformation deploy "${deploy_args[@]}"

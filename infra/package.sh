@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Package one stage offline: one SAM template (Chalice's functions + infra/) and the Lambda zip, linted.
 #
-#   infra/package.sh <dev|prod> [outdir]        # default outdir: build/<stage>
+#   infra/package.sh <stage> [outdir]        # default outdir: build/<stage>
+#
+# Any stage with an entry in .chalice/config.json (`make stage STAGE=<stage> FROM_STAGE=prod` writes one).
 #
 # Steps: combine infra/data.json + infra/resources.json into one merge template (chalice takes one
 # file), `chalice package --merge-template`, then cfn-lint on the packaged template and on data.json.
 # Needs no AWS credentials and no network beyond what pip already cached for the Lambda wheels.
 set -euo pipefail
 
-STAGE="${1:?usage: infra/package.sh <dev|prod> [outdir]}"
+STAGE="${1:?usage: infra/package.sh <stage> [outdir]}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${2:-$ROOT/build/$STAGE}"
-case "$STAGE" in dev|prod) ;; *) echo "unknown stage: $STAGE (dev or prod)" >&2; exit 2 ;; esac
 
 BIN="$ROOT/.venv/bin"
 [[ -x "$BIN/chalice" ]] || BIN="$(dirname "$(command -v chalice)")"
 PYTHON="$BIN/python"; [[ -x "$PYTHON" ]] || PYTHON="$(command -v python3)"
+(cd "$ROOT" && "$PYTHON" -m infra.stack check --stage "$STAGE") || exit 2
 
 # chalice wants a region even though the template only uses ${AWS::Region}.
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"

@@ -16,7 +16,14 @@ into an empty queue, 25/s at 1,200 delayed messages, 8/s with eight long-polling
 ``install_deploy_support`` lets `chalice deploy` and `make infra` run against it (tests/integration/
 test_deploy.py): moto 5.2.5 imports only OpenAPI 3 REST APIs, and chalice sends Swagger 2.0 of the same shape
 for what moto reads (title, paths, responses, integrations), so the document is relabelled; and moto's
-CloudFormation lacks two types infra/ uses, a secret and a Redis replication group, added here.
+CloudFormation lacks two types infra/ uses, a secret and a Redis replication group, added here; and where moto
+answers a template it cannot deploy with a 500 and a stack left CREATE_IN_PROGRESS for ever (a Fn::FindInMap key
+the mapping lacks raises KeyError), the emulator answers as CloudFormation does: a parameter outside its
+constraints is a 400 ValidationError, a resource that fails rolls the stack back to ROLLBACK_COMPLETE with the
+error as the CREATE_FAILED event's reason. An update that changes a resource moto cannot update (a log group's
+retention, an alarm's threshold: `make infra` again with LOG_RETENTION_DAYS or BACKLOG_AGE_ALARM_S) keeps the
+resource, with a log group's retention applied, where moto would drop it from the stack and answer every later
+DescribeStacks with a 500.
 ``install_dynamodb_atomic_writes`` makes moto's conditional writes atomic, as DynamoDB's are: moto
 checks a condition and then writes, so two threads of its server can both pass the same condition, and
 two concurrent claims of one attempt could both succeed (docs/benchmarks.md has the observation).
@@ -31,6 +38,7 @@ import contextlib
 import io
 import json
 import logging
+import re
 import signal
 import sys
 import threading
@@ -117,6 +125,97 @@ def install_dynamodb_atomic_writes() -> None:
 def install_deploy_support() -> None:
     _install_swagger_import()
     _install_cloudformation_models()
+    _install_stack_failures()
+    _install_resource_updates()
+
+
+def parameter_problem(template: dict, values: dict) -> str | None:
+    """CloudFormation's check of a stack's parameter values against the template's constraints, or None."""
+    for name, spec in template.get("Parameters", {}).items():
+        value = values.get(name, spec.get("Default"))
+        if value is None:
+            continue  # moto reports a missing parameter itself
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        allowed = [str(v) for v in spec.get("AllowedValues", [])]
+        if allowed and text not in allowed:
+            return f"Parameter '{name}' must be one of AllowedValues"
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], text):
+            return spec.get("ConstraintDescription") or f"Parameter '{name}' must match {spec['AllowedPattern']}"
+        if not spec.get("MinLength", 0) <= len(text) <= spec.get("MaxLength", len(text)):
+            return spec.get("ConstraintDescription") or f"Parameter '{name}' has a length outside its limits"
+        if spec.get("Type") == "Number" and not (float(spec.get("MinValue", "-inf")) <= float(text)
+                                                 <= float(spec.get("MaxValue", "inf"))):
+            return f"Parameter '{name}' must be a number between its MinValue and MaxValue"
+    return None
+
+
+def _install_stack_failures() -> None:
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.models import CloudFormationBackend, Stack
+    from moto.core.exceptions import ServiceException, _RESTError
+
+    original_create_stack = CloudFormationBackend.create_stack
+    original_update_stack = CloudFormationBackend.update_stack
+    original_create_resources = Stack.create_resources
+
+    def checked(template: str, parameters: dict) -> None:
+        problem = parameter_problem(Stack.parse_template(template), parameters)
+        if problem:
+            raise ValidationError(message=problem)
+
+    def create_stack(self, name, template, parameters, *args, **kwargs):
+        checked(template, parameters)
+        try:
+            return original_create_stack(self, name, template, parameters, *args, **kwargs)
+        except (ServiceException, _RESTError):  # moto's own answers (AlreadyExists ...)
+            raise
+        except Exception as exc:  # the template itself did not load (moto raised before it kept the stack)
+            raise ValidationError(message=f"Template error: {type(exc).__name__}: {exc}") from exc
+
+    def update_stack(self, name, template, role_arn, parameters, tags):
+        if template:
+            checked(template, {p["ParameterKey"]: p.get("ParameterValue") for p in parameters
+                               if not p.get("UsePreviousValue")})
+        return original_update_stack(self, name, template, role_arn, parameters, tags)
+
+    def create_resources(self) -> None:
+        try:
+            original_create_resources(self)
+        except Exception as exc:
+            self._add_stack_event("CREATE_FAILED", resource_status_reason=f"{type(exc).__name__}: {exc}")
+            self.status = "ROLLBACK_IN_PROGRESS"
+            self._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason="The following resource(s) "
+                                  f"failed to create. Rollback requested by user. {exc!r}")
+            with contextlib.suppress(Exception):  # what was created before the failure goes, Retain excepted
+                self.resource_map.delete()
+            self.status = "ROLLBACK_COMPLETE"
+            self._add_stack_event("ROLLBACK_COMPLETE")
+
+    CloudFormationBackend.create_stack = create_stack
+    CloudFormationBackend.update_stack = update_stack
+    Stack.create_resources = create_resources
+
+
+def _install_resource_updates() -> None:
+    import moto.cloudformation.parsing as parsing
+    from moto.logs.models import logs_backends
+
+    original_update = parsing.parse_and_update_resource
+
+    def parse_and_update_resource(logical_id, resource_json, resources_map, account_id, region_name):
+        updated = original_update(logical_id, resource_json, resources_map, account_id, region_name)
+        resource_class = parsing.resource_class_from_type(resource_json["Type"])
+        if updated is not None or resource_class is None or \
+                not hasattr(resource_class.update_from_cloudformation_json, "__isabstractmethod__"):
+            return updated
+        kept = resources_map[logical_id]  # moto has no update for this type: it stays as it is
+        retention = resource_json.get("Properties", {}).get("RetentionInDays")
+        if resource_json["Type"] == "AWS::Logs::LogGroup" and retention is not None:
+            days = parsing.clean_json(retention, resources_map)
+            logs_backends[account_id][region_name].put_retention_policy(kept.name, int(days))
+        return kept
+
+    parsing.parse_and_update_resource = parse_and_update_resource
 
 
 def _install_swagger_import() -> None:

@@ -1,6 +1,8 @@
-"""The two deploy commands of docs/deploy.md, offline: `make infra STAGE=prod` (python -m infra.stack) and
-`chalice deploy --stage prod`, against the local AWS emulator over HTTP; then what they created is read
-back and compared with what the project declares; then `chalice delete` and `make infra-delete` undo it.
+"""The two deploy commands of docs/deploy.md, offline, for a stage config.json does not have:
+`make infra STAGE=staging FROM_STAGE=prod` (python -m infra.stack, which writes the stage's entry) and
+`chalice deploy --stage staging`, against the local AWS emulator over HTTP; then what they created is read
+back and compared with what the project declares; then `chalice delete` and `make infra-delete PURGE_DATA=1`
+undo it, and nothing of the stage is left in the emulator.
 
 The emulator (localdev/aws_emulator.py) keeps what IAM, Lambda, event source mappings, EventBridge and API
 Gateway are sent, and refuses what they would refuse (a policy with CloudFormation functions in it, a mapping
@@ -35,12 +37,18 @@ from localdev.stack import ROOT, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
-STAGE = "prod"
+STAGE = "staging"  # not in .chalice/config.json: `make infra` writes its entry from FROM_STAGE's
+FROM_STAGE = "prod"
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 APP_NAME = CONFIG["app_name"]
-API_STAGE = CONFIG["stages"][STAGE]["api_gateway_stage"]
+API_STAGE = STAGE
 BIN = Path(sys.executable).parent
 PROJECT_FILES = ("app.py", "chalicelib", "infra", "localdev", "requirements.txt")
+
+
+def stage_config(lifecycle: dict) -> dict:
+    """The stage's entry as `make infra` wrote it."""
+    return lifecycle["config"]["stages"][STAGE]
 
 
 def function_name(handler: str) -> str:
@@ -92,6 +100,47 @@ def _readback(env: dict[str, str]) -> dict:
             "concurrency": concurrency, "usage_plans": plans}
 
 
+def _log_retention(env: dict[str, str]) -> dict[str, int | None]:
+    logs = boto3.client("logs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+    return {group["logGroupName"]: group.get("retentionInDays")
+            for group in logs.describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{APP_NAME}-{STAGE}")["logGroups"]}
+
+
+def _names_the_stage(item) -> bool:
+    return re.search(rf"(?<![a-z0-9]){STAGE}(?![a-z0-9])", json.dumps(item, default=str)) is not None
+
+
+def _leftovers(env: dict[str, str]) -> dict[str, list]:
+    """Whatever in the emulator names the stage (in its name, ARN, URL or tags), by kind."""
+    session = boto3.session.Session(region_name=env["AWS_DEFAULT_REGION"], aws_access_key_id="testing",
+                                    aws_secret_access_key="testing")
+    client = lambda service: session.client(service, endpoint_url=env["AWS_ENDPOINT_URL"])  # noqa: E731
+    lam, apigw = client("lambda"), client("apigateway")
+    found = {
+        "functions": lam.list_functions()["Functions"],
+        "event source mappings": lam.list_event_source_mappings()["EventSourceMappings"],
+        "roles": client("iam").list_roles()["Roles"],
+        "rules": client("events").list_rules()["Rules"],
+        "usage plans": apigw.get_usage_plans()["items"],
+        "api keys": apigw.get_api_keys(includeValues=False)["items"],
+        "stacks": [s for s in client("cloudformation").list_stacks()["StackSummaries"]
+                   if s["StackStatus"] != "DELETE_COMPLETE"],
+        "queues": client("sqs").list_queues().get("QueueUrls", []),
+        "tables": client("dynamodb").list_tables()["TableNames"],
+        "secrets": client("secretsmanager").list_secrets()["SecretList"],
+        "log groups": client("logs").describe_log_groups()["logGroups"],
+        "metric filters": client("logs").describe_metric_filters()["metricFilters"],
+        "topics": client("sns").list_topics()["Topics"],
+        "subscriptions": client("sns").list_subscriptions()["Subscriptions"],
+        "alarms": client("cloudwatch").describe_alarms()["MetricAlarms"],
+        "security groups": client("ec2").describe_security_groups()["SecurityGroups"],
+    }
+    leftovers = {kind: [item for item in items if _names_the_stage(item)] for kind, items in found.items()}
+    leftovers["rest apis"] = apigw.get_rest_apis()["items"]  # chalice names the API after the app alone
+    return {kind: items for kind, items in leftovers.items() if items}
+
+
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
     port = free_port()
@@ -132,13 +181,17 @@ def lifecycle(emulator, tmp_path_factory):
     state: dict = {"project": project, "subnets": subnets[:2], "seconds": {}}
 
     state["seconds"]["make infra"] = _run([sys.executable, "-m", "infra.stack", "deploy", "--stage", STAGE],
-                                          project, env)
+                                          project, {**env, "FROM_STAGE": FROM_STAGE})
     state["config"] = json.loads((project / ".chalice" / "config.json").read_text())
     state["policies"] = {str(path.relative_to(project / ".chalice")): json.loads(path.read_text())
                          for path in (project / ".chalice" / "generated" / STAGE).glob("*.json")}
     state["stack"] = boto3.client("cloudformation", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
                                   aws_access_key_id="testing", aws_secret_access_key="testing"
                                   ).describe_stacks(StackName=f"{APP_NAME}-{STAGE}-infra")["Stacks"][0]
+    state["log_retention"] = {"first": _log_retention(env)}
+    state["seconds"]["make infra (again, LOG_RETENTION_DAYS=14)"] = _run(
+        [sys.executable, "-m", "infra.stack", "deploy", "--stage", STAGE], project, {**env, "LOG_RETENTION_DAYS": "14"})
+    state["log_retention"]["updated"] = _log_retention(env)
     state["seconds"]["chalice deploy"] = _run([str(BIN / "chalice"), "deploy", "--stage", STAGE], project, env)
     state["deployed"] = _readback(env)
     package = max((project / ".chalice" / "deployments").glob("*.zip"), key=os.path.getmtime)
@@ -149,9 +202,10 @@ def lifecycle(emulator, tmp_path_factory):
     state["redeployed"] = _readback(env)
     state["seconds"]["chalice delete"] = _run([str(BIN / "chalice"), "delete", "--stage", STAGE], project, env)
     state["deleted"] = _readback(env)
-    state["seconds"]["make infra-delete"] = _run([sys.executable, "-m", "infra.stack", "delete", "--stage", STAGE],
-                                                 project, env)
+    state["seconds"]["make infra-delete"] = _run([sys.executable, "-m", "infra.stack", "delete", "--stage", STAGE,
+                                                  "--purge-data"], project, env)
     state["config_after_delete"] = json.loads((project / ".chalice" / "config.json").read_text())
+    state["left"] = _leftovers(env)
     print("\ndeploy lifecycle: " + ", ".join(f"{step} {s:.1f} s" for step, s in state["seconds"].items()))
     return state
 
@@ -179,13 +233,75 @@ def _invoke_api(state: dict, unpacked: Path, path: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+# ------------------------------------------------------------------------------------------ the stage
+
+
+def _names_stage(value: str, stage: str) -> bool:
+    return re.search(rf"(?<![a-z0-9]){stage}(?![a-z0-9])", value) is not None
+
+
+def test_make_infra_writes_the_new_stages_entry_from_another_with_the_stacks_names(lifecycle):
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in lifecycle["stack"]["Outputs"]}
+    entry, base = stage_config(lifecycle), CONFIG["stages"][FROM_STAGE]
+    assert (entry["api_gateway_stage"], entry["tags"]["stage"], entry["environment_variables"]["STAGE"]) == \
+        (STAGE, STAGE, STAGE)
+    environment = entry["environment_variables"]
+    for variable, value in base["environment_variables"].items():
+        if variable == "STAGE":
+            continue
+        if _names_stage(value, FROM_STAGE):  # a table, queue or secret of the base stage: this stack's own
+            assert environment[variable] in outputs.values(), variable
+            assert _names_stage(environment[variable], STAGE), variable
+        else:  # providers, tunables, sizing: the base stage's
+            assert environment[variable] == value, variable
+    assert not _names_stage(json.dumps(entry), FROM_STAGE)
+    for handler, overrides in base.get("lambda_functions", {}).items():
+        assert overrides.items() <= entry["lambda_functions"][handler].items()
+
+
+def test_log_retention_is_a_default_that_make_infra_overrides(lifecycle):
+    """Sizing comes from the stack's parameters (LOG_RETENTION_DAYS), not from the stage's name; changing it
+    updates the stack in place."""
+    first, updated = lifecycle["log_retention"]["first"], lifecycle["log_retention"]["updated"]
+    assert set(first) == {f"/aws/lambda/{function_name(handler)}" for handler in CONFIG["lambda_functions"]}
+    assert set(first.values()) == {90}
+    assert updated == dict.fromkeys(first, 14)
+
+
+def test_a_stage_name_the_templates_refuse_is_a_validation_error(emulator):
+    from botocore.exceptions import ClientError
+
+    cloudformation = boto3.client("cloudformation", endpoint_url=emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+    with pytest.raises(ClientError, match=r"ValidationError.*lowercase letters"):
+        cloudformation.create_stack(StackName="bad-stage", TemplateBody=(ROOT / "infra" / "data.json").read_text(),
+                                    Parameters=[{"ParameterKey": "Stage", "ParameterValue": "Feature_X"}])
+
+
+def test_a_template_that_fails_rolls_the_stack_back_with_the_reason(emulator):
+    """moto answered a 500 and left the stack CREATE_IN_PROGRESS for ever; CloudFormation rolls it back."""
+    cloudformation = boto3.client("cloudformation", endpoint_url=emulator["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+    template = {"Parameters": {"Stage": {"Type": "String"}},
+                "Mappings": {"StageSettings": {"dev": {"Retention": 14}, "prod": {"Retention": 90}}},
+                "Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {
+                    "MessageRetentionPeriod": {"Fn::FindInMap": ["StageSettings", {"Ref": "Stage"}, "Retention"]}}}}}
+    cloudformation.create_stack(StackName="unmapped-stage", TemplateBody=json.dumps(template),
+                                Parameters=[{"ParameterKey": "Stage", "ParameterValue": STAGE}])
+    [stack] = cloudformation.describe_stacks(StackName="unmapped-stage")["Stacks"]
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    events = cloudformation.describe_stack_events(StackName="unmapped-stage")["StackEvents"]
+    assert any(e["ResourceStatus"] == "CREATE_FAILED" and STAGE in e["ResourceStatusReason"] for e in events)
+    cloudformation.delete_stack(StackName="unmapped-stage")
+
+
 # ----------------------------------------------------------------------------------------- functions
 
 
 def test_every_function_is_deployed_with_its_configuration(lifecycle):
     functions = lifecycle["deployed"]["functions"]
     assert set(functions) == {function_name(handler) for handler in CONFIG["lambda_functions"]}
-    stage_functions = CONFIG["stages"][STAGE].get("lambda_functions", {})
+    stage_functions = stage_config(lifecycle).get("lambda_functions", {})
     for handler, declared in CONFIG["lambda_functions"].items():
         function = functions[function_name(handler)]
         assert function["Runtime"] == CONFIG["lambda_python_version"]
@@ -195,12 +311,12 @@ def test_every_function_is_deployed_with_its_configuration(lifecycle):
 
 
 def test_the_dispatcher_has_its_reserved_concurrency_so_an_api_flood_cannot_starve_it(lifecycle):
-    reserved = CONFIG["stages"][STAGE]["lambda_functions"]["dispatch_sms"]["reserved_concurrency"]
+    reserved = stage_config(lifecycle)["lambda_functions"]["dispatch_sms"]["reserved_concurrency"]
     assert lifecycle["deployed"]["concurrency"][function_name("dispatch_sms")] == reserved
 
 
 def test_the_api_stage_is_throttled_and_in_its_usage_plan(lifecycle):
-    env = CONFIG["stages"][STAGE]["environment_variables"]
+    env = stage_config(lifecycle)["environment_variables"]
     rate, burst = float(env["API_THROTTLE_RATE"]), int(env["API_THROTTLE_BURST"])
     for deployed in (lifecycle["deployed"], lifecycle["redeployed"]):
         [api] = deployed["apis"]
@@ -215,7 +331,7 @@ def test_functions_get_the_stage_environment_and_the_stacks_redis_and_queue(life
     outputs = {o["OutputKey"]: o["OutputValue"] for o in lifecycle["stack"]["Outputs"]}
     for function in lifecycle["deployed"]["functions"].values():
         variables = function["Environment"]["Variables"]
-        for name, value in CONFIG["stages"][STAGE]["environment_variables"].items():
+        for name, value in stage_config(lifecycle)["environment_variables"].items():
             assert variables[name] == value, name
         assert variables["REDIS_URL"] == outputs["EnvRedisUrl"]
         assert variables["REDIS_URL"].startswith("rediss://")
@@ -244,7 +360,7 @@ def test_each_function_has_its_own_role_with_the_generated_least_privilege_polic
     assert set(roles) == {f"{APP_NAME}-{STAGE}-{handler}" for handler in CONFIG["lambda_functions"]}
     for handler in CONFIG["lambda_functions"]:
         role = f"{APP_NAME}-{STAGE}-{handler}"
-        policy_file = lifecycle["config"]["stages"][STAGE]["lambda_functions"][handler]["iam_policy_file"]
+        policy_file = stage_config(lifecycle)["lambda_functions"][handler]["iam_policy_file"]
         (document,) = roles[role].values()
         assert document == lifecycle["policies"][policy_file]
 
@@ -303,7 +419,7 @@ def test_dispatcher_consumes_the_stacks_queue_with_partial_batch_responses(lifec
         assert mapping["BatchSize"] == 10
         assert mapping["MaximumBatchingWindowInSeconds"] == 1
         assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        expected = int(CONFIG["stages"][STAGE]["environment_variables"]["DISPATCHER_MAX_CONCURRENCY"])
+        expected = int(stage_config(lifecycle)["environment_variables"]["DISPATCHER_MAX_CONCURRENCY"])
         assert mapping["ScalingConfig"] == {"MaximumConcurrency": expected}
 
 
@@ -390,8 +506,14 @@ def test_chalice_delete_removes_everything_it_deployed(lifecycle):
     assert deleted["mappings"] == []
     assert deleted["rules"] == {}
     assert deleted["apis"] == []
+    assert deleted["usage_plans"] == []  # made by infra/chalice_hooks.py, deleted by it with the API
+
+
+def test_nothing_of_the_stage_is_left_after_chalice_delete_and_infra_delete(lifecycle):
+    assert lifecycle["left"] == {}
 
 
 def test_infra_delete_leaves_config_json_as_it_was(lifecycle):
     assert lifecycle["config_after_delete"] == CONFIG
-    assert not list((lifecycle["project"] / ".chalice" / "generated" / STAGE).glob("*.json"))
+    assert not (lifecycle["project"] / ".chalice" / "generated" / STAGE).exists()
+    assert not (lifecycle["project"] / ".chalice" / "deployed" / f"{STAGE}.json").exists()  # chalice's empty record
