@@ -1,0 +1,197 @@
+"""Each function's IAM policy, evaluated the way AWS would against the calls its code makes.
+
+moto does not enforce IAM (its access control can match SQS queue ARNs, but a DynamoDB table, index or a
+secret is only ever the resource "*" to it), so the local tiers would let a function do what AWS denies.
+Instead every AWS call the code makes is recorded with the function that made it, as IAM sees it: the
+action (``<signing name>:<operation>``) and the resource ARN(s) it touches; each is then evaluated against
+the function's generated policy (.chalice/policy-*.json with real ARNs in place of their CloudFormation
+references, infra/stack.py's ``render_policy``).
+
+The evaluator honours what these policies use: Allow and Deny, ``*`` and ``?`` in Action (case-insensitive)
+and Resource; anything else (NotAction, NotResource, Condition, a Principal) is refused rather than guessed.
+
+    GetItem on table/sms_requests              -> arn:aws:dynamodb:us-east-1:123456789012:table/sms_requests
+    Query on index by_client                   -> ...:table/sms_requests/index/by_client
+    SendMessage to .../123456789012/sms-callbacks -> arn:aws:sqs:us-east-1:123456789012:sms-callbacks
+    GetSecretValue of sms-gateway/x/api-keys   -> the secret's ARN (a name is resolved as AWS does)
+
+Local tooling: not part of the Lambda package.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlparse
+
+from botocore.client import BaseClient
+
+SUPPORTED_STATEMENT_KEYS = {"Sid", "Effect", "Action", "Resource"}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One AWS API call as IAM evaluates it."""
+
+    function: str
+    action: str
+    resources: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.function}: {self.action} on {', '.join(self.resources)}"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One statement of a policy: its actions on its resources."""
+
+    sid: str
+    effect: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+    def covers(self, action: str, resource: str) -> bool:
+        return (any(_pattern(a, ignore_case=True).fullmatch(action) for a in self.actions)
+                and any(_pattern(r, ignore_case=False).fullmatch(resource) for r in self.resources))
+
+
+class UnsupportedPolicy(ValueError):
+    """A policy uses IAM grammar this evaluator does not implement."""
+
+
+def grants_of(document: Mapping) -> list[Grant]:
+    grants = []
+    for index, statement in enumerate(document["Statement"]):
+        if unknown := set(statement) - SUPPORTED_STATEMENT_KEYS:
+            raise UnsupportedPolicy(f"statement {statement.get('Sid', index)} uses {sorted(unknown)}")
+        if not isinstance(statement["Resource"], (str, list)) or statement["Effect"] not in ("Allow", "Deny"):
+            raise UnsupportedPolicy(f"statement {statement.get('Sid', index)} is not resolved: {statement}")
+        grants.append(Grant(statement.get("Sid", str(index)), statement["Effect"], _listed(statement["Action"]),
+                            _listed(statement["Resource"])))
+    return grants
+
+
+def allows(grants: list[Grant], action: str, resource: str) -> bool:
+    """AWS's answer for one action on one resource: an explicit Deny wins, else some Allow, else denied."""
+    matching = [grant.effect for grant in grants if grant.covers(action, resource)]
+    return "Allow" in matching and "Deny" not in matching
+
+
+def denied(grants: list[Grant], call: Call) -> bool:
+    return not all(allows(grants, call.action, resource) for resource in call.resources)
+
+
+def without(grants: list[Grant], sid: str, *, action: str | None = None, resource: str | None = None) -> list[Grant]:
+    """The policy with one action (or one resource) taken out of one statement."""
+    reduced = []
+    for grant in grants:
+        if grant.sid == sid:
+            grant = Grant(grant.sid, grant.effect, tuple(a for a in grant.actions if a != action),
+                          tuple(r for r in grant.resources if r != resource))
+        if grant.actions and grant.resources:
+            reduced.append(grant)
+    return reduced
+
+
+def _listed(value: str | list) -> tuple[str, ...]:
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+@lru_cache(maxsize=512)
+def _pattern(glob: str, *, ignore_case: bool) -> re.Pattern:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in glob)
+    return re.compile(regex, re.IGNORECASE if ignore_case else 0)
+
+
+# --------------------------------------------------------------------------------- calls as IAM sees them
+
+
+@dataclass
+class Account:
+    """Where the resources live, and the ARNs of the secrets by name (AWS evaluates a GetSecretValue by name
+    against the secret's full ARN, random suffix included)."""
+
+    account_id: str
+    partition: str = "aws"
+    secret_arns: dict[str, str] = field(default_factory=dict)
+
+    def resources_of(self, service: str, region: str, operation: str, params: Mapping[str, Any]) -> tuple[str, ...]:
+        prefix = f"arn:{self.partition}:{service}:{region}:{self.account_id}"
+        if service == "dynamodb":
+            tables = [params["TableName"]] if "TableName" in params else list(params.get("RequestItems", {}))
+            index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+            return tuple(f"{prefix}:table/{table}{index}" for table in tables)
+        if service == "sqs":
+            if "QueueUrl" in params:
+                account, name = urlparse(params["QueueUrl"]).path.strip("/").split("/")[-2:]
+                return (f"arn:{self.partition}:sqs:{region}:{account}:{name}",)
+            owner = params.get("QueueOwnerAWSAccountId", self.account_id)
+            return (f"arn:{self.partition}:sqs:{region}:{owner}:{params['QueueName']}",)
+        if service == "secretsmanager":
+            secret_id = params["SecretId"]
+            # An unknown name gets a suffix no literal ARN matches (a `name-*` or `.../*` grant still does).
+            return (secret_id if secret_id.startswith("arn:")
+                    else self.secret_arns.get(secret_id, f"{prefix}:secret:{secret_id}-??????"),)
+        if service == "sms-voice":
+            identity = params.get("OriginationIdentity", "")
+            return (identity if identity.startswith("arn:") else f"{prefix}:phone-number/{identity}",)
+        return ("*",)  # a service this does not know: only a grant on "*" covers it
+
+
+class CallRecorder:
+    """Every AWS call made in this process (any boto3 or PynamoDB client), with the function running it."""
+
+    def __init__(self, account: Account):
+        self.account = account
+        self.function: str | None = None  # None: the test's own calls (setting up, taking what is queued)
+        self.calls: list[Call] = []
+
+    def record(self, client: BaseClient, operation: str, params: Mapping[str, Any]) -> None:
+        if self.function is None:
+            return
+        service = client.meta.service_model.signing_name
+        resources = self.account.resources_of(service, client.meta.region_name, operation, params)
+        self.calls.append(Call(self.function, f"{service}:{operation}", resources))
+
+    @contextmanager
+    def installed(self) -> Iterator[CallRecorder]:
+        original = BaseClient._make_api_call
+        recorder = self
+
+        def recording(client, operation_name, api_params):
+            recorder.record(client, operation_name, api_params)
+            return original(client, operation_name, api_params)
+
+        BaseClient._make_api_call = recording
+        try:
+            yield self
+        finally:
+            BaseClient._make_api_call = original
+
+    @contextmanager
+    def running(self, function: str | None) -> Iterator[None]:
+        previous, self.function = self.function, function
+        try:
+            yield
+        finally:
+            self.function = previous
+
+    def denied(self, policies: Mapping[str, list[Grant]]) -> list[Call]:
+        """The calls each function's policy does not allow, once each."""
+        return list(dict.fromkeys(call for call in self.calls if denied(policies[call.function], call)))
+
+
+def needed_by(calls: list[Call], grants: list[Grant]) -> Callable[..., bool]:
+    """needed(sid, action=... | resource=...): does taking it out of the statement deny one of the calls the
+    whole policy allows?"""
+    allowed = [call for call in calls if not denied(grants, call)]
+
+    def needed(sid: str, **taken_out) -> bool:
+        reduced = without(grants, sid, **taken_out)
+        return any(denied(reduced, call) for call in allowed)
+
+    return needed
