@@ -221,7 +221,8 @@ def run_every_function(functions: Functions, sqs_event, queued_bodies, gateway_e
                                                    strict=True)]
     functions.invoke("apply_delivery_events", sqs_event(*map(json.dumps, events)))
     # The scheduled functions, the sweeper with work: every request due now, an open one past its time to live
-    # (expired, its callback queued), a finished one whose callback was not queued (published again).
+    # (expired, its callback queued), a finished one whose callback was not queued (published again, to the
+    # client's default URL).
     functions.as_sqs(_make_everything_due)
     scheduled = functions.gateway.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
                                                            detail={}, resources=[])
@@ -244,7 +245,7 @@ def _make_everything_due() -> None:
         status = item["status"]["S"]
         changes = {":due": {"N": "0"}}
         expression = "SET due_at = :due"
-        if status in TERMINAL and not pending:
+        if status in TERMINAL and "callback_url" not in item and not pending:  # the client's default URL
             pending = True
             changes[":pending"] = {"S": status}
             expression += ", callback_pending = :pending"
