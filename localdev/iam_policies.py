@@ -68,10 +68,11 @@ def grants_of(document: Mapping) -> list[Grant]:
     for index, statement in enumerate(document["Statement"]):
         if unknown := set(statement) - SUPPORTED_STATEMENT_KEYS:
             raise UnsupportedPolicy(f"statement {statement.get('Sid', index)} uses {sorted(unknown)}")
-        if not isinstance(statement["Resource"], (str, list)) or statement["Effect"] not in ("Allow", "Deny"):
+        actions, resources = _listed(statement["Action"]), _listed(statement["Resource"])
+        resolved = all(isinstance(value, str) for value in actions + resources)
+        if not resolved or statement["Effect"] not in ("Allow", "Deny"):
             raise UnsupportedPolicy(f"statement {statement.get('Sid', index)} is not resolved: {statement}")
-        grants.append(Grant(statement.get("Sid", str(index)), statement["Effect"], _listed(statement["Action"]),
-                            _listed(statement["Resource"])))
+        grants.append(Grant(statement.get("Sid", str(index)), statement["Effect"], actions, resources))
     return grants
 
 

@@ -1,0 +1,155 @@
+"""The IAM evaluator the policy tests rely on (localdev/iam_policies.py): it must deny what AWS denies, or a
+missing grant passes unseen."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from localdev.iam_policies import Account, Call, CallRecorder, UnsupportedPolicy, allows, grants_of, needed_by
+
+pytestmark = pytest.mark.unit
+
+ACCOUNT = "123456789012"
+TABLE = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sms_requests"
+QUEUE = f"arn:aws:sqs:us-east-1:{ACCOUNT}:sms-dispatch"
+SECRET = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:sms-gateway/prod/api-keys-AbCdEf"
+
+
+def policy(*statements: dict) -> dict:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def allow(actions, resources, sid="S") -> dict:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+@pytest.mark.parametrize(("action", "resource", "expected"), [
+    pytest.param("dynamodb:GetItem", TABLE, True, id="granted"),
+    pytest.param("DynamoDB:getitem", TABLE, True, id="actions-ignore-case"),
+    pytest.param("dynamodb:PutItem", TABLE, False, id="another-action"),
+    pytest.param("dynamodb:GetItem", TABLE + "2", False, id="another-table"),
+    pytest.param("dynamodb:Query", TABLE + "/index/by_client", False, id="an-index-is-not-its-table"),
+    pytest.param("dynamodb:GetItem", TABLE.upper(), False, id="resources-keep-case"),
+])
+def test_a_grant_covers_its_own_actions_on_its_own_resources(action, resource, expected):
+    grants = grants_of(policy(allow(["dynamodb:GetItem", "dynamodb:Query"], [TABLE])))
+    assert allows(grants, action, resource) is expected
+
+
+@pytest.mark.parametrize(("pattern", "resource", "expected"), [
+    pytest.param(TABLE + "/index/*", TABLE + "/index/by_client", True, id="star-covers-any-index"),
+    pytest.param(TABLE + "/index/*", TABLE, False, id="star-needs-the-prefix"),
+    pytest.param("arn:aws:sqs:us-east-1:*:sms-dispatch", QUEUE, True, id="star-in-the-middle"),
+    pytest.param("arn:aws:sqs:us-east-1:123456789012:sms-dispatc?", QUEUE, True, id="question-mark-is-one-char"),
+    pytest.param("arn:aws:sqs:us-east-1:123456789012:sms-dispatch?", QUEUE, False, id="question-mark-needs-one"),
+    pytest.param("arn:aws:sqs:us-east-1:123456789012:sms.dispatch", QUEUE, False, id="a-dot-is-a-dot"),
+    pytest.param("*", QUEUE, True, id="star-alone"),
+])
+def test_wildcards_in_resources_match_as_iam_matches_them(pattern, resource, expected):
+    assert allows(grants_of(policy(allow("sqs:SendMessage", pattern))), "sqs:SendMessage", resource) is expected
+
+
+def test_wildcards_in_actions():
+    grants = grants_of(policy(allow(["sqs:Receive*", "ec2:*"], "*")))
+    assert allows(grants, "sqs:ReceiveMessage", QUEUE)
+    assert allows(grants, "ec2:CreateNetworkInterface", "*")
+    assert not allows(grants, "sqs:SendMessage", QUEUE)
+
+
+def test_an_explicit_deny_wins_over_any_allow():
+    grants = grants_of(policy(allow("sqs:*", "*"), {"Effect": "Deny", "Action": "sqs:SendMessage", "Resource": QUEUE}))
+    assert not allows(grants, "sqs:SendMessage", QUEUE)
+    assert allows(grants, "sqs:SendMessage", QUEUE + "-dlq")
+
+
+@pytest.mark.parametrize("statement", [
+    pytest.param({"Effect": "Allow", "NotAction": "sqs:*", "Resource": "*"}, id="not-action"),
+    pytest.param({**allow("sqs:*", "*"), "Condition": {"Bool": {"aws:SecureTransport": "true"}}}, id="condition"),
+    pytest.param(allow("sqs:*", [{"Fn::GetAtt": ["DispatchQueue", "Arn"]}]), id="unrendered-reference"),
+    pytest.param(allow("sqs:*", {"Ref": "DispatchQueue"}), id="unrendered-ref"),
+])
+def test_grammar_it_does_not_evaluate_is_refused_not_guessed(statement):
+    with pytest.raises(UnsupportedPolicy):
+        grants_of(policy(statement))
+
+
+def test_a_grant_is_needed_when_taking_it_out_denies_an_allowed_call():
+    grants = grants_of(policy(allow(["sqs:SendMessage", "sqs:GetQueueAttributes"], [QUEUE, QUEUE + "-dlq"], "Q"),
+                              allow("secretsmanager:GetSecretValue", SECRET, "K")))
+    calls = [Call("f", "sqs:SendMessage", (QUEUE,)), Call("f", "dynamodb:GetItem", (TABLE,))]  # one never allowed
+    needed = needed_by(calls, grants)
+    assert needed("Q", action="sqs:SendMessage")
+    assert needed("Q", resource=QUEUE)
+    assert not needed("Q", action="sqs:GetQueueAttributes")
+    assert not needed("Q", resource=QUEUE + "-dlq")
+    assert not needed("K", action="secretsmanager:GetSecretValue")
+
+
+@pytest.fixture
+def aws(monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield
+
+
+def test_calls_are_recorded_with_the_resources_iam_evaluates(aws):
+    sqs, dynamodb = boto3.client("sqs"), boto3.client("dynamodb")
+    secrets = boto3.client("secretsmanager")
+    url = sqs.create_queue(QueueName="sms-dispatch")["QueueUrl"]
+    dynamodb.create_table(TableName="sms_requests", BillingMode="PAY_PER_REQUEST",
+                          AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    arn = secrets.create_secret(Name="sms-gateway/prod/api-keys", SecretString="{}")["ARN"]
+    recorder = CallRecorder(Account(ACCOUNT, secret_arns={"sms-gateway/prod/api-keys": arn}))
+    with recorder.installed(), recorder.running("api_handler"):
+        sqs.send_message(QueueUrl=url, MessageBody="x")
+        sqs.get_queue_url(QueueName="sms-dispatch")
+        dynamodb.get_item(TableName="sms_requests", Key={"id": {"S": "1"}})
+        with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):  # recorded all the same
+            dynamodb.query(TableName="sms_requests", IndexName="by_client", KeyConditionExpression="id = :i",
+                           ExpressionAttributeValues={":i": {"S": "1"}})
+        dynamodb.batch_get_item(RequestItems={"sms_requests": {"Keys": [{"id": {"S": "1"}}]}})
+        secrets.get_secret_value(SecretId="sms-gateway/prod/api-keys")
+        secrets.get_secret_value(SecretId=arn)
+        with recorder.running(None):
+            sqs.get_queue_attributes(QueueUrl=url)  # the test's own: not recorded
+        boto3.client("sns").list_topics()
+    assert [(c.action, c.resources) for c in recorder.calls] == [
+        ("sqs:SendMessage", (QUEUE,)),
+        ("sqs:GetQueueUrl", (QUEUE,)),
+        ("dynamodb:GetItem", (TABLE,)),
+        ("dynamodb:Query", (TABLE + "/index/by_client",)),
+        ("dynamodb:BatchGetItem", (TABLE,)),
+        ("secretsmanager:GetSecretValue", (arn,)),
+        ("secretsmanager:GetSecretValue", (arn,)),
+        ("sns:ListTopics", ("*",)),
+    ]
+    assert {c.function for c in recorder.calls} == {"api_handler"}
+    grants = grants_of(policy(allow("sqs:SendMessage", QUEUE), allow("secretsmanager:GetSecretValue", arn)))
+    assert [str(call) for call in recorder.denied({"api_handler": grants})] == [
+        f"api_handler: sqs:GetQueueUrl on {QUEUE}", f"api_handler: dynamodb:GetItem on {TABLE}",
+        f"api_handler: dynamodb:Query on {TABLE}/index/by_client", f"api_handler: dynamodb:BatchGetItem on {TABLE}",
+        "api_handler: sns:ListTopics on *"]
+
+
+def test_a_secret_read_by_an_unknown_name_matches_only_a_pattern():
+    account = Account(ACCOUNT)
+    (resource,) = account.resources_of("secretsmanager", "us-east-1", "GetSecretValue",
+                                       {"SecretId": "sms-gateway/prod/providers/tw"})
+    pattern = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:sms-gateway/prod/providers/*"
+    assert allows(grants_of(policy(allow("secretsmanager:GetSecretValue", pattern))), "secretsmanager:GetSecretValue",
+                  resource)
+    assert not allows(grants_of(policy(allow("secretsmanager:GetSecretValue", SECRET))),
+                      "secretsmanager:GetSecretValue", resource)
+
+
+def test_an_sms_send_is_on_its_origination_identity():
+    account = Account(ACCOUNT)
+    assert account.resources_of("sms-voice", "us-east-1", "SendTextMessage", {"OriginationIdentity": "+15005550007"}) \
+        == (f"arn:aws:sms-voice:us-east-1:{ACCOUNT}:phone-number/+15005550007",)
+    pool = f"arn:aws:sms-voice:us-east-1:{ACCOUNT}:pool/pool-1"
+    assert account.resources_of("sms-voice", "us-east-1", "SendTextMessage", {"OriginationIdentity": pool}) == (pool,)
