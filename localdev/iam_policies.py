@@ -20,15 +20,22 @@ Local tooling: not part of the Lambda package.
 
 from __future__ import annotations
 
+import json
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+
+ROOT = Path(__file__).resolve().parent.parent
+CHALICE_DIR = ROOT / ".chalice"
 
 SUPPORTED_STATEMENT_KEYS = {"Sid", "Effect", "Action", "Resource"}
 
@@ -131,47 +138,74 @@ class Account:
                 account, name = urlparse(params["QueueUrl"]).path.strip("/").split("/")[-2:]
                 return (f"arn:{self.partition}:sqs:{region}:{account}:{name}",)
             owner = params.get("QueueOwnerAWSAccountId", self.account_id)
-            return (f"arn:{self.partition}:sqs:{region}:{owner}:{params['QueueName']}",)
+            return (f"arn:{self.partition}:sqs:{region}:{owner}:{params.get('QueueName', '*')}",)  # ListQueues: all
         if service == "secretsmanager":
-            secret_id = params["SecretId"]
-            # An unknown name gets a suffix no literal ARN matches (a `name-*` or `.../*` grant still does).
-            return (secret_id if secret_id.startswith("arn:")
-                    else self.secret_arns.get(secret_id, f"{prefix}:secret:{secret_id}-??????"),)
+            return (self.secret_arn(params["SecretId"], region),)
         if service == "sms-voice":
             identity = params.get("OriginationIdentity", "")
             return (identity if identity.startswith("arn:") else f"{prefix}:phone-number/{identity}",)
         return ("*",)  # a service this does not know: only a grant on "*" covers it
 
+    def secret_arn(self, secret_id: str, region: str) -> str:
+        """A secret's ARN from its id (an ARN, or a name). An unknown name gets the suffix pattern Secrets Manager's
+        six random characters would fill: a grant on that name (or on a `.../*` pattern) covers it, and a grant on
+        another secret's full ARN does not."""
+        if secret_id.startswith("arn:"):
+            return secret_id
+        return self.secret_arns.get(secret_id) or (
+            f"arn:{self.partition}:secretsmanager:{region}:{self.account_id}:secret:{secret_id}-??????")
+
 
 class CallRecorder:
-    """Every AWS call made in this process (any boto3 or PynamoDB client), with the function running it."""
+    """Every AWS call made in this process (any boto3 or PynamoDB client), with the function running it.
 
-    def __init__(self, account: Account):
+    ``enforce``: {function: its policy}; a call that policy does not allow is then refused as AWS refuses it
+    (``AccessDenied``), after being recorded, and logged on stderr (``iam: ... denied``)."""
+
+    def __init__(self, account: Account, *, enforce: Mapping[str, list[Grant]] | None = None):
         self.account = account
+        self.enforce = enforce
         self.function: str | None = None  # None: the test's own calls (setting up, taking what is queued)
         self.calls: list[Call] = []
+        self._exempt: set[int] = set()
+        self._original: Callable | None = None
 
-    def record(self, client: BaseClient, operation: str, params: Mapping[str, Any]) -> None:
-        if self.function is None:
-            return
+    def exempt(self, client: BaseClient) -> None:
+        """A client of the platform's (the local event source mapping's), not of the function's code."""
+        self._exempt.add(id(client))
+
+    def record(self, client: BaseClient, operation: str, params: Mapping[str, Any]) -> Call | None:
+        if self.function is None or id(client) in self._exempt:
+            return None
         service = client.meta.service_model.signing_name
         resources = self.account.resources_of(service, client.meta.region_name, operation, params)
-        self.calls.append(Call(self.function, f"{service}:{operation}", resources))
+        call = Call(self.function, f"{service}:{operation}", resources)
+        self.calls.append(call)
+        return call
 
-    @contextmanager
-    def installed(self) -> Iterator[CallRecorder]:
-        original = BaseClient._make_api_call
+    def install(self) -> None:
+        original = self._original = BaseClient._make_api_call
         recorder = self
 
         def recording(client, operation_name, api_params):
-            recorder.record(client, operation_name, api_params)
+            call = recorder.record(client, operation_name, api_params)
+            if call is not None and recorder.enforce is not None and denied(recorder.enforce[call.function], call):
+                raise access_denied(call, operation_name)
             return original(client, operation_name, api_params)
 
         BaseClient._make_api_call = recording
+
+    def uninstall(self) -> None:
+        if self._original is not None:
+            BaseClient._make_api_call, self._original = self._original, None
+
+    @contextmanager
+    def installed(self) -> Iterator[CallRecorder]:
+        self.install()
         try:
             yield self
         finally:
-            BaseClient._make_api_call = original
+            self.uninstall()
 
     @contextmanager
     def running(self, function: str | None) -> Iterator[None]:
@@ -196,3 +230,63 @@ def needed_by(calls: list[Call], grants: list[Grant]) -> Callable[..., bool]:
         return any(denied(reduced, call) for call in allowed)
 
     return needed
+
+
+def access_denied(call: Call, operation: str) -> ClientError:
+    """What AWS answers a call no statement allows (its message names the action and the resource)."""
+    service = call.action.split(":")[0]
+    code = "AccessDenied" if service == "sqs" else "AccessDeniedException"
+    message = (f"User: arn:aws:sts::assumed-role/{call.function} is not authorized to perform: {call.action} on "
+               f"resource: {', '.join(call.resources)} because no identity-based policy allows the {call.action} "
+               "action")
+    print(f"iam: {call} denied (not in .chalice/{policy_file(call.function)})", file=sys.stderr, flush=True)
+    return ClientError({"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}},
+                       operation)
+
+
+# ------------------------------------------------------------------------------- the functions' policies
+
+
+def policy_file(function: str) -> str:
+    return json.loads((CHALICE_DIR / "config.json").read_text())["lambda_functions"][function]["iam_policy_file"]
+
+
+def function_policies(settings, account: Account, region: str) -> dict[str, list[Grant]]:
+    """{function: its policy}, .chalice/policy-*.json rendered as `make infra` renders them for `chalice deploy`
+    (infra/stack.py's render_policy), with the ARNs of this environment's tables, queues and secrets (named by the
+    settings as on AWS by the stack)."""
+    from infra.stack import render_policy
+    from localdev.resources import resource_names
+
+    prefix = f"arn:{account.partition}"
+    stage = settings.stage
+    values = {"AWS::AccountId": account.account_id, "AWS::Region": region, "AWS::Partition": account.partition,
+              "Stage": stage}
+    for logical_id, name in resource_names(settings).items():
+        values[logical_id] = (f"{prefix}:dynamodb:{region}:{account.account_id}:table/{name}"
+                              if logical_id.endswith("Table") else f"{prefix}:sqs:{region}:{account.account_id}:{name}")
+    for logical_id, name in (("ApiKeysSecret", settings.api_keys_secret_id or f"sms-gateway/{stage}/api-keys"),
+                             ("ProviderKeysSecret",
+                              settings.provider_keys_secret_id or f"sms-gateway/{stage}/provider-keys")):
+        values[logical_id] = account.secret_arn(name, region)
+    for logical_id in json.loads((ROOT / "infra" / "resources.json").read_text())["Resources"]:
+        if logical_id.endswith("LogGroup"):  # only the platform writes the logs
+            values[logical_id] = f"{prefix}:logs:{region}:{account.account_id}:log-group:{logical_id}:*"
+    return {function: grants_of(render_policy(json.loads((CHALICE_DIR / policy_file(function)).read_text()), values))
+            for function in json.loads((CHALICE_DIR / "config.json").read_text())["lambda_functions"]}
+
+
+def enforce_function_policy(function: str) -> CallRecorder:
+    """From now on this process runs as ``function`` would on AWS: any AWS call its policy does not allow is
+    refused. The local stack's function processes call this when IAM_FUNCTION names their function."""
+    import boto3
+
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    sts = boto3.session.Session().client("sts", region_name=settings.aws_region)
+    account = Account(sts.get_caller_identity()["Account"])
+    recorder = CallRecorder(account, enforce=function_policies(settings, account, settings.aws_region))
+    recorder.function = function
+    recorder.install()
+    return recorder

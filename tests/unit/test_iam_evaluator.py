@@ -5,9 +5,21 @@ from __future__ import annotations
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from localdev.iam_policies import Account, Call, CallRecorder, UnsupportedPolicy, allows, grants_of, needed_by
+from chalicelib.settings import get_settings
+from localdev.iam_policies import (
+    Account,
+    Call,
+    CallRecorder,
+    UnsupportedPolicy,
+    allows,
+    enforce_function_policy,
+    function_policies,
+    grants_of,
+    needed_by,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -153,3 +165,48 @@ def test_an_sms_send_is_on_its_origination_identity():
         == (f"arn:aws:sms-voice:us-east-1:{ACCOUNT}:phone-number/+15005550007",)
     pool = f"arn:aws:sms-voice:us-east-1:{ACCOUNT}:pool/pool-1"
     assert account.resources_of("sms-voice", "us-east-1", "SendTextMessage", {"OriginationIdentity": pool}) == (pool,)
+
+
+def test_enforced_a_call_the_policy_does_not_allow_is_refused_as_aws_refuses_it(aws, capsys):
+    sqs = boto3.client("sqs")
+    allowed, other = (sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("sms-dispatch", "sms-callbacks"))
+    grants = grants_of(policy(allow("sqs:SendMessage", QUEUE)))
+    recorder = CallRecorder(Account(ACCOUNT), enforce={"api_handler": grants})
+    platform = boto3.client("sqs")
+    recorder.exempt(platform)
+    with recorder.installed(), recorder.running("api_handler"):
+        sqs.send_message(QueueUrl=allowed, MessageBody="x")
+        with pytest.raises(ClientError) as refused:
+            sqs.send_message(QueueUrl=other, MessageBody="x")
+        platform.receive_message(QueueUrl=allowed)  # the event source's: not the function's to be granted
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    assert "sqs:SendMessage on resource: arn:aws:sqs:us-east-1:123456789012:sms-callbacks" in str(refused.value)
+    assert capsys.readouterr().err == (f"iam: api_handler: sqs:SendMessage on {QUEUE[:-len('dispatch')]}callbacks "
+                                       "denied (not in .chalice/policy-api.json)\n")
+    assert [call.action for call in recorder.calls] == ["sqs:SendMessage", "sqs:SendMessage"]
+
+
+def test_every_functions_policy_renders_for_an_environment(monkeypatch):
+    settings = get_settings({"STAGE": "local", "API_KEYS_SECRET_ID": "sms-gateway/local/api-keys"})
+    policies = function_policies(settings, Account(ACCOUNT), "us-east-1")
+    assert set(policies) == {"api_handler", "dispatch_sms", "apply_delivery_events", "sweep_stuck_requests",
+                             "snapshot_provider_health", "deliver_callbacks"}
+    api = policies["api_handler"]
+    assert allows(api, "dynamodb:Query", f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sms_requests/index/by_client")
+    assert allows(api, "secretsmanager:GetSecretValue",
+                  Account(ACCOUNT).secret_arn("sms-gateway/local/api-keys", "us-east-1"))
+    assert allows(api, "secretsmanager:GetSecretValue",
+                  f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:sms-gateway/local/api-keys-AbCdEf")
+    assert not allows(api, "secretsmanager:GetSecretValue",
+                      f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:sms-gateway/prod/api-keys-AbCdEf")
+    assert not allows(policies["snapshot_provider_health"], "sqs:SendMessage", QUEUE)
+
+
+def test_a_process_can_run_as_one_function(aws):
+    recorder = enforce_function_policy("snapshot_provider_health")
+    try:
+        with pytest.raises(ClientError, match="AccessDenied"):
+            boto3.client("sqs").list_queues()
+    finally:
+        recorder.uninstall()
+    boto3.client("sqs").list_queues()  # uninstalled: moto answers again
