@@ -77,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from app import app  # imported here: the environment is complete by now
 
+    if os.environ.get("IAM_FUNCTION"):  # the API function's policy, enforced as AWS would (localdev/iam_policies.py)
+        from localdev.iam_policies import enforce_function_policy
+
+        enforce_function_policy(os.environ["IAM_FUNCTION"])
+
     config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app)
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)  # what chalice's create_local_server does
     app.__class__ = CustomLocalChalice

@@ -145,7 +145,11 @@ class LocalStack:
 
     # ----------------------------------------------------------------- children
 
-    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None,
+               function: str | None = None) -> subprocess.Popen:
+        """``function``: the Lambda function the child stands in for; it runs under that function's policy."""
+        if function and self.settings.iam_enforce:
+            extra_env = {**(extra_env or {}), "IAM_FUNCTION": function}
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
         child = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(extra_env or {})}, stdout=log,
@@ -154,7 +158,7 @@ class LocalStack:
         return child
 
     def _spawn_dispatcher(self, index: int) -> subprocess.Popen:
-        child = self._spawn(f"dispatcher-{index}", [PYTHON, "-m", "localdev.queue_emulator"])
+        child = self._spawn(f"dispatcher-{index}", [PYTHON, "-m", "localdev.queue_emulator"], function="dispatch_sms")
         if index < len(self.dispatchers):
             self.dispatchers[index] = child
         else:
@@ -270,6 +274,8 @@ class LocalStack:
     def create_resources(self) -> None:
         """Tables and queues from infra/data.json, as on AWS (idempotent; existing ones are kept)."""
         os.environ.update(self.env)
+        import boto3
+
         from chalicelib.settings import get_settings
         from localdev.resources import create_queues, create_tables
 
@@ -280,6 +286,13 @@ class LocalStack:
             "VisibilityTimeout": str(self.settings.dispatch_visibility_timeout_s),
             "maxReceiveCount": str(self.settings.dlq_max_receive_count)}},
             report=lambda note: print(f"note: {note}", flush=True))
+        # As on AWS, the functions are given the queues' URLs (a lookup by name is sqs:GetQueueUrl, which no
+        # function's policy grants).
+        sqs = boto3.session.Session().client("sqs", region_name=settings.aws_region)
+        for variable, queue in (("DISPATCH_QUEUE_URL", settings.dispatch_queue_name),
+                                ("CALLBACK_QUEUE_URL", settings.callback_queue_name),
+                                ("CALLBACK_DLQ_URL", f"{settings.callback_queue_name}-dlq")):
+            self.env.setdefault(variable, sqs.get_queue_url(QueueName=queue)["QueueUrl"])
         self.started.append(f"Tables and queues       {settings.requests_table}, {settings.dispatch_queue_name} (+DLQ)")
 
     def start_callback_receiver(self) -> None:
@@ -316,7 +329,7 @@ class LocalStack:
         self._spawn("callbacks", [PYTHON, "-m", "localdev.queue_emulator", "--handler", "app:deliver_callbacks",
                                   "--init", "chalicelib.wiring:get_callback_delivery",
                                   "--queue-name", gateway.callback_queue_name, "--concurrency", "4",
-                                  "--window", "0"])
+                                  "--window", "0"], function="deliver_callbacks")
         self.started.append(f"Callback delivery       {gateway.callback_queue_name} (+DLQ) -> app.deliver_callbacks")
 
     def start_api(self) -> None:
@@ -326,7 +339,7 @@ class LocalStack:
         if not port_is_free(port):
             raise RuntimeError(f"PORT {port} is already in use: stop what listens there or set PORT=<free port>")
         self.env["PORT"] = str(port)
-        self._spawn("api", [PYTHON, "-m", "localdev.api_server", "--port", str(port)])
+        self._spawn("api", [PYTHON, "-m", "localdev.api_server", "--port", str(port)], function="api_handler")
         self.api_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: http_ok(f"{self.api_url}/health", timeout_s=3), 30, "HTTP API")
         self.started.append(f"HTTP API                {self.api_url}  (docs: {self.api_url}/docs)")
@@ -341,7 +354,7 @@ class LocalStack:
         self._spawn("delivery-events", [PYTHON, "-m", "localdev.queue_emulator", "--handler",
                                         "app:apply_delivery_events", "--init", "chalicelib.wiring:get_receipts",
                                         "--queue-name", self._delivery_events_queue(),
-                                        "--concurrency", "2"])
+                                        "--concurrency", "2"], function="apply_delivery_events")
         self.started.append("Queue emulation         delivery events (sms-delivery-events -> apply_delivery_events)")
 
     def start_scheduler(self) -> None:
