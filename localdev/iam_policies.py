@@ -126,6 +126,8 @@ class Account:
     account_id: str
     partition: str = "aws"
     secret_arns: dict[str, str] = field(default_factory=dict)
+    # The account of the queues, when another emulator serves SQS (LocalStack's is 000000000000).
+    sqs_account_id: str | None = None
 
     def resources_of(self, service: str, region: str, operation: str, params: Mapping[str, Any]) -> tuple[str, ...]:
         prefix = f"arn:{self.partition}:{service}:{region}:{self.account_id}"
@@ -264,7 +266,8 @@ def function_policies(settings, account: Account, region: str) -> dict[str, list
               "Stage": stage}
     for logical_id, name in resource_names(settings).items():
         values[logical_id] = (f"{prefix}:dynamodb:{region}:{account.account_id}:table/{name}"
-                              if logical_id.endswith("Table") else f"{prefix}:sqs:{region}:{account.account_id}:{name}")
+                              if logical_id.endswith("Table")
+                              else f"{prefix}:sqs:{region}:{account.sqs_account_id or account.account_id}:{name}")
     for logical_id, name in (("ApiKeysSecret", settings.api_keys_secret_id or f"sms-gateway/{stage}/api-keys"),
                              ("ProviderKeysSecret",
                               settings.provider_keys_secret_id or f"sms-gateway/{stage}/provider-keys")):
@@ -285,7 +288,9 @@ def enforce_function_policy(function: str) -> CallRecorder:
 
     settings = get_settings()
     sts = boto3.session.Session().client("sts", region_name=settings.aws_region)
-    account = Account(sts.get_caller_identity()["Account"])
+    queue_url = settings.dispatch_queue_url  # SQS may be another emulator's (AWS_ENDPOINT_URL_SQS), its own account
+    account = Account(sts.get_caller_identity()["Account"],
+                      sqs_account_id=urlparse(queue_url).path.strip("/").split("/")[0] if queue_url else None)
     recorder = CallRecorder(account, enforce=function_policies(settings, account, settings.aws_region))
     recorder.function = function
     recorder.install()

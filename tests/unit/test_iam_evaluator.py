@@ -210,3 +210,16 @@ def test_a_process_can_run_as_one_function(aws):
     finally:
         recorder.uninstall()
     boto3.client("sqs").list_queues()  # uninstalled: moto answers again
+
+
+def test_queues_of_another_sqs_emulator_are_in_its_own_account(aws, monkeypatch):
+    # The LocalStack tier: SQS is LocalStack's (account 000000000000), everything else moto's.
+    url = "http://sqs.us-east-1.localhost.localstack.cloud:4566/000000000000/sms-dispatch"
+    monkeypatch.setenv("DISPATCH_QUEUE_URL", url)
+    recorder = enforce_function_policy("dispatch_sms")
+    recorder.uninstall()
+    (queue,) = recorder.account.resources_of("sqs", "us-east-1", "SendMessage", {"QueueUrl": url})
+    assert queue == "arn:aws:sqs:us-east-1:000000000000:sms-dispatch"
+    assert allows(recorder.enforce["dispatch_sms"], "sqs:SendMessage", queue)
+    assert allows(recorder.enforce["dispatch_sms"], "dynamodb:UpdateItem",
+                  f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sms_requests")
