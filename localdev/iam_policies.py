@@ -162,11 +162,13 @@ class CallRecorder:
     """Every AWS call made in this process (any boto3 or PynamoDB client), with the function running it.
 
     ``enforce``: {function: its policy}; a call that policy does not allow is then refused as AWS refuses it
-    (``AccessDenied``), after being recorded, and logged on stderr (``iam: ... denied``)."""
+    (``AccessDenied``), after being recorded, and logged on stderr (``iam: ... denied``). ``keep=False``: the
+    calls are checked, not kept (a long-running process)."""
 
-    def __init__(self, account: Account, *, enforce: Mapping[str, list[Grant]] | None = None):
+    def __init__(self, account: Account, *, enforce: Mapping[str, list[Grant]] | None = None, keep: bool = True):
         self.account = account
         self.enforce = enforce
+        self.keep = keep
         self.function: str | None = None  # None: the test's own calls (setting up, taking what is queued)
         self.calls: list[Call] = []
         self._exempt: set[int] = set()
@@ -182,7 +184,8 @@ class CallRecorder:
         service = client.meta.service_model.signing_name
         resources = self.account.resources_of(service, client.meta.region_name, operation, params)
         call = Call(self.function, f"{service}:{operation}", resources)
-        self.calls.append(call)
+        if self.keep:
+            self.calls.append(call)
         return call
 
     def install(self) -> None:
@@ -291,7 +294,7 @@ def enforce_function_policy(function: str) -> CallRecorder:
     queue_url = settings.dispatch_queue_url  # SQS may be another emulator's (AWS_ENDPOINT_URL_SQS), its own account
     account = Account(sts.get_caller_identity()["Account"],
                       sqs_account_id=urlparse(queue_url).path.strip("/").split("/")[0] if queue_url else None)
-    recorder = CallRecorder(account, enforce=function_policies(settings, account, settings.aws_region))
+    recorder = CallRecorder(account, enforce=function_policies(settings, account, settings.aws_region), keep=False)
     recorder.function = function
     recorder.install()
     return recorder
