@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -173,17 +174,19 @@ class CallRecorder:
         self.calls: list[Call] = []
         self._exempt: set[int] = set()
         self._original: Callable | None = None
+        self._thread = threading.local()  # a function run by one thread of a process that runs several
 
     def exempt(self, client: BaseClient) -> None:
         """A client of the platform's (the local event source mapping's), not of the function's code."""
         self._exempt.add(id(client))
 
     def record(self, client: BaseClient, operation: str, params: Mapping[str, Any]) -> Call | None:
-        if self.function is None or id(client) in self._exempt:
+        function = getattr(self._thread, "function", None) or self.function
+        if function is None or id(client) in self._exempt:
             return None
         service = client.meta.service_model.signing_name
         resources = self.account.resources_of(service, client.meta.region_name, operation, params)
-        call = Call(self.function, f"{service}:{operation}", resources)
+        call = Call(function, f"{service}:{operation}", resources)
         if self.keep:
             self.calls.append(call)
         return call
@@ -219,6 +222,15 @@ class CallRecorder:
             yield
         finally:
             self.function = previous
+
+    @contextmanager
+    def running_in_this_thread(self, function: str) -> Iterator[None]:
+        """``function`` runs in this thread (the local stack's scheduler runs two in one thread of its own)."""
+        self._thread.function = function
+        try:
+            yield
+        finally:
+            self._thread.function = None
 
     def denied(self, policies: Mapping[str, list[Grant]]) -> list[Call]:
         """The calls each function's policy does not allow, once each."""
@@ -282,9 +294,10 @@ def function_policies(settings, account: Account, region: str) -> dict[str, list
             for function in json.loads((CHALICE_DIR / "config.json").read_text())["lambda_functions"]}
 
 
-def enforce_function_policy(function: str) -> CallRecorder:
+def enforce_function_policy(function: str | None) -> CallRecorder:
     """From now on this process runs as ``function`` would on AWS: any AWS call its policy does not allow is
-    refused. The local stack's function processes call this when IAM_FUNCTION names their function."""
+    refused. The local stack's function processes call this when IAM_FUNCTION names their function. None: only
+    the calls of a thread inside ``running_in_this_thread(<function>)`` are checked (the stack's scheduler)."""
     import boto3
 
     from chalicelib.settings import get_settings

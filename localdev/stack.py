@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from contextlib import closing
+from contextlib import closing, nullcontext
 from pathlib import Path
 
 from chalicelib.settings import ENV_NAMES, LOCAL_STAGE, env_defaults, get_settings
@@ -364,14 +364,18 @@ class LocalStack:
 
         def run():
             import app as gateway
+            from localdev.iam_policies import enforce_function_policy
             from localdev.queue_emulator import LambdaContext
 
             handlers = {"sweep_stuck_requests": gateway.sweep_stuck_requests,
                         "snapshot_provider_health": gateway.snapshot_provider_health}
+            # Each runs under its own policy, as on AWS; the stack's own calls (other threads) are not checked.
+            checked = enforce_function_policy(None) if self.settings.iam_enforce else None
             while not self._stopping.wait(interval):
                 for name, handler in handlers.items():
                     try:
-                        handler(scheduled_event(self.env.get("AWS_DEFAULT_REGION", "us-east-1")), LambdaContext())
+                        with checked.running_in_this_thread(name) if checked else nullcontext():
+                            handler(scheduled_event(self.env.get("AWS_DEFAULT_REGION", "us-east-1")), LambdaContext())
                     except Exception as exc:  # a failed run is retried at the next tick, as on AWS
                         print(f"schedule: {name} failed: {exc!r}", file=sys.stderr, flush=True)
 

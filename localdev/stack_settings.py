@@ -53,10 +53,11 @@ class StackSettings(BaseModel):
     callback_receiver_port: int = env("CALLBACK_RECEIVER_PORT", 9100, "Port of the local status-callback receiver "
                                       "(the dev client's default callback URL; a free one is taken if busy).",
                                       ge=1, le=65535)
-    iam_enforce: bool = env("IAM_ENFORCE", True, "Each function process (API, dispatchers, delivery events, "
-                            "callbacks) runs under its own IAM policy, as on AWS: a call its .chalice/policy-*.json "
-                            "does not grant is refused (AccessDenied) and logged `iam: ... denied` "
-                            "(localdev/iam_policies.py). The queues' URLs are given to the functions, as on AWS.")
+    iam_enforce: bool = env("IAM_ENFORCE", True, "Each function (API, dispatchers, delivery events, callbacks, "
+                            "the scheduled ones) runs under its own IAM policy, as on AWS: a call its "
+                            ".chalice/policy-*.json does not grant is refused (AccessDenied) and logged "
+                            "`iam: ... denied` (localdev/iam_policies.py). The queues' URLs are given to the "
+                            "functions, as on AWS.")
     schedule_interval_s: float = env("SCHEDULE_INTERVAL_S", 60.0, "How often the scheduled functions (sweeper, "
                                      "health snapshot) run locally, in seconds.", gt=0, le=3600)
 

@@ -224,7 +224,8 @@ def stack(tmp_path_factory, stack_env):
 
 def iam_denials(log_dir: Path) -> list[str]:
     """The `iam: <function>: <action> on <resource> denied (...)` lines of the stack's function processes."""
-    lines = (line.strip() for log in log_dir.glob("*.log") for line in log.read_text(errors="replace").splitlines())
+    logs = [*log_dir.glob("*.log"), log_dir / "stack.out"]  # stack.out: the scheduled functions' thread
+    lines = (line.strip() for log in logs if log.exists() for line in log.read_text(errors="replace").splitlines())
     return sorted({line for line in lines if line.startswith("iam: ") and " denied (not in " in line})
 
 

@@ -224,3 +224,14 @@ def test_queues_of_another_sqs_emulator_are_in_its_own_account(aws, monkeypatch)
     assert allows(recorder.enforce["dispatch_sms"], "sqs:SendMessage", queue)
     assert allows(recorder.enforce["dispatch_sms"], "dynamodb:UpdateItem",
                   f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sms_requests")
+
+
+def test_one_thread_may_run_as_a_function_while_the_others_are_not_checked(aws):
+    recorder = enforce_function_policy(None)
+    try:
+        boto3.client("sqs").list_queues()  # the process's own call: not checked
+        with recorder.running_in_this_thread("snapshot_provider_health"), pytest.raises(ClientError):
+            boto3.client("sqs").list_queues()
+        boto3.client("sqs").list_queues()
+    finally:
+        recorder.uninstall()
