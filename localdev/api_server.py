@@ -84,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from app import app  # imported here: the environment is complete by now
 
+    if os.environ.get("IAM_FUNCTION"):  # the API function's policy, enforced as AWS would (localdev/iam_policies.py)
+        from localdev.iam_policies import enforce_function_policy
+
+        enforce_function_policy(os.environ["IAM_FUNCTION"])
+
     # Each request's context counts down from the API function's timeout, as on Lambda: its AWS calls end in
     # time (chalicelib/aws_deadline.py).
     config = Config.create(chalice_stage="local", app_name=app.app_name, chalice_app=app,

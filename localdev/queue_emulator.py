@@ -267,6 +267,12 @@ def main(argv: list[str] | None = None) -> int:
     region = gateway.aws_region
     sqs = sqs_client(region)
     queue_url = sqs.get_queue_url(QueueName=args.queue_name)["QueueUrl"]
+    if os.environ.get("IAM_FUNCTION"):  # the function's policy, enforced as AWS would (localdev/iam_policies.py)
+        from localdev.iam_policies import enforce_function_policy
+
+        # The event source's own calls are Lambda's (on AWS with the same role, but its ChangeMessageVisibility
+        # for failed records is this emulator's own way of bringing them back): not the function's code.
+        enforce_function_policy(os.environ["IAM_FUNCTION"]).exempt(sqs)
     if args.init:
         # Clients and services are built before the first message, as a Lambda's init phase does, and once:
         # built by the first concurrent invocations instead, each would build its own, under load, for seconds.

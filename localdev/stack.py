@@ -29,7 +29,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from contextlib import closing
+from contextlib import closing, nullcontext
 from pathlib import Path
 
 from chalicelib.settings import ENV_NAMES, LOCAL_STAGE, env_defaults, get_settings
@@ -148,7 +148,11 @@ class LocalStack:
 
     # ----------------------------------------------------------------- children
 
-    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None,
+               function: str | None = None) -> subprocess.Popen:
+        """``function``: the Lambda function the child stands in for; it runs under that function's policy."""
+        if function and self.settings.iam_enforce:
+            extra_env = {**(extra_env or {}), "IAM_FUNCTION": function}
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 (the child owns it)
         child = subprocess.Popen(args, cwd=ROOT, env={**self.env, **(extra_env or {})}, stdout=log,
@@ -157,7 +161,7 @@ class LocalStack:
         return child
 
     def _spawn_dispatcher(self, index: int) -> subprocess.Popen:
-        child = self._spawn(f"dispatcher-{index}", [PYTHON, "-m", "localdev.queue_emulator"])
+        child = self._spawn(f"dispatcher-{index}", [PYTHON, "-m", "localdev.queue_emulator"], function="dispatch_sms")
         if index < len(self.dispatchers):
             self.dispatchers[index] = child
         else:
@@ -273,6 +277,8 @@ class LocalStack:
     def create_resources(self) -> None:
         """Tables and queues from infra/data.json, as on AWS (idempotent; existing ones are kept)."""
         os.environ.update(self.env)
+        import boto3
+
         from chalicelib.settings import get_settings
         from localdev.resources import create_queues, create_tables
 
@@ -283,6 +289,13 @@ class LocalStack:
             "VisibilityTimeout": str(self.settings.dispatch_visibility_timeout_s),
             "maxReceiveCount": str(self.settings.dlq_max_receive_count)}},
             report=lambda note: print(f"note: {note}", flush=True))
+        # As on AWS, the functions are given the queues' URLs (a lookup by name is sqs:GetQueueUrl, which no
+        # function's policy grants).
+        sqs = boto3.session.Session().client("sqs", region_name=settings.aws_region)
+        for variable, queue in (("DISPATCH_QUEUE_URL", settings.dispatch_queue_name),
+                                ("CALLBACK_QUEUE_URL", settings.callback_queue_name),
+                                ("CALLBACK_DLQ_URL", f"{settings.callback_queue_name}-dlq")):
+            self.env.setdefault(variable, sqs.get_queue_url(QueueName=queue)["QueueUrl"])
         self.started.append(f"Tables and queues       {settings.requests_table}, {settings.dispatch_queue_name} (+DLQ)")
 
     def start_callback_receiver(self) -> None:
@@ -319,7 +332,7 @@ class LocalStack:
         self._spawn("callbacks", [PYTHON, "-m", "localdev.queue_emulator", "--handler", "app:deliver_callbacks",
                                   "--init", "chalicelib.wiring:get_callback_delivery",
                                   "--queue-name", gateway.callback_queue_name, "--concurrency", "4",
-                                  "--window", "0"])
+                                  "--window", "0"], function="deliver_callbacks")
         self.started.append(f"Callback delivery       {gateway.callback_queue_name} (+DLQ) -> app.deliver_callbacks")
 
     def start_api(self) -> None:
@@ -329,7 +342,7 @@ class LocalStack:
         if not port_is_free(port):
             raise RuntimeError(f"PORT {port} is already in use: stop what listens there or set PORT=<free port>")
         self.env["PORT"] = str(port)
-        self._spawn("api", [PYTHON, "-m", "localdev.api_server", "--port", str(port)])
+        self._spawn("api", [PYTHON, "-m", "localdev.api_server", "--port", str(port)], function="api_handler")
         self.api_url = f"http://127.0.0.1:{port}"
         wait_until(lambda: http_ok(f"{self.api_url}/health", timeout_s=3), 30, "HTTP API")
         self.started.append(f"HTTP API                {self.api_url}  (docs: {self.api_url}/docs)")
@@ -344,7 +357,7 @@ class LocalStack:
         self._spawn("delivery-events", [PYTHON, "-m", "localdev.queue_emulator", "--handler",
                                         "app:apply_delivery_events", "--init", "chalicelib.wiring:get_receipts",
                                         "--queue-name", self._delivery_events_queue(),
-                                        "--concurrency", "2"])
+                                        "--concurrency", "2"], function="apply_delivery_events")
         self.started.append("Queue emulation         delivery events (sms-delivery-events -> apply_delivery_events)")
 
     def start_scheduler(self) -> None:
@@ -354,14 +367,23 @@ class LocalStack:
 
         def run():
             import app as gateway
+            from localdev.iam_policies import enforce_function_policy
             from localdev.queue_emulator import LambdaContext
 
             handlers = {"sweep_stuck_requests": gateway.sweep_stuck_requests,
                         "snapshot_provider_health": gateway.snapshot_provider_health}
+            # Each runs under its own policy, as on AWS; the stack's own calls (other threads) are not checked.
+            checked = None
+            if self.settings.iam_enforce:
+                try:
+                    checked = enforce_function_policy(None)
+                except Exception as exc:  # (the emulator unreachable right now) the schedule must run all the same
+                    print(f"iam: not enforced for the scheduled functions: {exc!r}", file=sys.stderr, flush=True)
             while not self._stopping.wait(interval):
                 for name, handler in handlers.items():
                     try:
-                        handler(scheduled_event(self.env.get("AWS_DEFAULT_REGION", "us-east-1")), LambdaContext())
+                        with checked.running_in_this_thread(name) if checked else nullcontext():
+                            handler(scheduled_event(self.env.get("AWS_DEFAULT_REGION", "us-east-1")), LambdaContext())
                     except Exception as exc:  # a failed run is retried at the next tick, as on AWS
                         print(f"schedule: {name} failed: {exc!r}", file=sys.stderr, flush=True)
 

@@ -57,6 +57,11 @@ class StackSettings(BaseModel):
                                       "environment that `chalice local --stage local` reads (relative to the "
                                       "project; mode 0600: it holds the dev API key and the simulators' secrets).",
                                       min_length=1)
+    iam_enforce: bool = env("IAM_ENFORCE", True, "Each function (API, dispatchers, delivery events, callbacks, "
+                            "the scheduled ones) runs under its own IAM policy, as on AWS: a call its "
+                            ".chalice/policy-*.json does not grant is refused (AccessDenied) and logged "
+                            "`iam: ... denied` (localdev/iam_policies.py). The queues' URLs are given to the "
+                            "functions, as on AWS.")
     schedule_interval_s: float = env("SCHEDULE_INTERVAL_S", 60.0, "How often the scheduled functions (sweeper, "
                                      "health snapshot) run locally, in seconds.", gt=0, le=3600)
 

@@ -216,6 +216,17 @@ def stack(tmp_path_factory, stack_env):
     handle = start_stack(tmp_path_factory.mktemp("stack"), **stack_env)
     yield handle
     handle.stop()
+    # Each function process ran under its own IAM policy (IAM_ENFORCE): a call AWS would deny was refused and
+    # logged, and the code may well have carried on (a callback left for the sweeper): a denial fails the module.
+    denied = iam_denials(handle.log_dir)
+    assert not denied, "AWS would deny:\n" + "\n".join(denied)
+
+
+def iam_denials(log_dir: Path) -> list[str]:
+    """The `iam: <function>: <action> on <resource> denied (...)` lines of the stack's function processes."""
+    logs = [*log_dir.glob("*.log"), log_dir / "stack.out"]  # stack.out: the scheduled functions' thread
+    lines = (line.strip() for log in logs if log.exists() for line in log.read_text(errors="replace").splitlines())
+    return sorted({line for line in lines if line.startswith("iam: ") and " denied (not in " in line})
 
 
 @pytest.fixture

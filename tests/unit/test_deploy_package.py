@@ -315,11 +315,11 @@ def test_each_secret_is_readable_only_by_the_function_that_needs_it(templates):
                 # A secret of the stack by its logical id; the providers' own secrets by their name pattern.
                 secret = resource["Ref"] if "Ref" in resource else resource["Fn::Sub"].split(":secret:", 1)[1]
                 readers.setdefault(secret, set()).add(logical_id)
-    # The registry: the API authenticates with it; the dispatcher and the sweeper read clients' default callback
-    # URLs from it, the callbacks function their callback secrets. The API reads the providers' secrets too: the
-    # receipt webhooks check vendor signatures with them.
+    # The registry: the API authenticates with it; the dispatcher, the sweeper and the delivery events read clients'
+    # default callback URLs from it, the callbacks function their callback secrets. The API reads the providers'
+    # secrets too: the receipt webhooks check vendor signatures with them.
     assert readers == {"ApiKeysSecret": {"ApiHandlerRole", "DispatchSmsRole", "SweepStuckRequestsRole",
-                                         "DeliverCallbacksRole"},
+                                         "ApplyDeliveryEventsRole", "DeliverCallbacksRole"},
                        "ProviderKeysSecret": {"DispatchSmsRole", "ApiHandlerRole"},
                        "sms-gateway/${Stage}/providers/*": {"DispatchSmsRole", "ApiHandlerRole"}}
 
@@ -421,6 +421,40 @@ def test_the_callbacks_function_consumes_its_own_queue_outside_the_vpc(templates
     assert event["Type"] == "SQS"
     assert event["Properties"]["Queue"] == {"Fn::Sub": "${CallbackQueue.Arn}"}
     assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def _callback_publishers(template: dict) -> set[str]:
+    """The functions whose policy lets them publish status callbacks (tests/functional/test_iam_policies.py
+    proves that each function that publishes has the grant, and that each grant is used)."""
+    resources = template["Resources"]
+    roles = {resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]: function for function in FUNCTIONS}
+    return {roles[role] for role, statement in _statements(template) if statement.get("Sid") == "QueueStatusCallbacks"}
+
+
+def test_one_alarm_hears_callback_not_queued_from_every_function_that_publishes_callbacks(templates):
+    template = templates["prod"]
+    alarm = _alarm_on(template, "CallbackNotQueued")
+    publishers = _callback_publishers(template)
+    assert publishers == {"APIHandler", "DispatchSms", "ApplyDeliveryEvents", "SweepStuckRequests"}
+    filters = {f["Properties"]["LogGroupName"]["Ref"]: f["Properties"]
+               for f in _resources(template, "AWS::Logs::MetricFilter").values()
+               if f["Properties"]["MetricTransformations"][0]["MetricName"] == "CallbackNotQueued"}
+    log_groups = {template["Resources"][f]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"] for f in publishers}
+    assert set(filters) == log_groups
+    source = (ROOT / "chalicelib" / "callbacks" / "publisher.py").read_text()
+    for log_group, metric_filter in filters.items():
+        assert metric_filter["MetricTransformations"][0]["MetricNamespace"] == alarm["Namespace"], log_group
+        message = re.search(r'\$\.message = "([^"]+)"', metric_filter["FilterPattern"]).group(1)
+        assert f'logger.error("{message}"' in source, log_group
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_functions_that_publish_callbacks_are_given_the_callback_queues_urls(templates, stage):
+    # Without both URLs the publisher looks the queues up by name: sqs:GetQueueUrl, which no policy grants.
+    for function in _callback_publishers(templates[stage]):
+        env = templates[stage]["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert env.get("CALLBACK_QUEUE_URL") == {"Ref": "CallbackQueue"}, function
+        assert env.get("CALLBACK_DLQ_URL") == {"Ref": "CallbackDeadLetterQueue"}, function
 
 
 def test_alarm_watches_the_age_of_the_oldest_dispatch_message(templates):
