@@ -74,6 +74,8 @@ class SmsRequestModel(Model):
     provider_used = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
     excluded = ListAttribute(of=UnicodeAttribute, null=True)  # providers that failed this request
+    # Providers whose account or set-up refused this request (refused here): never chosen for it again.
+    refused_by = ListAttribute(of=UnicodeAttribute, null=True)
     lease_until = NumberAttribute(null=True)  # epoch s; a claim older than this is abandoned
     next_attempt_at = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)

@@ -63,7 +63,7 @@ class Inbound:
 @dataclass(frozen=True)
 class ErrorAnswer:
     status: int
-    kind: str  # refused | throttled | failure | unauthorized | configuration (docs only)
+    kind: str  # refused | refused_here | throttled | failure | unauthorized | configuration (docs only)
     message: str
 
 

@@ -41,8 +41,23 @@ class AwsSmsWire(WireFormat):
     # "<__type>" or "<__type>:<Reason or ResourceType>"
     ERRORS = {
         "ValidationException:INVALID_PARAMETER": ErrorAnswer(400, "refused", "Invalid parameter"),
-        "ValidationException:DESTINATION_COUNTRY_BLOCKED": ErrorAnswer(400, "refused", "Destination country "
-                                                                                        "blocked"),
+        # This account's set-up for the destination: another provider may send it (refused here).
+        "ValidationException:DESTINATION_COUNTRY_BLOCKED": ErrorAnswer(400, "refused_here", "Destination country "
+                                                                                             "blocked"),
+        "ValidationException:SENDER_ID_NOT_REGISTERED": ErrorAnswer(400, "refused_here", "Sender ID not registered"),
+        "ValidationException:SENDER_ID_REQUIRES_REGISTRATION": ErrorAnswer(400, "refused_here",
+                                                                           "Sender ID requires registration"),
+        "ValidationException:SENDER_ID_NOT_SUPPORTED": ErrorAnswer(400, "refused_here", "Sender ID not supported"),
+        "ValidationException:INVALID_IDENTITY_FOR_DESTINATION_COUNTRY": ErrorAnswer(
+            400, "refused_here", "Invalid identity for destination country"),
+        "ValidationException:COUNTRY_NOT_ENABLED": ErrorAnswer(400, "refused_here", "Country not enabled"),
+        "ValidationException:INTERNATIONAL_SENDING_NOT_SUPPORTED": ErrorAnswer(
+            400, "refused_here", "International sending not supported"),
+        "ValidationException:PRICE_OVER_THRESHOLD": ErrorAnswer(400, "refused_here", "Price over threshold"),
+        "ConflictException:DESTINATION_PHONE_NUMBER_NOT_VERIFIED": ErrorAnswer(
+            400, "refused_here", "Destination phone number not verified"),
+        "ConflictException:NO_ORIGINATION_IDENTITIES_FOUND": ErrorAnswer(400, "refused_here",
+                                                                         "No origination identities found"),
         "ValidationException:CHANNEL_NOT_ENABLED": ErrorAnswer(400, "configuration", "Channel not enabled"),
         "ConflictException:DESTINATION_PHONE_NUMBER_OPTED_OUT": ErrorAnswer(400, "refused", "Destination phone "
                                                                                              "number opted out"),

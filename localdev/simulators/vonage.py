@@ -42,10 +42,10 @@ class VonageWire(WireFormat):
         "11": ErrorAnswer(200, "configuration", "Account Not Enabled For HTTP"),
         "12": ErrorAnswer(200, "refused", "Message Too Long"),
         "14": ErrorAnswer(200, "configuration", "Invalid Signature"),
-        "15": ErrorAnswer(200, "refused", "Invalid Sender Address"),
+        "15": ErrorAnswer(200, "refused_here", "Invalid Sender Address"),
         "22": ErrorAnswer(200, "configuration", "Invalid Network Code"),
         "23": ErrorAnswer(200, "configuration", "Invalid Callback Url"),
-        "29": ErrorAnswer(200, "refused", "Non-Whitelisted Destination"),
+        "29": ErrorAnswer(200, "refused_here", "Non-Whitelisted Destination"),
         "32": ErrorAnswer(200, "configuration", "Signature And API Secret Disallowed"),
         "33": ErrorAnswer(200, "refused", "Number De-activated"),
     }
