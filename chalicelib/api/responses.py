@@ -59,7 +59,8 @@ class AttemptView(Answer):
     latency_ms: int | None
     outcome: Outcome = Field(
         description="What the gateway made of the answer (each vendor's table: docs/providers.md): accepted (sent), "
-        "refused (no retry), throttled (the provider's rate limit: another provider, not a retry) or "
+        "refused (no retry), refused_here (this provider's account will not send it: another provider at once, "
+        "not a retry), throttled (the provider's rate limit: another provider, not a retry) or "
         "provider_failure (retried elsewhere with backoff)."
     )
     error: str | None
