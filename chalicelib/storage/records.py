@@ -45,6 +45,8 @@ class RequestSnapshot:
     delivered_at: str | None = None  # when the delivery receipt says it was delivered, or given up on
     delivery_error_code: str | None = None  # the vendor's code in that receipt
     delivery_reason: str | None = None  # a receipts.DeliveryReason, for undelivered
+    delivery_progress: str | None = None  # the vendor's status in the latest intermediate receipt
+    delivery_progress_at: str | None = None  # when that receipt says it happened
     refused_by: tuple[str, ...] = ()  # providers whose account refused it (refused here)
 
     @property
@@ -85,6 +87,8 @@ class RequestSnapshot:
             delivered_at=item.delivered_at,
             delivery_error_code=item.delivery_error_code,
             delivery_reason=item.delivery_reason,
+            delivery_progress=item.delivery_progress,
+            delivery_progress_at=item.delivery_progress_at,
         )
 
     def holds_live_claim(self, attempt: int, now: float) -> bool:

@@ -84,6 +84,9 @@ class SmsRequestModel(Model):
     delivered_at = UnicodeAttribute(null=True)
     delivery_error_code = UnicodeAttribute(null=True)
     delivery_reason = UnicodeAttribute(null=True)
+    # The latest intermediate receipt of the sent message (the vendor's status word, and when): the timeline's.
+    delivery_progress = UnicodeAttribute(null=True)
+    delivery_progress_at = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     # The client's options (POST /api/sms): its own id, where to report status changes, the sender id, the
     # message's own time to live (seconds) and the earliest send time (UTC ISO-8601, the format of created_at).

@@ -94,7 +94,9 @@ def test_an_intermediate_event_changes_no_status_and_the_final_one_decides(gatew
     event_type, is_final = first
     body = sns_body(event_type, message_id, request_id, is_final=is_final)
     assert gateway.lambda_.invoke("apply_delivery_events", sqs_event(body)).payload == {"batchItemFailures": []}
-    assert view(gateway, request_id)["status"] == "sent"
+    request = view(gateway, request_id)
+    assert request["status"] == "sent"
+    assert [(e["event"], e.get("detail")) for e in request["timeline"]][-1] == ("progress", event_type)  # kept
     delivered = sns_body("TEXT_DELIVERED", message_id, request_id)
     assert gateway.lambda_.invoke("apply_delivery_events", sqs_event(delivered)).payload == {"batchItemFailures": []}
     request = view(gateway, request_id)
