@@ -128,13 +128,18 @@ class AwsSmsWire(WireFormat):
         return str(uuid.uuid4())
 
     def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
-                credentials: Mapping[str, str], secret: str | None, now: float):
+                credentials: Mapping[str, str], secret: str | None, now: float, interim: bool = False):
         from localdev.simulators.receipts import ReceiptCall
 
         # The configuration set's event, in the SNS envelope the topic's SQS subscription delivers.
-        event_type = "TEXT_DELIVERED" if delivered else "TEXT_CARRIER_UNREACHABLE"
+        # Intermediate: the carrier accepted it (TEXT_DELIVERED may follow), or could not reach it for now.
+        if interim:
+            event_type = "TEXT_SUCCESSFUL" if delivered else "TEXT_CARRIER_UNREACHABLE"
+        else:
+            event_type = "TEXT_DELIVERED" if delivered else "TEXT_CARRIER_UNREACHABLE"
         fields = message["fields"]
-        event = {"eventType": event_type, "eventVersion": "1.0", "eventTimestamp": int(now * 1000), "isFinal": True,
+        event = {"eventType": event_type, "eventVersion": "1.0", "eventTimestamp": int(now * 1000),
+                 "isFinal": not interim,
                  "originationPhoneNumber": fields.get("OriginationIdentity", ""),
                  "destinationPhoneNumber": message["to"],
                  "messageId": message_id, "messageStatus": event_type.removeprefix("TEXT_"),

@@ -115,17 +115,17 @@ class TwilioWire(WireFormat):
 
 
     def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
-                credentials: Mapping[str, str], secret: str | None, now: float):
+                credentials: Mapping[str, str], secret: str | None, now: float, interim: bool = False):
         from localdev.simulators.receipts import ReceiptCall
 
         # A status callback as Twilio posts it: to the message's StatusCallback (else the account's URL),
         # form-encoded, signed over that URL and the sorted parameters.
         url = message["fields"].get("StatusCallback") or url
-        status = "delivered" if delivered else "undelivered"
+        status = "sent" if interim else "delivered" if delivered else "undelivered"
         params = [("SmsSid", message_id), ("SmsStatus", status), ("MessageStatus", status), ("To", message["to"]),
                   ("MessageSid", message_id), ("AccountSid", message.get("account_sid") or ""),
                   ("From", message["fields"].get("From", "")), ("ApiVersion", "2010-04-01")]
-        if not delivered:
+        if status == "undelivered":
             params.append(("ErrorCode", "30003"))  # unreachable destination handset
         signature = receipt_signature(url, params, credentials.get("auth_token", ""))
         return ReceiptCall("POST", url, {"Content-Type": "application/x-www-form-urlencoded",
