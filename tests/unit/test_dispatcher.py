@@ -562,6 +562,31 @@ def test_crash_between_claim_and_record_is_completed_once_on_the_same_provider(h
     assert h.sims["alpha"].arrivals() == []
 
 
+def test_a_refusal_here_recorded_before_a_crash_is_finished_from_its_record(harness, clock):
+    def refused_here_write_fails_once(claims):
+        failed = []
+
+        def write(*args, **kwargs):
+            if not failed:
+                failed.append(True)
+                raise DependencyUnavailable("DynamoDB unavailable")
+            return claims.mark_refused_here(*args, **kwargs)
+
+        return Wrapped(claims, mark_refused_here=write)
+
+    h = harness({"alpha": "ok", "beta": "ok"}, claims_wrapper=refused_here_write_fails_once)
+    h.providers["alpha"] = refusing = RefusingHere("alpha")
+    message = h.accept()
+    assert len(h.deliver(message)["batchItemFailures"]) == 1
+    clock.advance(61)
+    assert h.deliver(message) == {"batchItemFailures": []}
+    item = h.request(message.id)
+    assert (item.status, item.refused_by, item.retries) == ("pending", ("alpha",), 0)
+    h.deliver_next()
+    assert (h.request(message.id).status, h.request(message.id).provider_used) == ("sent", "beta")
+    assert refusing.calls == 1
+
+
 @pytest.mark.parametrize(("mode", "ends"), [("ok", "sent"), ("reject", "failed"), ("fail", "retrying")])
 def test_an_answer_recorded_before_a_crash_is_finished_from_its_record_without_a_second_send(harness, clock, mode,
                                                                                              ends):
