@@ -28,6 +28,7 @@ class DispatchMessage:
     excluded: tuple[str, ...] = ()  # providers that failed this request
     last_failed: str | None = None
     avoid: tuple[str, ...] = field(default=())  # skip once (a provider that just answered 429)
+    refused_by: tuple[str, ...] = ()  # never again for this request: their account refused it (refused here)
     expires_at: int = 0  # epoch s: past this, a message not yet sent ends `failed` (expired)
     not_before: float | None = None  # epoch s: the request's send_at; arriving earlier, it goes back to wait
 
@@ -46,6 +47,7 @@ class DispatchMessage:
                 excluded=tuple(data.get("excluded", ())),
                 last_failed=data.get("last_failed"),
                 avoid=tuple(data.get("avoid", ())),
+                refused_by=tuple(data.get("refused_by", ())),
                 expires_at=int(data.get("expires_at", 0)),
                 not_before=float(data["not_before"]) if data.get("not_before") is not None else None,
             )
@@ -67,6 +69,7 @@ def message_for(request: RequestSnapshot) -> DispatchMessage:
         retries=request.retries,
         excluded=request.excluded,
         last_failed=request.excluded[-1] if request.excluded else None,
+        refused_by=request.refused_by,
         expires_at=request.expires_at,
         not_before=request.not_before,
     )

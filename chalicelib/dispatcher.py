@@ -113,7 +113,7 @@ class Dispatcher:
             return self._wait_for_send_at(message, message.not_before)
         excluded = tuple(dict.fromkeys((*message.excluded, *message.avoid)))
         booking, send_at = self._book(excluded=excluded, last_failed=message.last_failed,
-                                      not_before_ms=self._claim_lead.ms())
+                                      not_before_ms=self._claim_lead.ms(), refused_by=message.refused_by)
         if booking.provider is None:
             return self._wait_in_queue(message, record, booking.wait_ms)
         claim_started = self._monotonic()

@@ -3,7 +3,8 @@
     pending ──claim──> processing ──accepted──> sent ──receipt──> delivered | undelivered
        ^                 │  │  │
        │   throttled,    │  │  └──provider failure──> retrying ──claim──> processing ...
-       └──claim released─┘  └──refused / retries exhausted──> failed
+       │   refused here, │  │
+       └──claim released─┘  └──refused (or refused here by every provider) / retries exhausted──> failed
     pending | retrying | processing (lease passed) ──past its time to live──> failed (expired)
 
 Store conditions, the dispatcher, the sweeper, the API models, the benchmark and the chaos runner
@@ -26,7 +27,8 @@ class Status(StrEnum):
 
 
 class FailureReason(StrEnum):
-    REFUSED = "refused"  # a provider refused the message itself (bad number, content): no retry
+    # a provider refused the message itself (bad number, content), or every provider refused it here: no retry
+    REFUSED = "refused"
     RETRIES_EXHAUSTED = "retries_exhausted"
     EXPIRED = "expired"  # not sent within its time to live
 

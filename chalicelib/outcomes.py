@@ -2,6 +2,11 @@
 
   accepted          -> sent
   refused           -> failed (refused), no retry
+  refused here      -> pending, straight back to the queue for a provider that has not refused it (not a retry,
+                       no backoff, no health sample); the provider is never chosen for this request again.
+                       When every configured provider has refused it here: failed (refused). A provider that
+                       failed it (provider failure) is still tried again within the retry budget, so a mix of
+                       "refused here" and failures ends sent, or failed (retries exhausted), never refused.
   throttled         -> pending, straight back to the queue for another provider (not a retry); the
                        provider's rate is cut for a while (its count and ours disagree)
   provider failure  -> retrying, DelaySeconds = 2^(retry-1), the provider excluded; after the last retry: failed
@@ -75,7 +80,7 @@ class OutcomeRecorder:
         result = SendResult(recorded.provider, Outcome(recorded.outcome), recorded.status_code,
                             recorded.latency_ms or 0, recorded.message_id, recorded.error)
         claim = Claim(request.id, message.attempt, recorded.provider, request.phone, request.text or "",
-                      request.retries, request.excluded)
+                      request.retries, request.excluded, refused_by=request.refused_by)
         logger.warning("finishing an abandoned attempt from its record",
                        extra={"request_id": request.id, "attempt": message.attempt, "outcome": recorded.outcome})
         self._move_on(message, claim, result)
@@ -117,6 +122,8 @@ class OutcomeRecorder:
             self._finished(self._claims.mark_failed(claim.request_id, claim.attempt, FailureReason.REFUSED,
                                                     result.error))
             logger.info("sms refused by provider", extra=log)
+        elif result.outcome is Outcome.REFUSED_HERE:
+            self._refused_here(message, claim, result, log)
         elif result.outcome is Outcome.THROTTLED:
             self._requeue_throttled(message, claim, result)
             logger.info("provider throttled, requeued", extra=log)
@@ -128,13 +135,27 @@ class OutcomeRecorder:
             retry = self._requeue_with_backoff(message, claim, result)
             logger.info("provider failed, retry scheduled", extra={**log, "retry": retry})
 
+    def _refused_here(self, message: DispatchMessage, claim: Claim, result: SendResult, log: dict) -> None:
+        """This provider's account will not send it: on at once to one that has not refused it (not a retry:
+        each provider refuses a request once at most, so this ends); refused when none is left."""
+        refused_by = tuple(dict.fromkeys((*claim.refused_by, *message.refused_by, claim.provider)))
+        error = result.error or "refused by this provider"
+        if set(refused_by) >= self._provider_names:
+            self._finished(self._claims.mark_failed(claim.request_id, claim.attempt, FailureReason.REFUSED,
+                                                    f"{error} (refused by every provider)"))
+            logger.info("sms refused by every provider", extra={**log, "refused_by": list(refused_by)})
+            return
+        self._claims.mark_refused_here(claim.request_id, claim.attempt, refused_by=refused_by, error=error)
+        self._queue.send(message.next_attempt(refused_by=refused_by), delay_s=0)
+        logger.info("refused by this provider, on to another", extra={**log, "refused_by": list(refused_by)})
+
     def _requeue_throttled(self, message: DispatchMessage, claim: Claim, result: SendResult) -> None:
-        """Straight on to a provider that has not throttled it (not a retry); once every one has, wait a
-        second rather than go round them in a tight loop."""
+        """Straight on to a provider that has not throttled it (not a retry); once every one has (or refused it
+        here), wait a second rather than go round them in a tight loop."""
         self._claims.mark_requeued(claim.request_id, claim.attempt, result.error or "throttled")
         avoid = tuple(dict.fromkeys((*message.avoid, claim.provider)))
         delay_s = 0
-        if set(avoid) >= self._provider_names:
+        if set(avoid) | set(claim.refused_by) >= self._provider_names:
             avoid, delay_s = (claim.provider,), 1
         self._queue.send(message.next_attempt(avoid=avoid), delay_s=delay_s)
 

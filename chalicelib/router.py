@@ -147,16 +147,22 @@ class Router:
         last_failed: str | None = None,
         only: str | None = None,
         not_before_ms: int = 0,
+        refused_by: Sequence[str] = (),
     ) -> Booking:
         """Choose a provider and book its earliest free send time, or say why not and when to ask again.
 
         `excluded` are the providers that already failed this request; when they leave no healthy
         provider, only `last_failed` stays excluded. `only` restricts the choice to one provider (a
         resend of the same attempt) and ignores exclusions. `not_before_ms`: no send time earlier than
-        that from now (the caller has a claim to make first).
+        that from now (the caller has a claim to make first). `refused_by`: providers whose account refused
+        this request (refused here), never chosen for it, unless they are all the configured ones (a provider
+        removed since): then they are only excluded, as the script needs one provider it may consider.
         """
         if only is not None:
             self._require_known(only)
+        never = frozenset(refused_by)
+        if never >= self._by_name.keys():
+            excluded, never = (*excluded, *never), frozenset()
         token = self._next_token()
         policy = self._policy
         args: list[str | int | bytes] = [self._now_arg(), token, WRR_STATE_TTL_MS,
@@ -165,6 +171,8 @@ class Router:
         for provider, provider_args in zip(self._providers, self._book_provider_args, strict=True):
             if only is not None:
                 role = PROVIDER_ROLE_ELIGIBLE if provider.name == only else PROVIDER_ROLE_NEVER
+            elif provider.name in never:
+                role = PROVIDER_ROLE_NEVER
             else:
                 role = PROVIDER_ROLE_EXCLUDED if provider.name in excluded else PROVIDER_ROLE_ELIGIBLE
             args += [*provider_args, ROLE_ARGS[role]]

@@ -4,6 +4,8 @@
     attempt      each sms_responses item: when the provider answered, its outcome (and error)
     sent         the accepted attempt of the provider the request was sent with
     failed       updated_at of a failed request, with its failure reason
+    progress     the latest intermediate delivery receipt (the vendor's status word, e.g. TEXT_SUCCESSFUL): when
+                 the vendor says, never after the final result
     delivered |  delivered_at, from the delivery receipt, with the reason and the vendor's code: always last
     undelivered  (the vendor's clock, which may read a moment before our record of the send)
 """
@@ -39,6 +41,9 @@ def timeline_of(request: RequestSnapshot, attempts: list[AttemptRecord]) -> list
     if request.status is Status.FAILED:
         events.append(TimelineEvent("failed", request.updated_at, request.provider_used,
                                     detail=request.failure_reason and str(request.failure_reason)))
+    if request.delivery_progress and request.delivery_progress_at:
+        events.append(TimelineEvent("progress", request.delivery_progress_at, request.provider_used,
+                                    detail=request.delivery_progress))
     events.sort(key=lambda event: event.at)  # stable: equal times keep the order above
     if request.status in (Status.DELIVERED, Status.UNDELIVERED) and request.delivered_at:
         # Last whatever its time: it is the vendor's clock, to the second for some (Vonage), and may read a

@@ -19,7 +19,7 @@ Control endpoints, the same for every kind:
     GET  /_receipts  the delivery receipts sent back (localdev/simulators/receipts.py)
     POST /_config    change mode, latency, failure rate, rate limit, slow_ms, drip_ms, error_code, api_key,
                      credentials or the receipt settings (receipt_url, receipt_delay_s, receipt_jitter_s,
-                     undelivered_share, receipt_secret) at runtime
+                     undelivered_share, receipt_secret, interim_receipts) at runtime
     POST /_reset     forget arrivals, sent messages, idempotency keys and the rate window
     GET  /_health    200
 
@@ -64,7 +64,7 @@ MODES = frozenset({"ok", "fail", "flaky", "slow", "hang", "garbage", "reject", "
 RUNTIME_SETTINGS = frozenset(
     {"mode", "latency_ms", "jitter_ms", "failure_rate", "rate_limit", "slow_ms", "drip_ms", "error_code",
      "api_key", "credentials", "receipt_url", "receipt_delay_s", "receipt_jitter_s", "undelivered_share",
-     "receipt_secret"}
+     "receipt_secret", "interim_receipts"}
 )
 
 RATE_WINDOW_S = 1.0
@@ -114,6 +114,9 @@ class SimulatorConfig:
     receipt_jitter_s: float = 1.0
     undelivered_share: float = 0.0  # share of accepted messages whose receipt says undelivered
     receipt_secret: str | None = None  # http-json: the webhook_secret its receipts are signed with
+    # An intermediate receipt before each final one, halfway through its delay (twilio "sent", vonage "accepted",
+    # aws TEXT_SUCCESSFUL or TEXT_CARRIER_UNREACHABLE with isFinal false, http-json "sent").
+    interim_receipts: bool = False
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -263,12 +266,16 @@ class _ProviderState:
             delivered = self._random.random() >= config.undelivered_share
             delay_s = config.receipt_delay_s + self._random.uniform(0, config.receipt_jitter_s)
 
-        def make_call():
+        def make_call(interim: bool = False):
             return wire.receipt(message=message, message_id=message_id, delivered=delivered, url=config.receipt_url,
-                                credentials=config.credentials or {}, secret=config.receipt_secret, now=time.time())
+                                credentials=config.credentials or {}, secret=config.receipt_secret, now=time.time(),
+                                interim=interim)
 
-        self.receipts.schedule(delay_s, make_call, {"message_id": message_id, "reference": message.get("reference"),
-                                                    "delivered": delivered}, deliver=wire_delivery(wire))
+        record = {"message_id": message_id, "reference": message.get("reference"), "delivered": delivered}
+        if config.interim_receipts:
+            self.receipts.schedule(delay_s / 2, lambda: make_call(interim=True), {**record, "interim": True},
+                                   deliver=wire_delivery(wire))
+        self.receipts.schedule(delay_s, make_call, record, deliver=wire_delivery(wire))
 
     def latency_s(self, config: SimulatorConfig) -> float:
         with self._lock:

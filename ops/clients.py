@@ -6,6 +6,9 @@
     python -m ops.clients --secret-id sms-gateway/prod/api-keys set-callback team-a --new-secret \
         --url https://team-a.example/sms-status                                    # signed status callbacks
     python -m ops.clients --file clients.json list                                 # a local document
+    python -m ops.clients new-entry team-a --callback-url http://127.0.0.1:9100/ --local
+        # a key, its hash line and a callback secret, and a CLIENTS document holding them: nothing is read or
+        # written (for CLIENTS="..." make run, or to paste into a registry by hand)
 
 A new callback secret is printed once, here (it is stored: the gateway signs with it). A new key is printed
 once, here, and never stored: the document keeps only its SHA-256. The document is
@@ -116,6 +119,16 @@ def set_callback(document: dict, name: str, *, url: str | None, clear_url: bool,
     return entry["callback_secret"]
 
 
+def new_entry(name: str, *, roles: list[str], callback_url: str | None) -> tuple[str, dict]:
+    """A new key and a registry document with one client: its key's hash and a callback secret."""
+    key = new_key()
+    entry: dict = {"key_hashes": [key_hash(key)], "roles": roles or ["send"],
+                   "callback_secret": secrets.token_urlsafe(KEY_BYTES)}
+    if callback_url:
+        entry["callback_url"] = callback_url
+    return key, {"cursor_key": secrets.token_urlsafe(32), "clients": {name: entry}}
+
+
 def _entry(document: dict, name: str) -> dict:
     try:
         return document["clients"][name]
@@ -160,7 +173,16 @@ def main(argv: list[str] | None = None) -> int:
     callback.add_argument("--new-secret", action="store_true", help="make a new callback secret (rotation: the "
                           "old one stops signing at once; callbacks in flight are signed with the new one)")
     commands.add_parser("list", help="clients, roles, limits and key hashes")
+    entry = commands.add_parser("new-entry", help="print a new key, its hash line, a callback secret and a CLIENTS "
+                                "document holding them; no registry is read or written")
+    entry.add_argument("name")
+    entry.add_argument("--role", dest="roles", action="append", choices=["send", "operator"], default=[])
+    entry.add_argument("--callback-url", help="the client's default callback URL (http://127.0.0.1:… with --local)")
+    entry.add_argument("--local", dest="entry_local", action="store_true", help="as --local before the command")
     args = parser.parse_args(argv)
+    if args.command == "new-entry":
+        return print_new_entry(args.name, roles=args.roles, callback_url=args.callback_url,
+                               local=args.local or args.entry_local)
     if not (args.file or args.secret_id):
         parser.error("name the registry: --secret-id (or API_KEYS_SECRET_ID) or --file")
     store = FileDocument(args.file) if args.file else SecretDocument(args.secret_id)
@@ -198,6 +220,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"API key for {args.name} (shown once, store it now; only its hash is kept):\n{key}")
     else:
         print(f"removed {args.hash} from {args.name}")
+    return 0
+
+
+def print_new_entry(name: str, *, roles: list[str], callback_url: str | None, local: bool) -> int:
+    key, document = new_entry(name, roles=roles, callback_url=callback_url)
+    check(document, local=local)
+    client = document["clients"][name]
+    print(f"API key for {name} (shown once, hand it over now; only its hash goes in the document):\n{key}")
+    print(f"its line in key_hashes:\n{client['key_hashes'][0]}")
+    print(f"callback secret for {name} (the client verifies X-Signature with it; the gateway signs with it):\n"
+          f"{client['callback_secret']}")
+    print("CLIENTS document (nothing was written: CLIENTS='<this>' make run, or merge the entry into a registry):")
+    print(json.dumps(document, sort_keys=True))
     return 0
 
 

@@ -103,6 +103,7 @@ def simulators(_simulator_pool) -> Callable[..., ProviderSimulator]:
         simulator.configure(**{"mode": "ok", "latency_ms": 0, "jitter_ms": 0, "rate_limit": 10_000,
                                "api_key": None, "credentials": None, "error_code": None, "slow_ms": 10_000,
                                "drip_ms": 1000, "receipt_url": None, "undelivered_share": 0.0,
+                               "interim_receipts": False,
                                **settings})
         simulator.reset()
         return simulator

@@ -59,7 +59,8 @@ class AttemptView(Answer):
     latency_ms: int | None
     outcome: Outcome = Field(
         description="What the gateway made of the answer (each vendor's table: docs/providers.md): accepted (sent), "
-        "refused (no retry), throttled (the provider's rate limit: another provider, not a retry) or "
+        "refused (no retry), refused_here (this provider's account will not send it: another provider at once, "
+        "not a retry), throttled (the provider's rate limit: another provider, not a retry) or "
         "provider_failure (retried elsewhere with backoff)."
     )
     error: str | None
@@ -119,12 +120,13 @@ class SmsSummary(Answer):
 class TimelineEntry(Answer):
     """One thing that happened to a request."""
 
-    event: Literal["accepted", "attempt", "sent", "failed", "delivered", "undelivered"]
+    event: Literal["accepted", "attempt", "sent", "failed", "progress", "delivered", "undelivered"]
     at: Timestamp
     provider: str | None = None
     attempt: int | None = Field(default=None, ge=1)
     detail: str | None = Field(default=None, description="attempt: its outcome (and error); failed: the reason; "
-                               "undelivered: the reason and the vendor's code.")
+                               "progress: the vendor's status in its latest intermediate receipt (e.g. "
+                               "TEXT_SUCCESSFUL); undelivered: the reason and the vendor's code.")
 
     @classmethod
     def of(cls, event: TimelineEvent) -> TimelineEntry:

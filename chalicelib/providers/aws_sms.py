@@ -49,18 +49,28 @@ SERVICE = "pinpoint-sms-voice-v2"
 SEND_EVENT = "before-send.pinpoint-sms-voice-v2.SendTextMessage"
 
 REFUSED = Outcome.REFUSED
+REFUSED_HERE = Outcome.REFUSED_HERE
 THROTTLED = Outcome.THROTTLED
 FAILURE = Outcome.PROVIDER_FAILURE
 CONFIGURATION = "configuration"
 
-# ValidationException Reason values that are about this message or this destination (AWS does not say
-# which ones SendTextMessage returns; the rest of the enum is about other operations or the account).
+# ValidationException Reason values about this account's set-up for this message's destination: another
+# provider may send it (refused here). The remaining ones are about the message or its destination (refused),
+# or the configuration (below). AWS does not say which ones SendTextMessage returns.
+VALIDATION_REFUSED_HERE = frozenset({"SENDER_ID_NOT_REGISTERED", "SENDER_ID_REQUIRES_REGISTRATION",
+                                     "SENDER_ID_NOT_SUPPORTED", "INVALID_IDENTITY_FOR_DESTINATION_COUNTRY",
+                                     "DESTINATION_COUNTRY_BLOCKED", "COUNTRY_NOT_ENABLED",
+                                     "INTERNATIONAL_SENDING_NOT_SUPPORTED", "PRICE_OVER_THRESHOLD"})
 VALIDATION_CONFIGURATION = frozenset({"CHANNEL_NOT_ENABLED", "INVALID_ARN", "RESOURCE_NOT_ACCESSIBLE",
                                       "PARAMETERS_CANNOT_BE_USED_TOGETHER", "UNKNOWN_OPERATION"})
-# ConflictException Reason values about the recipient; every other one is a resource in the wrong state.
-CONFLICT_REFUSALS = frozenset({"DESTINATION_PHONE_NUMBER_OPTED_OUT", "DESTINATION_PHONE_NUMBER_NOT_VERIFIED",
+# ConflictException Reason values about the recipient (refused), or about this account and the recipient (refused
+# here: a sandbox account's unverified destination, no origination identity for its country); every other one is
+# a resource in the wrong state. The protect configuration's blocks stay refusals: the operator chose to block
+# that country or number, and another provider must not get round it.
+CONFLICT_REFUSALS = frozenset({"DESTINATION_PHONE_NUMBER_OPTED_OUT",
                                "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION",
                                "DESTINATION_PHONE_NUMBER_BLOCKED_BY_PROTECT_NUMBER_OVERRIDE"})
+CONFLICT_REFUSED_HERE = frozenset({"DESTINATION_PHONE_NUMBER_NOT_VERIFIED", "NO_ORIGINATION_IDENTITIES_FOUND"})
 # Error codes -> class; ValidationException and ConflictException go by their Reason (see _class_of).
 ERROR_CODES: dict[str, Outcome | str] = {
     "ThrottlingException": THROTTLED,
@@ -127,8 +137,12 @@ def sms_client(config: AwsSmsConfig, default_region: str):
 
 def _class_of(code: str, reason: str | None, status_code: int | None) -> Outcome | str:
     if code == "ValidationException":
+        if reason in VALIDATION_REFUSED_HERE:
+            return REFUSED_HERE
         return CONFIGURATION if reason in VALIDATION_CONFIGURATION else REFUSED
     if code == "ConflictException":
+        if reason in CONFLICT_REFUSED_HERE:
+            return REFUSED_HERE
         return REFUSED if reason in CONFLICT_REFUSALS else CONFIGURATION
     if code in ERROR_CODES:
         return ERROR_CODES[code]

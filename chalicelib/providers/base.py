@@ -6,6 +6,10 @@ Every answer of every vendor falls into one ``Outcome`` (docs/providers.md has o
   outcome            gateway action                                     health
   ACCEPTED           request sent                                       success
   REFUSED            request failed, no retry (permanent for the text)  not counted
+  REFUSED_HERE       this provider's account or set-up will not send    not counted
+                     it: the provider is skipped for this request and
+                     another one tried at once (not a retry); failed
+                     (refused) only when every provider refused it
   THROTTLED          another provider at once, not a retry              not counted
   PROVIDER_FAILURE   retry with backoff on another provider             failure
 
@@ -13,6 +17,11 @@ A misconfiguration (wrong credentials, unknown account, wrong URL, a sender the 
 PROVIDER_FAILURE with ``configuration_problem`` set: it counts against the provider's health, so a
 misconfigured provider trips and stops getting traffic, and it is logged as a configuration problem. It is
 never a refusal, which would fail every request sent its way for good.
+
+REFUSED is kept for answers about the message or the recipient itself (invalid number, opted out, blocked
+content): no other provider would send it either. An answer about *this* account's permissions for this
+message (geo permissions, a trial account, a sender not registered for the destination country) is
+REFUSED_HERE: another provider may well deliver it, and the provider is fine for everything else.
 """
 
 from __future__ import annotations
@@ -36,6 +45,7 @@ MAX_STORED_BODY = 1024  # characters of a provider answer kept in sms_responses
 class Outcome(StrEnum):
     ACCEPTED = "accepted"
     REFUSED = "refused"
+    REFUSED_HERE = "refused_here"
     THROTTLED = "throttled"
     PROVIDER_FAILURE = "provider_failure"
 

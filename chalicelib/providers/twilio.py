@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 import httpx
 from pydantic import Field, model_validator
 
+from chalicelib.logs import logger
 from chalicelib.providers.base import (
     HttpProviderAdapter,
     Outcome,
@@ -39,6 +40,7 @@ KEPT_FIELDS = ("sid", "status", "error_code", "error_message", "num_segments", "
                "price", "price_unit", "date_created", "api_version")
 
 REFUSED = Outcome.REFUSED
+REFUSED_HERE = Outcome.REFUSED_HERE
 THROTTLED = Outcome.THROTTLED
 FAILURE = Outcome.PROVIDER_FAILURE
 CONFIGURATION = "configuration"  # a provider failure that is also a configuration problem
@@ -48,21 +50,26 @@ ERROR_CODES: dict[int, tuple[Outcome | str, str]] = {
     21211: (REFUSED, "invalid 'To' phone number"),
     21266: (REFUSED, "'To' and 'From' are the same number"),
     21268: (REFUSED, "premium-rate or information-service number"),
-    21408: (REFUSED, "destination region not enabled (Messaging Geo Permissions)"),
     21602: (REFUSED, "message body required"),
     21604: (REFUSED, "'To' phone number required"),
-    21608: (REFUSED, "trial account: 'To' is not a verified number"),
     21610: (REFUSED, "recipient unsubscribed (replied STOP)"),
-    21612: (REFUSED, "this 'To' cannot be reached from this 'From' (sender or network restriction)"),
     21614: (REFUSED, "'To' is not a mobile number"),
     21635: (REFUSED, "'To' is a landline"),
+    # This account's set-up will not send it; another provider may (the request goes on at once).
+    21408: (REFUSED_HERE, "destination region not enabled for this account (Messaging Geo Permissions)"),
+    21608: (REFUSED_HERE, "trial account: 'To' is not a verified number of this account"),
+    21612: (REFUSED_HERE, "this 'To' cannot be reached from this 'From' (sender or network restriction)"),
     20003: (CONFIGURATION, "authentication failed: account SID, auth token or API key"),
     20404: (CONFIGURATION, "not found: account SID or base_url"),
     21601: (CONFIGURATION, "'From' is not a number of this account"),
     21606: (CONFIGURATION, "'From' is not an SMS-capable number of this account"),
     21659: (CONFIGURATION, "'From' is not a Twilio number, or a short code of another country"),
     21661: (CONFIGURATION, "'From' is not SMS-capable"),
+    21609: (CONFIGURATION, "invalid StatusCallback URL (the provider's webhook_url or status_callback)"),
+    21705: (CONFIGURATION, "invalid Messaging Service SID"),
     20429: (THROTTLED, "too many concurrent requests"),
+    21611: (THROTTLED, "this 'From' has exceeded its queue of messages (more than 10 h of sending queued)"),
+    21730: (FAILURE, "Twilio is under maintenance: try again later"),
     20500: (FAILURE, "internal server error (the message may have been created)"),
     20503: (FAILURE, "service unavailable"),
 }
@@ -155,7 +162,11 @@ def classify(status_code: int, body: bytes) -> Verdict:
     if status_code in (401, 403, 404):
         return misconfigured(status_code, f"{label}: credentials, account SID or base_url refused", kept)
     if 400 <= status_code < 500:
-        return Verdict(REFUSED, status_code, None, f"{label}: request refused", kept)
+        # Not in the table: nothing says it is about the message, and a refusal would fail the request for good.
+        # A provider failure is retried elsewhere; the log asks for the code to be classified.
+        logger.error("unclassified provider answer, read as a provider failure", extra={
+            "kind": "twilio", "status_code": status_code, "code": code})
+        return failed(status_code, f"{label}: unclassified 4xx (provider failure)", kept)
     return failed(status_code, f"{label}: provider error", kept)
 
 

@@ -38,6 +38,7 @@ from chalicelib.providers.deadline import Answer
 from chalicelib.segments import count_segments
 
 REFUSED = Outcome.REFUSED
+REFUSED_HERE = Outcome.REFUSED_HERE
 THROTTLED = Outcome.THROTTLED
 FAILURE = Outcome.PROVIDER_FAILURE
 CONFIGURATION = "configuration"
@@ -57,10 +58,10 @@ STATUSES: dict[str, tuple[Outcome | str, str]] = {
     "11": (CONFIGURATION, "account not enabled for HTTP"),
     "12": (REFUSED, "message too long"),
     "14": (CONFIGURATION, "invalid signature"),
-    "15": (REFUSED, "invalid sender address: this sender is not allowed for this destination"),
+    "15": (REFUSED_HERE, "invalid sender address: this account's sender is not allowed for this destination"),
     "22": (CONFIGURATION, "invalid network code"),
     "23": (CONFIGURATION, "invalid callback URL"),
-    "29": (REFUSED, "non-whitelisted destination (account in demo mode)"),
+    "29": (REFUSED_HERE, "non-whitelisted destination (this account is in demo mode)"),
     "32": (CONFIGURATION, "signature and API secret both sent"),
     "33": (REFUSED, "number de-activated"),
 }

@@ -1,7 +1,8 @@
 """Apply a delivery receipt to its request: sent -> delivered | undelivered, once.
 
     receipt            the request is                       result       answer to the vendor
-    interim            anything                             INTERIM      acknowledged, nothing written
+    interim            anything                             INTERIM      acknowledged; noted on a sent request it
+                                                                         names (delivery_progress: the timeline's)
     final              sent, same provider and message id   APPLIED      acknowledged; on_status_change called
     final              delivered / undelivered already      DUPLICATE    acknowledged (a repeat or a late one)
     final              processing, same provider            too early    ReceiptTooEarly: 409 / SQS record back
@@ -21,7 +22,7 @@ import re
 from collections.abc import Callable
 from enum import StrEnum
 
-from chalicelib.errors import ReceiptTooEarly
+from chalicelib.errors import ReceiptTooEarly, RetryableError
 from chalicelib.lifecycle import Status
 from chalicelib.logs import logger
 from chalicelib.receipts.model import DeliveryState, Receipt
@@ -57,7 +58,7 @@ class ReceiptApplier:
         log = {"provider": receipt.provider, "provider_message_id": receipt.message_id,
                "vendor_status": receipt.vendor_status, "delivery": str(receipt.state)}
         if receipt.state is DeliveryState.INTERIM:
-            logger.debug("interim receipt, nothing to record", extra=log)
+            self._note_progress(receipt, log)
             return ReceiptResult.INTERIM
         if len(receipt.message_id) > MAX_MESSAGE_ID:
             logger.info("receipt for an unknown message", extra={**log, "provider_message_id": "[too long]"})
@@ -83,6 +84,20 @@ class ReceiptApplier:
                     request.provider_message_id != receipt.message_id):
                 break
         return self._why_not_recorded(request, receipt, log)
+
+    def _note_progress(self, receipt: Receipt, log: dict) -> None:
+        """An intermediate receipt that names our request: its status word for the timeline, nothing else. One
+        that does not is only logged (finding its request would cost an index query per interim receipt)."""
+        named = receipt.request_id if receipt.request_id and REQUEST_ID.match(receipt.request_id) else None
+        if named is None or len(receipt.message_id) > MAX_MESSAGE_ID:
+            logger.debug("interim receipt, nothing to record", extra=log)
+            return
+        try:
+            noted = self._deliveries.note_progress(named, receipt)
+        except RetryableError:  # a timeline entry is not worth the vendor's retry
+            logger.warning("interim receipt not noted", extra={**log, "request_id": named})
+            return
+        logger.debug("interim receipt", extra={**log, "request_id": named, "noted": noted})
 
     def _tell(self, request_id: str, receipt: Receipt, error: str | None, occurred_at: str) -> None:
         """on_status_change, once per transition. The transition is written: a failing listener is logged, and

@@ -3,9 +3,23 @@
 
     SQS body = SNS envelope {"Type": "Notification", "Message": "<event JSON>", ...}
                (or the event JSON itself when the subscription has raw message delivery on)
-    event    = {"eventType": "TEXT_DELIVERED", "eventTimestamp": <ms>, "messageId": "...",
+    event    = {"eventType": "TEXT_DELIVERED", "eventTimestamp": <ms>, "messageId": "...", "isFinal": true,
                 "messageStatus": "DELIVERED", "context": {"request_id": "...", "attempt": "1",
                 "provider": "<name>"}, ...}
+
+A message has several events, and ``isFinal`` says whether more may follow: ``TEXT_SUCCESSFUL`` (the carrier
+accepted it) may be followed by ``TEXT_DELIVERED``, and ``TEXT_CARRIER_UNREACHABLE`` is documented as
+transient. So the request's status follows the type only when the event is final:
+
+    eventType                                isFinal         becomes
+    TEXT_DELIVERED                           any             delivered
+    TEXT_SUCCESSFUL                          true | absent   delivered ("used interchangeably depending on
+                                                             the country": for some, the last event)
+    a failure type (REASONS)                 true | absent   undelivered, its reason (TEXT_CARRIER_UNREACHABLE:
+                                                             only when isFinal is true: transient)
+    any of the above                         false           interim: logged, the status unchanged
+    TEXT_QUEUED, TEXT_PENDING, TEXT_SENT     any             interim
+    any other type (TEXT_* or not)           any             interim, logged as unknown: never final
 
 ``context`` is the ``Context`` the adapter sent with SendTextMessage: the request id (and the provider's name,
 for a gateway with more than one aws provider). The queue and its subscription are the authentication: only
@@ -24,7 +38,9 @@ from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
 from chalicelib.sqs_batch import QueueRecord, process_batch
 
 DELIVERED = frozenset({"TEXT_DELIVERED", "TEXT_SUCCESSFUL"})  # "used interchangeably depending on the country"
-INTERIM = frozenset({"TEXT_QUEUED", "TEXT_PENDING"})
+INTERIM = frozenset({"TEXT_QUEUED", "TEXT_PENDING", "TEXT_SENT"})
+# Final only when the event says so (isFinal true): without the flag, they are read as intermediate.
+TRANSIENT = frozenset({"TEXT_CARRIER_UNREACHABLE"})
 REASONS = {
     "TEXT_BLOCKED": DeliveryReason.BLOCKED,
     "TEXT_CARRIER_BLOCKED": DeliveryReason.BLOCKED,
@@ -60,17 +76,28 @@ def parse(event: dict, default_provider: str | None) -> Receipt:
     provider = context.get("provider") or default_provider
     if not provider:
         raise MalformedMessage("delivery event without a provider in its context, and no single aws provider")
-    if event_type in DELIVERED:
-        state, reason = DeliveryState.DELIVERED, None
-    elif event_type in INTERIM or not event_type.startswith("TEXT_"):
-        state, reason = DeliveryState.INTERIM, None
-    else:
-        state, reason = DeliveryState.UNDELIVERED, REASONS.get(event_type, DeliveryReason.UNKNOWN)
+    state, reason = _state_of(event_type, event.get("isFinal"))
     timestamp = event.get("eventTimestamp")
     occurred_at = timestamp / 1000 if isinstance(timestamp, int | float) and not isinstance(timestamp, bool) else None
     return Receipt(provider=provider, message_id=message_id, state=state,
                    error_code=None if state is not DeliveryState.UNDELIVERED else event_type, reason=reason,
                    occurred_at=occurred_at, request_id=context.get("request_id") or None, vendor_status=event_type)
+
+
+def _state_of(event_type: str, is_final: object) -> tuple[DeliveryState, DeliveryReason | None]:
+    """The table above. ``is_final``: the event's isFinal, None when it has none (older events)."""
+    if event_type not in DELIVERED and event_type not in REASONS:
+        if event_type not in INTERIM:
+            logger.warning("unknown delivery event type: kept as intermediate", extra={"event_type": event_type})
+        return DeliveryState.INTERIM, None
+    final = is_final if isinstance(is_final, bool) else event_type not in TRANSIENT
+    if event_type == "TEXT_DELIVERED":
+        return DeliveryState.DELIVERED, None
+    if not final:
+        return DeliveryState.INTERIM, None
+    if event_type in DELIVERED:
+        return DeliveryState.DELIVERED, None
+    return DeliveryState.UNDELIVERED, REASONS[event_type]
 
 
 class DeliveryEvents:

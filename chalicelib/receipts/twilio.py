@@ -24,10 +24,15 @@ from chalicelib.receipts.signed import digest_matches
 # MessageStatus -> state. https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
 STATES = {
     "delivered": DeliveryState.DELIVERED,
+    # Some parts of a multi-part message reached the handset, not all (Twilio's final word on it). Delivered,
+    # noted in delivery_error_code: the handset has the message's start, and a client that resent on
+    # "undelivered" would send those parts twice.
+    "partially_delivered": DeliveryState.DELIVERED,
     "undelivered": DeliveryState.UNDELIVERED,  # the carrier could not deliver it
     "failed": DeliveryState.UNDELIVERED,  # Twilio could not send it (queue overflow, account, price)
     "canceled": DeliveryState.UNDELIVERED,  # a scheduled message canceled
 }
+PARTIALLY_DELIVERED = "partially_delivered"
 # ErrorCode -> reason. https://www.twilio.com/docs/api/errors/30001 ... /30034
 REASONS = {
     "30001": DeliveryReason.EXPIRED,  # queue overflow: not sent within its validity period
@@ -96,7 +101,7 @@ def parse(provider: str, params: list[tuple[str, str]], query: list[tuple[str, s
     if not sid or not status:
         raise ValidationFailed("a status callback needs MessageSid and MessageStatus", field="MessageSid")
     state = STATES.get(status, DeliveryState.INTERIM)  # queued, accepted, scheduled, sending, sent, read ...
-    code = fields.get("ErrorCode") or None
+    code = fields.get("ErrorCode") or (PARTIALLY_DELIVERED if status == PARTIALLY_DELIVERED else None)
     reason = None
     if state is DeliveryState.UNDELIVERED:
         reason = DeliveryReason.REJECTED if status == "canceled" and not code else undelivered(REASONS, code)

@@ -25,7 +25,9 @@ STATES = {
     "failed": DeliveryState.UNDELIVERED,
     "rejected": DeliveryState.UNDELIVERED,
     "expired": DeliveryState.UNDELIVERED,
-    "unknown": DeliveryState.UNDELIVERED,  # final: the carrier's answer was not understood
+    # No answer from the carrier (yet): not final, a later DLR may still say delivered or failed. A request that
+    # never gets one stays sent, as one whose receipts never come.
+    "unknown": DeliveryState.INTERIM,
     "accepted": DeliveryState.INTERIM,
     "buffered": DeliveryState.INTERIM,
 }

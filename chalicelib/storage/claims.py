@@ -131,6 +131,14 @@ class ClaimLedger:
             model.due_at.set(int(self._clock()) + self._sweep_after_s),
         ])
 
+    def mark_refused_here(self, request_id: str, attempt: int, *, refused_by: tuple[str, ...], error: str) -> None:
+        """The provider's account refused the attempt: back to the queue for a provider that has not (not a retry)."""
+        model = self._model
+        self._finish(request_id, attempt, [
+            model.status.set(Status.PENDING), model.refused_by.set(list(refused_by)), model.last_error.set(error),
+            model.due_at.set(int(self._clock()) + self._sweep_after_s),
+        ])
+
     def _finish(self, request_id: str, attempt: int, actions: list) -> RequestSnapshot:
         """The request as this write left it (the callback publisher reads its reference and URL from it)."""
         try:
@@ -211,4 +219,5 @@ def _claim_of(item, attempt: int, provider: str) -> Claim:
     snapshot = RequestSnapshot.of(item)
     return Claim(request_id=snapshot.id, attempt=attempt, provider=provider, phone=snapshot.phone,
                  text=snapshot.text, retries=snapshot.retries, excluded=snapshot.excluded, sender=snapshot.sender,
-                 validity_s=snapshot.validity_s, expires_at=snapshot.expires_at, not_before=snapshot.not_before)
+                 validity_s=snapshot.validity_s, expires_at=snapshot.expires_at, not_before=snapshot.not_before,
+                 refused_by=snapshot.refused_by)

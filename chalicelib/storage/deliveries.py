@@ -6,6 +6,9 @@ Recording is one conditional write. The condition is the whole rule:
                                          so a duplicate or a late receipt changes nothing (monotonic, idempotent)
     provider_message_id = <message id>   the receipt is about the message this request is known by, not another
     provider_used = <provider>           attempt's (a timed-out send that went out anyway) nor another vendor's
+
+An intermediate receipt (``note_progress``) writes only the request's ``delivery_progress``, under the same
+condition and only over an older one: it shows in the timeline and moves no status.
 """
 
 from __future__ import annotations
@@ -55,3 +58,20 @@ class DeliveryResults:
         except ConditionFailed:
             return None
         return delivered_at
+
+    def note_progress(self, request_id: str, receipt: Receipt) -> bool:
+        """Keep an intermediate receipt's status word on its sent request; False when the condition does not hold
+        (not sent, another message, or a later one noted already)."""
+        model = self._model
+        at = iso(receipt.occurred_at or self._clock())
+        condition = ((model.status == Status.SENT) & (model.provider_message_id == receipt.message_id)
+                     & (model.provider_used == receipt.provider)
+                     # events may arrive out of order: the latest one stays (ISO-8601 UTC sorts as text)
+                     & (model.delivery_progress_at.does_not_exist() | (model.delivery_progress_at <= at)))
+        try:
+            with dynamo_errors():
+                model(request_id).update(actions=[model.delivery_progress.set(receipt.vendor_status or "interim"),
+                                                  model.delivery_progress_at.set(at)], condition=condition)
+        except ConditionFailed:
+            return False
+        return True

@@ -45,6 +45,9 @@ class RequestSnapshot:
     delivered_at: str | None = None  # when the delivery receipt says it was delivered, or given up on
     delivery_error_code: str | None = None  # the vendor's code in that receipt
     delivery_reason: str | None = None  # a receipts.DeliveryReason, for undelivered
+    delivery_progress: str | None = None  # the vendor's status in the latest intermediate receipt
+    delivery_progress_at: str | None = None  # when that receipt says it happened
+    refused_by: tuple[str, ...] = ()  # providers whose account refused it (refused here)
 
     @property
     def not_before(self) -> float | None:
@@ -66,6 +69,7 @@ class RequestSnapshot:
             provider_used=item.provider_used,
             provider_message_id=item.provider_message_id,
             excluded=tuple(item.excluded or ()),
+            refused_by=tuple(item.refused_by or ()),
             lease_until=_int(item.lease_until),
             next_attempt_at=item.next_attempt_at,
             last_error=item.last_error,
@@ -83,6 +87,8 @@ class RequestSnapshot:
             delivered_at=item.delivered_at,
             delivery_error_code=item.delivery_error_code,
             delivery_reason=item.delivery_reason,
+            delivery_progress=item.delivery_progress,
+            delivery_progress_at=item.delivery_progress_at,
         )
 
     def holds_live_claim(self, attempt: int, now: float) -> bool:
@@ -134,3 +140,4 @@ class Claim:
     validity_s: int | None = None  # the client's time to live; None: the provider's default
     expires_at: int = 0  # epoch s
     not_before: float | None = None  # epoch s: send_at
+    refused_by: tuple[str, ...] = ()  # providers whose account refused it: never chosen for it again

@@ -76,6 +76,8 @@ class SmsRequestModel(Model):
     provider_used = UnicodeAttribute(null=True)
     provider_message_id = UnicodeAttribute(null=True)
     excluded = ListAttribute(of=UnicodeAttribute, null=True)  # providers that failed this request
+    # Providers whose account or set-up refused this request (refused here): never chosen for it again.
+    refused_by = ListAttribute(of=UnicodeAttribute, null=True)
     lease_until = NumberAttribute(null=True)  # epoch s; a claim older than this is abandoned
     next_attempt_at = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
@@ -84,6 +86,9 @@ class SmsRequestModel(Model):
     delivered_at = UnicodeAttribute(null=True)
     delivery_error_code = UnicodeAttribute(null=True)
     delivery_reason = UnicodeAttribute(null=True)
+    # The latest intermediate receipt of the sent message (the vendor's status word, and when): the timeline's.
+    delivery_progress = UnicodeAttribute(null=True)
+    delivery_progress_at = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     # The client's options (POST /api/sms): its own id, where to report status changes, the sender id, the
     # message's own time to live (seconds) and the earliest send time (UTC ISO-8601, the format of created_at).

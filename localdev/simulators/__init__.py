@@ -63,7 +63,7 @@ class Inbound:
 @dataclass(frozen=True)
 class ErrorAnswer:
     status: int
-    kind: str  # refused | throttled | failure | unauthorized | configuration (docs only)
+    kind: str  # refused | refused_here | throttled | failure | unauthorized | configuration (docs only)
     message: str
 
 
@@ -106,9 +106,9 @@ class WireFormat(ABC):
         """(the simulator's auth settings, the kind's fields of the SMS_PROVIDERS entry pointing at it)."""
 
     def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
-                credentials: Mapping[str, str], secret: str | None, now: float):
+                credentials: Mapping[str, str], secret: str | None, now: float, interim: bool = False):
         """The vendor's delivery receipt for one accepted message, signed (a receipts.ReceiptCall); None when
-        the kind sends none."""
+        the kind sends none. ``interim``: an intermediate one, before the final one (``delivered`` says which)."""
         return None
 
     def local_receipts(self, receipt_url: str, simulator_auth: dict, entry: dict) -> tuple[dict, dict]:

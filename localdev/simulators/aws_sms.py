@@ -41,8 +41,23 @@ class AwsSmsWire(WireFormat):
     # "<__type>" or "<__type>:<Reason or ResourceType>"
     ERRORS = {
         "ValidationException:INVALID_PARAMETER": ErrorAnswer(400, "refused", "Invalid parameter"),
-        "ValidationException:DESTINATION_COUNTRY_BLOCKED": ErrorAnswer(400, "refused", "Destination country "
-                                                                                        "blocked"),
+        # This account's set-up for the destination: another provider may send it (refused here).
+        "ValidationException:DESTINATION_COUNTRY_BLOCKED": ErrorAnswer(400, "refused_here", "Destination country "
+                                                                                             "blocked"),
+        "ValidationException:SENDER_ID_NOT_REGISTERED": ErrorAnswer(400, "refused_here", "Sender ID not registered"),
+        "ValidationException:SENDER_ID_REQUIRES_REGISTRATION": ErrorAnswer(400, "refused_here",
+                                                                           "Sender ID requires registration"),
+        "ValidationException:SENDER_ID_NOT_SUPPORTED": ErrorAnswer(400, "refused_here", "Sender ID not supported"),
+        "ValidationException:INVALID_IDENTITY_FOR_DESTINATION_COUNTRY": ErrorAnswer(
+            400, "refused_here", "Invalid identity for destination country"),
+        "ValidationException:COUNTRY_NOT_ENABLED": ErrorAnswer(400, "refused_here", "Country not enabled"),
+        "ValidationException:INTERNATIONAL_SENDING_NOT_SUPPORTED": ErrorAnswer(
+            400, "refused_here", "International sending not supported"),
+        "ValidationException:PRICE_OVER_THRESHOLD": ErrorAnswer(400, "refused_here", "Price over threshold"),
+        "ConflictException:DESTINATION_PHONE_NUMBER_NOT_VERIFIED": ErrorAnswer(
+            400, "refused_here", "Destination phone number not verified"),
+        "ConflictException:NO_ORIGINATION_IDENTITIES_FOUND": ErrorAnswer(400, "refused_here",
+                                                                         "No origination identities found"),
         "ValidationException:CHANNEL_NOT_ENABLED": ErrorAnswer(400, "configuration", "Channel not enabled"),
         "ConflictException:DESTINATION_PHONE_NUMBER_OPTED_OUT": ErrorAnswer(400, "refused", "Destination phone "
                                                                                              "number opted out"),
@@ -113,13 +128,18 @@ class AwsSmsWire(WireFormat):
         return str(uuid.uuid4())
 
     def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
-                credentials: Mapping[str, str], secret: str | None, now: float):
+                credentials: Mapping[str, str], secret: str | None, now: float, interim: bool = False):
         from localdev.simulators.receipts import ReceiptCall
 
         # The configuration set's event, in the SNS envelope the topic's SQS subscription delivers.
-        event_type = "TEXT_DELIVERED" if delivered else "TEXT_CARRIER_UNREACHABLE"
+        # Intermediate: the carrier accepted it (TEXT_DELIVERED may follow), or could not reach it for now.
+        if interim:
+            event_type = "TEXT_SUCCESSFUL" if delivered else "TEXT_CARRIER_UNREACHABLE"
+        else:
+            event_type = "TEXT_DELIVERED" if delivered else "TEXT_CARRIER_UNREACHABLE"
         fields = message["fields"]
-        event = {"eventType": event_type, "eventVersion": "1.0", "eventTimestamp": int(now * 1000), "isFinal": True,
+        event = {"eventType": event_type, "eventVersion": "1.0", "eventTimestamp": int(now * 1000),
+                 "isFinal": not interim,
                  "originationPhoneNumber": fields.get("OriginationIdentity", ""),
                  "destinationPhoneNumber": message["to"],
                  "messageId": message_id, "messageStatus": event_type.removeprefix("TEXT_"),

@@ -67,12 +67,13 @@ class HttpJsonWire(WireFormat):
 
 
     def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
-                credentials: Mapping[str, str], secret: str | None, now: float):
+                credentials: Mapping[str, str], secret: str | None, now: float, interim: bool = False):
         from localdev.simulators.receipts import ReceiptCall
 
-        receipt: dict[str, Any] = {"message_id": message_id, "status": "delivered" if delivered else "undelivered",
+        status = "sent" if interim else "delivered" if delivered else "undelivered"
+        receipt: dict[str, Any] = {"message_id": message_id, "status": status,
                                    "reference": message.get("reference"), "occurred_at": now}
-        if not delivered:
+        if status == "undelivered":
             receipt.update(reason="unreachable", error_code="absent-subscriber")
         body = json.dumps(receipt).encode()
         return ReceiptCall("POST", url, {"Content-Type": "application/json",

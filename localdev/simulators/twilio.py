@@ -29,20 +29,26 @@ class TwilioWire(WireFormat):
     CREDENTIAL_FIELDS = ("account_sid", "auth_token", "api_key_sid", "api_key_secret")
     ERRORS = {
         "21211": ErrorAnswer(400, "refused", "The 'To' number is not a valid phone number."),
-        "21408": ErrorAnswer(400, "refused", "Permission to send an SMS has not been enabled for the region "
+        "21408": ErrorAnswer(400, "refused_here", "Permission to send an SMS has not been enabled for the region "
                                              "indicated by the 'To' number."),
         "21602": ErrorAnswer(400, "refused", "Message body is required."),
         "21603": ErrorAnswer(400, "configuration", "A 'From' phone number is required."),
         "21604": ErrorAnswer(400, "refused", "A 'To' phone number is required."),
         "21606": ErrorAnswer(400, "configuration", "The 'From' phone number is not a valid, SMS-capable inbound "
                                                    "phone number or short code for your account."),
-        "21608": ErrorAnswer(400, "refused", "The number is unverified. Trial accounts cannot send messages to "
+        "21608": ErrorAnswer(400, "refused_here", "The number is unverified. Trial accounts cannot send messages to "
                                              "unverified numbers."),
         "21610": ErrorAnswer(400, "refused", "Attempt to send to unsubscribed recipient"),
-        "21612": ErrorAnswer(400, "refused", "The 'To' phone number is not currently reachable using the 'From' "
+        "21612": ErrorAnswer(400, "refused_here", "The 'To' phone number is not currently reachable using the 'From' "
                                              "phone number via SMS."),
         "21614": ErrorAnswer(400, "refused", "'To' number is not a valid mobile number"),
         "21635": ErrorAnswer(400, "refused", "'To' number cannot be a landline"),
+        "21609": ErrorAnswer(400, "configuration", "Invalid StatusCallback"),
+        "21611": ErrorAnswer(400, "throttled", "This 'From' number has exceeded the maximum number of queued "
+                                               "messages"),
+        "21705": ErrorAnswer(400, "configuration", "Message Service is invalid"),
+        "21730": ErrorAnswer(400, "failure", "Service is under maintenance, please try again later"),
+        "21999": ErrorAnswer(400, "failure", "An error code the gateway has never seen (unclassified)"),
         "20003": ErrorAnswer(401, "unauthorized", "Authenticate"),
         "20404": ErrorAnswer(404, "configuration", "The requested resource was not found"),
         "20429": ErrorAnswer(429, "throttled", "Too Many Requests"),
@@ -109,17 +115,17 @@ class TwilioWire(WireFormat):
 
 
     def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
-                credentials: Mapping[str, str], secret: str | None, now: float):
+                credentials: Mapping[str, str], secret: str | None, now: float, interim: bool = False):
         from localdev.simulators.receipts import ReceiptCall
 
         # A status callback as Twilio posts it: to the message's StatusCallback (else the account's URL),
         # form-encoded, signed over that URL and the sorted parameters.
         url = message["fields"].get("StatusCallback") or url
-        status = "delivered" if delivered else "undelivered"
+        status = "sent" if interim else "delivered" if delivered else "undelivered"
         params = [("SmsSid", message_id), ("SmsStatus", status), ("MessageStatus", status), ("To", message["to"]),
                   ("MessageSid", message_id), ("AccountSid", message.get("account_sid") or ""),
                   ("From", message["fields"].get("From", "")), ("ApiVersion", "2010-04-01")]
-        if not delivered:
+        if status == "undelivered":
             params.append(("ErrorCode", "30003"))  # unreachable destination handset
         signature = receipt_signature(url, params, credentials.get("auth_token", ""))
         return ReceiptCall("POST", url, {"Content-Type": "application/x-www-form-urlencoded",

@@ -42,10 +42,10 @@ class VonageWire(WireFormat):
         "11": ErrorAnswer(200, "configuration", "Account Not Enabled For HTTP"),
         "12": ErrorAnswer(200, "refused", "Message Too Long"),
         "14": ErrorAnswer(200, "configuration", "Invalid Signature"),
-        "15": ErrorAnswer(200, "refused", "Invalid Sender Address"),
+        "15": ErrorAnswer(200, "refused_here", "Invalid Sender Address"),
         "22": ErrorAnswer(200, "configuration", "Invalid Network Code"),
         "23": ErrorAnswer(200, "configuration", "Invalid Callback Url"),
-        "29": ErrorAnswer(200, "refused", "Non-Whitelisted Destination"),
+        "29": ErrorAnswer(200, "refused_here", "Non-Whitelisted Destination"),
         "32": ErrorAnswer(200, "configuration", "Signature And API Secret Disallowed"),
         "33": ErrorAnswer(200, "refused", "Number De-activated"),
     }
@@ -108,14 +108,15 @@ class VonageWire(WireFormat):
 
 
     def receipt(self, *, message: dict[str, Any], message_id: str, delivered: bool, url: str,
-                credentials: Mapping[str, str], secret: str | None, now: float):
+                credentials: Mapping[str, str], secret: str | None, now: float, interim: bool = False):
         from localdev.simulators.receipts import ReceiptCall
 
         # A DLR as Vonage sends it by GET, signed with the account's signature secret and method.
         moment = datetime.fromtimestamp(now, UTC)
+        status = "accepted" if interim else "delivered" if delivered else "failed"
         params = {"msisdn": message["to"], "to": message["fields"].get("from", ""), "network-code": "23410",
-                  "messageId": message_id, "price": "0.03330000", "status": "delivered" if delivered else "failed",
-                  "scts": moment.strftime("%y%m%d%H%M"), "err-code": "0" if delivered else "2",
+                  "messageId": message_id, "price": "0.03330000", "status": status,
+                  "scts": moment.strftime("%y%m%d%H%M"), "err-code": "0" if delivered or interim else "2",
                   "api-key": message["fields"].get("api_key", ""), "message-timestamp": moment.strftime(
                       "%Y-%m-%d %H:%M:%S"), "timestamp": str(int(now)), "nonce": secrets.token_hex(8)}
         if message.get("reference"):

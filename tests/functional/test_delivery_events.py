@@ -36,9 +36,9 @@ def view(gateway, request_id: str) -> dict:
     return json.loads(gateway.http.get(f"/api/sms/{request_id}", headers={"X-Api-Key": API_KEY}).body)
 
 
-def sns_body(event_type: str, message_id: str, request_id: str, raw: bool = False) -> str:
+def sns_body(event_type: str, message_id: str, request_id: str, raw: bool = False, is_final: bool = True) -> str:
     event = {"eventType": event_type, "eventVersion": "1.0", "eventTimestamp": int(time.time() * 1000),
-             "isFinal": True, "messageId": message_id, "messageStatus": event_type.removeprefix("TEXT_"),
+             "isFinal": is_final, "messageId": message_id, "messageStatus": event_type.removeprefix("TEXT_"),
              "destinationPhoneNumber": "+14155550100",
              "context": {"request_id": request_id, "attempt": "1", "provider": "aws"}}
     if raw:
@@ -81,6 +81,35 @@ def test_raw_delivery_and_a_late_queued_event_and_a_repeat(gateway, sent, sqs_ev
     for body in bodies:
         assert gateway.lambda_.invoke("apply_delivery_events", sqs_event(body)).payload == {"batchItemFailures": []}
     assert view(gateway, request_id)["status"] == "delivered"
+
+
+@pytest.mark.parametrize("first", [
+    pytest.param(("TEXT_SUCCESSFUL", False), id="carrier-accepted-then-delivered"),
+    pytest.param(("TEXT_CARRIER_UNREACHABLE", False), id="carrier-unreachable-for-now-then-delivered"),
+    pytest.param(("TEXT_SOMETHING_NEW", True), id="unknown-type-then-delivered"),
+])
+def test_an_intermediate_event_changes_no_status_and_the_final_one_decides(gateway, sent, sqs_event, first):
+    """The sequences AWS documents: isFinal false means more events follow, and the last one is the result."""
+    request_id, message_id = sent()
+    event_type, is_final = first
+    body = sns_body(event_type, message_id, request_id, is_final=is_final)
+    assert gateway.lambda_.invoke("apply_delivery_events", sqs_event(body)).payload == {"batchItemFailures": []}
+    request = view(gateway, request_id)
+    assert request["status"] == "sent"
+    assert [(e["event"], e.get("detail")) for e in request["timeline"]][-1] == ("progress", event_type)  # kept
+    delivered = sns_body("TEXT_DELIVERED", message_id, request_id)
+    assert gateway.lambda_.invoke("apply_delivery_events", sqs_event(delivered)).payload == {"batchItemFailures": []}
+    request = view(gateway, request_id)
+    assert (request["status"], request.get("delivery_reason")) == ("delivered", None)
+
+
+def test_a_final_carrier_unreachable_ends_undelivered(gateway, sent, sqs_event):
+    request_id, message_id = sent()
+    unreachable = sns_body("TEXT_CARRIER_UNREACHABLE", message_id, request_id, is_final=True)
+    gateway.lambda_.invoke("apply_delivery_events", sqs_event(unreachable))
+    gateway.lambda_.invoke("apply_delivery_events", sqs_event(sns_body("TEXT_DELIVERED", message_id, request_id)))
+    request = view(gateway, request_id)
+    assert (request["status"], request.get("delivery_reason")) == ("undelivered", "unreachable")
 
 
 def test_malformed_records_are_dropped_and_a_too_early_one_comes_back(gateway, aws_provider, sqs_event):

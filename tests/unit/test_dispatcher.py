@@ -16,7 +16,7 @@ from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.lifecycle import Status
 from chalicelib.outcomes import OutcomeRecorder, RetryPolicy, exclusions_for_retry
-from chalicelib.providers import HttpJsonConfig, build_providers
+from chalicelib.providers import HttpJsonConfig, Outcome, SendResult, build_providers
 from chalicelib.router import Router
 from chalicelib.sqs_batch import QueueRecord
 from localdev.queue_emulator import build_event
@@ -101,6 +101,18 @@ class Harness:
         return Counter({name: len(sim.arrivals()) for name, sim in self.sims.items()})
 
 
+class RefusingHere:
+    """A provider whose account will not send this message (Twilio 21408: the region is not enabled for it)."""
+
+    def __init__(self, name: str):
+        self.name, self.timeout_s, self.calls = name, 2.0, 0
+
+    def send(self, **_) -> SendResult:
+        self.calls += 1
+        return SendResult(self.name, Outcome.REFUSED_HERE, 400, 5,
+                          error="twilio 21408: destination region not enabled for this account")
+
+
 class Wrapped:
     """The real collaborator, with some of its methods replaced by the test."""
 
@@ -157,6 +169,76 @@ def test_refused_message_fails_without_retry(harness):
     assert [r.outcome for r in h.attempts(message.id)] == ["refused"]
     assert h.aws.probe.messages() == []
     assert sum(h.provider_calls().values()) == 1
+
+
+def test_refused_here_goes_on_at_once_to_another_provider_without_a_retry(harness):
+    h = harness({"alpha": "ok", "beta": "ok"})
+    h.providers["alpha"] = refusing = RefusingHere("alpha")
+    message = h.accept()
+    h.deliver(message)
+    item = h.request(message.id)
+    assert (item.status, item.retries, item.refused_by, item.excluded) == ("pending", 0, ("alpha",), ())
+    [queued] = h.aws.probe.messages()
+    assert (queued.delay_s, queued.message.attempt, queued.message.retries) == (0, 2, 0)
+    assert queued.message.refused_by == ("alpha",)
+    h.deliver_next()
+    item = h.request(message.id)
+    assert (item.status, item.provider_used, item.retries) == ("sent", "beta", 0)
+    assert [(r.provider, r.outcome) for r in h.attempts(message.id)] == [("alpha", "refused_here"),
+                                                                         ("beta", "accepted")]
+    assert refusing.calls == 1
+
+
+def test_a_provider_that_refused_here_is_not_asked_again_for_that_request(harness):
+    h = harness({"alpha": "ok", "beta": "fail"}, max_retries=2)
+    h.providers["alpha"] = refusing = RefusingHere("alpha")
+    message = h.accept()
+    h.deliver(message)
+    while h.aws.probe.messages():
+        h.deliver_next()
+    item = h.request(message.id)
+    # A mix of "refused here" and failures is the retry budget's: beta's failures end it, never "refused".
+    assert (item.status, item.failure_reason, item.retries) == ("failed", "retries_exhausted", 2)
+    assert [r.outcome for r in h.attempts(message.id)] == ["refused_here"] + ["provider_failure"] * 3
+    assert refusing.calls == 1
+
+
+def test_every_provider_refusing_here_fails_the_request_refused(harness):
+    h = harness({"alpha": "ok", "beta": "ok"})
+    h.providers["alpha"], h.providers["beta"] = RefusingHere("alpha"), RefusingHere("beta")
+    message = h.accept()
+    h.deliver(message)
+    h.deliver_next()
+    item = h.request(message.id)
+    assert (item.status, item.failure_reason, item.retries) == ("failed", "refused", 0)
+    assert item.last_error == "twilio 21408: destination region not enabled for this account (refused by every " \
+                              "provider)"
+    assert sorted(r.provider for r in h.attempts(message.id)) == ["alpha", "beta"]
+    assert h.aws.probe.messages() == []
+
+
+def test_refused_here_does_not_count_against_the_providers_health(harness):
+    h = harness({"alpha": "ok", "beta": "ok"}, min_samples=2)
+    h.providers["alpha"] = RefusingHere("alpha")
+    for _ in range(3):
+        h.deliver(h.accept())
+        while h.aws.probe.messages():
+            h.deliver_next()
+    alpha = next(state for state in h.router.provider_states() if state.name == "alpha")
+    assert (alpha.healthy, alpha.failures, alpha.successes) == (True, 0, 0)
+
+
+def test_throttled_by_the_last_provider_that_has_not_refused_here_waits_a_second(harness):
+    h = harness({"alpha": "ok", "beta": "throttle"})
+    h.providers["alpha"] = RefusingHere("alpha")
+    message = h.accept()
+    h.deliver(message)
+    h.deliver_next()
+    [queued] = h.aws.probe.messages()
+    assert (queued.delay_s, queued.message.avoid, queued.message.refused_by) == (1, ("beta",), ("alpha",))
+    h.sims["beta"].configure(mode="ok")
+    h.deliver_next()
+    assert (h.request(message.id).status, h.request(message.id).provider_used) == ("sent", "beta")
 
 
 def test_provider_failure_schedules_a_retry_on_another_provider(harness):
@@ -478,6 +560,31 @@ def test_crash_between_claim_and_record_is_completed_once_on_the_same_provider(h
     assert len(h.sims["beta"].sent()) == 1  # the provider sent it once, answering the resend from its log
     assert item.provider_message_id == h.sims["beta"].sent()[0]["message_id"]
     assert h.sims["alpha"].arrivals() == []
+
+
+def test_a_refusal_here_recorded_before_a_crash_is_finished_from_its_record(harness, clock):
+    def refused_here_write_fails_once(claims):
+        failed = []
+
+        def write(*args, **kwargs):
+            if not failed:
+                failed.append(True)
+                raise DependencyUnavailable("DynamoDB unavailable")
+            return claims.mark_refused_here(*args, **kwargs)
+
+        return Wrapped(claims, mark_refused_here=write)
+
+    h = harness({"alpha": "ok", "beta": "ok"}, claims_wrapper=refused_here_write_fails_once)
+    h.providers["alpha"] = refusing = RefusingHere("alpha")
+    message = h.accept()
+    assert len(h.deliver(message)["batchItemFailures"]) == 1
+    clock.advance(61)
+    assert h.deliver(message) == {"batchItemFailures": []}
+    item = h.request(message.id)
+    assert (item.status, item.refused_by, item.retries) == ("pending", ("alpha",), 0)
+    h.deliver_next()
+    assert (h.request(message.id).status, h.request(message.id).provider_used) == ("sent", "beta")
+    assert refusing.calls == 1
 
 
 @pytest.mark.parametrize(("mode", "ends"), [("ok", "sent"), ("reject", "failed"), ("fail", "retrying")])

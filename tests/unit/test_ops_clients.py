@@ -94,3 +94,24 @@ def test_set_callback_refuses_an_http_url_outside_the_local_stage(tmp_path, caps
         tool.main(["--file", str(path), "set-callback", "team-a", "--url", "http://team-a.example/s"])
     assert "callback_url" not in path.read_text()
     run(capsys, "--file", str(path), "--local", "set-callback", "team-a", "--url", "http://127.0.0.1:9100/cb")
+
+
+def test_new_entry_prints_a_key_its_hash_line_a_callback_secret_and_a_document_that_loads(tmp_path, capsys):
+    lines = run(capsys, "new-entry", "team-a", "--role", "send", "--callback-url", "https://team-a.example/status")
+    lines = lines.strip().splitlines()
+    key, digest, secret, document = lines[1], lines[3], lines[5], lines[7]
+    assert digest == key_hash(key)
+    registry = registry_from_document(document, DEFAULTS)
+    client = registry.authenticate(key)
+    assert (client.name, client.callback_secret, client.roles) == ("team-a", secret, frozenset({"send"}))
+    assert key not in document  # the document holds the hash only
+    assert list(tmp_path.iterdir()) == []  # nothing written anywhere
+
+
+def test_new_entry_takes_a_local_http_callback_url_only_in_the_local_stage(capsys):
+    local = run(capsys, "new-entry", "dev", "--callback-url", "http://127.0.0.1:9100/", "--local")
+    document = local.strip().splitlines()[-1]
+    assert registry_from_document(document, DEFAULTS, local=True).client_named("dev").callback_url == (
+        "http://127.0.0.1:9100/")
+    with pytest.raises(SystemExit, match="https"):
+        tool.main(["new-entry", "dev", "--callback-url", "http://127.0.0.1:9100/"])

@@ -2,6 +2,7 @@
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -407,3 +408,13 @@ any_times = st.floats(min_value=0, max_value=10, allow_nan=False, allow_infinity
 )
 def test_max_in_any_window_matches_brute_force(timestamps, window_s):
     assert max_in_any_window(timestamps, window_s) == brute_force_max_in_any_window(timestamps, window_s)
+
+
+def test_interim_receipts_put_an_intermediate_receipt_before_each_final_one(simulator, send):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}/webhooks/alpha"
+    simulator.configure(receipt_url=nowhere, receipt_delay_s=60, receipt_jitter_s=0, interim_receipts=True)
+    message_id = send().json()["message_id"]
+    assert [(r["message_id"], r.get("interim", False)) for r in simulator.receipts()] == [(message_id, True),
+                                                                                         (message_id, False)]

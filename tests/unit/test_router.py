@@ -525,6 +525,23 @@ def test_last_failed_is_retried_when_it_is_the_only_healthy_provider(make_router
     assert router.book(excluded=["alpha"], last_failed="alpha").provider == "alpha"
 
 
+def test_a_provider_that_refused_the_request_here_is_never_chosen_for_it(make_router, clock):
+    router = make_router(clock=clock)
+    assert set(choose_many(router, 10, refused_by=["alpha"])) == {"beta", "gamma"}
+    # Unlike a failed provider, it is not readmitted when the others are excluded or down.
+    assert set(choose_many(router, 10, refused_by=["alpha"], excluded=["beta", "gamma"], last_failed="gamma")) == {
+        "beta"}
+    trip(router, "beta")
+    trip(router, "gamma")
+    assert router.book(refused_by=["alpha"]) == Booking(None, COOLDOWN_MS, "no_healthy")
+
+
+def test_when_every_provider_refused_here_they_are_only_excluded(make_router, clock):
+    """A provider removed from the configuration since: the request still has somewhere to go."""
+    router = make_router((provider("alpha"), provider("beta")), clock=clock)
+    assert set(choose_many(router, 6, refused_by=["alpha", "beta"], last_failed="beta")) == {"alpha"}
+
+
 def test_only_resends_to_that_provider(make_router, clock):
     router = make_router((provider("alpha"), provider("beta", rate_limit=1)), clock=clock)
     assert choose_many(router, 3, only="alpha", excluded=["alpha"], last_failed="alpha") == ["alpha"] * 3

@@ -311,3 +311,33 @@ def test_cli_runs_one_simulator_per_kind():
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=5) == 0
         process.stdout.close()
+
+
+def _receipt_state(kind: str, *, delivered: bool, interim: bool):
+    """A simulator's receipt, as the gateway's own parser for that vendor reads it."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from chalicelib.receipts import aws_events, http_json, twilio, vonage
+
+    message = {"to": "+14155550100", "reference": "d" * 32, "account_sid": ACCOUNT_SID,
+               "fields": {"From": "+15005550006", "from": "ACME", "api_key": "abcd1234",
+                          "StatusCallback": "http://127.0.0.1:8000/webhooks/tw?ref=" + "d" * 32,
+                          "Context": {"request_id": "d" * 32, "provider": "aws"}}}
+    call = WIRE_FORMATS[kind].receipt(message=message, message_id="m-1", delivered=delivered,
+                                      url="http://127.0.0.1:8000/webhooks/x", credentials={}, secret="s",
+                                      now=1_700_000_000.0, interim=interim)
+    if kind == "aws":
+        return aws_events.parse(aws_events.event_of(call.body.decode()), None).state
+    if kind == "twilio":
+        return twilio.parse("tw", parse_qsl(call.body.decode())).state
+    if kind == "vonage":
+        return vonage.parse("vg", dict(parse_qsl(urlsplit(call.url).query))).state
+    return http_json.parse("http", call.body).state
+
+
+@pytest.mark.parametrize("kind", ["aws", "twilio", "vonage", "http-json"])
+def test_an_interim_receipt_in_each_vendors_format_is_read_as_interim_before_the_final_one(kind):
+    assert _receipt_state(kind, delivered=True, interim=True) == "interim"
+    assert _receipt_state(kind, delivered=False, interim=True) == "interim"
+    assert _receipt_state(kind, delivered=True, interim=False) == "delivered"
+    assert _receipt_state(kind, delivered=False, interim=False) == "undelivered"

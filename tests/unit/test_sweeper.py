@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.dispatch_queue import message_for
+from chalicelib.dispatch_queue import DispatchMessage, message_for
 from chalicelib.lifecycle import Status
 from chalicelib.sweeper import Sweeper
 from tests.unit.storage.helpers import create
@@ -91,6 +91,19 @@ def test_message_for_a_pending_request_asks_for_the_next_attempt(request_store):
     request_id = create(request_store)
     message = message_for(request_store.get(request_id))
     assert (message.attempt, message.retries, message.excluded, message.last_failed) == (1, 0, (), None)
+
+
+def test_a_request_refused_here_is_picked_up_again_still_avoiding_who_refused_it(request_store, claims):
+    request_id = create(request_store)
+    claims.claim(request_id, 1, "alpha")
+    claims.mark_refused_here(request_id, 1, refused_by=("alpha",), error="vonage status 29: demo account")
+    request = request_store.get(request_id)
+    assert (request.status, request.retries, request.refused_by, request.last_error) == (
+        "pending", 0, ("alpha",), "vonage status 29: demo account")
+    message = message_for(request)
+    assert (message.attempt, message.retries, message.refused_by) == (2, 0, ("alpha",))
+    assert DispatchMessage.from_body(message.to_body()) == message  # as the queue carries it
+    assert claims.claim(request_id, 2, "beta").refused_by == ("alpha",)
 
 
 def test_a_finished_requests_text_is_removed_after_the_text_retention(sweeper, request_store, claims, clock):

@@ -28,6 +28,15 @@ def events(request, attempts=ATTEMPTS):
     return [(e.event, e.at, e.provider, e.attempt, e.detail) for e in timeline_of(request, attempts)]
 
 
+def test_an_intermediate_receipt_shows_before_the_final_result():
+    delivered = replace(REQUEST, status=Status.DELIVERED, delivered_at="2026-01-01T00:00:05.000Z",
+                        delivery_progress="TEXT_SUCCESSFUL", delivery_progress_at="2026-01-01T00:00:03.000Z")
+    assert events(delivered)[-2:] == [
+        ("progress", "2026-01-01T00:00:03.000Z", "beta", None, "TEXT_SUCCESSFUL"),
+        ("delivered", "2026-01-01T00:00:05.000Z", "beta", None, None),
+    ]
+
+
 def test_a_retried_then_delivered_request_reads_in_time_order():
     delivered = replace(REQUEST, status=Status.DELIVERED, delivered_at="2026-01-01T00:00:05.000Z")
     assert events(delivered) == [

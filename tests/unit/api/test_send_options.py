@@ -9,6 +9,7 @@ import pytest
 from chalicelib.api.send_body import parse_send_request
 from chalicelib.api.send_options import MAX_VALIDITY_S, MIN_VALIDITY_S
 from chalicelib.errors import ApiError
+from chalicelib.providers import aws_sms, twilio, vonage
 
 pytestmark = pytest.mark.unit
 
@@ -19,6 +20,14 @@ def send(*, allow_http_callback=False, **options):
     raw = json.dumps({"phone": PHONE, "text": "hello", **options})
     return parse_send_request(raw, "application/json", default_region=None, max_body_bytes=16384,
                               allow_http_callback=allow_http_callback)
+
+
+def test_the_least_validity_intake_accepts_is_above_every_vendors_least():
+    """No client's validity_s is raised silently to a vendor's least TTL: intake refuses a shorter one first
+    (validity-too-short below); Twilio's ValidityPeriod starts at 1 s."""
+    vendors_least_s = {"twilio": 1, "vonage": vonage.MIN_TTL_MS // 1000, "aws": aws_sms.MIN_TIME_TO_LIVE_S}
+    assert twilio.TwilioConfig.model_fields["validity_period_s"].metadata[0].ge == vendors_least_s["twilio"]
+    assert max(vendors_least_s.values()) <= MIN_VALIDITY_S
 
 
 def test_no_option_leaves_every_option_unset():

@@ -102,12 +102,18 @@ def test_accepted_answer_gives_the_message_sid_and_keeps_no_text_or_number(twili
     [
         pytest.param("21211", Outcome.REFUSED, False, id="21211-invalid-to"),
         pytest.param("21610", Outcome.REFUSED, False, id="21610-unsubscribed"),
-        pytest.param("21408", Outcome.REFUSED, False, id="21408-region-not-enabled"),
         pytest.param("21614", Outcome.REFUSED, False, id="21614-not-mobile"),
-        pytest.param("21612", Outcome.REFUSED, False, id="21612-unreachable-from-this-sender"),
-        pytest.param("21608", Outcome.REFUSED, False, id="21608-trial-unverified"),
+        # This account's set-up, not the message: another provider may send it.
+        pytest.param("21408", Outcome.REFUSED_HERE, False, id="21408-region-not-enabled-here"),
+        pytest.param("21612", Outcome.REFUSED_HERE, False, id="21612-unreachable-from-this-sender"),
+        pytest.param("21608", Outcome.REFUSED_HERE, False, id="21608-trial-unverified"),
         pytest.param("20429", Outcome.THROTTLED, False, id="20429-too-many-requests"),
+        pytest.param("21611", Outcome.THROTTLED, False, id="21611-from-queue-full"),
         pytest.param("20500", Outcome.PROVIDER_FAILURE, False, id="20500-internal"),
+        pytest.param("21730", Outcome.PROVIDER_FAILURE, False, id="21730-maintenance"),
+        pytest.param("21999", Outcome.PROVIDER_FAILURE, False, id="unclassified-4xx"),
+        pytest.param("21609", Outcome.PROVIDER_FAILURE, True, id="21609-invalid-status-callback"),
+        pytest.param("21705", Outcome.PROVIDER_FAILURE, True, id="21705-invalid-messaging-service"),
         pytest.param("20503", Outcome.PROVIDER_FAILURE, False, id="20503-unavailable"),
         pytest.param("20003", Outcome.PROVIDER_FAILURE, True, id="20003-authenticate"),
         pytest.param("20404", Outcome.PROVIDER_FAILURE, True, id="20404-not-found"),
@@ -121,6 +127,23 @@ def test_every_answer_class(twilio, wire, code, outcome, configuration_problem):
     assert result.error.startswith(f"twilio {code}:")
     assert result.response_data["code"] == int(code)
     assert twilio.sent() == []
+
+
+def test_an_unclassified_4xx_is_a_provider_failure_logged_loudly(twilio, wire, log_output):
+    twilio.configure(mode="error", error_code="21999")
+    result = send(TwilioProvider(config(twilio.url), wire[0]))
+    assert (result.outcome, result.status_code) == (Outcome.PROVIDER_FAILURE, 400)
+    assert result.outcome.counts_for_health  # retried elsewhere with backoff, never a silent refusal
+    [line] = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    assert (line["level"], line["message"], line["kind"], line["code"]) == (
+        "ERROR", "unclassified provider answer, read as a provider failure", "twilio", 21999)
+
+
+def test_a_refusal_here_does_not_count_for_the_providers_health(twilio, wire):
+    twilio.configure(mode="error", error_code="21408")
+    result = send(TwilioProvider(config(twilio.url), wire[0]))
+    assert (result.outcome, result.configuration_problem) == (Outcome.REFUSED_HERE, False)
+    assert not result.outcome.counts_for_health
 
 
 def test_wrong_auth_token_trips_health_as_a_configuration_problem(twilio, wire):
@@ -162,13 +185,16 @@ def test_the_simulators_own_rate_limit_answers_429_20429_throttled(twilio, wire)
                            "message": "Authentication Error - invalid username",
                            "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401},
                      Outcome.PROVIDER_FAILURE, True, id="documented-20003-body"),
-        pytest.param(400, {"code": 21999, "message": "?", "status": 400}, Outcome.REFUSED, False,
-                     id="unknown-400-code-refused"),
+        pytest.param(201, {"sid": "SM1", "status": "failed", "error_code": 21612}, Outcome.REFUSED_HERE, False,
+                     id="2xx-failed-refused-here"),
+        pytest.param(400, {"code": 21999, "message": "?", "status": 400}, Outcome.PROVIDER_FAILURE, False,
+                     id="unknown-400-code-a-provider-failure"),
         pytest.param(403, {"message": "forbidden", "status": 403}, Outcome.PROVIDER_FAILURE, True, id="403-no-code"),
         pytest.param(404, {"message": "not found", "status": 404}, Outcome.PROVIDER_FAILURE, True, id="404-no-code"),
         pytest.param(429, {"message": "slow down", "status": 429}, Outcome.THROTTLED, False, id="429-no-code"),
         pytest.param(502, {"message": "bad gateway"}, Outcome.PROVIDER_FAILURE, False, id="502-no-code"),
-        pytest.param(400, {"code": "not-a-number", "status": 400}, Outcome.REFUSED, False, id="code-not-a-number"),
+        pytest.param(400, {"code": "not-a-number", "status": 400}, Outcome.PROVIDER_FAILURE, False,
+                     id="code-not-a-number"),
     ],
 )
 def test_classification_of_documented_and_odd_answers(status, body, outcome, configuration_problem):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from chalicelib.errors import ReceiptTooEarly
+from chalicelib.errors import DependencyUnavailable, ReceiptTooEarly
 from chalicelib.lifecycle import TRANSITIONS, Status, sources_of
 from chalicelib.receipts.applier import ReceiptApplier, ReceiptResult
 from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
@@ -97,6 +99,33 @@ def test_an_interim_receipt_writes_nothing(applier, sent, request_store, changes
     assert applier.apply(INTERIM) is ReceiptResult.INTERIM
     assert request_store.get(request_id) == before
     assert changes == []
+
+
+def test_an_interim_receipt_naming_its_request_is_noted_for_the_timeline_only(applier, sent, request_store,
+                                                                             changes):
+    request_id = sent()
+    carrier = Receipt("alpha", "m-1", DeliveryState.INTERIM, request_id=request_id, vendor_status="TEXT_SUCCESSFUL",
+                      occurred_at=1_700_000_001.0)
+    earlier = Receipt("alpha", "m-1", DeliveryState.INTERIM, request_id=request_id, vendor_status="TEXT_QUEUED",
+                      occurred_at=1_700_000_000.0)
+    assert applier.apply(carrier) is applier.apply(earlier) is ReceiptResult.INTERIM  # out of order
+    request = request_store.get(request_id)
+    assert (request.status, request.delivery_progress, request.delivery_progress_at) == (
+        Status.SENT, "TEXT_SUCCESSFUL", "2023-11-14T22:13:21.000Z")
+    assert changes == []
+    assert applier.apply(DELIVERED) is ReceiptResult.APPLIED
+    assert applier.apply(replace(carrier, occurred_at=1_700_000_009.0)) is ReceiptResult.INTERIM
+    assert request_store.get(request_id).delivery_progress_at == "2023-11-14T22:13:21.000Z"  # final: left alone
+
+
+def test_an_interim_receipt_is_acknowledged_when_its_note_cannot_be_written(tables, request_store, clock, sent):
+    class Down(DeliveryResults):
+        def note_progress(self, request_id, receipt):
+            raise DependencyUnavailable("DynamoDB unavailable")
+
+    applier = ReceiptApplier(deliveries=Down(tables, clock), requests=request_store)
+    interim = Receipt("alpha", "m-1", DeliveryState.INTERIM, request_id=sent(), vendor_status="TEXT_SUCCESSFUL")
+    assert applier.apply(interim) is ReceiptResult.INTERIM
 
 
 def test_a_receipt_for_an_unknown_message_is_acknowledged_and_changes_nothing(applier, sent, request_store, changes):

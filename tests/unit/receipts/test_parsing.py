@@ -35,6 +35,13 @@ def test_twilio_statuses(status, code, state, reason):
                                                                                        code)
 
 
+def test_twilio_partially_delivered_is_delivered_with_a_note():
+    """Some parts of a multi-part message reached the handset: delivered (a resend would repeat them), and the
+    request's delivery_error_code says it was partial."""
+    receipt = twilio.parse("tw", [("MessageSid", "SM" + "1" * 32), ("MessageStatus", "partially_delivered")])
+    assert (receipt.state, receipt.reason, receipt.error_code) == (D, None, "partially_delivered")
+
+
 def test_twilio_callback_without_a_sid_is_a_bad_request():
     with pytest.raises(ValidationFailed):
         twilio.parse("tw", [("MessageStatus", "delivered")])
@@ -46,7 +53,7 @@ def test_twilio_callback_without_a_sid_is_a_bad_request():
     pytest.param("failed", "6", U, DeliveryReason.BLOCKED, id="failed-anti-spam"),
     pytest.param("rejected", "9", U, DeliveryReason.REJECTED, id="rejected"),
     pytest.param("expired", "1", U, DeliveryReason.EXPIRED, id="expired"),
-    pytest.param("unknown", "99", U, DeliveryReason.UNKNOWN, id="unknown"),
+    pytest.param("unknown", "99", INTERIM, None, id="unknown-is-not-final"),
     pytest.param("accepted", "0", INTERIM, None, id="accepted-is-interim"),
     pytest.param("buffered", "0", INTERIM, None, id="buffered-is-interim"),
 ])
