@@ -1,6 +1,6 @@
 """The Lua scripts of chalicelib/lua, loaded with their preludes, and Redis failures as gateway errors.
 
-Redis scripts cannot include one another, so the shared parts (clock.lua, booking.lua, pacing.lua) are
+Redis scripts cannot include one another, so the shared parts (clock.lua, booking.lua, pacing.lua, health.lua) are
 put in front of each script that uses them, in the order given. Each script's header names its KEYS and
 ARGV; the callers only fill them in.
 

@@ -133,8 +133,8 @@ class Router:
             self._keys[name][kind] for name in self._by_name for kind in ("book", "ok", "fail", "down", "since", "pace")
         ]
         self._book = register(redis_client, "book_send", "booking", "pacing")
-        self._record = register(redis_client, "record_outcome", "pacing")
-        self._status = register(redis_client, "provider_status", "pacing")
+        self._record = register(redis_client, "record_outcome", "pacing", "health")
+        self._status = register(redis_client, "provider_status", "pacing", "health")
 
     @classmethod
     def from_settings(cls, redis_client, settings: Settings, clock: Callable[[], int] | None = None) -> Router:
