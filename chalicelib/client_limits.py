@@ -3,14 +3,12 @@ UTC day, counted in Redis so every API Lambda shares one count (admit_client.lua
 
 from __future__ import annotations
 
-import itertools
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.clients import Client
 from chalicelib.errors import TooManyRequests
-from chalicelib.redis_scripts import redis_errors, script_source
+from chalicelib.redis_scripts import ScriptClock, redis_errors, register, text
 
 WINDOW_MS = 1000
 
@@ -32,11 +30,9 @@ class ClientLimiter:
     def __init__(self, redis_client, *, key_prefix: str, clock: Callable[[], int] | None = None):
         self._redis = redis_client
         self._prefix = key_prefix
-        self._clock = clock
-        self._admit = redis_client.register_script(script_source("admit_client"))
-        self._refund = redis_client.register_script(script_source("refund_client"))
-        self._token_prefix = uuid.uuid4().hex[:12]
-        self._counter = itertools.count()
+        self._clock = ScriptClock(clock)
+        self._admit = register(redis_client, "admit_client")
+        self._refund = register(redis_client, "refund_client")
 
     def _keys(self, client: str) -> list[str]:
         tag = f"{{{self._prefix}:c:{client}}}"
@@ -44,12 +40,11 @@ class ClientLimiter:
 
     def admit(self, client: Client) -> Admission:
         """Take one request of the client's limits, or raise TooManyRequests (429) saying when to retry."""
-        now = "" if self._clock is None else self._clock()
-        token = f"{self._token_prefix}{next(self._counter)}"
         with redis_errors(self._redis):
             admitted, remaining, room_ms, left_today, day_ms, reason, member = self._admit(
-                keys=self._keys(client.name), args=[now, WINDOW_MS, client.rate_limit, client.daily_quota, token])
-        reason, member = _text(reason), _text(member)
+                keys=self._keys(client.name), args=[self._clock.now_arg(), WINDOW_MS, client.rate_limit,
+                                                    client.daily_quota, self._clock.token()])
+        reason, member = text(reason), text(member)
         # RateLimit-* (IETF draft): the policy that runs out first is the one a client must respect.
         if reason == "quota" or (not reason and left_today < remaining):
             headers = _headers(client.daily_quota, left_today, day_ms)
@@ -66,13 +61,8 @@ class ClientLimiter:
 
     def refund(self, admission: Admission) -> None:
         """Give an admission back: the request it was for was never accepted (the API answered 503)."""
-        now = "" if self._clock is None else self._clock()
         with redis_errors(self._redis):
-            self._refund(keys=self._keys(admission.client), args=[now, admission.member])
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+            self._refund(keys=self._keys(admission.client), args=[self._clock.now_arg(), admission.member])
 
 
 def _headers(limit: int, remaining: int, reset_ms: int) -> dict[str, str]:

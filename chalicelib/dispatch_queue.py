@@ -10,10 +10,9 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from chalicelib.errors import DependencyUnavailable, MalformedMessage
+from chalicelib.errors import MalformedMessage
 from chalicelib.lifecycle import Status
+from chalicelib.sqs_errors import queue_url_of, sqs_errors
 from chalicelib.storage.records import RequestSnapshot
 
 MAX_DELAY_S = 900  # SQS's ceiling for DelaySeconds
@@ -96,26 +95,19 @@ class DispatchQueue:
 
     @classmethod
     def by_name(cls, sqs_client, queue_name: str) -> DispatchQueue:
-        try:
-            return cls(sqs_client, sqs_client.get_queue_url(QueueName=queue_name)["QueueUrl"])
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"SQS unavailable: {type(exc).__name__}") from None
+        return cls(sqs_client, queue_url_of(sqs_client, queue_name))
 
     def defer(self, receipt_handle: str, delay_s: int) -> None:
         """Keep a received message hidden for `delay_s` more (ChangeMessageVisibility): it waits on the queue
         as it is, without a copy; the caller reports it in batchItemFailures so that it is not deleted."""
-        try:
+        with sqs_errors():
             self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle,
                                                VisibilityTimeout=max(0, min(MAX_VISIBILITY_S, int(delay_s))))
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"SQS unavailable: {type(exc).__name__}") from None
 
     def send(self, message: DispatchMessage, delay_s: int = 0) -> None:
-        try:
+        with sqs_errors():
             self.sqs.send_message(
                 QueueUrl=self.queue_url,
                 MessageBody=message.to_body(),
                 DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))),
             )
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"SQS unavailable: {type(exc).__name__}") from None

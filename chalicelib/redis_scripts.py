@@ -1,6 +1,6 @@
 """The Lua scripts of chalicelib/lua, loaded with their preludes, and Redis failures as gateway errors.
 
-Redis scripts cannot include one another, so the shared parts (clock.lua, booking.lua, pacing.lua) are
+Redis scripts cannot include one another, so the shared parts (clock.lua, booking.lua, pacing.lua, health.lua) are
 put in front of each script that uses them, in the order given. Each script's header names its KEYS and
 ARGV; the callers only fill them in.
 
@@ -14,7 +14,9 @@ closing it under that thread would break its call midway).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -34,6 +36,23 @@ def script_source(name: str, *preludes: str) -> str:
 
 def register(redis_client, name: str, *preludes: str):
     return redis_client.register_script(script_source(name, *preludes))
+
+
+class ScriptClock:
+    """What every caller of the scripts passes: the time clock.lua decides on (ARGV[1]) and, for the members a
+    script adds to a sorted set, tokens unique across every process (this instance's id + a call counter)."""
+
+    def __init__(self, clock: Callable[[], int] | None = None):
+        self.injected = clock  # epoch ms; None = the Redis server's TIME, one clock for every Lambda
+        self._token_prefix = uuid.uuid4().hex[:12]
+        self._token_counter = itertools.count()
+
+    def now_arg(self) -> str | int:
+        """ARGV[1] of every script: the injected epoch ms, or "" for the server's TIME."""
+        return "" if self.injected is None else self.injected()
+
+    def token(self) -> str:
+        return f"{self._token_prefix}{next(self._token_counter)}"
 
 
 @contextmanager

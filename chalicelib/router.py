@@ -23,12 +23,10 @@ Clock: the Redis server's TIME unless a clock is injected (tests), one clock for
 
 from __future__ import annotations
 
-import itertools
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib.redis_scripts import redis_errors, register, text
+from chalicelib.redis_scripts import ScriptClock, redis_errors, register, text
 from chalicelib.settings import ProviderConfig, Settings
 
 # Smooth-WRR state is only smoothing: after an idle hour it may vanish and start afresh.
@@ -111,14 +109,11 @@ class Router:
         self._redis = redis_client
         self._providers = tuple(providers)
         self._by_name = {p.name: p for p in self._providers}
-        self._clock = clock
+        self._clock = ScriptClock(clock)
         self._policy = policy
         self._health_window_ms = policy.health_window_s * 1000
         self._failure_rate_ppm = round(policy.failure_rate * 1_000_000)
         self._cooldown_ms = policy.unhealthy_for_s * 1000
-        # Members of the schedules and outcome logs must be unique: this router's id + a call counter.
-        self._token_prefix = uuid.uuid4().hex[:12]
-        self._token_counter = itertools.count()
 
         tag = f"{{{key_prefix}}}"
         kinds = ("book", "pace", "ok", "fail", "down", "since", "streak")
@@ -133,8 +128,8 @@ class Router:
             self._keys[name][kind] for name in self._by_name for kind in ("book", "ok", "fail", "down", "since", "pace")
         ]
         self._book = register(redis_client, "book_send", "booking", "pacing")
-        self._record = register(redis_client, "record_outcome", "pacing")
-        self._status = register(redis_client, "provider_status", "pacing")
+        self._record = register(redis_client, "record_outcome", "pacing", "health")
+        self._status = register(redis_client, "provider_status", "pacing", "health")
 
     @classmethod
     def from_settings(cls, redis_client, settings: Settings, clock: Callable[[], int] | None = None) -> Router:
@@ -163,9 +158,9 @@ class Router:
         never = frozenset(refused_by)
         if never >= self._by_name.keys():
             excluded, never = (*excluded, *never), frozenset()
-        token = self._next_token()
+        token = self._clock.token()  # the booking's member in the schedule
         policy = self._policy
-        args: list[str | int | bytes] = [self._now_arg(), token, WRR_STATE_TTL_MS,
+        args: list[str | int | bytes] = [self._clock.now_arg(), token, WRR_STATE_TTL_MS,
                                          self._index_of(last_failed) if only is None else 0,
                                          max(0, not_before_ms), policy.horizon_ms, policy.guard_ms, policy.guard_max_ms]
         for provider, provider_args in zip(self._providers, self._book_provider_args, strict=True):
@@ -201,7 +196,8 @@ class Router:
         with redis_errors(self._redis):
             down_until = self._redis.get(self._keys[provider]["down"])
         # The key expires when the cooldown ends (server clock); an injected clock compares the value.
-        return down_until is None or (self._clock is not None and int(down_until) <= self._clock())
+        injected = self._clock.injected
+        return down_until is None or (injected is not None and int(down_until) <= injected())
 
     def record_outcome(self, provider: str, success: bool | None, *, throttled: bool = False,
                        arrival_offset_ms: float | None = None) -> HealthChange | None:
@@ -215,9 +211,9 @@ class Router:
             change, successes, failures, unhealthy_until_ms = self._record(
                 keys=[keys[kind] for kind in ("ok", "fail", "down", "since", "streak", "pace")],
                 args=[
-                    self._now_arg(),
+                    self._clock.now_arg(),
                     outcome,
-                    self._next_token(),
+                    self._clock.token(),
                     self._health_window_ms,
                     self._failure_rate_ppm,
                     self._policy.min_samples,
@@ -240,7 +236,7 @@ class Router:
         """Every provider's live health, pace and use, read in one round trip."""
         with redis_errors(self._redis):
             _now_ms, *rows = self._status(keys=self._status_keys, args=[
-                self._now_arg(), self._health_window_ms, self._policy.guard_ms, self._policy.guard_max_ms])
+                self._clock.now_arg(), self._health_window_ms, self._policy.guard_ms, self._policy.guard_max_ms])
         states = []
         for index, provider in enumerate(self._providers):
             healthy, successes, failures, unhealthy_until_ms, in_use, ahead, guard_ms, factor_ppm = rows[
@@ -272,9 +268,3 @@ class Router:
         """1-based position of a configured provider in the scripts' argument layout; 0 for none or unknown."""
         names = list(self._by_name)
         return names.index(name) + 1 if name in self._by_name else 0
-
-    def _now_arg(self) -> str | int:
-        return "" if self._clock is None else self._clock()
-
-    def _next_token(self) -> str:
-        return f"{self._token_prefix}{next(self._token_counter)}"

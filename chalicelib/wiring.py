@@ -36,6 +36,7 @@ from chalicelib.receipts.webhooks import WebhookReceiver
 from chalicelib.refreshing import Refreshing
 from chalicelib.router import Router
 from chalicelib.settings import Settings, get_settings
+from chalicelib.sqs_errors import sqs_errors
 from chalicelib.storage.claims import ClaimLedger
 from chalicelib.storage.deliveries import DeliveryResults
 from chalicelib.storage.dynamo import dynamo_errors
@@ -323,7 +324,8 @@ def dependency_checks() -> dict:
 
     def sqs():
         queue = _queue(settings)
-        queue.sqs.get_queue_attributes(QueueUrl=queue.queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+        with sqs_errors():
+            queue.sqs.get_queue_attributes(QueueUrl=queue.queue_url, AttributeNames=["ApproximateNumberOfMessages"])
 
     return {"redis": _redis(settings.redis_url).ping, "dynamodb": dynamodb, "sqs": sqs}
 

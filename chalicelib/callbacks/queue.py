@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from chalicelib.callbacks.events import CallbackEvent
 from chalicelib.dispatch_queue import MAX_DELAY_S
-from chalicelib.errors import DependencyUnavailable
+from chalicelib.sqs_errors import queue_url_of, sqs_errors
 
 
 class CallbackQueue:
@@ -17,11 +15,7 @@ class CallbackQueue:
 
     @classmethod
     def by_name(cls, sqs_client, queue_name: str, dlq_name: str) -> CallbackQueue:
-        try:
-            return cls(sqs_client, sqs_client.get_queue_url(QueueName=queue_name)["QueueUrl"],
-                       sqs_client.get_queue_url(QueueName=dlq_name)["QueueUrl"])
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"SQS unavailable: {type(exc).__name__}") from None
+        return cls(sqs_client, queue_url_of(sqs_client, queue_name), queue_url_of(sqs_client, dlq_name))
 
     def send(self, event: CallbackEvent, delay_s: int = 0) -> None:
         self._send(self.queue_url, event, max(0, min(MAX_DELAY_S, int(delay_s))))
@@ -30,7 +24,5 @@ class CallbackQueue:
         self._send(self.dlq_url, event, 0)
 
     def _send(self, url: str, event: CallbackEvent, delay_s: int) -> None:
-        try:
+        with sqs_errors():
             self.sqs.send_message(QueueUrl=url, MessageBody=event.to_body(), DelaySeconds=delay_s)
-        except (BotoCoreError, ClientError) as exc:
-            raise DependencyUnavailable(f"SQS unavailable: {type(exc).__name__}") from None

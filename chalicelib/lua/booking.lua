@@ -1,6 +1,5 @@
---[[ booking: the earliest free time in one schedule, paced. A prelude (router.py and booking.py put it in
-front of the scripts that book); every script that books uses these two functions, so a provider's sends
-and any other paced limit (a client's, a tenant's) obey one rule.
+--[[ booking: the earliest free time in one schedule, paced. A prelude (router.py puts it in front of
+book_send.lua); the two functions take the schedule key, so a further paced limit books by the same rule.
 
 A schedule is a sorted set: score = booked time (epoch µs, whole), member = a token unique per booking.
 The rule: no two bookings closer than `spacing` µs. With spacing >= window / limit, no half-open window of

@@ -1,7 +1,7 @@
 --[[ provider_status: read-only snapshot of every provider's health, pace and use, in one round trip.
 
 Preludes (router.py puts them in front): clock.lua (`now`, `now_us`: ARGV[1] injected epoch ms, or "" for
-the Redis server's TIME, the clock the routing decisions use), pacing.lua.
+the Redis server's TIME, the clock the routing decisions use), pacing.lua, health.lua.
 
 N = #KEYS / 6 providers, in configured order; provider i (1-based) owns, under the hash tag {prefix}:
   KEYS[6 * (i-1) + 1]  {prefix}:book:<name>   schedule (score = booked send time, epoch µs)
@@ -17,8 +17,8 @@ ARGV[4]  largest jitter guard (ms)
 
 Returns {now, then per provider: healthy (1/0), successes, failures, unhealthy_until (epoch ms) or -1,
 sends booked in the last 1000 ms, sends booked ahead of now, jitter guard (ms), rate factor (ppm)}.
-Counts follow record_outcome.lua's rule: the window, narrowed to outcomes since the end of a recent
-cooldown; while a provider is down, the whole window.
+Counts follow the rule record_outcome.lua judges by (health.lua): the window, narrowed to outcomes since
+the end of a recent cooldown; while a provider is down, the whole window.
 ]]
 
 local window = tonumber(ARGV[2])
@@ -26,18 +26,13 @@ local guard_min, guard_max = tonumber(ARGV[3]), tonumber(ARGV[4])
 
 local status = {now}
 for base = 0, #KEYS - 6, 6 do
-  local book_key, ok_key, fail_key = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
-  local down_until = tonumber(redis.call('GET', KEYS[base + 4]))
-  local since = tonumber(redis.call('GET', KEYS[base + 5]))
-  local healthy = down_until == nil or down_until <= now
-  local counted_from = now - window + 1
-  if healthy and since ~= nil and since > counted_from then
-    counted_from = since
-  end
+  local book_key = KEYS[base + 1]
+  local healthy, down_until, successes, failures = health_of(KEYS[base + 2], KEYS[base + 3], KEYS[base + 4],
+    KEYS[base + 5], window)
   local _, guard, factor = pace_of(KEYS[base + 6], now, 1, guard_min, guard_max)
   table.insert(status, healthy and 1 or 0)
-  table.insert(status, redis.call('ZCOUNT', ok_key, counted_from, '+inf'))
-  table.insert(status, redis.call('ZCOUNT', fail_key, counted_from, '+inf'))
+  table.insert(status, successes)
+  table.insert(status, failures)
   table.insert(status, healthy and -1 or down_until)
   table.insert(status, redis.call('ZCOUNT', book_key, string.format('(%.0f', now_us - 1000000),
     string.format('%.0f', now_us)))

@@ -3,7 +3,7 @@ the rate cut (both pacing.lua), and a success or failure into the health window,
 reporting its recovery.
 
 Preludes (router.py puts them in front): clock.lua (`now`: ARGV[1] injected epoch ms, or "" for the Redis
-server's TIME, the clock book_send decides on), pacing.lua.
+server's TIME, the clock book_send decides on), pacing.lua, health.lua (which outcomes count).
 
 Keys (one provider; all share the routing keyspace's hash tag {prefix}):
   KEYS[1]  {prefix}:ok:<name>     sorted set of successes: score = outcome time (epoch ms), member "<ms>:<token>"
@@ -36,12 +36,8 @@ Returns {change, successes, failures, unhealthy_until (epoch ms) or -1}
 
 Why "since": requests in flight when the provider trips keep failing during the cooldown. Counting them
 after recovery would trip the provider again at its first outcome. So only outcomes from the end of the
-cooldown on count, until the older ones have left the window anyway (which is when the key expires):
-  trip         until = trip + cooldown              until + window
-   |--- down ----|
-   |--- since ---------------------------------------|
-   in-flight outcomes in [trip, until): shown while down, never counted after recovery
-provider_status.lua counts with the same rule.
+cooldown on count, until the older ones have left the window anyway (which is when the key expires); the
+rule is health.lua's, and provider_status.lua counts with it too.
 ]]
 
 local ok_key, fail_key, down_key, since_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -65,18 +61,7 @@ if outcome ~= '1' and outcome ~= '0' then
   return {0, 0, 0, -1}
 end
 
-local down_until = tonumber(redis.call('GET', down_key))
-local healthy = down_until == nil or down_until <= now
-local since = tonumber(redis.call('GET', since_key))
-local recovering = healthy and since ~= nil and since > now - window
-
--- Window (now - window, now], narrowed to [since, now] after a recent cooldown.
-local counted_from = now - window + 1
-if recovering then
-  counted_from = since
-end
-local successes = redis.call('ZCOUNT', ok_key, counted_from, '+inf')
-local failures = redis.call('ZCOUNT', fail_key, counted_from, '+inf')
+local healthy, _, successes, failures, recovering = health_of(ok_key, fail_key, down_key, since_key, window)
 local first_since_recovery = recovering and successes + failures == 0
 
 local outcome_key = success and ok_key or fail_key

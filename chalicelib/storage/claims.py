@@ -154,12 +154,9 @@ class ClaimLedger:
 
     # ------------------------------------------------------------ the sweeper's moves
 
-    def expire(self, request_id: str) -> bool:
-        """End a request that waited past its TTL without being sent. False when it is not open."""
-        return self.expire_request(request_id) is not None
-
     def expire_request(self, request_id: str) -> RequestSnapshot | None:
-        """``expire``, returning the request as it ended (None when it was not open)."""
+        """End a request that waited past its TTL without being sent: the request as it ended, or None when it
+        was not open."""
         model = self._model
         now = self._clock()
         try:

@@ -127,14 +127,14 @@ def test_requeued_request_is_pending_again(request_store, claims):
 def test_expire_ends_a_waiting_request_but_never_a_live_claim(request_store, claims, tables, clock):
     waiting, held = create(request_store), create(request_store)
     claims.claim(held, 1, "alpha")
-    assert claims.expire(waiting) is True
-    assert claims.expire(held) is False
+    assert claims.expire_request(waiting) is not None
+    assert claims.expire_request(held) is None
     request = request_store.get(waiting)
     assert (request.status, request.failure_reason) == (Status.FAILED, FailureReason.EXPIRED)
     assert request.due_at == int(clock()) + 7 * 86400  # the text's last day (TEXT_RETENTION_DAYS)
-    assert claims.expire(waiting) is False  # already finished
+    assert claims.expire_request(waiting) is None  # already finished
     clock.advance(61)
-    assert claims.expire(held) is True  # its holder died
+    assert claims.expire_request(held) is not None  # its holder died
 
 
 def test_push_due_moves_the_deadline_once(request_store, claims, clock):

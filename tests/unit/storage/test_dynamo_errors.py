@@ -51,7 +51,7 @@ def every_call(tables, clock):
         "release": lambda: claims.release(claim),
         "mark_sent": lambda: claims.mark_sent(REQUEST_ID, 1, "m"),
         "mark_failed": lambda: claims.mark_failed(REQUEST_ID, 1, FailureReason.REFUSED, None),
-        "expire": lambda: claims.expire(REQUEST_ID),
+        "expire": lambda: claims.expire_request(REQUEST_ID),
         "push_due": lambda: claims.push_due(REQUEST_ID, 0),
         "reserve": lambda: keys.reserve("k", "b", "r"),
         "take_over": lambda: keys.take_over(KeyTaken("k", "b", "r", "2023-11-14T22:13:20.000Z", 0), "r2"),
