@@ -294,6 +294,12 @@ def function_policies(settings, account: Account, region: str) -> dict[str, list
             for function in json.loads((CHALICE_DIR / "config.json").read_text())["lambda_functions"]}
 
 
+def queue_account(queue_url: str) -> str:
+    """The account in a queue's URL: the segment before its name (AWS and moto: /<account>/<name>; LocalStack's
+    path strategy: /queue/<region>/<account>/<name>)."""
+    return urlparse(queue_url).path.strip("/").split("/")[-2]
+
+
 def enforce_function_policy(function: str | None) -> CallRecorder:
     """From now on this process runs as ``function`` would on AWS: any AWS call its policy does not allow is
     refused. The local stack's function processes call this when IAM_FUNCTION names their function. None: only
@@ -306,7 +312,7 @@ def enforce_function_policy(function: str | None) -> CallRecorder:
     sts = boto3.session.Session().client("sts", region_name=settings.aws_region)
     queue_url = settings.dispatch_queue_url  # SQS may be another emulator's (AWS_ENDPOINT_URL_SQS), its own account
     account = Account(sts.get_caller_identity()["Account"],
-                      sqs_account_id=urlparse(queue_url).path.strip("/").split("/")[0] if queue_url else None)
+                      sqs_account_id=queue_account(queue_url) if queue_url else None)
     recorder = CallRecorder(account, enforce=function_policies(settings, account, settings.aws_region), keep=False)
     recorder.function = function
     recorder.install()

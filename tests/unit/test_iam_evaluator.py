@@ -19,6 +19,7 @@ from localdev.iam_policies import (
     function_policies,
     grants_of,
     needed_by,
+    queue_account,
 )
 
 pytestmark = pytest.mark.unit
@@ -235,3 +236,13 @@ def test_one_thread_may_run_as_a_function_while_the_others_are_not_checked(aws):
         boto3.client("sqs").list_queues()
     finally:
         recorder.uninstall()
+
+
+@pytest.mark.parametrize("url", [
+    pytest.param("https://sqs.us-east-1.amazonaws.com/000000000000/sms-dispatch", id="aws"),
+    pytest.param("http://127.0.0.1:5055/000000000000/sms-dispatch", id="moto"),
+    pytest.param("http://127.0.0.1:4566/queue/us-east-1/000000000000/sms-dispatch", id="localstack-path"),
+])
+def test_the_queues_account_is_read_from_each_emulators_url(url):
+    """The local stack renders the queues' ARNs in the account of whoever serves SQS (LocalStack's is not moto's)."""
+    assert queue_account(url) == "000000000000"
