@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from chalicelib import wiring
 from chalicelib.lifecycle import TERMINAL
 from chalicelib.receipts.http_json import signature_header
 from chalicelib.settings import get_settings
+from chalicelib.storage.idempotency import IdempotencyKeys, fingerprint
+from chalicelib.wiring import tables_for
 from infra.stack import chalice_functions
 from localdev.iam_policies import Account, CallRecorder, function_policies, needed_by
 from localdev.resources import resource_names
@@ -155,6 +158,13 @@ def run_every_function(functions: Functions, sqs_event, queued_bodies, gateway_e
     first = json.loads(functions.api("post", "/api/sms", headers=headers, body=named).body)["id"]
     functions.api("post", "/api/sms", headers={**headers, "Idempotency-Key": "k"}, body=unnamed)
     functions.api("post", "/api/sms", headers={**headers, "Idempotency-Key": "k"}, body=unnamed)
+    # A key whose first call died after reserving it (an hour ago): the next call with it takes it over.
+    with functions.recorder.running(None):
+        settings = get_settings()
+        IdempotencyKeys(tables_for(settings), lambda: time.time() - 3600, ttl_s=86400).reserve(
+            fingerprint("team", "orphaned"), fingerprint("+14155550100", "hi"), uuid.uuid4().hex)
+    taken_over = functions.api("post", "/api/sms", headers={**headers, "Idempotency-Key": "orphaned"}, body=unnamed)
+    assert taken_over.status_code == 202, taken_over.body
     for path in (f"/api/sms/{first}", "/api/sms?limit=1", "/api/providers", "/health"):
         assert functions.api("get", path, headers=headers).status_code == 200, path
     # The dispatcher: two sends (a finished request queues its callback), then the same messages again (SQS
