@@ -59,3 +59,19 @@ def can_move(source: Status, target: Status) -> bool:
 def sources_of(target: Status) -> tuple[Status, ...]:
     """Every status a request may reach ``target`` from: the condition of the write that moves it there."""
     return tuple(status for status, targets in TRANSITIONS.items() if target in targets)
+
+
+class IllegalTransition(ValueError):
+    """A write asked for a move the table does not have: a bug, never a race (a race fails the condition)."""
+
+
+def moving(status_attribute, target: Status, *, among: tuple[Status, ...] | None = None):
+    """The condition of every status write: the request is in a status that may move to ``target`` (and, with
+    ``among``, one of those: a dispatcher's end of an attempt starts from processing only).
+
+    ``status_attribute`` is the store's status attribute (PynamoDB's ``Model.status``); the table is read on each
+    call, so the condition is always the table's."""
+    sources = tuple(status for status in sources_of(target) if among is None or status in among)
+    if not sources:
+        raise IllegalTransition(f"no move to {target} from {', '.join(among or ()) or 'anywhere'}")
+    return status_attribute.is_in(*sources)

@@ -1,6 +1,7 @@
 """Delivery results on sms_requests: find the request a vendor's message id belongs to, and record a receipt.
 
-Recording is one conditional write. The condition is the whole rule:
+Recording is one conditional write. The condition is the whole rule (its first line is the lifecycle's table:
+``moving`` to delivered or undelivered):
 
     status = sent                        only a sent request takes a result; delivered and undelivered are final,
                                          so a duplicate or a late receipt changes nothing (monotonic, idempotent)
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chalicelib.errors import ConditionFailed
-from chalicelib.lifecycle import Status
+from chalicelib.lifecycle import Status, moving
 from chalicelib.receipts.model import Receipt, occurred_at_or_now
 from chalicelib.storage.dynamo import dynamo_errors, iso
 from chalicelib.storage.tables import Tables
@@ -50,7 +51,8 @@ class DeliveryResults:
             model.delivery_reason.set(receipt.reason) if receipt.reason else model.delivery_reason.remove(),
             model.updated_at.set(iso(now)),
         ]
-        condition = ((model.status == Status.SENT) & (model.provider_message_id == receipt.message_id)
+        # sent (the table's sources of the receipt's status), and the message this request is known by
+        condition = (moving(model.status, receipt.status) & (model.provider_message_id == receipt.message_id)
                      & (model.provider_used == receipt.provider))
         try:
             with dynamo_errors():

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.lifecycle import CLAIMABLE, OPEN, TERMINAL, TRANSITIONS, Status, can_move, sources_of
+from chalicelib.lifecycle import (
+    CLAIMABLE,
+    OPEN,
+    TERMINAL,
+    TRANSITIONS,
+    IllegalTransition,
+    Status,
+    can_move,
+    moving,
+    sources_of,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -30,3 +40,24 @@ def test_only_a_delivery_receipt_moves_a_terminal_request_and_nothing_moves_it_b
 def test_a_claim_starts_only_from_a_waiting_request():
     assert set(sources_of(Status.PROCESSING)) == set(CLAIMABLE) == {Status.PENDING, Status.RETRYING}
     assert not can_move(Status.SENT, Status.PROCESSING)
+
+
+
+class _StatusAttribute:
+    """Stands in for a store's status attribute: the condition is the statuses it was asked to be in."""
+
+    def is_in(self, *statuses):
+        return statuses
+
+
+def test_a_write_condition_is_the_tables_sources_of_its_target():
+    assert moving(_StatusAttribute(), Status.PROCESSING) == sources_of(Status.PROCESSING)
+    assert moving(_StatusAttribute(), Status.FAILED, among=CLAIMABLE) == CLAIMABLE
+    assert moving(_StatusAttribute(), Status.DELIVERED) == (Status.SENT,)
+
+
+def test_a_write_the_table_has_no_move_for_is_a_bug_not_a_failed_condition():
+    with pytest.raises(IllegalTransition):
+        moving(_StatusAttribute(), Status.PROCESSING, among=(Status.SENT,))
+    with pytest.raises(IllegalTransition):
+        moving(_StatusAttribute(), Status.PENDING, among=(Status.DELIVERED,))
