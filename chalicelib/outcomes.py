@@ -97,7 +97,7 @@ class OutcomeRecorder:
     def _finished(self, request: RequestSnapshot | None) -> None:
         """The request is now ``sent`` or ``failed``: its callback, if it has one (never raises)."""
         if self._callbacks is not None and request is not None:
-            self._callbacks.finished(request)
+            self._callbacks.status_changed(request)
 
     def _record_answer(self, result: SendResult, arrival_offset_ms: float | None) -> None:
         success = result.outcome is Outcome.ACCEPTED if result.outcome.counts_for_health else None

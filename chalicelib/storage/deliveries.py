@@ -20,6 +20,7 @@ from chalicelib.errors import ConditionFailed
 from chalicelib.lifecycle import Status, moving
 from chalicelib.receipts.model import Receipt, occurred_at_or_now
 from chalicelib.storage.dynamo import dynamo_errors, iso
+from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.tables import Tables
 
 
@@ -37,9 +38,9 @@ class DeliveryResults:
                 return item.id
         return None
 
-    def record(self, request_id: str, receipt: Receipt) -> str | None:
-        """Move a sent request to the receipt's status; the ``delivered_at`` it wrote (ISO-8601 UTC), or None
-        when the condition does not hold (see above)."""
+    def record(self, request_id: str, receipt: Receipt) -> RequestSnapshot | None:
+        """Move a sent request to the receipt's status: the request as this write left it, or None when the
+        condition does not hold (see above)."""
         model = self._model
         now = self._clock()
         delivered_at = iso(occurred_at_or_now(receipt.occurred_at, now))
@@ -54,12 +55,13 @@ class DeliveryResults:
         # sent (the table's sources of the receipt's status), and the message this request is known by
         condition = (moving(model.status, receipt.status) & (model.provider_message_id == receipt.message_id)
                      & (model.provider_used == receipt.provider))
+        item = model(request_id)
         try:
             with dynamo_errors():
-                model(request_id).update(actions=actions, condition=condition)
+                item.update(actions=actions, condition=condition)
         except ConditionFailed:
             return None
-        return delivered_at
+        return RequestSnapshot.of(item)
 
     def note_progress(self, request_id: str, receipt: Receipt) -> bool:
         """Keep an intermediate receipt's status word on its sent request; False when the condition does not hold

@@ -12,6 +12,7 @@ from chalicelib.lifecycle import (
     IllegalTransition,
     Status,
     can_move,
+    delivery_error,
     moving,
     sources_of,
 )
@@ -61,3 +62,13 @@ def test_a_write_the_table_has_no_move_for_is_a_bug_not_a_failed_condition():
         moving(_StatusAttribute(), Status.PROCESSING, among=(Status.SENT,))
     with pytest.raises(IllegalTransition):
         moving(_StatusAttribute(), Status.PENDING, among=(Status.DELIVERED,))
+
+
+@pytest.mark.parametrize("reason, code, words", [
+    pytest.param("unreachable", "30003", "unreachable (30003)", id="reason-and-code"),
+    pytest.param("blocked", None, "blocked", id="reason-only"),
+    pytest.param(None, "0", "error (0)", id="code-only"),
+    pytest.param(None, None, None, id="neither"),
+])
+def test_a_delivery_error_is_said_one_way(reason, code, words):
+    assert delivery_error(reason, code) == words
