@@ -5,7 +5,8 @@ do: nobody sends attempt n without holding it. Every later write of that attempt
 still holding it (``_holds``), so a dispatcher that lost its claim can never move the request on.
 
 Every status write's condition starts from ``lifecycle.moving``: the transition table says which statuses a
-request may move from, and this module only adds who holds the attempt.
+request may move from, and this module only adds who holds the attempt. Every status write hands back the request
+as it left it (a ``RequestSnapshot``; a claim carries its own as ``Claim.request``).
 """
 
 from __future__ import annotations
@@ -72,13 +73,13 @@ class ClaimLedger:
             return ClaimBusy("another dispatcher holds this attempt")
         return ClaimConflict(f"request is {snapshot.status} at attempt {snapshot.attempts}", snapshot=snapshot)
 
-    def release(self, claim: Claim) -> None:
+    def release(self, claim: Claim) -> RequestSnapshot:
         """Give back an attempt that was claimed but never sent: as if the claim had not happened."""
         model = self._model
         # Back to where the claim started: retrying when a provider failed the request before.
         back = Status.RETRYING if claim.retries else Status.PENDING
         try:
-            self._conditional_update(
+            item = self._conditional_update(
                 claim.request_id,
                 [model.status.set(back), model.attempts.set(claim.attempt - 1), model.lease_until.remove(),
                  model.due_at.set(int(self._clock()) + self._sweep_after_s)],
@@ -86,6 +87,7 @@ class ClaimLedger:
             )
         except ConditionFailed:
             raise ClaimConflict(f"attempt {claim.attempt} is no longer held") from None
+        return RequestSnapshot.of(item)
 
     def reclaim_abandoned(self, request_id: str, attempt: int, provider: str, seen_lease: int) -> Claim:
         """Take over a claim whose holder died (lease passed): resend the same attempt, same provider."""
@@ -120,27 +122,28 @@ class ClaimLedger:
         ])
 
     def mark_retrying(self, request_id: str, attempt: int, *, retries: int, excluded: tuple[str, ...],
-                      delay_s: int, error: str) -> None:
+                      delay_s: int, error: str) -> RequestSnapshot:
         model = self._model
         next_at = self._clock() + delay_s
-        self._finish(request_id, attempt, Status.RETRYING, [
+        return self._finish(request_id, attempt, Status.RETRYING, [
             model.retries.set(retries), model.excluded.set(list(excluded)),
             model.last_error.set(error), model.next_attempt_at.set(iso(next_at)),
             model.due_at.set(int(next_at) + self._sweep_after_s),
         ])
 
-    def mark_requeued(self, request_id: str, attempt: int, error: str) -> None:
+    def mark_requeued(self, request_id: str, attempt: int, error: str) -> RequestSnapshot:
         """A provider throttled the attempt: back to the queue, not counted as a retry."""
         model = self._model
-        self._finish(request_id, attempt, Status.PENDING, [
+        return self._finish(request_id, attempt, Status.PENDING, [
             model.last_error.set(error),
             model.due_at.set(int(self._clock()) + self._sweep_after_s),
         ])
 
-    def mark_refused_here(self, request_id: str, attempt: int, *, refused_by: tuple[str, ...], error: str) -> None:
+    def mark_refused_here(self, request_id: str, attempt: int, *, refused_by: tuple[str, ...],
+                          error: str) -> RequestSnapshot:
         """The provider's account refused the attempt: back to the queue for a provider that has not (not a retry)."""
         model = self._model
-        self._finish(request_id, attempt, Status.PENDING, [
+        return self._finish(request_id, attempt, Status.PENDING, [
             model.refused_by.set(list(refused_by)), model.last_error.set(error),
             model.due_at.set(int(self._clock()) + self._sweep_after_s),
         ])
@@ -226,4 +229,4 @@ def _claim_of(item, attempt: int, provider: str) -> Claim:
     return Claim(request_id=snapshot.id, attempt=attempt, provider=provider, phone=snapshot.phone,
                  text=snapshot.text, retries=snapshot.retries, excluded=snapshot.excluded, sender=snapshot.sender,
                  validity_s=snapshot.validity_s, expires_at=snapshot.expires_at, not_before=snapshot.not_before,
-                 refused_by=snapshot.refused_by)
+                 refused_by=snapshot.refused_by, request=snapshot)

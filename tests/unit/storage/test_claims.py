@@ -162,3 +162,29 @@ def test_an_open_requests_text_is_never_removed(request_store, claims):
     request_id = create(request_store)
     assert claims.remove_text(request_id, request_store.get(request_id).due_at) is False
     assert request_store.get(request_id).text == "hi"
+
+
+@pytest.mark.parametrize("status, end", [
+    pytest.param(Status.SENT, lambda claims, rid: claims.mark_sent(rid, 1, "m-1"), id="sent"),
+    pytest.param(Status.FAILED, lambda claims, rid: claims.mark_failed(rid, 1, FailureReason.REFUSED, "no"),
+                 id="failed"),
+    pytest.param(Status.RETRYING, lambda claims, rid: claims.mark_retrying(
+        rid, 1, retries=1, excluded=("alpha",), delay_s=5, error="503"), id="retrying"),
+    pytest.param(Status.PENDING, lambda claims, rid: claims.mark_requeued(rid, 1, "throttled"), id="requeued"),
+    pytest.param(Status.PENDING, lambda claims, rid: claims.mark_refused_here(
+        rid, 1, refused_by=("alpha",), error="refused here"), id="refused-here"),
+])
+def test_every_transition_hands_back_the_request_as_its_write_left_it(request_store, claims, status, end):
+    request_id = create(request_store)
+    claim = claims.claim(request_id, 1, "alpha")
+    assert (claim.request.id, claim.request.status, claim.request.attempts) == (request_id, Status.PROCESSING, 1)
+    ended = end(claims, request_id)
+    assert ended == request_store.get(request_id)
+    assert ended.status is status
+
+
+def test_a_released_claim_hands_back_the_request_as_it_was_before(request_store, claims):
+    request_id = create(request_store)
+    released = claims.release(claims.claim(request_id, 1, "alpha"))
+    assert released == request_store.get(request_id)
+    assert (released.status, released.attempts) == (Status.PENDING, 0)
