@@ -10,7 +10,7 @@
 
 "Too early": the provider answered but the dispatcher has not recorded the answer yet (a DynamoDB write
 away, or a dead dispatcher's lease away: the takeover finishes it from its record). Keeping the receipt on
-the request as "pending" would need the dispatcher's sent write to merge it; the vendor's retry (Vonage
+the request as pending would need the dispatcher's sent write to merge it; the vendor's retry (Vonage
 retries a DLR it was not answered 2xx; an SQS record comes back; the http-json contract asks for retries)
 gets there with no second writer. Only a receipt that names our request id can see this state: one found
 through the message-id index has a message id, so its request is past processing.
