@@ -9,7 +9,7 @@ import pytest
 from chalicelib.errors import ClaimBusy, ClaimConflict
 from chalicelib.lifecycle import CLAIMABLE, FailureReason, Status, sources_of
 from chalicelib.storage.dynamo import iso
-from tests.unit.storage.helpers import create
+from tests.unit.storage.helpers import ATTEMPT_ENDS, create
 
 pytestmark = pytest.mark.unit
 
@@ -164,16 +164,7 @@ def test_an_open_requests_text_is_never_removed(request_store, claims):
     assert request_store.get(request_id).text == "hi"
 
 
-@pytest.mark.parametrize("status, end", [
-    pytest.param(Status.SENT, lambda claims, rid: claims.mark_sent(rid, 1, "m-1"), id="sent"),
-    pytest.param(Status.FAILED, lambda claims, rid: claims.mark_failed(rid, 1, FailureReason.REFUSED, "no"),
-                 id="failed"),
-    pytest.param(Status.RETRYING, lambda claims, rid: claims.mark_retrying(
-        rid, 1, retries=1, excluded=("alpha",), delay_s=5, error="503"), id="retrying"),
-    pytest.param(Status.PENDING, lambda claims, rid: claims.mark_requeued(rid, 1, "throttled"), id="requeued"),
-    pytest.param(Status.PENDING, lambda claims, rid: claims.mark_refused_here(
-        rid, 1, refused_by=("alpha",), error="refused here"), id="refused-here"),
-])
+@pytest.mark.parametrize("status, end", ATTEMPT_ENDS)
 def test_every_transition_hands_back_the_request_as_its_write_left_it(request_store, claims, status, end):
     request_id = create(request_store)
     claim = claims.claim(request_id, 1, "alpha")

@@ -8,7 +8,7 @@ from chalicelib.errors import ClaimConflict
 from chalicelib.lifecycle import TRANSITIONS, FailureReason, IllegalTransition, Status
 from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
 from chalicelib.storage.deliveries import DeliveryResults
-from tests.unit.storage.helpers import create
+from tests.unit.storage.helpers import ATTEMPT_ENDS, create
 
 pytestmark = pytest.mark.unit
 
@@ -44,16 +44,7 @@ def test_a_claim_is_refused_from_a_status_the_table_takes_away(monkeypatch, requ
     assert request_store.get(request_id).status is Status.PENDING
 
 
-@pytest.mark.parametrize("target, end", [
-    pytest.param(Status.SENT, lambda claims, rid: claims.mark_sent(rid, 1, "m-1"), id="sent"),
-    pytest.param(Status.FAILED, lambda claims, rid: claims.mark_failed(rid, 1, FailureReason.REFUSED, None),
-                 id="failed"),
-    pytest.param(Status.RETRYING, lambda claims, rid: claims.mark_retrying(
-        rid, 1, retries=1, excluded=("alpha",), delay_s=5, error="503"), id="retrying"),
-    pytest.param(Status.PENDING, lambda claims, rid: claims.mark_requeued(rid, 1, "throttled"), id="requeued"),
-    pytest.param(Status.PENDING, lambda claims, rid: claims.mark_refused_here(
-        rid, 1, refused_by=("alpha",), error="refused here"), id="refused-here"),
-])
+@pytest.mark.parametrize("target, end", ATTEMPT_ENDS)
 def test_an_attempt_ends_only_by_a_move_the_table_has(monkeypatch, request_store, claims, target, end):
     request_id = create(request_store)
     claims.claim(request_id, 1, "alpha")
