@@ -38,6 +38,11 @@ class DeliveryResults:
                 return item.id
         return None
 
+    def _known_as(self, receipt: Receipt):
+        """The receipt is about the message this request is known by, from the provider that sent it."""
+        model = self._model
+        return (model.provider_message_id == receipt.message_id) & (model.provider_used == receipt.provider)
+
     def record(self, request_id: str, receipt: Receipt) -> RequestSnapshot | None:
         """Move a sent request to the receipt's status: the request as this write left it, or None when the
         condition does not hold (see above)."""
@@ -53,8 +58,7 @@ class DeliveryResults:
             model.updated_at.set(iso(now)),
         ]
         # sent (the table's sources of the receipt's status), and the message this request is known by
-        condition = (moving(model.status, receipt.status) & (model.provider_message_id == receipt.message_id)
-                     & (model.provider_used == receipt.provider))
+        condition = moving(model.status, receipt.status) & self._known_as(receipt)
         item = model(request_id)
         try:
             with dynamo_errors():
@@ -68,8 +72,7 @@ class DeliveryResults:
         (not sent, another message, or a later one noted already)."""
         model = self._model
         at = iso(receipt.occurred_at or self._clock())
-        condition = ((model.status == Status.SENT) & (model.provider_message_id == receipt.message_id)
-                     & (model.provider_used == receipt.provider)
+        condition = ((model.status == Status.SENT) & self._known_as(receipt)
                      # events may arrive out of order: the latest one stays (ISO-8601 UTC sorts as text)
                      & (model.delivery_progress_at.does_not_exist() | (model.delivery_progress_at <= at)))
         try:
