@@ -12,7 +12,7 @@ all read the statuses from here; nothing else spells them. The table is the rule
 
     TRANSITIONS ──moving()──> every status write's DynamoDB condition (storage/claims.py, storage/deliveries.py)
     a write's RequestSnapshot ──StatusChanged.of()──> the callback event (callbacks/publisher.py)
-                                                  └─> the timeline's last entry (timeline.py)
+                                                  └─> the timeline's delivery-result entry (timeline.py)
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ def delivery_error(reason: str | None, code: str | None) -> str | None:
 @dataclass(frozen=True)
 class StatusChanged:
     """What one status write tells the world, read from the request as that write left it: the callback event
-    and the timeline entry are both made of this, whichever path wrote the status (dispatcher, sweeper, receipt).
-    """
+    (whichever path wrote the status: dispatcher, sweeper, receipt) and the timeline's delivery-result entry are
+    both made of this."""
 
     request_id: str
     status: Status
