@@ -80,7 +80,7 @@ class OutcomeRecorder:
         result = SendResult(recorded.provider, Outcome(recorded.outcome), recorded.status_code,
                             recorded.latency_ms or 0, recorded.message_id, recorded.error)
         claim = Claim(request.id, message.attempt, recorded.provider, request.phone, request.text or "",
-                      request.retries, request.excluded, refused_by=request.refused_by)
+                      request.retries, request.excluded, refused_by=request.refused_by, request=request)
         logger.warning("finishing an abandoned attempt from its record",
                        extra={"request_id": request.id, "attempt": message.attempt, "outcome": recorded.outcome})
         self._move_on(message, claim, result)
@@ -97,7 +97,7 @@ class OutcomeRecorder:
     def _finished(self, request: RequestSnapshot | None) -> None:
         """The request is now ``sent`` or ``failed``: its callback, if it has one (never raises)."""
         if self._callbacks is not None and request is not None:
-            self._callbacks.finished(request)
+            self._callbacks.status_changed(request)
 
     def _record_answer(self, result: SendResult, arrival_offset_ms: float | None) -> None:
         success = result.outcome is Outcome.ACCEPTED if result.outcome.counts_for_health else None

@@ -64,7 +64,7 @@ class Sweeper:
                 if ended is not None:
                     expired += 1
                     if self._callbacks is not None:
-                        self._callbacks.finished(ended)
+                        self._callbacks.status_changed(ended)
             elif self._claims.push_due(request.id, request.due_at, after_s=wait_s):
                 # Delayed until its send_at (15 min at most: a later one is found due again then).
                 self._queue.send(message_for(request), delay_s=min(wait_s, MAX_DELAY_S))

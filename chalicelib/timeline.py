@@ -7,14 +7,16 @@
     progress     the latest intermediate delivery receipt (the vendor's status word, e.g. TEXT_SUCCESSFUL): when
                  the vendor says, never after the final result
     delivered |  delivered_at, from the delivery receipt, with the reason and the vendor's code: always last
-    undelivered  (the vendor's clock, which may read a moment before our record of the send)
+    undelivered  (the vendor's clock, which may read a moment before our record of the send); the same
+                 ``lifecycle.StatusChanged`` the callback is made of, so both say it in the same words
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib.lifecycle import Status
+from chalicelib.lifecycle import DELIVERY_RESULTS, Status, StatusChanged
+from chalicelib.providers import Outcome
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
 
 
@@ -32,24 +34,22 @@ def timeline_of(request: RequestSnapshot, attempts: list[AttemptRecord]) -> list
     for record in sorted(attempts, key=lambda record: record.attempt):
         detail = record.outcome + (f": {record.error}" if record.error else "")
         events.append(TimelineEvent("attempt", record.created_at, record.provider, record.attempt, detail))
-    if request.status in (Status.SENT, Status.DELIVERED, Status.UNDELIVERED):
+    if request.status in (Status.SENT, *DELIVERY_RESULTS):
         accepted = [record for record in attempts
-                    if record.outcome == "accepted" and record.provider == request.provider_used]
+                    if record.outcome == Outcome.ACCEPTED and record.provider == request.provider_used]
         sent = max(accepted, key=lambda record: record.attempt) if accepted else None
-        events.append(TimelineEvent("sent", sent.created_at if sent else request.updated_at, request.provider_used,
-                                    sent.attempt if sent else None))
+        events.append(TimelineEvent(str(Status.SENT), sent.created_at if sent else request.updated_at,
+                                    request.provider_used, sent.attempt if sent else None))
     if request.status is Status.FAILED:
-        events.append(TimelineEvent("failed", request.updated_at, request.provider_used,
+        events.append(TimelineEvent(str(Status.FAILED), request.updated_at, request.provider_used,
                                     detail=request.failure_reason and str(request.failure_reason)))
     if request.delivery_progress and request.delivery_progress_at:
         events.append(TimelineEvent("progress", request.delivery_progress_at, request.provider_used,
                                     detail=request.delivery_progress))
     events.sort(key=lambda event: event.at)  # stable: equal times keep the order above
-    if request.status in (Status.DELIVERED, Status.UNDELIVERED) and request.delivered_at:
+    if request.status in DELIVERY_RESULTS and request.delivered_at:
         # Last whatever its time: it is the vendor's clock, to the second for some (Vonage), and may read a
         # moment before our own record of the send.
-        detail = request.delivery_reason
-        if request.delivery_error_code:
-            detail = f"{detail or 'error'} ({request.delivery_error_code})"
-        events.append(TimelineEvent(str(request.status), request.delivered_at, request.provider_used, detail=detail))
+        change = StatusChanged.of(request)
+        events.append(TimelineEvent(str(change.status), change.occurred_at, change.provider, detail=change.words))
     return events

@@ -43,6 +43,7 @@ from chalicelib.storage.dynamo import dynamo_errors
 from chalicelib.storage.health_snapshots import HealthSnapshots
 from chalicelib.storage.idempotency import IdempotencyKeys
 from chalicelib.storage.queries import RequestQueries
+from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.requests import RequestStore
 from chalicelib.storage.tables import TableNames, Tables, bind_tables
 from chalicelib.sweeper import Sweeper
@@ -154,11 +155,10 @@ def get_callbacks() -> CallbackPublisher:
     return _callbacks(get_settings())
 
 
-def on_status_change(request_id: str, status: str, provider: str | None, error: str | None,
-                     occurred_at: str) -> bool:
+def on_status_change(request: RequestSnapshot) -> bool:
     """The hook delivery receipts call after writing ``delivered`` / ``undelivered``: queues that status
-    change's callback (never raises; True when one was queued)."""
-    return get_callbacks().status_changed(request_id, status, provider, error, occurred_at)
+    change's callback through the publisher's one door (never raises; True when one was queued)."""
+    return get_callbacks().status_changed(request)
 
 
 @lru_cache(maxsize=4)

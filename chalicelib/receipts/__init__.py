@@ -7,7 +7,7 @@
                                    applier.ReceiptApplier.apply(Receipt)
                                                   │  storage/deliveries.py: one conditional write,
                                                   v  sent -> delivered | undelivered
-                                   on_status_change(request_id, status, provider, error, occurred_at)
+                                   on_status_change(request): the callback's one door, as the dispatcher's
 """
 
 from chalicelib.receipts.applier import ReceiptApplier, ReceiptResult

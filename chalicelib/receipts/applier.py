@@ -10,7 +10,7 @@
 
 "Too early": the provider answered but the dispatcher has not recorded the answer yet (a DynamoDB write
 away, or a dead dispatcher's lease away: the takeover finishes it from its record). Keeping the receipt on
-the request as "pending" would need the dispatcher's sent write to merge it; the vendor's retry (Vonage
+the request as pending would need the dispatcher's sent write to merge it; the vendor's retry (Vonage
 retries a DLR it was not answered 2xx; an SQS record comes back; the http-json contract asks for retries)
 gets there with no second writer. Only a receipt that names our request id can see this state: one found
 through the message-id index has a message id, so its request is past processing.
@@ -27,13 +27,15 @@ from chalicelib.lifecycle import Status
 from chalicelib.logs import logger
 from chalicelib.receipts.model import DeliveryState, Receipt
 from chalicelib.storage.deliveries import DeliveryResults
+from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.requests import RequestStore
 
 REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
 MAX_MESSAGE_ID = 256  # longer than any vendor's id, well under DynamoDB's key limit
 
-# on_status_change(request_id, status, provider, error, occurred_at): the client status callback's seam.
-StatusChange = Callable[[str, str, str, str | None, str], None]
+# on_status_change(request): the request as the receipt's write left it; the status callback's seam (wiring passes
+# CallbackPublisher.status_changed, the dispatcher's door too).
+StatusChange = Callable[[RequestSnapshot], object]
 
 
 class ReceiptResult(StrEnum):
@@ -43,7 +45,7 @@ class ReceiptResult(StrEnum):
     UNKNOWN = "unknown"
 
 
-def _no_change(request_id: str, status: str, provider: str, error: str | None, occurred_at: str) -> None:
+def _no_change(request: RequestSnapshot) -> None:
     return None
 
 
@@ -72,12 +74,10 @@ class ReceiptApplier:
         log["request_id"] = request_id
         # A second try only when the first met the request a moment before its answer was recorded.
         for _ in range(2):
-            if delivered_at := self._deliveries.record(request_id, receipt):
+            if recorded := self._deliveries.record(request_id, receipt):
                 logger.info("delivery recorded", extra={**log, "error_code": receipt.error_code,
                                                          "reason": receipt.reason})
-                error = receipt.reason and f"{receipt.reason}" + (
-                    f" ({receipt.error_code})" if receipt.error_code else "")
-                self._tell(request_id, receipt, error, delivered_at)
+                self._tell(recorded)
                 return ReceiptResult.APPLIED
             request = self._requests.get(request_id)
             if request is None or request.status is not Status.SENT or (
@@ -99,13 +99,13 @@ class ReceiptApplier:
             return
         logger.debug("interim receipt", extra={**log, "request_id": named, "noted": noted})
 
-    def _tell(self, request_id: str, receipt: Receipt, error: str | None, occurred_at: str) -> None:
+    def _tell(self, request: RequestSnapshot) -> None:
         """on_status_change, once per transition. The transition is written: a failing listener is logged, and
         never turns the receipt into an error (the vendor's retry would find nothing left to change)."""
         try:
-            self._on_status_change(request_id, str(receipt.status), receipt.provider, error, occurred_at)
+            self._on_status_change(request)
         except Exception:
-            logger.exception("status change not passed on", extra={"request_id": request_id})
+            logger.exception("status change not passed on", extra={"request_id": request.id})
 
     def _why_not_recorded(self, request, receipt: Receipt, log: dict) -> ReceiptResult:
         ours = request is not None and request.provider_used == receipt.provider

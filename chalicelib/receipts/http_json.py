@@ -24,6 +24,8 @@ from chalicelib.receipts.signed import digest_matches, unix_time
 
 MAX_AGE_S = 300
 HEADER = "X-Signature"
+# The final statuses of the contract are the lifecycle's words; any other status is on its way (interim).
+FINAL_STATES = {str(state): state for state in (DeliveryState.DELIVERED, DeliveryState.UNDELIVERED)}
 
 
 def signature_header(body: bytes, secret: str, timestamp: int) -> str:
@@ -69,8 +71,7 @@ def parse(provider: str, body: bytes) -> Receipt:
     message_id, status = data.get("message_id"), data.get("status")
     if not isinstance(message_id, str) or not message_id or not isinstance(status, str):
         raise ValidationFailed("a receipt needs message_id and status", field="message_id")
-    state = {"delivered": DeliveryState.DELIVERED, "undelivered": DeliveryState.UNDELIVERED}.get(
-        status, DeliveryState.INTERIM)
+    state = FINAL_STATES.get(status, DeliveryState.INTERIM)
     reason = None
     if state is DeliveryState.UNDELIVERED:
         try:

@@ -10,8 +10,10 @@ from chalicelib.lifecycle import Status
 
 
 class DeliveryState(StrEnum):
-    DELIVERED = "delivered"  # the handset has it
-    UNDELIVERED = "undelivered"  # the vendor or the network gave up on it
+    """What a receipt says; a final one is the status it moves a sent request to (the lifecycle's words)."""
+
+    DELIVERED = Status.DELIVERED.value  # the handset has it
+    UNDELIVERED = Status.UNDELIVERED.value  # the vendor or the network gave up on it
     INTERIM = "interim"  # on its way (queued, accepted, buffered, sent): changes nothing
 
 
@@ -39,8 +41,7 @@ class Receipt:
     @property
     def status(self) -> Status | None:
         """The request status this receipt moves a sent request to; None for an interim one."""
-        return {DeliveryState.DELIVERED: Status.DELIVERED,
-                DeliveryState.UNDELIVERED: Status.UNDELIVERED}.get(self.state)
+        return None if self.state is DeliveryState.INTERIM else Status(self.state)
 
 
 def undelivered(reasons: dict[str, DeliveryReason], code: str | None,

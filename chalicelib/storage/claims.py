@@ -3,6 +3,10 @@
 ``attempts`` counts claims. Claiming attempt n moves it from n-1 to n, which only one dispatcher can
 do: nobody sends attempt n without holding it. Every later write of that attempt is conditional on
 still holding it (``_holds``), so a dispatcher that lost its claim can never move the request on.
+
+Every status write's condition starts from ``lifecycle.moving``: the transition table says which statuses a
+request may move from, and this module only adds who holds the attempt. Every status write hands back the request
+as it left it (a ``RequestSnapshot``; a claim carries its own as ``Claim.request``).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chalicelib.errors import ClaimBusy, ClaimConflict, ConditionFailed
-from chalicelib.lifecycle import CLAIMABLE, TERMINAL, FailureReason, Status
+from chalicelib.lifecycle import CLAIMABLE, TERMINAL, FailureReason, Status, moving
 from chalicelib.storage.dynamo import dynamo_errors, iso
 from chalicelib.storage.records import Claim, RequestSnapshot
 from chalicelib.storage.requests import RequestStore
@@ -27,10 +31,13 @@ class ClaimLedger:
         self._sweep_after_s = sweep_after_s
         self._text_retention_s = text_retention_s
 
-    def _holds(self, attempt: int):
-        """The condition "the caller still holds attempt n": processing, and nobody claimed n + 1."""
+    def _holds(self, attempt: int, moving_to: Status | None = None):
+        """The condition "the caller still holds attempt n": processing, and nobody claimed n + 1; with
+        ``moving_to``, also that the table lets a processing request move there."""
         model = self._model
-        return (model.status == Status.PROCESSING) & (model.attempts == attempt)
+        status = (moving(model.status, moving_to, among=(Status.PROCESSING,)) if moving_to
+                  else model.status == Status.PROCESSING)
+        return status & (model.attempts == attempt)
 
     def _conditional_update(self, request_id: str, actions: list, condition):
         """Apply ``actions`` if ``condition`` holds; the updated item, or ConditionFailed."""
@@ -52,7 +59,7 @@ class ClaimLedger:
                 [model.status.set(Status.PROCESSING), model.attempts.set(attempt), model.provider_used.set(provider),
                  model.lease_until.set(lease_until), model.due_at.set(lease_until)],
                 # waiting for a send, and this is the next send, not a duplicate of an earlier one
-                model.status.is_in(*CLAIMABLE) & (model.attempts == attempt - 1),
+                moving(model.status, Status.PROCESSING) & (model.attempts == attempt - 1),
             )
         except ConditionFailed:
             raise self._why_not_claimed(request_id, attempt) from None
@@ -66,20 +73,21 @@ class ClaimLedger:
             return ClaimBusy("another dispatcher holds this attempt")
         return ClaimConflict(f"request is {snapshot.status} at attempt {snapshot.attempts}", snapshot=snapshot)
 
-    def release(self, claim: Claim) -> None:
+    def release(self, claim: Claim) -> RequestSnapshot:
         """Give back an attempt that was claimed but never sent: as if the claim had not happened."""
         model = self._model
         # Back to where the claim started: retrying when a provider failed the request before.
         back = Status.RETRYING if claim.retries else Status.PENDING
         try:
-            self._conditional_update(
+            item = self._conditional_update(
                 claim.request_id,
                 [model.status.set(back), model.attempts.set(claim.attempt - 1), model.lease_until.remove(),
                  model.due_at.set(int(self._clock()) + self._sweep_after_s)],
-                self._holds(claim.attempt),
+                self._holds(claim.attempt, moving_to=back),
             )
         except ConditionFailed:
             raise ClaimConflict(f"attempt {claim.attempt} is no longer held") from None
+        return RequestSnapshot.of(item)
 
     def reclaim_abandoned(self, request_id: str, attempt: int, provider: str, seen_lease: int) -> Claim:
         """Take over a claim whose holder died (lease passed): resend the same attempt, same provider."""
@@ -100,50 +108,54 @@ class ClaimLedger:
 
     def mark_sent(self, request_id: str, attempt: int, message_id: str | None) -> RequestSnapshot:
         model = self._model
-        return self._finish(request_id, attempt, [
-            model.status.set(Status.SENT), model.provider_message_id.set(message_id),
-            model.last_error.remove(), model.next_attempt_at.remove(), *self._leaving_open(),
+        return self._finish(request_id, attempt, Status.SENT, [
+            model.provider_message_id.set(message_id), model.last_error.remove(), model.next_attempt_at.remove(),
+            *self._leaving_open(),
         ])
 
     def mark_failed(self, request_id: str, attempt: int, reason: FailureReason,
                     error: str | None) -> RequestSnapshot:
         model = self._model
-        return self._finish(request_id, attempt, [
-            model.status.set(Status.FAILED), model.failure_reason.set(reason),
+        return self._finish(request_id, attempt, Status.FAILED, [
+            model.failure_reason.set(reason),
             model.last_error.set(error or reason), model.next_attempt_at.remove(), *self._leaving_open(),
         ])
 
     def mark_retrying(self, request_id: str, attempt: int, *, retries: int, excluded: tuple[str, ...],
-                      delay_s: int, error: str) -> None:
+                      delay_s: int, error: str) -> RequestSnapshot:
         model = self._model
         next_at = self._clock() + delay_s
-        self._finish(request_id, attempt, [
-            model.status.set(Status.RETRYING), model.retries.set(retries), model.excluded.set(list(excluded)),
+        return self._finish(request_id, attempt, Status.RETRYING, [
+            model.retries.set(retries), model.excluded.set(list(excluded)),
             model.last_error.set(error), model.next_attempt_at.set(iso(next_at)),
             model.due_at.set(int(next_at) + self._sweep_after_s),
         ])
 
-    def mark_requeued(self, request_id: str, attempt: int, error: str) -> None:
+    def mark_requeued(self, request_id: str, attempt: int, error: str) -> RequestSnapshot:
         """A provider throttled the attempt: back to the queue, not counted as a retry."""
         model = self._model
-        self._finish(request_id, attempt, [
-            model.status.set(Status.PENDING), model.last_error.set(error),
+        return self._finish(request_id, attempt, Status.PENDING, [
+            model.last_error.set(error),
             model.due_at.set(int(self._clock()) + self._sweep_after_s),
         ])
 
-    def mark_refused_here(self, request_id: str, attempt: int, *, refused_by: tuple[str, ...], error: str) -> None:
+    def mark_refused_here(self, request_id: str, attempt: int, *, refused_by: tuple[str, ...],
+                          error: str) -> RequestSnapshot:
         """The provider's account refused the attempt: back to the queue for a provider that has not (not a retry)."""
         model = self._model
-        self._finish(request_id, attempt, [
-            model.status.set(Status.PENDING), model.refused_by.set(list(refused_by)), model.last_error.set(error),
+        return self._finish(request_id, attempt, Status.PENDING, [
+            model.refused_by.set(list(refused_by)), model.last_error.set(error),
             model.due_at.set(int(self._clock()) + self._sweep_after_s),
         ])
 
-    def _finish(self, request_id: str, attempt: int, actions: list) -> RequestSnapshot:
-        """The request as this write left it (the callback publisher reads its reference and URL from it)."""
+    def _finish(self, request_id: str, attempt: int, target: Status, actions: list) -> RequestSnapshot:
+        """End the attempt in ``target``: the request as this write left it (the callback publisher reads its
+        reference and URL from it)."""
+        model = self._model
         try:
-            item = self._conditional_update(request_id, [*actions, self._model.lease_until.remove()],
-                                            self._holds(attempt))
+            item = self._conditional_update(
+                request_id, [model.status.set(target), *actions, model.lease_until.remove()],
+                self._holds(attempt, moving_to=target))
         except ConditionFailed:
             raise ClaimConflict(f"attempt {attempt} is no longer held") from None
         return RequestSnapshot.of(item)
@@ -166,8 +178,8 @@ class ClaimLedger:
                  model.last_error.set("not sent within its time to live (expired)"),
                  model.next_attempt_at.remove(), *self._leaving_open()],
                 # waiting, or held by a dispatcher that died (lease passed); never a live claim
-                model.status.is_in(*CLAIMABLE)
-                | ((model.status == Status.PROCESSING) & (model.lease_until < int(now))),
+                moving(model.status, Status.FAILED, among=CLAIMABLE)
+                | (moving(model.status, Status.FAILED, among=(Status.PROCESSING,)) & (model.lease_until < int(now))),
             )
         except ConditionFailed:
             return None
@@ -217,4 +229,4 @@ def _claim_of(item, attempt: int, provider: str) -> Claim:
     return Claim(request_id=snapshot.id, attempt=attempt, provider=provider, phone=snapshot.phone,
                  text=snapshot.text, retries=snapshot.retries, excluded=snapshot.excluded, sender=snapshot.sender,
                  validity_s=snapshot.validity_s, expires_at=snapshot.expires_at, not_before=snapshot.not_before,
-                 refused_by=snapshot.refused_by)
+                 refused_by=snapshot.refused_by, request=snapshot)

@@ -1,6 +1,7 @@
 """Delivery results on sms_requests: find the request a vendor's message id belongs to, and record a receipt.
 
-Recording is one conditional write. The condition is the whole rule:
+Recording is one conditional write. The condition is the whole rule (its first line is the lifecycle's table:
+``moving`` to delivered or undelivered):
 
     status = sent                        only a sent request takes a result; delivered and undelivered are final,
                                          so a duplicate or a late receipt changes nothing (monotonic, idempotent)
@@ -16,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from chalicelib.errors import ConditionFailed
-from chalicelib.lifecycle import Status
+from chalicelib.lifecycle import Status, moving
 from chalicelib.receipts.model import Receipt, occurred_at_or_now
 from chalicelib.storage.dynamo import dynamo_errors, iso
+from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.tables import Tables
 
 
@@ -36,9 +38,14 @@ class DeliveryResults:
                 return item.id
         return None
 
-    def record(self, request_id: str, receipt: Receipt) -> str | None:
-        """Move a sent request to the receipt's status; the ``delivered_at`` it wrote (ISO-8601 UTC), or None
-        when the condition does not hold (see above)."""
+    def _known_as(self, receipt: Receipt):
+        """The receipt is about the message this request is known by, from the provider that sent it."""
+        model = self._model
+        return (model.provider_message_id == receipt.message_id) & (model.provider_used == receipt.provider)
+
+    def record(self, request_id: str, receipt: Receipt) -> RequestSnapshot | None:
+        """Move a sent request to the receipt's status: the request as this write left it, or None when the
+        condition does not hold (see above)."""
         model = self._model
         now = self._clock()
         delivered_at = iso(occurred_at_or_now(receipt.occurred_at, now))
@@ -50,22 +57,22 @@ class DeliveryResults:
             model.delivery_reason.set(receipt.reason) if receipt.reason else model.delivery_reason.remove(),
             model.updated_at.set(iso(now)),
         ]
-        condition = ((model.status == Status.SENT) & (model.provider_message_id == receipt.message_id)
-                     & (model.provider_used == receipt.provider))
+        # sent (the table's sources of the receipt's status), and the message this request is known by
+        condition = moving(model.status, receipt.status) & self._known_as(receipt)
+        item = model(request_id)
         try:
             with dynamo_errors():
-                model(request_id).update(actions=actions, condition=condition)
+                item.update(actions=actions, condition=condition)
         except ConditionFailed:
             return None
-        return delivered_at
+        return RequestSnapshot.of(item)
 
     def note_progress(self, request_id: str, receipt: Receipt) -> bool:
         """Keep an intermediate receipt's status word on its sent request; False when the condition does not hold
         (not sent, another message, or a later one noted already)."""
         model = self._model
         at = iso(receipt.occurred_at or self._clock())
-        condition = ((model.status == Status.SENT) & (model.provider_message_id == receipt.message_id)
-                     & (model.provider_used == receipt.provider)
+        condition = ((model.status == Status.SENT) & self._known_as(receipt)
                      # events may arrive out of order: the latest one stays (ISO-8601 UTC sorts as text)
                      & (model.delivery_progress_at.does_not_exist() | (model.delivery_progress_at <= at)))
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib.lifecycle import FailureReason, Status
 from chalicelib.storage.dynamo import epoch_of
@@ -141,3 +141,5 @@ class Claim:
     expires_at: int = 0  # epoch s
     not_before: float | None = None  # epoch s: send_at
     refused_by: tuple[str, ...] = ()  # providers whose account refused it: never chosen for it again
+    # the request as the claim's write left it (processing), or as read when a takeover rebuilds the claim
+    request: RequestSnapshot | None = field(default=None, compare=False, repr=False)

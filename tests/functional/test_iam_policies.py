@@ -210,7 +210,8 @@ def run_every_function(functions: Functions, sqs_event, queued_bodies, gateway_e
                "context": {"provider": "aws", **({"request_id": view["id"]} if with_id else {})}}
               for view, event_type, with_id in zip(views, ("TEXT_DELIVERED", "TEXT_BLOCKED"), (True, False),
                                                    strict=True)]
-    functions.invoke("apply_delivery_events", sqs_event(*map(json.dumps, events)))
+    # and the first one again: a repeat changes nothing, which the applier reads the request to tell (GetItem)
+    functions.invoke("apply_delivery_events", sqs_event(*map(json.dumps, [*events, events[0]])))
     # The scheduled functions, the sweeper with work: every request due now, an open one past its time to live
     # (expired, its callback queued), a finished one whose callback was not queued (published again, to the
     # client's default URL).

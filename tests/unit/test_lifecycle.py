@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
 
-from chalicelib.lifecycle import CLAIMABLE, OPEN, TERMINAL, TRANSITIONS, Status, can_move, sources_of
+from chalicelib import lifecycle
+from chalicelib.lifecycle import (
+    CLAIMABLE,
+    OPEN,
+    TERMINAL,
+    TRANSITIONS,
+    FailureReason,
+    IllegalTransition,
+    Status,
+    can_move,
+    delivery_error,
+    moving,
+    sources_of,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -30,3 +46,58 @@ def test_only_a_delivery_receipt_moves_a_terminal_request_and_nothing_moves_it_b
 def test_a_claim_starts_only_from_a_waiting_request():
     assert set(sources_of(Status.PROCESSING)) == set(CLAIMABLE) == {Status.PENDING, Status.RETRYING}
     assert not can_move(Status.SENT, Status.PROCESSING)
+
+
+
+class _StatusAttribute:
+    """Stands in for a store's status attribute: the condition is the statuses it was asked to be in."""
+
+    def is_in(self, *statuses):
+        return statuses
+
+
+def test_a_write_condition_is_the_tables_sources_of_its_target():
+    assert moving(_StatusAttribute(), Status.PROCESSING) == sources_of(Status.PROCESSING)
+    assert moving(_StatusAttribute(), Status.FAILED, among=CLAIMABLE) == CLAIMABLE
+    assert moving(_StatusAttribute(), Status.DELIVERED) == (Status.SENT,)
+
+
+def test_a_write_the_table_has_no_move_for_is_a_bug_not_a_failed_condition():
+    with pytest.raises(IllegalTransition):
+        moving(_StatusAttribute(), Status.PROCESSING, among=(Status.SENT,))
+    with pytest.raises(IllegalTransition):
+        moving(_StatusAttribute(), Status.PENDING, among=(Status.DELIVERED,))
+
+
+@pytest.mark.parametrize("reason, code, words", [
+    pytest.param("unreachable", "30003", "unreachable (30003)", id="reason-and-code"),
+    pytest.param("blocked", None, "blocked", id="reason-only"),
+    pytest.param(None, "0", "error (0)", id="code-only"),
+    pytest.param(None, None, None, id="neither"),
+])
+def test_a_delivery_error_is_said_one_way(reason, code, words):
+    assert delivery_error(reason, code) == words
+
+
+# Words spelled like a status that are someone else's: a vendor's own status words (each receipts module maps them
+# to a DeliveryState), a provider answer's outcome, a receipt's reason. And the timeline's event names in the API
+# model (api/responses.py: a Literal the OpenAPI document reads; left to the route-table work of issue 21).
+NOT_A_STATUS = {
+    ("api/responses.py", "sent"), ("api/responses.py", "failed"), ("api/responses.py", "delivered"),
+    ("api/responses.py", "undelivered"),
+    ("providers/base.py", "refused"),  # Outcome.REFUSED: what a provider answered
+    ("providers/twilio.py", "sent"),  # Twilio's accepted statuses
+    ("receipts/model.py", "expired"),  # DeliveryReason.EXPIRED: the network's validity period passed
+    ("receipts/twilio.py", "delivered"), ("receipts/twilio.py", "undelivered"), ("receipts/twilio.py", "failed"),
+    ("receipts/vonage.py", "delivered"), ("receipts/vonage.py", "failed"), ("receipts/vonage.py", "expired"),
+}
+
+
+def test_nothing_but_the_lifecycle_spells_a_status():
+    chalicelib = Path(lifecycle.__file__).parent
+    words = {str(status) for status in Status} | {str(reason) for reason in FailureReason}
+    spelled = {(path.relative_to(chalicelib).as_posix(), node.value)
+               for path in chalicelib.rglob("*.py") if path.name != "lifecycle.py"
+               for node in ast.walk(ast.parse(path.read_text()))
+               if isinstance(node, ast.Constant) and node.value in words}
+    assert spelled <= NOT_A_STATUS, sorted(spelled - NOT_A_STATUS)

@@ -186,7 +186,7 @@ def test_a_pending_callback_whose_url_is_gone_is_not_swept_forever(request_store
     failing = CallbackPublisher(queue=lambda: down, requests=request_store, default_url_of=defaults.get)
     request_id = accept(request_store, callback_url=None, client="team-b")
     claims.claim(request_id, 1, "alpha")
-    failing.finished(claims.mark_sent(request_id, 1, "m-1"))
+    failing.status_changed(claims.mark_sent(request_id, 1, "m-1"))
     del defaults["team-b"]  # the client's default URL was removed meanwhile
     sweeper = Sweeper(queries=queries, claims=claims, queue=aws.queue, clock=clock, callbacks=failing)
     sweeper.sweep()
@@ -194,16 +194,27 @@ def test_a_pending_callback_whose_url_is_gone_is_not_swept_forever(request_store
     assert down.events == []
 
 
-def test_the_receipts_hook_queues_a_later_status_change_reading_the_request(publisher, request_store, claims,
-                                                                            callback_queue):
+def test_the_receipts_hook_queues_a_later_status_change_from_the_request_its_write_left(
+        publisher, request_store, claims, tables, clock, callback_queue):
+    from chalicelib.receipts.model import DeliveryState, Receipt
+    from chalicelib.storage.deliveries import DeliveryResults
+
+    deliveries = DeliveryResults(tables, clock)
     request_id = accept(request_store)
     claims.claim(request_id, 1, "alpha")
     claims.mark_sent(request_id, 1, "m-1")
-    assert publisher.status_changed(request_id, "delivered", "alpha", None, "2026-12-02T05:00:00.000Z")
+    delivered = deliveries.record(request_id, Receipt("alpha", "m-1", DeliveryState.DELIVERED,
+                                                      occurred_at=clock.now - 60))
+    assert publisher.status_changed(delivered)
     [event] = callback_queue.events
-    assert (event.status, event.url, event.reference, event.event_id) == (
-        "delivered", URL, "order-1", event_id_for(request_id, "delivered"))
-    assert not publisher.status_changed(uuid.uuid4().hex, "delivered", "alpha", None, "2026-12-02T05:00:00.000Z")
+    assert (event.status, event.url, event.reference, event.event_id, event.occurred_at) == (
+        "delivered", URL, "order-1", event_id_for(request_id, "delivered"), delivered.delivered_at)
+    # nowhere to send it: nothing queued
+    nowhere = accept(request_store, callback_url=None)
+    claims.claim(nowhere, 1, "alpha")
+    claims.mark_sent(nowhere, 1, "m-2")
+    assert not publisher.status_changed(deliveries.record(nowhere, Receipt("alpha", "m-2", DeliveryState.DELIVERED)))
+    assert len(callback_queue.events) == 1
 
 
 def test_an_undelivered_callback_published_again_says_what_the_first_would_have(
@@ -229,3 +240,42 @@ def test_an_undelivered_callback_published_again_says_what_the_first_would_have(
     [event] = callback_queue.events
     assert (event.event_id, event.status, event.error, event.occurred_at) == (
         event_id_for(request_id, "undelivered"), "undelivered", "unreachable (30003)", "2023-11-14T22:12:20.000Z")
+
+
+@pytest.mark.parametrize("path", ["dispatcher-sent", "dispatcher-failed", "sweeper-expired", "receipt-undelivered"])
+def test_every_path_says_a_status_change_the_same_way_in_the_callback_and_the_timeline(
+        path, publisher, outcomes, request_store, claims, tables, clock, callback_queue):
+    """Whatever wrote the status, the event is the request's StatusChanged, and the timeline's entry for it (a
+    delivery result's) has the same time, provider and words."""
+    from chalicelib.lifecycle import StatusChanged
+    from chalicelib.receipts.applier import ReceiptApplier
+    from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
+    from chalicelib.storage.deliveries import DeliveryResults
+    from chalicelib.timeline import timeline_of
+
+    request_id = accept(request_store)
+    if path == "dispatcher-sent":
+        send(outcomes(), claims, request_id, answer(Outcome.ACCEPTED))
+    elif path == "dispatcher-failed":
+        send(outcomes(), claims, request_id, answer(Outcome.REFUSED, 400, "invalid number"))
+    elif path == "sweeper-expired":
+        clock.advance(3601)
+        assert outcomes().expire(request_id)
+    else:
+        claims.claim(request_id, 1, "alpha")
+        claims.mark_sent(request_id, 1, "m-1")
+        applier = ReceiptApplier(deliveries=DeliveryResults(tables, clock), requests=request_store,
+                                 on_status_change=publisher.status_changed)
+        applier.apply(Receipt("alpha", "m-1", DeliveryState.UNDELIVERED, error_code="30003",
+                              reason=DeliveryReason.UNREACHABLE, occurred_at=clock.now - 60))
+    request = request_store.get(request_id)
+    change = StatusChanged.of(request)
+    [event] = callback_queue.events
+    assert (event.id, event.status, event.provider, event.error, event.occurred_at) == (
+        change.request_id, change.status, change.provider, change.error, change.occurred_at)
+    last = timeline_of(request, request_store.attempts_of(request_id))[-1]
+    assert (last.event, last.provider) == (change.status, change.provider)
+    if path != "dispatcher-sent":  # (sent is dated by the accepted attempt's record, the callback by the write)
+        assert last.at == change.occurred_at
+    if path == "receipt-undelivered":
+        assert last.detail == event.error == "unreachable (30003)"

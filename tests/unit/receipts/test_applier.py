@@ -7,10 +7,11 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.errors import DependencyUnavailable, ReceiptTooEarly
-from chalicelib.lifecycle import TRANSITIONS, Status, sources_of
+from chalicelib.lifecycle import TRANSITIONS, Status, StatusChanged, sources_of
 from chalicelib.receipts.applier import ReceiptApplier, ReceiptResult
 from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
 from chalicelib.storage.deliveries import DeliveryResults
+from chalicelib.storage.records import RequestSnapshot
 from tests.unit.storage.helpers import create
 
 pytestmark = pytest.mark.unit
@@ -28,8 +29,11 @@ def changes() -> list[tuple]:
 
 @pytest.fixture
 def applier(tables, request_store, clock, changes) -> ReceiptApplier:
-    return ReceiptApplier(deliveries=DeliveryResults(tables, clock), requests=request_store,
-                          on_status_change=lambda *args: changes.append(args))
+    def heard(request: RequestSnapshot) -> None:
+        change = StatusChanged.of(request)  # what the callback publisher makes of it
+        changes.append((change.request_id, change.status, change.provider, change.error, change.occurred_at))
+
+    return ReceiptApplier(deliveries=DeliveryResults(tables, clock), requests=request_store, on_status_change=heard)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.errors import ClaimBusy, ClaimConflict
 from chalicelib.lifecycle import CLAIMABLE, FailureReason, Status, sources_of
 from chalicelib.storage.dynamo import iso
-from tests.unit.storage.helpers import create
+from tests.unit.storage.helpers import ATTEMPT_ENDS, create
 
 pytestmark = pytest.mark.unit
 
@@ -162,3 +162,20 @@ def test_an_open_requests_text_is_never_removed(request_store, claims):
     request_id = create(request_store)
     assert claims.remove_text(request_id, request_store.get(request_id).due_at) is False
     assert request_store.get(request_id).text == "hi"
+
+
+@pytest.mark.parametrize("status, end", ATTEMPT_ENDS)
+def test_every_transition_hands_back_the_request_as_its_write_left_it(request_store, claims, status, end):
+    request_id = create(request_store)
+    claim = claims.claim(request_id, 1, "alpha")
+    assert (claim.request.id, claim.request.status, claim.request.attempts) == (request_id, Status.PROCESSING, 1)
+    ended = end(claims, request_id)
+    assert ended == request_store.get(request_id)
+    assert ended.status is status
+
+
+def test_a_released_claim_hands_back_the_request_as_it_was_before(request_store, claims):
+    request_id = create(request_store)
+    released = claims.release(claims.claim(request_id, 1, "alpha"))
+    assert released == request_store.get(request_id)
+    assert (released.status, released.attempts) == (Status.PENDING, 0)
