@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 
 from chalice import Chalice, Rate, Response
@@ -10,10 +9,11 @@ from chalice.app import Request
 
 from chalicelib import wiring
 from chalicelib.api.cors import cors_headers
+from chalicelib.api.http_errors import error_response, json_errors, rate_limit_headers
 from chalicelib.api.list_query import parse_list_query
 from chalicelib.api.openapi import base_path, build_openapi, render_docs_page
 from chalicelib.api.params import parse_idempotency_key, parse_request_id
-from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
+from chalicelib.api.responses import HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import parse_send_request
 from chalicelib.api.webhook_call import webhook_call
 from chalicelib.aws_deadline import invocation_deadline
@@ -21,7 +21,6 @@ from chalicelib.callbacks import check_callback_target
 from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
-from chalicelib.logs import logger
 from chalicelib.settings import callback_event_source, delivery_events_source, dispatch_event_source
 from chalicelib.sqs_batch import QueueRecord
 from chalicelib.storage.queries import ListFilter
@@ -39,33 +38,6 @@ API_VERSION = "1.0.0"
 
 # Every content type reaches the handler, so that a wrong one gets the API's own 415 error shape.
 ACCEPTED_CONTENT_TYPES = ["*/*"]
-
-
-def json_errors(view):
-    """Map gateway errors to the API's one error shape: {"error": {"code", "message", "field"}}."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except GatewayError as exc:
-            status = getattr(exc, "status", None) or 503  # a retryable error without a status: try later
-            if status == 500:
-                logger.error("request failed", extra={"error": exc.message, "code": exc.code})
-            elif status >= 500:
-                logger.warning("dependency unavailable", extra={"error": exc.message, "code": exc.code})
-            return Response(body=ErrorBody.of(exc).to_body(), status_code=status, headers=_error_headers(exc, status))
-        except Exception:  # a bug: still the API's error shape, and logged with its trace
-            logger.exception("unhandled error")
-            return Response(body=ErrorBody.of(GatewayError("internal error", code="internal_error")).to_body(),
-                            status_code=500)
-
-    return wrapper
-
-
-def _error_headers(error: GatewayError, status: int) -> dict[str, str]:
-    retry_after = error.retry_after_s or (1 if status == 503 else None)
-    return {**error.headers, **({"Retry-After": str(retry_after)} if retry_after else {})}
 
 
 def _client(role: Role = "send") -> Client:
@@ -106,8 +78,8 @@ def method_not_allowed_in_api_shape(event, get_response):
     if response.status_code != 405 or response.headers.get("Allow"):  # not chalice's own (a route's, in shape)
         return response
     allowed = response.headers.get("Allow", "")
-    error = MethodNotAllowed(f"{event.method} is not allowed on this path; allowed: {allowed}", field="method")
-    return Response(body=ErrorBody.of(error).to_body(), status_code=405, headers={"Allow": allowed})
+    return error_response(MethodNotAllowed(f"{event.method} is not allowed on this path; allowed: {allowed}",
+                                           field="method", allowed=(allowed,) if allowed else ()))
 
 
 @app.route("/api/sms", methods=["OPTIONS"])
@@ -145,7 +117,8 @@ def send_sms():
         check_callback_target(sms.callback_url, settings)
     idempotency_key = parse_idempotency_key(request.headers.get("idempotency-key"))
     accepted = wiring.get_intake().accept(sms, client=client, idempotency_key=idempotency_key)
-    return Response(body=SmsAccepted.of(accepted).to_body(), status_code=202, headers=accepted.headers)
+    return Response(body=SmsAccepted.of(accepted).to_body(), status_code=202,
+                    headers=rate_limit_headers(accepted.rate_limit))
 
 
 @app.route("/api/sms", methods=["GET"])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.clients import Client
-from chalicelib.errors import TooManyRequests
+from chalicelib.errors import RateLimitState, TooManyRequests
 from chalicelib.redis_scripts import ScriptClock, redis_errors, register, text
 
 WINDOW_MS = 1000
@@ -15,11 +15,11 @@ WINDOW_MS = 1000
 
 @dataclass(frozen=True)
 class Admission:
-    """An accepted request's share of its client's limits; ``headers`` go on the answer."""
+    """An accepted request's share of its client's limits; ``rate_limit`` goes on the answer."""
 
     client: str
     member: str
-    headers: dict[str, str]
+    rate_limit: RateLimitState
 
 
 def _seconds(ms: int) -> int:
@@ -47,17 +47,17 @@ class ClientLimiter:
         reason, member = text(reason), text(member)
         # RateLimit-* (IETF draft): the policy that runs out first is the one a client must respect.
         if reason == "quota" or (not reason and left_today < remaining):
-            headers = _headers(client.daily_quota, left_today, day_ms)
+            state = _state(client.daily_quota, left_today, day_ms)
         else:
-            headers = _headers(client.rate_limit, remaining, room_ms or WINDOW_MS)
+            state = _state(client.rate_limit, remaining, room_ms or WINDOW_MS)
         if not admitted:
             wait_ms = day_ms if reason == "quota" else room_ms
             what = (f"daily quota of {client.daily_quota} requests used up" if reason == "quota"
                     else f"rate limit of {client.rate_limit} requests per second reached")
             raise TooManyRequests(f"{what}; retry after {_seconds(wait_ms)} s", field="X-Api-Key",
                                   code="daily_quota_exceeded" if reason == "quota" else "rate_limited",
-                                  retry_after_s=_seconds(wait_ms), headers=headers)
-        return Admission(client.name, member, headers)
+                                  retry_after_s=_seconds(wait_ms), rate_limit=state)
+        return Admission(client.name, member, state)
 
     def refund(self, admission: Admission) -> None:
         """Give an admission back: the request it was for was never accepted (the API answered 503)."""
@@ -65,6 +65,5 @@ class ClientLimiter:
             self._refund(keys=self._keys(admission.client), args=[self._clock.now_arg(), admission.member])
 
 
-def _headers(limit: int, remaining: int, reset_ms: int) -> dict[str, str]:
-    return {"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(max(0, int(remaining))),
-            "RateLimit-Reset": str(_seconds(reset_ms))}
+def _state(limit: int, remaining: int, reset_ms: int) -> RateLimitState:
+    return RateLimitState(limit=int(limit), remaining=max(0, int(remaining)), reset_s=_seconds(reset_ms))
