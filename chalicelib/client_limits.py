@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from chalicelib.clients import Client
 from chalicelib.errors import RateLimitState, TooManyRequests
-from chalicelib.redis_scripts import ScriptClock, redis_errors, register, text
+from chalicelib.redis_scripts import RedisBacked, ScriptClock, register, text
 
 WINDOW_MS = 1000
 
@@ -26,7 +26,7 @@ def _seconds(ms: int) -> int:
     return max(1, -(-int(ms) // 1000))  # rounded up: a client that waits this long finds room
 
 
-class ClientLimiter:
+class ClientLimiter(RedisBacked):
     def __init__(self, redis_client, *, key_prefix: str, clock: Callable[[], int] | None = None):
         self._redis = redis_client
         self._prefix = key_prefix
@@ -40,10 +40,9 @@ class ClientLimiter:
 
     def admit(self, client: Client) -> Admission:
         """Take one request of the client's limits, or raise TooManyRequests (429) saying when to retry."""
-        with redis_errors(self._redis):
-            admitted, remaining, room_ms, left_today, day_ms, reason, member = self._admit(
-                keys=self._keys(client.name), args=[self._clock.now_arg(), WINDOW_MS, client.rate_limit,
-                                                    client.daily_quota, self._clock.token()])
+        admitted, remaining, room_ms, left_today, day_ms, reason, member = self._admit(
+            keys=self._keys(client.name), args=[self._clock.now_arg(), WINDOW_MS, client.rate_limit,
+                                                client.daily_quota, self._clock.token()])
         reason, member = text(reason), text(member)
         # RateLimit-* (IETF draft): the policy that runs out first is the one a client must respect.
         if reason == "quota" or (not reason and left_today < remaining):
@@ -61,8 +60,7 @@ class ClientLimiter:
 
     def refund(self, admission: Admission) -> None:
         """Give an admission back: the request it was for was never accepted (the API answered 503)."""
-        with redis_errors(self._redis):
-            self._refund(keys=self._keys(admission.client), args=[self._clock.now_arg(), admission.member])
+        self._refund(keys=self._keys(admission.client), args=[self._clock.now_arg(), admission.member])
 
 
 def _state(limit: int, remaining: int, reset_ms: int) -> RateLimitState:

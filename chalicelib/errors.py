@@ -9,6 +9,9 @@ that ran out); what it means in HTTP (status, Retry-After, RateLimit-*, Allow) i
 
 from __future__ import annotations
 
+import functools
+import inspect
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 
@@ -184,3 +187,30 @@ class ReceiptTooEarly(RetryableError):
     (a webhook is refused with Retry-After; an SQS record comes back)."""
 
     code = "receipt_too_early"
+
+
+# --- Mapping a backend's errors to these, once per class ---
+
+
+class MapsErrors:
+    """The base of a class that talks to one backend (Redis, SQS): each public method a subclass defines runs
+    inside ``self._errors()``, which turns the backend's errors into gateway errors. The class is wrapped once,
+    when it is defined (the ``limits`` library's ``Storage.__init_subclass__``), not each call."""
+
+    def _errors(self) -> AbstractContextManager:
+        raise NotImplementedError
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, member in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.isfunction(member):
+                setattr(cls, name, _mapping_errors(member))
+
+
+def _mapping_errors(method):
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with self._errors():
+            return method(self, *args, **kwargs)
+
+    return call
