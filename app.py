@@ -1,4 +1,6 @@
-"""The routing table. Each handler parses, calls one service in chalicelib, and maps errors."""
+"""The handlers of the route table (chalicelib/api/routes.py: each route's path, method, role and every status it
+answers), registered from it by ``handles``. Each handler parses, calls one service in chalicelib, and answers;
+gateway errors are mapped to HTTP once (chalicelib/api/http_errors.py)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,12 @@ from chalice.app import Request
 
 from chalicelib import wiring
 from chalicelib.api.cors import cors_headers
+from chalicelib.api.http_errors import error_response, json_errors, rate_limit_headers
 from chalicelib.api.list_query import parse_list_query
 from chalicelib.api.openapi import base_path, build_openapi, render_docs_page
 from chalicelib.api.params import parse_idempotency_key, parse_request_id
-from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
+from chalicelib.api.responses import HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
+from chalicelib.api.routes import Route, routes_of
 from chalicelib.api.send_body import parse_send_request
 from chalicelib.api.webhook_call import webhook_call
 from chalicelib.aws_deadline import invocation_deadline
@@ -21,7 +25,6 @@ from chalicelib.callbacks import check_callback_target
 from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
-from chalicelib.logs import logger
 from chalicelib.settings import callback_event_source, delivery_events_source, dispatch_event_source
 from chalicelib.sqs_batch import QueueRecord
 from chalicelib.storage.queries import ListFilter
@@ -41,34 +44,26 @@ API_VERSION = "1.0.0"
 ACCEPTED_CONTENT_TYPES = ["*/*"]
 
 
-def json_errors(view):
-    """Map gateway errors to the API's one error shape: {"error": {"code", "message", "field"}}."""
+def handles(view):
+    """Register ``view`` for every route of the route table that names it: with the content types the route takes,
+    its client authenticated for the route's role (the view's first argument), and its errors in the API's shape."""
+    for route in routes_of(view.__name__):
+        content_types = {"content_types": ACCEPTED_CONTENT_TYPES} if route.any_content_type else {}
+        app.route(route.path, methods=[route.method], **content_types)(_for_route(route, view))
+    return view
 
+
+def _for_route(route: Route, view):
     @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except GatewayError as exc:
-            status = getattr(exc, "status", None) or 503  # a retryable error without a status: try later
-            if status == 500:
-                logger.error("request failed", extra={"error": exc.message, "code": exc.code})
-            elif status >= 500:
-                logger.warning("dependency unavailable", extra={"error": exc.message, "code": exc.code})
-            return Response(body=ErrorBody.of(exc).to_body(), status_code=status, headers=_error_headers(exc, status))
-        except Exception:  # a bug: still the API's error shape, and logged with its trace
-            logger.exception("unhandled error")
-            return Response(body=ErrorBody.of(GatewayError("internal error", code="internal_error")).to_body(),
-                            status_code=500)
+    def answer(**params):
+        if route.role is None:
+            return view(**params)
+        return view(_client(route.role), **params)
 
-    return wrapper
+    return json_errors(answer) if route.json_errors else answer
 
 
-def _error_headers(error: GatewayError, status: int) -> dict[str, str]:
-    retry_after = error.retry_after_s or (1 if status == 503 else None)
-    return {**error.headers, **({"Retry-After": str(retry_after)} if retry_after else {})}
-
-
-def _client(role: Role = "send") -> Client:
+def _client(role: Role) -> Client:
     client = wiring.get_registry().authenticate(app.current_request.headers.get("x-api-key"))
     client.require(role)
     return client
@@ -106,36 +101,32 @@ def method_not_allowed_in_api_shape(event, get_response):
     if response.status_code != 405 or response.headers.get("Allow"):  # not chalice's own (a route's, in shape)
         return response
     allowed = response.headers.get("Allow", "")
-    error = MethodNotAllowed(f"{event.method} is not allowed on this path; allowed: {allowed}", field="method")
-    return Response(body=ErrorBody.of(error).to_body(), status_code=405, headers={"Allow": allowed})
+    return error_response(MethodNotAllowed(f"{event.method} is not allowed on this path; allowed: {allowed}",
+                                           field="method", allowed=(allowed,) if allowed else ()))
 
 
-@app.route("/api/sms", methods=["OPTIONS"])
-@app.route("/api/sms/{request_id}", methods=["OPTIONS"])
-@app.route("/api/providers", methods=["OPTIONS"])
+@handles
 def cors_preflight(request_id=None):
     headers = cors_headers(wiring.get_settings().cors_allow_origin, app.current_request.headers.get("origin"),
                            preflight=True)
     return Response(body="", status_code=204 if headers else 403, headers=headers)
 
 
-@app.route("/openapi.json", methods=["GET"])
+@handles
 def openapi_document():
     request = app.current_request
     return build_openapi(version=API_VERSION, server_url=base_path(request.context.get("path"), request.path) or "/",
                          provider_names=_provider_names())
 
 
-@app.route("/docs", methods=["GET"])
+@handles
 def docs_page():
     return Response(body=render_docs_page(), status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})
 
 
-@app.route("/api/sms", methods=["POST"], content_types=ACCEPTED_CONTENT_TYPES)
-@json_errors
-def send_sms():
+@handles
+def send_sms(client):
     request = app.current_request
-    client = _client()
     settings = wiring.get_settings()
     sms = parse_send_request(request.raw_body, request.headers.get("content-type"),
                              default_region=settings.default_region, max_body_bytes=settings.max_body_bytes,
@@ -145,13 +136,12 @@ def send_sms():
         check_callback_target(sms.callback_url, settings)
     idempotency_key = parse_idempotency_key(request.headers.get("idempotency-key"))
     accepted = wiring.get_intake().accept(sms, client=client, idempotency_key=idempotency_key)
-    return Response(body=SmsAccepted.of(accepted).to_body(), status_code=202, headers=accepted.headers)
+    return Response(body=SmsAccepted.of(accepted).to_body(), status_code=202,
+                    headers=rate_limit_headers(accepted.rate_limit))
 
 
-@app.route("/api/sms", methods=["GET"])
-@json_errors
-def list_sms():
-    client = _client()
+@handles
+def list_sms(client):
     query = parse_list_query(app.current_request.query_params,
                              known_providers=[p.name for p in wiring.get_settings().providers])
     wanted = ListFilter(client=client.name, status=query.status, provider=query.provider, since=query.since,
@@ -161,10 +151,8 @@ def list_sms():
     return SmsList.page(items, next_cursor).to_body()
 
 
-@app.route("/api/sms/{request_id}", methods=["GET"])
-@json_errors
-def get_sms(request_id):
-    client = _client()
+@handles
+def get_sms(client, request_id):
     request_id = parse_request_id(request_id)
     requests = wiring.get_requests()
     request = requests.get(request_id, client=client.name)
@@ -173,23 +161,19 @@ def get_sms(request_id):
     return SmsRequestView.with_attempts(request, requests.attempts_of(request_id)).to_body()
 
 
-@app.route("/api/providers", methods=["GET"])
-@json_errors
-def list_providers():
-    _client("operator")
+@handles
+def list_providers(client):
     return ProviderList.of(wiring.get_router().provider_states()).to_body()
 
 
-@app.route("/webhooks/{provider}", methods=["GET", "POST"], content_types=ACCEPTED_CONTENT_TYPES)
-@json_errors
+@handles
 def delivery_receipt(provider):
     """A vendor's delivery receipt; its signature is the authentication (no API key)."""
     wiring.get_webhooks().receive(provider, webhook_call(app.current_request))
     return Response(body="", status_code=204)
 
 
-@app.route("/health", methods=["GET"])
-@json_errors
+@handles
 def health():
     healthy, checks = check_dependencies(wiring.dependency_checks())
     return Response(body=HealthView(status="ok" if healthy else "unavailable", checks=checks).to_body(),

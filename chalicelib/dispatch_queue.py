@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from chalicelib.errors import MalformedMessage
 from chalicelib.lifecycle import Status
-from chalicelib.sqs_errors import queue_url_of, sqs_errors
+from chalicelib.sqs_errors import SqsBacked, queue_url_of
 from chalicelib.storage.records import RequestSnapshot
 
 MAX_DELAY_S = 900  # SQS's ceiling for DelaySeconds
@@ -85,7 +85,7 @@ def delay_until(not_before: float | None, now: float) -> int:
     return 0 if not_before is None else max(0, math.ceil(not_before - now))
 
 
-class DispatchQueue:
+class DispatchQueue(SqsBacked):
     """SendMessage with an optional delay, and ChangeMessageVisibility of a received message. Queue URL resolved
     once from the name when not configured."""
 
@@ -100,14 +100,16 @@ class DispatchQueue:
     def defer(self, receipt_handle: str, delay_s: int) -> None:
         """Keep a received message hidden for `delay_s` more (ChangeMessageVisibility): it waits on the queue
         as it is, without a copy; the caller reports it in batchItemFailures so that it is not deleted."""
-        with sqs_errors():
-            self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle,
-                                               VisibilityTimeout=max(0, min(MAX_VISIBILITY_S, int(delay_s))))
+        self.sqs.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle,
+                                           VisibilityTimeout=max(0, min(MAX_VISIBILITY_S, int(delay_s))))
+
+    def probe(self) -> None:
+        """One cheap call (GetQueueAttributes): what GET /health asks of SQS."""
+        self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["ApproximateNumberOfMessages"])
 
     def send(self, message: DispatchMessage, delay_s: int = 0) -> None:
-        with sqs_errors():
-            self.sqs.send_message(
-                QueueUrl=self.queue_url,
-                MessageBody=message.to_body(),
-                DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))),
-            )
+        self.sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=message.to_body(),
+            DelaySeconds=max(0, min(MAX_DELAY_S, int(delay_s))),
+        )

@@ -2,11 +2,17 @@
 
 Two branches matter to the dispatcher: a ``RetryableError`` means "try again later"
 (the message goes back to the queue), a ``PermanentError`` means "this request is done"
-(it ends ``failed``). API errors carry the HTTP status and the field they concern;
-``app.py`` only maps them to responses.
+(it ends ``failed``). An error carries data only (a message, the field at fault, when to retry, the limit
+that ran out); what it means in HTTP (status, Retry-After, RateLimit-*, Allow) is said once, at the API edge
+(chalicelib/api/http_errors.py), as PynamoDB's and chalice's errors leave the answer to their caller.
 """
 
 from __future__ import annotations
+
+import functools
+import inspect
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 
 
 class GatewayError(Exception):
@@ -15,14 +21,12 @@ class GatewayError(Exception):
     code = "gateway_error"
 
     def __init__(self, message: str, *, field: str | None = None, code: str | None = None,
-                 request_id: str | None = None, retry_after_s: int | None = None,
-                 headers: dict[str, str] | None = None):
+                 request_id: str | None = None, retry_after_s: int | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
         self.request_id = request_id  # set when the error concerns a request that exists
-        self.retry_after_s = retry_after_s  # when trying again makes sense (the Retry-After header)
-        self.headers = headers or {}  # further headers for the answer (RateLimit-*)
+        self.retry_after_s = retry_after_s  # when trying again makes sense, in seconds
         if code:
             self.code = code
 
@@ -39,89 +43,93 @@ class PermanentError(GatewayError):
     code = "permanent"
 
 
-# --- API errors: a client's request is refused (4xx), or a dependency is down (503) ---
+# --- A client's request is refused, or a dependency is down ---
 
 
 class ApiError(PermanentError):
-    status = 400
     code = "bad_request"
 
 
 class ValidationFailed(ApiError):
-    status = 400
     code = "invalid_field"
 
 
 class UnprocessableEntity(ApiError):
-    status = 422
     code = "unprocessable"
 
 
 class Unauthorized(ApiError):
-    status = 401
     code = "unauthorized"
 
 
 class Forbidden(ApiError):
-    status = 403
     code = "forbidden"
+
+
+@dataclass(frozen=True)
+class RateLimitState:
+    """Where a client stands under the limit that runs out first: its size, what is left, and the seconds until
+    it has room again (the API shows it as the RateLimit-* headers)."""
+
+    limit: int
+    remaining: int
+    reset_s: int
 
 
 class TooManyRequests(ApiError):
     """A client's rate limit or daily quota: try again after ``retry_after_s``."""
 
-    status = 429
     code = "rate_limited"
+
+    def __init__(self, message: str, *, rate_limit: RateLimitState | None = None, **details):
+        super().__init__(message, **details)
+        self.rate_limit = rate_limit
 
 
 class NotFound(ApiError):
-    status = 404
     code = "not_found"
 
 
 class MethodNotAllowed(ApiError):
-    status = 405
     code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allowed: tuple[str, ...] = (), **details):
+        super().__init__(message, **details)
+        self.allowed = allowed  # the methods that are
 
 
 class Conflict(ApiError):
-    status = 409
     code = "conflict"
 
 
 class PayloadTooLarge(ApiError):
-    status = 413
     code = "payload_too_large"
 
 
 class UnsupportedMediaType(ApiError):
-    status = 415
     code = "unsupported_media_type"
 
 
 class DependencyUnavailable(RetryableError):
-    """Redis, DynamoDB or SQS did not answer: the API says 503, the dispatcher retries the record."""
+    """Redis, DynamoDB or SQS did not answer: the API says try later, the dispatcher retries the record."""
 
-    status = 503
     code = "dependency_unavailable"
 
 
 class StorageRejected(PermanentError):
     """DynamoDB refused a call as malformed (ValidationException and the like): a bug, not an outage.
 
-    Not retried as an outage; the API answers 500, the dispatcher leaves the record to come back
+    Not retried as an outage; the API answers as to a bug, the dispatcher leaves the record to come back
     and, if the bug persists, to reach the DLQ."""
 
-    status = 500
     code = "internal_error"
 
 
 class ConfigurationError(PermanentError):
     """A setting in the environment is malformed; the message names the variable (never its secret value).
 
-    An operator's mistake, not the client's: the API answers 503 until the configuration is fixed."""
+    An operator's mistake, not the client's: the API says try later until the configuration is fixed."""
 
-    status = 503
     code = "configuration_error"
 
 
@@ -176,7 +184,33 @@ class SignatureInvalid(Forbidden):
 
 class ReceiptTooEarly(RetryableError):
     """A receipt for a request whose answer is not recorded yet (still processing): the vendor sends it again
-    (a webhook answers 409 with Retry-After; an SQS record comes back)."""
+    (a webhook is refused with Retry-After; an SQS record comes back)."""
 
-    status = 409
     code = "receipt_too_early"
+
+
+# --- Mapping a backend's errors to these, once per class ---
+
+
+class MapsErrors:
+    """The base of a class that talks to one backend (Redis, SQS): each public method a subclass defines runs
+    inside ``self._errors()``, which turns the backend's errors into gateway errors. The class is wrapped once,
+    when it is defined (the ``limits`` library's ``Storage.__init_subclass__``), not each call."""
+
+    def _errors(self) -> AbstractContextManager:
+        raise NotImplementedError
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name, member in list(vars(cls).items()):
+            if not name.startswith("_") and inspect.isfunction(member):
+                setattr(cls, name, _mapping_errors(member))
+
+
+def _mapping_errors(method):
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with self._errors():
+            return method(self, *args, **kwargs)
+
+    return call

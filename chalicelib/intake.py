@@ -19,14 +19,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from chalicelib.api.send_body import ValidSms
 from chalicelib.api.send_options import MAX_SCHEDULE_AHEAD_S, SEND_AT_SKEW_S
 from chalicelib.client_limits import Admission, ClientLimiter
 from chalicelib.clients import Client
 from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue, delay_until, queued_at_once
-from chalicelib.errors import Conflict, DependencyUnavailable, GatewayError, UnprocessableEntity, ValidationFailed
+from chalicelib.errors import (
+    Conflict,
+    DependencyUnavailable,
+    GatewayError,
+    RateLimitState,
+    UnprocessableEntity,
+    ValidationFailed,
+)
 from chalicelib.lifecycle import Status
 from chalicelib.logs import logger
 from chalicelib.storage.idempotency import IdempotencyKeys, Reservation, fingerprint
@@ -45,7 +52,7 @@ class Accepted:
     reference: str | None = None
     send_at: str | None = None
     replayed: bool = False  # True when an Idempotency-Key returned an earlier request
-    headers: dict[str, str] = field(default_factory=dict)  # the client's RateLimit-* after this request
+    rate_limit: RateLimitState | None = None  # where the client stands after this request (None: not counted)
 
 
 class Intake:
@@ -100,7 +107,7 @@ class Intake:
             raise
         logger.info("sms accepted", extra={"request_id": request_id, "client": client.name, "phone": sms.phone,
                                            "segments": sms.segments})
-        return _accepted(request, headers=admission.headers if admission else {})
+        return _accepted(request, rate_limit=admission.rate_limit if admission else None)
 
     def _reserve(self, key: str, body_hash: str, request_id: str) -> Reservation | RequestSnapshot:
         """This call's reservation of the key, or the request an earlier call with it created."""
@@ -208,7 +215,8 @@ def _in_flight(retry_after_s: int) -> Conflict:
                     field="Idempotency-Key", code="idempotency_key_in_flight", retry_after_s=retry_after_s)
 
 
-def _accepted(request: RequestSnapshot, *, replayed: bool = False, headers: dict | None = None) -> Accepted:
+def _accepted(request: RequestSnapshot, *, replayed: bool = False,
+              rate_limit: RateLimitState | None = None) -> Accepted:
     return Accepted(request.id, request.status, request.phone, request.encoding, request.segments,
                     request.created_at, reference=request.reference, send_at=request.send_at, replayed=replayed,
-                    headers=headers or {})
+                    rate_limit=rate_limit)

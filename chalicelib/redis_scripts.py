@@ -9,7 +9,9 @@ the dispatcher): a lost connection, a timeout, but also READONLY (a replica prom
 failover), OOM or LOADING. After READONLY the pooled connections point at a node that will never take a
 write again, so the idle ones are dropped and the next call connects afresh to the current primary (a
 connection another thread is using meets READONLY itself, and is dropped once it is back in the pool:
-closing it under that thread would break its call midway).
+closing it under that thread would break its call midway). That mapping, ``redis_errors``, wraps a class once:
+a class that keeps its client in ``self._redis`` subclasses ``RedisBacked``, which runs each public method it
+defines inside ``redis_errors`` (errors.MapsErrors), not a ``with`` at each call.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 from redis.exceptions import ReadOnlyError, RedisError
 
-from chalicelib.errors import DependencyUnavailable
+from chalicelib.errors import DependencyUnavailable, MapsErrors
 
 LUA_DIR = Path(__file__).parent / "lua"
 
@@ -64,6 +66,14 @@ def redis_errors(client) -> Iterator[None]:
         raise DependencyUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
     except RedisError as exc:
         raise DependencyUnavailable(f"Redis unavailable: {type(exc).__name__}") from exc
+
+
+class RedisBacked(MapsErrors):
+    """The base of a class whose client is ``self._redis``: a Redis error in any of its public methods is a
+    ``DependencyUnavailable``."""
+
+    def _errors(self):
+        return redis_errors(self._redis)
 
 
 def text(value: bytes | str) -> str:

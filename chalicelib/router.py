@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from chalicelib.redis_scripts import ScriptClock, redis_errors, register, text
+from chalicelib.redis_scripts import RedisBacked, ScriptClock, register, text
 from chalicelib.settings import ProviderConfig, Settings
 
 # Smooth-WRR state is only smoothing: after an idle hour it may vanish and start afresh.
@@ -94,7 +94,7 @@ class ProviderState:
     effective_rate_limit: float  # rate_limit, lowered for a while after a 429
 
 
-class Router:
+class Router(RedisBacked):
     def __init__(
         self,
         redis_client,
@@ -171,8 +171,7 @@ class Router:
             else:
                 role = PROVIDER_ROLE_EXCLUDED if provider.name in excluded else PROVIDER_ROLE_ELIGIBLE
             args += [*provider_args, ROLE_ARGS[role]]
-        with redis_errors(self._redis):
-            reason, provider, wait_us, now_us, guard_ms = self._book(keys=self._book_keys, args=args)
+        reason, provider, wait_us, now_us, guard_ms = self._book(keys=self._book_keys, args=args)
         return Booking(
             provider=text(provider) if provider else None,
             wait_ms=int(wait_us) / 1000,
@@ -186,15 +185,13 @@ class Router:
         """Free a booked send time that will not be used, for the next booking to take."""
         if booking.provider is None or booking.slot is None:
             raise ValueError("only a booking that holds a send time can give it back")
-        with redis_errors(self._redis):
-            self._redis.zrem(self._keys[booking.provider]["book"], booking.slot)
+        self._redis.zrem(self._keys[booking.provider]["book"], booking.slot)
 
     def is_healthy(self, provider: str) -> bool:
         """One GET: whether the provider is out of any cooldown now (a booking made before it tripped must
         not be used after)."""
         self._require_known(provider)
-        with redis_errors(self._redis):
-            down_until = self._redis.get(self._keys[provider]["down"])
+        down_until = self._redis.get(self._keys[provider]["down"])
         # The key expires when the cooldown ends (server clock); an injected clock compares the value.
         injected = self._clock.injected
         return down_until is None or (injected is not None and int(down_until) <= injected())
@@ -207,21 +204,20 @@ class Router:
         self._require_known(provider)
         keys = self._keys[provider]
         outcome = "t" if throttled else "n" if success is None else "1" if success else "0"
-        with redis_errors(self._redis):
-            change, successes, failures, unhealthy_until_ms = self._record(
-                keys=[keys[kind] for kind in ("ok", "fail", "down", "since", "streak", "pace")],
-                args=[
-                    self._clock.now_arg(),
-                    outcome,
-                    self._clock.token(),
-                    self._health_window_ms,
-                    self._failure_rate_ppm,
-                    self._policy.min_samples,
-                    self._cooldown_ms,
-                    self._policy.failure_streak,
-                    "" if arrival_offset_ms is None else f"{max(0.0, arrival_offset_ms):.3f}",
-                ],
-            )
+        change, successes, failures, unhealthy_until_ms = self._record(
+            keys=[keys[kind] for kind in ("ok", "fail", "down", "since", "streak", "pace")],
+            args=[
+                self._clock.now_arg(),
+                outcome,
+                self._clock.token(),
+                self._health_window_ms,
+                self._failure_rate_ppm,
+                self._policy.min_samples,
+                self._cooldown_ms,
+                self._policy.failure_streak,
+                "" if arrival_offset_ms is None else f"{max(0.0, arrival_offset_ms):.3f}",
+            ],
+        )
         if change == HEALTH_CHANGE_NONE:
             return None
         return HealthChange(
@@ -234,9 +230,8 @@ class Router:
 
     def provider_states(self) -> list[ProviderState]:
         """Every provider's live health, pace and use, read in one round trip."""
-        with redis_errors(self._redis):
-            _now_ms, *rows = self._status(keys=self._status_keys, args=[
-                self._clock.now_arg(), self._health_window_ms, self._policy.guard_ms, self._policy.guard_max_ms])
+        _now_ms, *rows = self._status(keys=self._status_keys, args=[
+            self._clock.now_arg(), self._health_window_ms, self._policy.guard_ms, self._policy.guard_max_ms])
         states = []
         for index, provider in enumerate(self._providers):
             healthy, successes, failures, unhealthy_until_ms, in_use, ahead, guard_ms, factor_ppm = rows[

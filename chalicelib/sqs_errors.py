@@ -3,7 +3,8 @@
 Any SQS error is a dependency outage for the caller, as any Redis error is (redis_scripts.py): a refused
 connection, a timeout or the invocation's deadline (aws_deadline.py), throttling, but also a queue that does
 not exist or may not be written. The API answers 503; a queue consumer reports the record in
-``batchItemFailures`` and SQS brings it back.
+``batchItemFailures`` and SQS brings it back. A queue class subclasses ``SqsBacked``: each public method it
+defines runs inside ``sqs_errors`` (errors.MapsErrors), not a ``with`` at each call.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.errors import DependencyUnavailable
+from chalicelib.errors import DependencyUnavailable, MapsErrors
 
 
 @contextmanager
@@ -22,6 +23,11 @@ def sqs_errors() -> Iterator[None]:
         yield
     except (BotoCoreError, ClientError) as exc:
         raise DependencyUnavailable(f"SQS unavailable: {type(exc).__name__}") from None
+
+
+class SqsBacked(MapsErrors):
+    def _errors(self):
+        return sqs_errors()
 
 
 def queue_url_of(sqs_client, queue_name: str) -> str:

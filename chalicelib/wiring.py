@@ -36,10 +36,8 @@ from chalicelib.receipts.webhooks import WebhookReceiver
 from chalicelib.refreshing import Refreshing
 from chalicelib.router import Router
 from chalicelib.settings import Settings, get_settings
-from chalicelib.sqs_errors import sqs_errors
 from chalicelib.storage.claims import ClaimLedger
 from chalicelib.storage.deliveries import DeliveryResults
-from chalicelib.storage.dynamo import dynamo_errors
 from chalicelib.storage.health_snapshots import HealthSnapshots
 from chalicelib.storage.idempotency import IdempotencyKeys
 from chalicelib.storage.queries import RequestQueries
@@ -319,13 +317,10 @@ def dependency_checks() -> dict:
     settings = get_settings()
 
     def dynamodb():
-        with dynamo_errors():
-            tables_for(settings).requests.describe_table()
+        tables_for(settings).requests.describe_table()
 
     def sqs():
-        queue = _queue(settings)
-        with sqs_errors():
-            queue.sqs.get_queue_attributes(QueueUrl=queue.queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+        _queue(settings).probe()
 
     return {"redis": _redis(settings.redis_url).ping, "dynamodb": dynamodb, "sqs": sqs}
 

@@ -2,8 +2,9 @@
 
 Every schema comes from a pydantic model (``send_body``, ``list_query``, ``responses``): the document
 cannot drift from the validation or from the answers, and OpenAPI 3.1 takes pydantic's JSON Schema
-(2020-12) as it is. Only what no model describes is written here: paths, parameters that are
-headers, and which responses each route has. The page that renders it is docs_page.html.
+(2020-12) as it is. The paths, and which answers each route has, are the route table's
+(routes.py); only what neither describes is written here: the parameters that are headers or paths. The
+page that renders it is docs_page.html.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic.json_schema import models_json_schema
 from chalicelib.api.list_query import ListQuery
 from chalicelib.api.params import IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, REQUEST_ID_PATTERN
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
+from chalicelib.api.routes import ROUTES, Reply, Route
 from chalicelib.api.send_body import SendSmsBody
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -34,34 +36,6 @@ _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     ErrorBody,
     HealthView,
 )
-
-_ERROR_DESCRIPTIONS = {
-    "400": "The request is malformed; error.field names the body field, parameter or header at fault.",
-    "401": "X-Api-Key is missing or not a key of this gateway.",
-    "403": "This API key's client lacks the role this route needs ({role}).",
-    "404": "No request has this id.",
-    "409": "This Idempotency-Key was used with another body, or an earlier call with it is still being "
-    "processed (retry after Retry-After).",
-    "413": "The body is larger than the gateway accepts.",
-    "415": "The body is not application/json in UTF-8.",
-    "422": "Well-formed but refused: the text needs more SMS segments than the gateway sends for one request, "
-    "or this API key may not send to this number or from this sender (from: only the client's own senders or a "
-    "provider's configured one).",
-    "429": "This client's rate limit (requests per second) or daily quota is used up; Retry-After says when "
-    "to try again, and the RateLimit-* headers which limit ran out.",
-    "500": "An error in the gateway itself (a bug); it is logged with its trace.",
-    "503": "A dependency of the gateway (database, queue, Redis) is not answering, or its configuration is "
-    "broken; try again later.",
-}
-
-# What the 429 carries besides its body (client_limits.py: the policy that ran out first).
-_RATE_LIMIT_HEADERS = {
-    "Retry-After": {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}},
-    "RateLimit-Limit": {"description": "The limit that ran out.", "schema": {"type": "integer"}},
-    "RateLimit-Remaining": {"description": "Requests left under it (0).", "schema": {"type": "integer"}},
-    "RateLimit-Reset": {"description": "Seconds until it has room again.", "schema": {"type": "integer"}},
-}
-
 
 def build_openapi(*, title: str = "SMS Gateway", version: str, server_url: str | None = None,
                   provider_names: tuple[str, ...] = ()) -> dict:
@@ -110,161 +84,62 @@ def _component_schemas() -> dict[str, Any]:
 
 
 def _paths(provider_names: tuple[str, ...]) -> dict[str, Any]:
-    api = [{API_KEY_SCHEME: []}]
-    return {
-        "/api/sms": {
-            "post": {
-                "operationId": "sendSms",
-                "summary": "Accept an SMS for delivery",
-                "description": "Stores the request and queues it; a provider is chosen when it is sent. "
-                "With send_at it is not sent before that time (up to 7 days ahead). "
-                "The same Idempotency-Key with the same body returns the first answer again.",
-                "tags": ["sms"],
-                "security": api,
-                "parameters": [_idempotency_key_parameter()],
-                "requestBody": {"required": True, "content": _json_content(SendSmsBody)},
-                "responses": {
-                    "202": {**_response("Accepted and queued.", SmsAccepted), "links": {
-                        "GetSmsById": {"operationId": "getSms", "parameters": {"id": "$response.body#/id"},
-                                       "description": "The accepted request, with its status and attempts."}}},
-                    **_errors("400", "401", "403", "409", "413", "415", "422", "429", "500", "503", role="send"),
-                },
-            },
-            "get": {
-                "operationId": "listSms",
-                "summary": "List requests, newest first",
-                "tags": ["sms"],
-                "security": api,
-                "parameters": _list_query_parameters(provider_names),
-                "responses": {
-                    "200": _response("One page of requests.", SmsList),
-                    **_errors("400", "401", "403", "500", "503", role="send"),
-                },
-            },
-        },
-        "/api/sms/{id}": {
-            "get": {
-                "operationId": "getSms",
-                "summary": "A request with every attempt",
-                "tags": ["sms"],
-                "security": api,
-                "parameters": [
-                    {"name": "id", "in": "path", "required": True,
-                     "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN}},
-                ],
-                "responses": {
-                    "200": _response("The request.", SmsRequestView),
-                    **_errors("400", "401", "403", "404", "500", "503", role="send"),
-                },
-            },
-        },
-        "/api/providers": {
-            "get": {
-                "operationId": "listProviders",
-                "summary": "Health, counts and limits of every provider",
-                "tags": ["providers"],
-                "security": api,
-                "responses": {"200": _response("Every provider.", ProviderList),
-                              **_errors("401", "403", "500", "503", role="operator")},
-            },
-        },
-        "/webhooks/{provider}": _webhook_path(provider_names),
-        "/health": {
-            "get": {
-                "operationId": "health",
-                "summary": "Whether the gateway reaches its dependencies",
-                "tags": ["operations"],
-                "security": [],
-                "responses": {
-                    "200": _response("Every dependency answers.", HealthView),
-                    "503": _response("A dependency does not answer.", HealthView),
-                    **_errors("500"),
-                },
-            },
-        },
-        "/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "tags": ["operations"],
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "The OpenAPI document.",
-                        "content": {"application/json": {"schema": {"type": "object"}}},
-                    }
-                },
-            },
-        },
-        "/docs": {
-            "get": {
-                "operationId": "docs",
-                "summary": "A page that renders this document",
-                "tags": ["operations"],
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "HTML page.",
-                        "content": {"text/html": {"schema": {"type": "string"}}},
-                    }
-                },
-            },
-        },
-    }
+    """Every documented route of the route table (routes.py), in its order."""
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        if route.operation_id is not None:
+            paths.setdefault(route.documented_path, {})[route.method.lower()] = _operation(route, provider_names)
+    return paths
 
 
-_WEBHOOK_ERRORS = {
-    "400": "Not a receipt of this provider's kind (a required field is missing, JSON that is not an object).",
-    "401": "No signature: the vendor's signature header or parameter is missing.",
-    "403": "The signature does not verify (wrong secret or webhook_url, or older than 5 minutes).",
-    "404": "No provider of this name takes receipts here (aws receipts come through SQS).",
-    "405": "This provider's kind sends its receipts by another method (only Vonage uses GET).",
-    "409": "The request's answer is not recorded yet: send the receipt again after Retry-After.",
-    "500": _ERROR_DESCRIPTIONS["500"],
-    "413": "The body is over 64 KB, or has more than 100 fields or query parameters: refused unread.",
-    "503": "A dependency of the gateway is not answering; send the receipt again later.",
-}
+def _operation(route: Route, provider_names: tuple[str, ...]) -> dict[str, Any]:
+    operation: dict[str, Any] = {"operationId": route.operation_id, "summary": route.summary}
+    if route.description:
+        operation["description"] = route.description
+    operation["tags"] = list(route.tags)
+    operation["security"] = [{API_KEY_SCHEME: []}] if route.role else []
+    if route.parameters:
+        operation["parameters"] = [parameter for name in route.parameters
+                                   for parameter in _PARAMETERS[name](provider_names)]
+    if route.body is not None:
+        operation["requestBody"] = {"required": True, "content": _json_content(route.body)}
+    operation["responses"] = {str(status): _answer(reply) for status, reply in route.answers.items()}
+    return operation
 
 
-def _webhook_path(provider_names: tuple[str, ...]) -> dict[str, Any]:
-    """Vendors call it, not clients: authenticated by the vendor's signature (docs/providers.md#delivery-receipts)."""
+def _answer(reply: Reply) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": reply.description}
+    if reply.model is not None:
+        answer["content"] = _json_content(reply.model)
+    elif reply.content:
+        answer["content"] = reply.content
+    if reply.headers:
+        answer["headers"] = reply.headers
+    if reply.links:
+        answer["links"] = reply.links
+    return answer
+
+
+def _provider_parameter(provider_names: tuple[str, ...]) -> list[dict[str, Any]]:
     provider_schema: dict[str, Any] = {"type": "string"}
     if provider_names:
         provider_schema["enum"] = list(provider_names)
-
-    def operation(method: str, summary: str, statuses: tuple[str, ...]) -> dict[str, Any]:
-        return {
-            "operationId": f"deliveryReceipt{method.capitalize()}",
-            "summary": summary,
-            "description": "A delivery receipt in the vendor's own format, signed the vendor's way; the provider's "
-            "kind decides which (twilio: form POST with X-Twilio-Signature; vonage: GET query, form or JSON "
-            "POST with sig and timestamp; http-json: JSON POST with X-Signature). No API key.",
-            "tags": ["receipts"],
-            "security": [],
-            "parameters": [{"name": "provider", "in": "path", "required": True, "schema": provider_schema}],
-            "responses": {
-                "204": {"description": "Verified and acknowledged (applied, a repeat, interim, or an unknown "
-                        "message id)."},
-                **{status: _response(_WEBHOOK_ERRORS[status], ErrorBody) for status in statuses},
-            },
-        }
-
-    # Every kind takes POST; only vonage takes GET, so only a GET can come by the wrong method (405).
-    return {"post": operation("post", "A vendor's delivery receipt",
-                              ("400", "401", "403", "404", "409", "413", "500", "503")),
-            "get": operation("get", "A Vonage delivery receipt sent by GET",
-                             ("400", "401", "403", "404", "405", "409", "413", "500", "503"))}
+    return [{"name": "provider", "in": "path", "required": True, "schema": provider_schema}]
 
 
-def _idempotency_key_parameter() -> dict[str, Any]:
-    return {
+def _request_id_parameter(provider_names: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN}}]
+
+
+def _idempotency_key_parameter(provider_names: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [{
         "name": "Idempotency-Key",
         "in": "header",
         "required": False,
         "description": "Makes retries of this call safe: the same key and body send one SMS.",
         "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX_CHARS,
                    "pattern": IDEMPOTENCY_KEY_PATTERN},
-    }
+    }]
 
 
 def _list_query_parameters(provider_names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -300,16 +175,13 @@ def _json_content(model: type[BaseModel]) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": REF_TEMPLATE.format(model=model.__name__)}}}
 
 
-def _response(description: str, model: type[BaseModel]) -> dict[str, Any]:
-    return {"description": description, "content": _json_content(model)}
-
-
-def _errors(*statuses: str, role: str = "") -> dict[str, Any]:
-    """The error answers of a route; ``role`` is the one its 403 names (clients.py: ``Client.require``)."""
-    answers = {status: _response(_ERROR_DESCRIPTIONS[status].format(role=role), ErrorBody) for status in statuses}
-    if "429" in answers:
-        answers["429"]["headers"] = _RATE_LIMIT_HEADERS
-    return answers
+# The parameters a route names (routes.py); the providers a deployment has are configuration, not a model.
+_PARAMETERS = {
+    "idempotency_key": _idempotency_key_parameter,
+    "list_query": _list_query_parameters,
+    "request_id": _request_id_parameter,
+    "provider": _provider_parameter,
+}
 
 
 def base_path(requested_path: str | None, route_path: str) -> str:

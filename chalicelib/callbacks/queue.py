@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from chalicelib.callbacks.events import CallbackEvent
 from chalicelib.dispatch_queue import MAX_DELAY_S
-from chalicelib.sqs_errors import queue_url_of, sqs_errors
+from chalicelib.sqs_errors import SqsBacked, queue_url_of
 
 
-class CallbackQueue:
+class CallbackQueue(SqsBacked):
     def __init__(self, sqs_client, queue_url: str, dlq_url: str):
         self.sqs = sqs_client
         self.queue_url = queue_url
@@ -24,5 +24,4 @@ class CallbackQueue:
         self._send(self.dlq_url, event, 0)
 
     def _send(self, url: str, event: CallbackEvent, delay_s: int) -> None:
-        with sqs_errors():
-            self.sqs.send_message(QueueUrl=url, MessageBody=event.to_body(), DelaySeconds=delay_s)
+        self.sqs.send_message(QueueUrl=url, MessageBody=event.to_body(), DelaySeconds=delay_s)

@@ -75,7 +75,7 @@ class WebhookReceiver:
             raise NotFound(f"no provider {provider!r} takes receipts here", field="provider")
         if call.method not in METHODS[config.kind]:
             raise MethodNotAllowed(f"{config.kind} receipts come as {' or '.join(METHODS[config.kind])}",
-                                   field="method", headers={"Allow": ", ".join(METHODS[config.kind])})
+                                   field="method", allowed=tuple(METHODS[config.kind]))
         _check_size(call)
         try:
             receipt = self._verified_receipt(config, call)

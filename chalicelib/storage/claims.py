@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from chalicelib.errors import ClaimBusy, ClaimConflict, ConditionFailed
 from chalicelib.lifecycle import CLAIMABLE, TERMINAL, FailureReason, Status, moving
-from chalicelib.storage.dynamo import dynamo_errors, iso
+from chalicelib.storage.dynamo import iso
 from chalicelib.storage.records import Claim, RequestSnapshot
 from chalicelib.storage.requests import RequestStore
 from chalicelib.storage.tables import Tables
@@ -42,8 +42,7 @@ class ClaimLedger:
     def _conditional_update(self, request_id: str, actions: list, condition):
         """Apply ``actions`` if ``condition`` holds; the updated item, or ConditionFailed."""
         item = self._model(request_id)
-        with dynamo_errors():
-            item.update(actions=[*actions, self._model.updated_at.set(iso(self._clock()))], condition=condition)
+        item.update(actions=[*actions, self._model.updated_at.set(iso(self._clock()))], condition=condition)
         return item
 
     # ------------------------------------------------------------ taking an attempt

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from chalicelib.errors import ConditionFailed
 from chalicelib.lifecycle import Status, moving
 from chalicelib.receipts.model import Receipt, occurred_at_or_now
-from chalicelib.storage.dynamo import dynamo_errors, iso
+from chalicelib.storage.dynamo import iso
 from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.tables import Tables
 
@@ -33,9 +33,8 @@ class DeliveryResults:
         """The id of the request sent as ``message_id`` by ``provider``, or None. The index is eventually
         consistent: a request sent a moment ago may not be found yet."""
         model = self._model
-        with dynamo_errors():
-            for item in model.by_message_id.query(message_id, model.provider_used == provider, limit=1):
-                return item.id
+        for item in model.by_message_id.query(message_id, model.provider_used == provider, limit=1):
+            return item.id
         return None
 
     def _known_as(self, receipt: Receipt):
@@ -61,8 +60,7 @@ class DeliveryResults:
         condition = moving(model.status, receipt.status) & self._known_as(receipt)
         item = model(request_id)
         try:
-            with dynamo_errors():
-                item.update(actions=actions, condition=condition)
+            item.update(actions=actions, condition=condition)
         except ConditionFailed:
             return None
         return RequestSnapshot.of(item)
@@ -76,9 +74,8 @@ class DeliveryResults:
                      # events may arrive out of order: the latest one stays (ISO-8601 UTC sorts as text)
                      & (model.delivery_progress_at.does_not_exist() | (model.delivery_progress_at <= at)))
         try:
-            with dynamo_errors():
-                model(request_id).update(actions=[model.delivery_progress.set(receipt.vendor_status or "interim"),
-                                                  model.delivery_progress_at.set(at)], condition=condition)
+            model(request_id).update(actions=[model.delivery_progress.set(receipt.vendor_status or "interim"),
+                                              model.delivery_progress_at.set(at)], condition=condition)
         except ConditionFailed:
             return False
         return True

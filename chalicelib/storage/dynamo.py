@@ -1,7 +1,10 @@
 """What every store module shares: one mapping of DynamoDB errors, and the timestamp format.
 
-``dynamo_errors()`` (the shape of the ``limits`` library's ``_wrap_errors``) turns each PynamoDB
-error into one of three gateway errors, once for every store:
+``dynamo_errors()`` turns each PynamoDB error into a gateway error. It wraps one class once, not each
+call (the shape of the ``limits`` library's ``Storage.__init_subclass__``): every table model is a
+``GatewayModel``, whose connection is a ``MappedTableConnection``, each DynamoDB operation of which runs
+inside ``dynamo_errors()``. Every store call (a get, a conditional write, the lazily read pages of a query)
+goes through it, so a store only catches the gateway error it means to handle (``ConditionFailed``):
 
   failed condition                                  -> ConditionFailed   (the caller decides what it means)
   throttling, 5xx, timeout, connection refused      -> DependencyUnavailable (retryable: 503 / record back)
@@ -11,11 +14,14 @@ error into one of three gateway errors, once for every store:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+from pynamodb.connection import TableConnection
 from pynamodb.exceptions import PynamoDBException
+from pynamodb.models import Model
 
 from chalicelib.errors import ConditionFailed, ConfigurationError, DependencyUnavailable, StorageRejected
 
@@ -47,6 +53,39 @@ def translate(exc: PynamoDBException) -> Exception:
         return StorageRejected(f"DynamoDB rejected the call as malformed ({code})")
     # Throttling, 5xx and no answer at all (code None: refused connection, timeout).
     return DependencyUnavailable(f"DynamoDB unavailable: {code or type(exc.cause or exc).__name__}")
+
+
+# Every TableConnection method that calls DynamoDB.
+OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "batch_get_item", "batch_write_item", "query",
+              "scan", "describe_table")
+
+
+def _mapped(operation):
+    @functools.wraps(operation)
+    def call(*args, **kwargs):
+        with dynamo_errors():
+            return operation(*args, **kwargs)
+
+    return call
+
+
+class MappedTableConnection(TableConnection):
+    """PynamoDB's connection to one table, each DynamoDB operation of it raising gateway errors."""
+
+
+for _operation in OPERATIONS:
+    setattr(MappedTableConnection, _operation, _mapped(getattr(TableConnection, _operation)))
+
+
+class GatewayModel(Model):
+    """The base of every table model: its connection maps DynamoDB's errors (``MappedTableConnection``)."""
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        connection = super()._get_connection()
+        if type(connection) is TableConnection:  # as PynamoDB builds it (once per bound model)
+            connection.__class__ = MappedTableConnection
+        return connection
 
 
 def iso(ts: float) -> str:

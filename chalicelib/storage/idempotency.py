@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.errors import ConditionFailed, GatewayError
-from chalicelib.storage.dynamo import dynamo_errors, iso
+from chalicelib.storage.dynamo import iso
 from chalicelib.storage.tables import Tables
 
 
@@ -50,18 +51,16 @@ class IdempotencyKeys:
         record = self._model(key, body_hash=body_hash, request_id=request_id, created_at=iso(now), reserved_at=now,
                              expires_at=datetime.fromtimestamp(int(now) + self._ttl_s, UTC))
         try:
-            with dynamo_errors():
-                # Owned by nobody, or by a record past its TTL that DynamoDB has not deleted yet.
-                record.save(condition=self._model.key.does_not_exist()
-                            | (self._model.expires_at < datetime.fromtimestamp(int(now), UTC)))
+            # Owned by nobody, or by a record past its TTL that DynamoDB has not deleted yet.
+            record.save(condition=self._model.key.does_not_exist()
+                        | (self._model.expires_at < datetime.fromtimestamp(int(now), UTC)))
             return Reservation(key, request_id)
         except ConditionFailed:
             pass
-        with dynamo_errors():
-            try:
-                existing = self._model.get(key, consistent_read=True)
-            except DoesNotExist:  # expired and deleted in between: take it again
-                return self.reserve(key, body_hash, request_id)
+        try:
+            existing = self._model.get(key, consistent_read=True)
+        except DoesNotExist:  # expired and deleted in between: take it again
+            return self.reserve(key, body_hash, request_id)
         return KeyTaken(key, existing.body_hash, existing.request_id, existing.created_at,
                         float(existing.reserved_at or 0))
 
@@ -70,21 +69,17 @@ class IdempotencyKeys:
         model = self._model
         now = self._clock()
         try:
-            with dynamo_errors():
-                model(taken.key).update(
-                    actions=[model.request_id.set(request_id), model.created_at.set(iso(now)),
-                             model.reserved_at.set(now)],
-                    # still the reservation we found dead: no other call took it over meanwhile
-                    condition=(model.request_id == taken.request_id) & (model.created_at == taken.created_at),
-                )
+            model(taken.key).update(
+                actions=[model.request_id.set(request_id), model.created_at.set(iso(now)),
+                         model.reserved_at.set(now)],
+                # still the reservation we found dead: no other call took it over meanwhile
+                condition=(model.request_id == taken.request_id) & (model.created_at == taken.created_at),
+            )
         except ConditionFailed:
             return None
         return Reservation(taken.key, request_id)
 
     def release(self, reservation: Reservation) -> None:
         """Give the key back (the request behind it was never accepted); else it expires by itself."""
-        try:
-            with dynamo_errors():
-                self._model(reservation.key).delete()
-        except GatewayError:
-            pass
+        with suppress(GatewayError):
+            self._model(reservation.key).delete()

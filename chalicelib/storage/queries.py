@@ -18,7 +18,7 @@ from datetime import datetime
 
 from chalicelib.errors import ValidationFailed
 from chalicelib.lifecycle import Status
-from chalicelib.storage.dynamo import dynamo_errors, iso
+from chalicelib.storage.dynamo import iso
 from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.tables import WORK_SHARDS, Tables
 
@@ -70,25 +70,23 @@ class RequestQueries:
         if wanted.reference:
             by_reference = model.reference == wanted.reference
             filters = by_reference if filters is None else filters & by_reference
-        with dynamo_errors():
-            results = model.by_client.query(
-                wanted.client, range_key_condition=_range_condition(model.created_at, wanted.since, wanted.until),
-                # Pages of `limit` items: a dense filter is answered by the first page, a sparse one reads
-                # on, page by page, up to MAX_EVALUATED (a bigger page would ship items nobody asked for).
-                filter_condition=filters, scan_index_forward=False, last_evaluated_key=start_key,
-                page_size=min(limit, MAX_EVALUATED))
-            items, next_key = _read_bounded(results.page_iter, limit)
+        results = model.by_client.query(
+            wanted.client, range_key_condition=_range_condition(model.created_at, wanted.since, wanted.until),
+            # Pages of `limit` items: a dense filter is answered by the first page, a sparse one reads
+            # on, page by page, up to MAX_EVALUATED (a bigger page would ship items nobody asked for).
+            filter_condition=filters, scan_index_forward=False, last_evaluated_key=start_key,
+            page_size=min(limit, MAX_EVALUATED))
+        items, next_key = _read_bounded(results.page_iter, limit)
         page = [RequestSnapshot.of(model.from_raw_data(item)) for item in items]
         return page, CursorCodec(cursor_key).encode(next_key, wanted) if next_key else None
 
     def overdue(self, now: float, limit: int = 100) -> Iterator[RequestSnapshot]:
         """Requests whose ``due_at`` has passed: the sweeper's work list."""
         model = self._model
-        with dynamo_errors():
-            for shard in range(WORK_SHARDS):
-                for item in model.due_work.query(f"work#{shard}", range_key_condition=model.due_at <= int(now),
-                                                 limit=limit):
-                    yield RequestSnapshot.of(item)
+        for shard in range(WORK_SHARDS):
+            for item in model.due_work.query(f"work#{shard}", range_key_condition=model.due_at <= int(now),
+                                             limit=limit):
+                yield RequestSnapshot.of(item)
 
 
 def _read_bounded(pages, limit: int) -> tuple[list[dict], dict | None]:

@@ -15,7 +15,7 @@ from chalicelib.dispatch_queue import MAX_DELAY_S
 from chalicelib.errors import ConditionFailed, DependencyUnavailable
 from chalicelib.lifecycle import TERMINAL, Status
 from chalicelib.providers import SendResult
-from chalicelib.storage.dynamo import dynamo_errors, iso
+from chalicelib.storage.dynamo import iso
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
 from chalicelib.storage.tables import WORK_SHARDS, Tables
 
@@ -89,9 +89,8 @@ class RequestStore:
             purge_at=self._purge_at(starts),  # RETENTION_DAYS after it could first be sent, not before
         )
         try:
-            with dynamo_errors():
-                # attribute_not_exists(id): a request id is never reused, even by a retried API call.
-                item.save(condition=self._requests.id.does_not_exist())
+            # attribute_not_exists(id): a request id is never reused, even by a retried API call.
+            item.save(condition=self._requests.id.does_not_exist())
         except ConditionFailed:
             raise DependencyUnavailable(f"request id {request_id} is taken; try again") from None
         return RequestSnapshot.of(item)
@@ -100,8 +99,7 @@ class RequestStore:
         """Undo ``create`` when the payload could not be queued. False when the request could not be
         removed: it stays pending and the sweeper will queue it."""
         try:
-            with dynamo_errors():
-                self._requests(request_id).delete(condition=self._requests.status == Status.PENDING)
+            self._requests(request_id).delete(condition=self._requests.status == Status.PENDING)
         except (ConditionFailed, DependencyUnavailable):
             return False
         return True
@@ -109,34 +107,30 @@ class RequestStore:
     def mark_callback_pending(self, request_id: str, status: str) -> None:
         """The callback of ``status`` could not be queued: due for the sweeper now, which publishes it again."""
         model = self._requests
-        with dynamo_errors():
-            model(request_id).update(
-                actions=[model.callback_pending.set(status), model.due_at.set(int(self._clock())),
-                         model.work_shard.set(work_shard(request_id))],
-                condition=model.status.is_in(*TERMINAL))  # finished (it may have moved on: sent -> delivered)
+        model(request_id).update(
+            actions=[model.callback_pending.set(status), model.due_at.set(int(self._clock())),
+                     model.work_shard.set(work_shard(request_id))],
+            condition=model.status.is_in(*TERMINAL))  # finished (it may have moved on: sent -> delivered)
 
     def get(self, request_id: str, *, client: str | None = None) -> RequestSnapshot | None:
         """The request, or None when there is none (or, with ``client``, when it is another client's: to
         that client the two cases look the same)."""
-        with dynamo_errors():
-            try:
-                request = RequestSnapshot.of(self._requests.get(request_id, consistent_read=True))
-            except DoesNotExist:
-                return None
+        try:
+            request = RequestSnapshot.of(self._requests.get(request_id, consistent_read=True))
+        except DoesNotExist:
+            return None
         return request if client is None or request.client == client else None
 
     def attempts_of(self, request_id: str) -> list[AttemptRecord]:
         """Every attempt's record, first attempt first."""
-        with dynamo_errors():
-            return [AttemptRecord.of(item) for item in self._responses.query(request_id, consistent_read=True)]
+        return [AttemptRecord.of(item) for item in self._responses.query(request_id, consistent_read=True)]
 
     def attempt_record(self, request_id: str, attempt: int) -> AttemptRecord | None:
         """The record of one attempt, or None when none was written."""
-        with dynamo_errors():
-            try:
-                return AttemptRecord.of(self._responses.get(request_id, attempt, consistent_read=True))
-            except DoesNotExist:
-                return None
+        try:
+            return AttemptRecord.of(self._responses.get(request_id, attempt, consistent_read=True))
+        except DoesNotExist:
+            return None
 
     def record_attempt(self, request_id: str, attempt: int, result: SendResult) -> None:
         """One sms_responses item per attempt, written before the status changes."""
@@ -155,5 +149,4 @@ class RequestStore:
             created_at=iso(now),
             purge_at=self._purge_at(now),
         )
-        with dynamo_errors():
-            record.save()  # an abandoned attempt resent to the same provider overwrites its own record
+        record.save()  # an abandoned attempt resent to the same provider overwrites its own record

@@ -28,6 +28,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from chalicelib.aws_deadline import ATTEMPTS, CONNECT_TIMEOUT_S, READ_TIMEOUT_S
+from chalicelib.storage.dynamo import GatewayModel
 
 WORK_SHARDS = 8  # spreads the sweeper index over partitions on AWS
 
@@ -59,7 +60,7 @@ class _ByMessageId(GlobalSecondaryIndex):
     provider_used = UnicodeAttribute(range_key=True)
 
 
-class SmsRequestModel(Model):
+class SmsRequestModel(GatewayModel):
     class Meta:  # unbound: bind_tables gives each bound subclass its own table
         table_name = "unbound"
 
@@ -114,7 +115,7 @@ class SmsRequestModel(Model):
     by_message_id = _ByMessageId()
 
 
-class SmsResponseModel(Model):
+class SmsResponseModel(GatewayModel):
     """One item per attempt: what the provider answered (or why nothing was answered)."""
 
     class Meta:  # unbound: bind_tables gives each bound subclass its own table
@@ -136,7 +137,7 @@ class SmsResponseModel(Model):
     purge_at = TTLAttribute(null=True)
 
 
-class ProviderHealthModel(Model):
+class ProviderHealthModel(GatewayModel):
     """A durable snapshot of what Redis holds live, written on every transition and periodically."""
 
     class Meta:  # unbound: bind_tables gives each bound subclass its own table
@@ -152,7 +153,7 @@ class ProviderHealthModel(Model):
     last_transition_at = UnicodeAttribute(null=True)
 
 
-class IdempotencyModel(Model):
+class IdempotencyModel(GatewayModel):
     """Maps (client, Idempotency-Key) to the request it created, for IDEMPOTENCY_TTL_S (DynamoDB TTL)."""
 
     class Meta:  # unbound: bind_tables gives each bound subclass its own table

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import Client
-from chalicelib.errors import TooManyRequests
+from chalicelib.errors import RateLimitState, TooManyRequests
 from localdev.provider_simulator import max_in_any_window
 from tests.conftest import START_S
 
@@ -38,10 +38,10 @@ def test_the_limit_holds_in_every_1_s_window_and_frees_as_the_window_slides(limi
     with pytest.raises(TooManyRequests) as raised:
         limiter.admit(team)
     assert (raised.value.code, raised.value.retry_after_s) == ("rate_limited", 1)
-    assert raised.value.headers == {"RateLimit-Limit": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": "1"}
+    assert raised.value.rate_limit == RateLimitState(limit=3, remaining=0, reset_s=1)
     clock.advance(0.4)  # the first admission (at 0.0) is now 1.0 s old: its place is free
     admitted = limiter.admit(team)
-    assert admitted.headers["RateLimit-Remaining"] == "0"
+    assert admitted.rate_limit.remaining == 0
 
 
 def test_clients_do_not_share_a_limit(limiter):
@@ -57,7 +57,7 @@ def test_the_daily_quota_resets_at_midnight_utc_and_says_when(limiter, clock):
         limiter.admit(team)
     seconds_to_midnight = DAY_MS // 1000 - int(START_S) % 86400
     assert (raised.value.code, raised.value.retry_after_s) == ("daily_quota_exceeded", seconds_to_midnight)
-    assert raised.value.headers["RateLimit-Limit"] == "2"
+    assert raised.value.rate_limit.limit == 2
     clock.advance(seconds_to_midnight)
     limiter.admit(team)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.api.http_errors import status_of
 from chalicelib.errors import ConfigurationError, DependencyUnavailable
 from chalicelib.refreshing import FIRST_BACKOFF_S, Refreshing
 
@@ -77,7 +78,7 @@ def test_with_no_value_yet_a_source_that_is_down_is_asked_once_per_backoff_and_e
         with pytest.raises(DependencyUnavailable) as raised:
             refreshing.get()
     assert source.reads == 1
-    assert raised.value.status == 503 and raised.value.retry_after_s == FIRST_BACKOFF_S
+    assert status_of(raised.value) == 503 and raised.value.retry_after_s == FIRST_BACKOFF_S
     source.value = "good"
     clock.advance(FIRST_BACKOFF_S)
     assert refreshing.get() == "good"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from chalicelib.api.http_errors import status_of
 from chalicelib.errors import ApiError, GatewayError
 
 
@@ -10,5 +11,5 @@ def assert_refused_as_client_error(call):
     try:
         return call()
     except GatewayError as exc:
-        assert isinstance(exc, ApiError) and 400 <= exc.status < 500, repr(exc)
+        assert isinstance(exc, ApiError) and 400 <= status_of(exc) < 500, repr(exc)
         return None

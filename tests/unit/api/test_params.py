@@ -2,6 +2,7 @@
 
 import pytest
 
+from chalicelib.api.http_errors import status_of
 from chalicelib.api.params import parse_idempotency_key, parse_request_id, shown_name
 from chalicelib.errors import ValidationFailed
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.unit
 def test_a_malformed_idempotency_key_is_refused_naming_the_header(header):
     with pytest.raises(ValidationFailed) as caught:
         parse_idempotency_key(header)
-    assert (caught.value.status, caught.value.code, caught.value.field) == (
+    assert (status_of(caught.value), caught.value.code, caught.value.field) == (
         400, "invalid_idempotency_key", "Idempotency-Key")
 
 
@@ -33,7 +34,7 @@ def test_an_idempotency_key_is_optional_and_kept_as_sent():
 def test_a_request_id_that_the_api_never_hands_out_is_refused_naming_the_id(raw):
     with pytest.raises(ValidationFailed) as caught:
         parse_request_id(raw)
-    assert (caught.value.status, caught.value.code, caught.value.field) == (400, "invalid_id", "id")
+    assert (status_of(caught.value), caught.value.code, caught.value.field) == (400, "invalid_id", "id")
 
 
 def test_a_request_id_is_kept_as_sent():

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chalicelib.api.http_errors import status_of
 from chalicelib.api.send_body import MAX_TEXT_CHARS, SendSmsBody, ValidSms, parse_send_request
 from chalicelib.errors import ApiError
 from tests.unit.api.helpers import assert_refused_as_client_error
@@ -103,7 +104,7 @@ BAD_SEND_REQUESTS = [
 def test_bad_send_request_is_refused_with_its_field(raw_body, content_type, default_region, status, code, field):
     with pytest.raises(ApiError) as refused:
         send(raw_body, content_type, default_region=default_region)
-    assert (refused.value.status, refused.value.code, refused.value.field) == (status, code, field)
+    assert (status_of(refused.value), refused.value.code, refused.value.field) == (status, code, field)
     assert refused.value.message
 
 
@@ -157,7 +158,8 @@ def test_phone_is_normalised_to_e164(phone, default_region, e164):
 def test_a_number_that_cannot_take_an_sms_or_costs_extra_is_refused_naming_its_type(phone, kind):
     with pytest.raises(ApiError) as refused:
         send(body(phone=phone, text="hi"))
-    assert (refused.value.status, refused.value.code, refused.value.field) == (422, "number_type_not_allowed", "phone")
+    assert (status_of(refused.value), refused.value.code, refused.value.field) == (
+        422, "number_type_not_allowed", "phone")
     assert kind in refused.value.message
 
 
@@ -171,7 +173,7 @@ def test_the_allowed_number_types_are_configurable():
 def test_a_text_of_invisible_characters_only_is_refused_as_empty(text):
     with pytest.raises(ApiError) as refused:
         send(body(phone=PHONE, text=text))
-    assert (refused.value.status, refused.value.code, refused.value.field) == (400, "empty_text", "text")
+    assert (status_of(refused.value), refused.value.code, refused.value.field) == (400, "empty_text", "text")
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from chalicelib.api.http_errors import status_of
 from chalicelib.errors import DependencyUnavailable, ReceiptTooEarly
 from chalicelib.lifecycle import TRANSITIONS, Status, StatusChanged, sources_of
 from chalicelib.receipts.applier import ReceiptApplier, ReceiptResult
@@ -166,7 +167,7 @@ def test_a_receipt_before_the_answer_is_recorded_is_asked_for_again(applier, req
     receipt = Receipt("alpha", "m-1", DeliveryState.DELIVERED, request_id=request_id)
     with pytest.raises(ReceiptTooEarly) as raised:
         applier.apply(receipt)
-    assert raised.value.status == 409 and raised.value.retry_after_s
+    assert status_of(raised.value) == 409 and raised.value.retry_after_s
     claims.mark_sent(request_id, 1, "m-1")
     assert applier.apply(receipt) is ReceiptResult.APPLIED
     assert len(changes) == 1
