@@ -43,6 +43,7 @@ deps: $(STAMP)
 ## make test: lint, then unit, functional and integration tiers with coverage
 test: $(STAMP) lint
 	bash scripts/ensure-redis.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest --cov --cov-report=term --cov-report=xml --cov-fail-under=90 -p no:cacheprovider
 	$(BIN)/python -m coverage report --include='chalicelib/router.py' --fail-under=100 > /dev/null \
 		|| { echo "routing code is not 100% covered:"; $(BIN)/python -m coverage report --include='chalicelib/router.py'; exit 1; }
