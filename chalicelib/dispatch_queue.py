@@ -12,10 +12,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 from chalicelib.errors import MalformedMessage
 from chalicelib.lifecycle import Status
-from chalicelib.sqs_errors import SqsBacked, queue_url_of
+from chalicelib.sqs_errors import MAX_DELAY_S, SqsBacked, queue_url_of
 from chalicelib.storage.records import RequestSnapshot
 
-MAX_DELAY_S = 900  # SQS's ceiling for DelaySeconds
 MAX_VISIBILITY_S = 43_200  # SQS's ceiling for a message's visibility timeout (12 h)
 
 

@@ -16,6 +16,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import DependencyUnavailable, MapsErrors
 
+# SQS's ceiling for DelaySeconds. Here, below every queue, so that a store can plan around it (storage/requests.py
+# hands a request due past it to the sweeper) without importing the queue that sends.
+MAX_DELAY_S = 900
+
 
 @contextmanager
 def sqs_errors() -> Iterator[None]:

@@ -11,10 +11,10 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.dispatch_queue import MAX_DELAY_S
 from chalicelib.errors import ConditionFailed, DependencyUnavailable
 from chalicelib.lifecycle import TERMINAL, Status
 from chalicelib.providers import SendResult
+from chalicelib.sqs_errors import MAX_DELAY_S
 from chalicelib.storage.dynamo import iso
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
 from chalicelib.storage.tables import WORK_SHARDS, Tables
