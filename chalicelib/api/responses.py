@@ -11,10 +11,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from chalicelib.api.send_body import MAX_SEGMENTS, PHONE_EXAMPLE
+from chalicelib.delivery_receipt import DeliveryReason
 from chalicelib.errors import GatewayError
 from chalicelib.lifecycle import FailureReason, Status
 from chalicelib.providers import Outcome
-from chalicelib.receipts.model import DeliveryReason
 from chalicelib.router import ProviderState
 from chalicelib.segments import Encoding
 from chalicelib.storage.dynamo import iso

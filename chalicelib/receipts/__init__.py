@@ -10,7 +10,7 @@
                                    on_status_change(request): the callback's one door, as the dispatcher's
 """
 
+from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt
 from chalicelib.receipts.applier import ReceiptApplier, ReceiptResult
-from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
 
 __all__ = ["DeliveryReason", "DeliveryState", "Receipt", "ReceiptApplier", "ReceiptResult"]

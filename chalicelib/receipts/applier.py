@@ -22,10 +22,10 @@ import re
 from collections.abc import Callable
 from enum import StrEnum
 
+from chalicelib.delivery_receipt import DeliveryState, Receipt
 from chalicelib.errors import ReceiptTooEarly, RetryableError
 from chalicelib.lifecycle import Status
 from chalicelib.logs import logger
-from chalicelib.receipts.model import DeliveryState, Receipt
 from chalicelib.storage.deliveries import DeliveryResults
 from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.requests import RequestStore

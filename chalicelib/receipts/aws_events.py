@@ -31,10 +31,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection
 
+from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt
 from chalicelib.errors import MalformedMessage
 from chalicelib.logs import log_context, logger
 from chalicelib.receipts.applier import ReceiptApplier
-from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
 from chalicelib.sqs_batch import QueueRecord, process_batch
 
 DELIVERED = frozenset({"TEXT_DELIVERED", "TEXT_SUCCESSFUL"})  # "used interchangeably depending on the country"

@@ -18,8 +18,8 @@ import hmac
 import json
 from datetime import datetime
 
+from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt
 from chalicelib.errors import SignatureInvalid, SignatureMissing, ValidationFailed
-from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
 from chalicelib.receipts.signed import digest_matches, unix_time
 
 MAX_AGE_S = 300

@@ -17,8 +17,8 @@ import hmac
 from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
+from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt, undelivered
 from chalicelib.errors import SignatureInvalid, SignatureMissing, ValidationFailed
-from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt, undelivered
 from chalicelib.receipts.signed import digest_matches
 
 # MessageStatus -> state. https://www.twilio.com/docs/messaging/api/message-resource#message-status-values

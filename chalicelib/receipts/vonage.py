@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt, undelivered
 from chalicelib.errors import SignatureInvalid, SignatureMissing, ValidationFailed
 from chalicelib.providers.vonage import SignatureMethod, signature
-from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt, undelivered
 from chalicelib.receipts.signed import digest_matches, unix_time
 
 MAX_SKEW_S = 300

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
+from chalicelib.delivery_receipt import Receipt
 from chalicelib.errors import (
     DependencyUnavailable,
     MethodNotAllowed,
@@ -41,7 +42,6 @@ from chalicelib.providers.base import ProviderEntry
 from chalicelib.providers.secrets import SecretSource, SecretUnavailable
 from chalicelib.receipts import http_json, twilio, vonage
 from chalicelib.receipts.applier import ReceiptApplier, ReceiptResult
-from chalicelib.receipts.model import Receipt
 
 METHODS = {"twilio": ("POST",), "vonage": ("GET", "POST"), "http-json": ("POST",)}
 # A receipt is well under 2 KB and has about 15 fields: these bound what an unsigned call can make us parse.

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from chalicelib.delivery_receipt import Receipt, occurred_at_or_now
 from chalicelib.errors import ConditionFailed
 from chalicelib.lifecycle import Status, moving
-from chalicelib.receipts.model import Receipt, occurred_at_or_now
 from chalicelib.storage.dynamo import iso
 from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.tables import Tables

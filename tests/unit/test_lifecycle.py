@@ -87,7 +87,7 @@ NOT_A_STATUS = {
     ("api/responses.py", "undelivered"),
     ("providers/base.py", "refused"),  # Outcome.REFUSED: what a provider answered
     ("providers/twilio.py", "sent"),  # Twilio's accepted statuses
-    ("receipts/model.py", "expired"),  # DeliveryReason.EXPIRED: the network's validity period passed
+    ("delivery_receipt.py", "expired"),  # DeliveryReason.EXPIRED: the network's validity period passed
     ("receipts/twilio.py", "delivered"), ("receipts/twilio.py", "undelivered"), ("receipts/twilio.py", "failed"),
     ("receipts/vonage.py", "delivered"), ("receipts/vonage.py", "failed"), ("receipts/vonage.py", "expired"),
 }

@@ -196,7 +196,7 @@ def test_a_pending_callback_whose_url_is_gone_is_not_swept_forever(request_store
 
 def test_the_receipts_hook_queues_a_later_status_change_from_the_request_its_write_left(
         publisher, request_store, claims, tables, clock, callback_queue):
-    from chalicelib.receipts.model import DeliveryState, Receipt
+    from chalicelib.delivery_receipt import DeliveryState, Receipt
     from chalicelib.storage.deliveries import DeliveryResults
 
     deliveries = DeliveryResults(tables, clock)
@@ -220,8 +220,8 @@ def test_the_receipts_hook_queues_a_later_status_change_from_the_request_its_wri
 def test_an_undelivered_callback_published_again_says_what_the_first_would_have(
         publisher, request_store, claims, queries, aws, clock, tables, callback_queue):
     """The receipt's hook could not queue it: the sweeper's copy has the same event id, reason and time."""
+    from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt
     from chalicelib.receipts.applier import ReceiptApplier
-    from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
     from chalicelib.storage.deliveries import DeliveryResults
 
     request_id = accept(request_store)
@@ -247,9 +247,9 @@ def test_every_path_says_a_status_change_the_same_way_in_the_callback_and_the_ti
         path, publisher, outcomes, request_store, claims, tables, clock, callback_queue):
     """Whatever wrote the status, the event is the request's StatusChanged, and the timeline's entry for it (a
     delivery result's) has the same time, provider and words."""
+    from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt
     from chalicelib.lifecycle import StatusChanged
     from chalicelib.receipts.applier import ReceiptApplier
-    from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
     from chalicelib.storage.deliveries import DeliveryResults
     from chalicelib.timeline import timeline_of
 

@@ -7,10 +7,10 @@ from dataclasses import replace
 import pytest
 
 from chalicelib.api.http_errors import status_of
+from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt
 from chalicelib.errors import DependencyUnavailable, ReceiptTooEarly
 from chalicelib.lifecycle import TRANSITIONS, Status, StatusChanged, sources_of
 from chalicelib.receipts.applier import ReceiptApplier, ReceiptResult
-from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
 from chalicelib.storage.deliveries import DeliveryResults
 from chalicelib.storage.records import RequestSnapshot
 from tests.unit.storage.helpers import create

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from chalicelib.delivery_receipt import DeliveryReason, DeliveryState
 from chalicelib.errors import MalformedMessage
 from chalicelib.receipts.aws_events import event_of, parse
-from chalicelib.receipts.model import DeliveryReason, DeliveryState
 
 pytestmark = pytest.mark.unit
 

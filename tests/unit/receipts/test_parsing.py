@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, occurred_at_or_now
 from chalicelib.errors import ValidationFailed
 from chalicelib.receipts import http_json, twilio, vonage
-from chalicelib.receipts.model import DeliveryReason, DeliveryState, occurred_at_or_now
 
 pytestmark = pytest.mark.unit
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt
 from chalicelib.errors import ClaimConflict
 from chalicelib.lifecycle import TRANSITIONS, FailureReason, IllegalTransition, Status
-from chalicelib.receipts.model import DeliveryReason, DeliveryState, Receipt
 from chalicelib.storage.deliveries import DeliveryResults
 from tests.unit.storage.helpers import ATTEMPT_ENDS, create
 

@@ -1,4 +1,7 @@
-"""A delivery receipt, whichever vendor sent it: what ``apply`` needs and nothing of the vendor's wire."""
+"""A delivery receipt, whichever vendor sent it: what ``apply`` needs and nothing of the vendor's wire.
+
+Beside lifecycle.py rather than in receipts/, so that storage/deliveries.py can write a receipt without
+importing the receipts package (storage sits below it)."""
 
 from __future__ import annotations
 
