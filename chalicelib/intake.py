@@ -21,8 +21,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chalicelib.api.send_body import ValidSms
-from chalicelib.api.send_options import MAX_SCHEDULE_AHEAD_S, SEND_AT_SKEW_S
 from chalicelib.client_limits import Admission, ClientLimiter
 from chalicelib.clients import Client
 from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue, delay_until, queued_at_once
@@ -39,6 +37,7 @@ from chalicelib.logs import logger
 from chalicelib.storage.idempotency import IdempotencyKeys, Reservation, fingerprint
 from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.requests import RequestStore
+from chalicelib.valid_sms import MAX_SCHEDULE_AHEAD_S, SEND_AT_SKEW_S, ValidSms
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -26,7 +25,6 @@ from chalicelib.api.send_options import (
     MIN_VALIDITY_S,
     OPTION_REFUSALS,
     REFERENCE_PATTERN,
-    SEND_AT_SKEW_S,
     SENDER_PATTERN,
     check_callback_url,
     check_sender,
@@ -34,7 +32,8 @@ from chalicelib.api.send_options import (
     parse_send_at,
 )
 from chalicelib.errors import ApiError, UnprocessableEntity, ValidationFailed
-from chalicelib.segments import GSM7_MULTI_PART, Encoding, SegmentInfo, count_segments
+from chalicelib.segments import GSM7_MULTI_PART, SegmentInfo, count_segments
+from chalicelib.valid_sms import SEND_AT_SKEW_S, ValidSms
 
 PHONE_EXAMPLE = "+14155550100"
 MAX_SEGMENTS = 10
@@ -142,26 +141,6 @@ class SendSmsBody(BaseModel):
         examples=["https://example.com/sms-status"],
         json_schema_extra={"format": "uri"},
     )
-
-
-@dataclass(frozen=True)
-class ValidSms:
-    phone: str  # E.164
-    text: str
-    encoding: Encoding
-    segments: int
-    country: str | None = None  # ISO 3166 region of the number ("US"); None for non-geographic numbers
-    number_type: str = "UNKNOWN"  # libphonenumber's PhoneNumberType name
-    reference: str | None = None
-    sender: str | None = None  # the body's "from"
-    validity_s: int | None = None
-    send_at: float | None = None  # epoch s; its window (not in the past, at most 7 days ahead) is intake's check
-    callback_url: str | None = None
-
-    def options(self) -> tuple[str, ...]:
-        """The options as text, for the Idempotency-Key fingerprint (none given: nothing, as before they were)."""
-        values = (self.reference, self.sender, self.validity_s, self.send_at, self.callback_url)
-        return () if all(value is None for value in values) else tuple("" if v is None else str(v) for v in values)
 
 
 def parse_send_request(

@@ -29,9 +29,7 @@ _ALPHANUMERIC_SENDER = re.compile(r"[A-Za-z0-9 ]*[A-Za-z][A-Za-z0-9 ]*")
 # TimeToLive); a minute is the least that survives a retry or two.
 MIN_VALIDITY_S = 60
 MAX_VALIDITY_S = 72 * 3600
-# send_at: a time with its offset, at most this far ahead; a time this little in the past is "now" (clock skew).
-MAX_SCHEDULE_AHEAD_S = 7 * 86400
-SEND_AT_SKEW_S = 60
+# send_at's window (MAX_SCHEDULE_AHEAD_S, SEND_AT_SKEW_S) is intake's rule: chalicelib/valid_sms.py.
 MAX_CALLBACK_URL_CHARS = 2048
 
 

@@ -7,13 +7,13 @@ import fakeredis
 import pytest
 
 from chalicelib.api.http_errors import status_of
-from chalicelib.api.send_body import ValidSms
 from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import Client
 from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.errors import Conflict, DependencyUnavailable, TooManyRequests, UnprocessableEntity
 from chalicelib.intake import Intake
 from chalicelib.storage.idempotency import fingerprint
+from chalicelib.valid_sms import ValidSms
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,6 @@ import fakeredis
 import pytest
 
 from chalicelib.api.http_errors import status_of
-from chalicelib.api.send_body import ValidSms
 from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import Client
 from chalicelib.errors import ApiError
@@ -17,6 +16,7 @@ from chalicelib.intake import Intake
 from chalicelib.lifecycle import Status
 from chalicelib.storage.dynamo import iso
 from chalicelib.sweeper import Sweeper
+from chalicelib.valid_sms import ValidSms
 
 pytestmark = pytest.mark.unit
 
