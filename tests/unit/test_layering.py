@@ -1,0 +1,89 @@
+"""Imports point down the layers (docs/architecture.md, "Layers"), read from the source with ast.
+
+    api/ (the HTTP edge)  ->  domain (intake, dispatcher, receipts/, callbacks/, ...)  ->  storage/, lifecycle
+    chalicelib never imports tooling: infra/, localdev/, bench/, ops/ (the Lambda package carries none of them).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+CHALICELIB = ROOT / "chalicelib"
+TOOLING = ("infra", "localdev", "bench", "ops", "tests")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path: Path) -> set[str]:
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    return imports_of(path.read_text(), package)
+
+
+def imports_of(source: str, package: str) -> set[str]:
+    """Every module the source names in an import, wherever the import stands (a function's or a branch's too)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolved against this file's package
+                anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                base = ".".join([*anchor, base] if base else anchor)
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)  # `from chalicelib import api`
+    return names
+
+
+def within(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+MODULES = {module_name(path): imported_modules(path) for path in sorted(CHALICELIB.rglob("*.py"))}
+
+
+def offenders(modules: dict[str, set[str]], forbidden: tuple[str, ...]) -> dict[str, list[str]]:
+    found = {name: sorted(i for i in imports if any(within(i, f) for f in forbidden))
+             for name, imports in modules.items()}
+    return {name: hits for name, hits in found.items() if hits}
+
+
+def test_the_source_is_read():
+    assert "chalicelib.storage.requests" in MODULES
+    assert "chalicelib.api.send_body" in MODULES
+    assert "chalicelib.valid_sms" in MODULES["chalicelib.api.send_body"]
+
+
+def test_storage_imports_neither_receipts_nor_the_queue_nor_callbacks():
+    storage = {name: imports for name, imports in MODULES.items() if within(name, "chalicelib.storage")}
+    assert offenders(storage, ("chalicelib.receipts", "chalicelib.dispatch_queue", "chalicelib.callbacks")) == {}
+
+
+def test_only_the_api_edge_imports_api():
+    outside = {name: imports for name, imports in MODULES.items() if not within(name, "chalicelib.api")}
+    assert offenders(outside, ("chalicelib.api",)) == {}
+
+
+def test_chalicelib_imports_no_tooling():
+    assert offenders(MODULES, TOOLING) == {}
+
+
+@pytest.mark.parametrize("source, expected", [
+    pytest.param("import chalicelib.api.cors\n", {"chalicelib.api.cors"}, id="import"),
+    pytest.param("from chalicelib import api\n", {"chalicelib", "chalicelib.api"}, id="from-package"),
+    pytest.param("def f():\n    from chalicelib.receipts.applier import X\n",
+                 {"chalicelib.receipts.applier", "chalicelib.receipts.applier.X"}, id="inside-a-function"),
+    pytest.param("from ..receipts import model\n", {"chalicelib.receipts", "chalicelib.receipts.model"},
+                 id="relative"),
+])
+def test_every_form_of_import_is_read(source, expected):
+    assert imports_of(source, "chalicelib.storage") == expected
