@@ -27,6 +27,19 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 START_S = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
 
+class CountingSource:
+    """A value a refreshing cache reads (or an exception it raises), counting the reads."""
+
+    def __init__(self, value):
+        self.value, self.reads = value, 0
+
+    def __call__(self):
+        self.reads += 1
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
 class ManualClock:
     """Epoch seconds that move only when told. ``ms`` is the same time for the router (epoch ms)."""
 

@@ -14,6 +14,7 @@ from chalicelib.api.http_errors import status_of
 from chalicelib.clients import Defaults, key_hash, registry_from_document, registry_from_keys
 from chalicelib.errors import ConfigurationError, Forbidden, Unauthorized
 from chalicelib.refreshing import Refreshing
+from tests.conftest import CountingSource as Source
 
 pytestmark = pytest.mark.unit
 
@@ -123,17 +124,6 @@ def test_a_malformed_document_is_refused_whole_naming_the_problem(text, named):
     with pytest.raises(ConfigurationError, match=named) as raised:
         registry_from_document(text, DEFAULTS)
     assert KEY_A not in raised.value.message
-
-
-class Source:
-    def __init__(self, value):
-        self.value, self.reads = value, 0
-
-    def __call__(self):
-        self.reads += 1
-        if isinstance(self.value, Exception):
-            raise self.value
-        return self.value
 
 
 def test_a_changed_registry_is_picked_up_after_its_maximum_age(clock):

@@ -9,21 +9,11 @@ import pytest
 from chalicelib.api.http_errors import status_of
 from chalicelib.errors import ConfigurationError, DependencyUnavailable
 from chalicelib.refreshing import FIRST_BACKOFF_S, Refreshing
+from tests.conftest import CountingSource as Source
 
 pytestmark = pytest.mark.unit
 
 MAX_AGE_S = 60
-
-
-class Source:
-    def __init__(self, value):
-        self.value, self.reads = value, 0
-
-    def __call__(self):
-        self.reads += 1
-        if isinstance(self.value, Exception):
-            raise self.value
-        return self.value
 
 
 def down() -> DependencyUnavailable:
