@@ -25,7 +25,7 @@ from chalicelib.callbacks import check_callback_target
 from chalicelib.clients import Client, Role
 from chalicelib.dependency_check import check_dependencies
 from chalicelib.errors import GatewayError, MethodNotAllowed, NotFound
-from chalicelib.settings import callback_event_source, delivery_events_source, dispatch_event_source
+from chalicelib.event_sources import callback_event_source, delivery_events_source, dispatch_event_source
 from chalicelib.sqs_batch import QueueRecord
 from chalicelib.storage.queries import ListFilter
 

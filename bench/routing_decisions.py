@@ -28,7 +28,7 @@ from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from chalicelib.providers import HttpJsonConfig
-from chalicelib.router import Router, RoutingPolicy
+from chalicelib.router import Router
 from chalicelib.settings import get_settings
 
 NAMES = ("alpha", "beta", "gamma")
@@ -77,7 +77,7 @@ def _delete_prefix(client: redis.Redis, pattern: str) -> None:
 
 def bench_router(client: redis.Redis, rate_limit: int, seconds: float) -> dict:
     prefix = f"bench-{uuid.uuid4().hex}"
-    policy = RoutingPolicy.from_settings(get_settings({"STAGE": "local"}))
+    policy = get_settings({"STAGE": "local"}).routing
     router = Router(client, _providers(rate_limit), key_prefix=prefix, policy=policy)
     try:
         return _run(client, lambda: router.book().reason, seconds)

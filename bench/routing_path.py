@@ -36,7 +36,7 @@ import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -48,7 +48,7 @@ from limits.strategies import MovingWindowRateLimiter
 from bench import stats
 from bench.measure import cpu_ms, machine
 from chalicelib.providers import HttpJsonConfig
-from chalicelib.router import Router, RoutingPolicy
+from chalicelib.router import Router
 from chalicelib.settings import get_settings
 from localdev.stack import free_port, http_ok, wait_until
 
@@ -66,8 +66,8 @@ class RouterStrategy:
 
     def __init__(self, client: redis.Redis, limit: int, prefix: str):
         configs = [HttpJsonConfig(name=n, url=f"http://127.0.0.1/{n}", rate_limit=limit) for n in NAMES]
-        policy = replace(RoutingPolicy.from_settings(get_settings({"STAGE": "local"})), health_window_s=30,
-                         min_samples=5, unhealthy_for_s=10)
+        policy = get_settings({"STAGE": "local"}).routing.model_copy(
+            update={"health_window_s": 30, "min_samples": 5, "unhealthy_for_s": 10})
         self._router = Router(client, configs, key_prefix=prefix, policy=policy)
         self._held = threading.local()
 

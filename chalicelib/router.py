@@ -26,36 +26,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from chalicelib.policies import RoutingPolicy  # the health rule, guard and horizon (HEALTH_*, RATE_LIMIT_GUARD_*, ...)
 from chalicelib.redis_scripts import RedisBacked, ScriptClock, register, text
-from chalicelib.settings import ProviderConfig, Settings
+from chalicelib.settings import ProviderConfig
 
 # Smooth-WRR state is only smoothing: after an idle hour it may vanish and start afresh.
 WRR_STATE_TTL_MS = 3_600_000
 PROVIDER_ROLE_ELIGIBLE, PROVIDER_ROLE_EXCLUDED, PROVIDER_ROLE_NEVER = 0, 1, 2
 ROLE_ARGS = (b"0", b"1", b"2")
 HEALTH_CHANGE_NONE, HEALTH_CHANGE_TRIPPED, HEALTH_CHANGE_RECOVERED = 0, 1, 2
-
-
-@dataclass(frozen=True)
-class RoutingPolicy:
-    """The health rule, the jitter guard's bounds and the booking horizon (HEALTH_*, UNHEALTHY_FOR_S,
-    RATE_LIMIT_GUARD_MS, RATE_LIMIT_GUARD_MAX_MS, SLOT_WAIT_MAX_MS)."""
-
-    health_window_s: int
-    failure_rate: float  # a provider failing more than this share of its outcomes trips ...
-    min_samples: int  # ... once the window holds at least this many outcomes
-    unhealthy_for_s: int
-    failure_streak: int  # failures in a row that trip it at once (0 = off)
-    guard_ms: int  # the least jitter guard ...
-    guard_max_ms: int  # ... and the largest, whatever the measured spread
-    horizon_ms: int  # the longest wait a booking may ask for
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RoutingPolicy:
-        return cls(health_window_s=settings.health_window_s, failure_rate=settings.health_failure_rate,
-                   min_samples=settings.health_min_samples, unhealthy_for_s=settings.unhealthy_for_s,
-                   failure_streak=settings.health_failure_streak, guard_ms=settings.rate_limit_guard_ms,
-                   guard_max_ms=settings.rate_limit_guard_max_ms, horizon_ms=settings.slot_wait_max_ms)
 
 
 @dataclass(frozen=True)
@@ -130,11 +109,6 @@ class Router(RedisBacked):
         self._book = register(redis_client, "book_send", "booking", "pacing")
         self._record = register(redis_client, "record_outcome", "pacing", "health")
         self._status = register(redis_client, "provider_status", "pacing", "health")
-
-    @classmethod
-    def from_settings(cls, redis_client, settings: Settings, clock: Callable[[], int] | None = None) -> Router:
-        return cls(redis_client, settings.providers, key_prefix=settings.redis_key_prefix,
-                   policy=RoutingPolicy.from_settings(settings), clock=clock)
 
     def book(
         self,

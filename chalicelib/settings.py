@@ -1,8 +1,11 @@
 """Settings: every variable the gateway reads, declared once, with its default, bounds and meaning.
 
-Each field of ``Settings`` is one environment variable (its alias). The defaults, the bounds and the
-descriptions here are the only ones: ``.env.example`` is rendered from this model (a test keeps the
-file in step), and services take their values from it, never from defaults of their own.
+Each field of ``Settings`` is one environment variable (its alias), or a group of them: a policy object
+(policies.py: ``routing``, ``tables``, ``queues``, ``callbacks``, ``client_defaults``, ``retention``) that
+reads its own variables from the same flat environment and is handed whole to the service that owns it.
+The defaults, the bounds and the descriptions are the only ones: ``.env.example`` is rendered from them
+(localdev/env_example.py; a test keeps the file in step), and services take their values from them, never
+from defaults of their own.
 
 ``chalice.test.Client`` patches the stage environment only for the length of an invoke, so nothing
 here runs at import time: ``get_settings()`` reads the environment on every call and re-parses only
@@ -22,26 +25,32 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Discriminator,
-    Field,
     Tag,
     TypeAdapter,
     ValidationError,
-    ValidationInfo,
-    create_model,
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from chalicelib.errors import ConfigurationError
+from chalicelib.local_stage import LOCAL_STAGE, LOCAL_STAGE_PROVIDERS
+from chalicelib.policies import (
+    CallbackPolicy,
+    ClientDefaults,
+    CommaList,
+    Policy,
+    QueueNames,
+    Retention,
+    RoutingPolicy,
+    TableNames,
+    config_problem,
+    env,
+)
 from chalicelib.providers import AwsSmsConfig, HttpJsonConfig, ProviderEntry, TwilioConfig, VonageConfig
 
-LOCAL_STAGE = "local"
-# The three provider simulators the local stack starts; only ever the default in the local stage.
-LOCAL_SIMULATORS = (
-    {"name": "alpha", "url": "http://127.0.0.1:9001/send", "rate_limit": 50, "weight": 1},
-    {"name": "beta", "url": "http://127.0.0.1:9002/send", "rate_limit": 50, "weight": 1},
-    {"name": "gamma", "url": "http://127.0.0.1:9003/send", "rate_limit": 50, "weight": 1},
-)
+__all__ = ["LOCAL_STAGE", "CallbackPolicy", "ClientDefaults", "ConfigurationError", "QueueNames", "Retention",
+           "RoutingPolicy", "Settings", "TableNames", "env", "get_settings"]
 
 
 def _kind_of(entry: Any) -> str:
@@ -96,17 +105,8 @@ def _json_list(raw: Any) -> Any:
         raise ValueError(f"not valid JSON: {exc}") from None
 
 
-def _comma_list(raw: Any) -> Any:
-    return tuple(part.strip() for part in raw.split(",") if part.strip()) if isinstance(raw, str) else raw
-
-
 def _upper_or_none(raw: Any) -> Any:
     return (raw.strip().upper() or None) if isinstance(raw, str) else raw
-
-
-def env(name: str, default: Any, doc: str, **bounds: Any) -> Any:
-    """One setting: the environment variable ``name``, its default and what it means (for .env.example)."""
-    return Field(default, alias=name, description=doc, **bounds)
 
 
 class Settings(BaseModel):
@@ -123,7 +123,7 @@ class Settings(BaseModel):
                          pattern=r"^(redis|rediss|unix)://")
     redis_key_prefix: str = env("REDIS_KEY_PREFIX", "smsgw", "Prefix (hash tag) of every routing key in Redis; "
                                 "change it to run two gateways on one Redis.", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    api_keys: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = env(
+    api_keys: CommaList = env(
         "API_KEYS", (), "Comma-separated client API keys: each key is a client of its own with the default "
         "limits (keys shorter than 32 characters only in the local stage). Empty = the local stack makes a dev "
         "key and prints it.")
@@ -132,12 +132,7 @@ class Settings(BaseModel):
     api_keys_secret_id: str = env("API_KEYS_SECRET_ID", "", "On AWS: the Secrets Manager secret holding the client "
                                   "registry document (a plain JSON list of keys still works), used instead of "
                                   "CLIENTS and API_KEYS.")
-    clients_max_age_s: int = env("CLIENTS_MAX_AGE_S", 60, "How long the API keeps the client registry before "
-                                 "reading it again: a new key or client takes effect within this time.",
-                                 ge=1, le=3600)
-    client_rate_limit: int = env("CLIENT_RATE_LIMIT", 250, "Per-client limits unless the registry sets its own: "
-                                 "accepted requests in any 1 s, and per UTC day.", ge=1, le=100_000)
-    client_daily_quota: int = env("CLIENT_DAILY_QUOTA", 1_000_000, "", ge=1, le=10**9)
+    client_defaults: ClientDefaults
     provider_keys_secret_id: str = env("PROVIDER_KEYS_SECRET_ID", "", "On AWS: Secrets Manager secret holding "
                                        "every provider's credentials as JSON {\"<name>\": {\"auth_token\": ...}} "
                                        "(or {\"<name>\": \"<api_key>\"} for http-json); an entry's own secret_id "
@@ -148,70 +143,16 @@ class Settings(BaseModel):
     port: int = env("PORT", 8000, "Local HTTP API port.", ge=1, le=65535)
     max_retries: int = env("MAX_RETRIES", 5, "Retries after the first attempt (delays 1, 2, 4, 8, 16 s).",
                            ge=0, le=20)
-    health_window_s: int = env("HEALTH_WINDOW_S", 300, "Health rule: a failure rate above HEALTH_FAILURE_RATE "
-                               "over HEALTH_WINDOW_S seconds, with at least HEALTH_MIN_SAMPLES outcomes, makes "
-                               "a provider unhealthy for UNHEALTHY_FOR_S seconds.", ge=1, le=86400)
-    health_failure_rate: float = env("HEALTH_FAILURE_RATE", 0.7, "", ge=0.0, le=1.0)
-    health_min_samples: int = env("HEALTH_MIN_SAMPLES", 10, "", ge=1, le=10**9)
-    unhealthy_for_s: int = env("UNHEALTHY_FOR_S", 300, "", ge=1, le=86400)
-    health_failure_streak: int = env("HEALTH_FAILURE_STREAK", 15, "Failures in a row that make a provider "
-                                     "unhealthy at once, whatever its rate (0 = off): a provider that goes hard "
-                                     "down stops getting traffic within a fraction of a second instead of after "
-                                     "its history ages out.", ge=0, le=10**9)
+    routing: RoutingPolicy
     message_ttl_s: int = env("MESSAGE_TTL_S", 3600, "A message not sent within this many seconds of acceptance "
                              "ends failed (reason expired).", ge=1, le=14 * 86400)
-    rate_limit_guard_ms: int = env("RATE_LIMIT_GUARD_MS", 10, "Least jitter guard: milliseconds added to the 1 s "
-                                   "rate window, so that sends arriving spread by up to that much never show "
-                                   "limit+1 at the provider. Each provider's guard grows from its measured arrival "
-                                   "spread, up to RATE_LIMIT_GUARD_MAX_MS; GET /api/providers shows it.",
-                                   ge=0, le=1000)
-    rate_limit_guard_max_ms: int = env("RATE_LIMIT_GUARD_MAX_MS", 250, "Largest jitter guard, whatever the measured "
-                                       "spread (ms).", ge=0, le=1000)
-    slot_wait_max_ms: int = env("SLOT_WAIT_MAX_MS", 2000, "Longest a dispatcher waits for a booked send time; when "
-                                "every provider's earliest free time is further off, the message waits in the "
-                                "queue instead (its visibility is extended).", ge=0, le=60_000)
     claim_lease_s: int = env("CLAIM_LEASE_S", 60, "How long a dispatcher's claim on an attempt lasts; after it, "
                              "another dispatcher may take over.", ge=1, le=3600)
     sweep_after_s: int = env("SWEEP_AFTER_S", 900, "An open request that nothing moved on for this many seconds "
                              "is picked up by the sweeper (queued again, or expired).", ge=60, le=86400)
-    requests_table: str = env("REQUESTS_TABLE", "sms_requests", "DynamoDB table names.", min_length=3)
-    responses_table: str = env("RESPONSES_TABLE", "sms_responses", "", min_length=3)
-    health_table: str = env("HEALTH_TABLE", "provider_health", "", min_length=3)
-    idempotency_table: str = env("IDEMPOTENCY_TABLE", "sms_idempotency", "", min_length=3)
-    dispatch_queue_name: str = env("DISPATCH_QUEUE_NAME", "sms-dispatch", "The dispatch queue (its DLQ is "
-                                   "<name>-dlq); DISPATCH_QUEUE_URL skips the name lookup.", min_length=1)
-    dispatch_queue_url: str = env("DISPATCH_QUEUE_URL", "", "")
-    dispatch_queue_arn: str = env("DISPATCH_QUEUE_ARN", "", "Deploy time: the queue the dispatcher's SQS event "
-                                  "source binds to (`make infra` writes it for `chalice deploy`); empty = "
-                                  "DISPATCH_QUEUE_NAME in the deploying account.", pattern=r"^(arn:[^:]+:sqs:.+)?$")
-    delivery_events_queue_name: str = env("DELIVERY_EVENTS_QUEUE_NAME", "sms-delivery-events", "The queue AWS End "
-                                          "User Messaging delivery events reach through SNS (aws providers' "
-                                          "configuration_set); its DLQ is <name>-dlq.", min_length=1)
-    delivery_events_queue_arn: str = env("DELIVERY_EVENTS_QUEUE_ARN", "", "Deploy time: the queue the delivery "
-                                         "events handler's SQS event source binds to (`make infra` writes it); "
-                                         "empty = DELIVERY_EVENTS_QUEUE_NAME in the deploying account.",
-                                         pattern=r"^(arn:[^:]+:sqs:.+)?$")
-    dispatcher_max_concurrency: int = env("DISPATCHER_MAX_CONCURRENCY", 0, "Deploy time: most dispatcher "
-                                          "invocations at once (the event source's MaximumConcurrency; Lambda "
-                                          "takes 2-1000); 0 = no cap.", ge=0, le=1000)
-    callback_queue_name: str = env("CALLBACK_QUEUE_NAME", "sms-callbacks", "The status callbacks queue (its DLQ "
-                                   "is <name>-dlq); CALLBACK_QUEUE_URL and CALLBACK_DLQ_URL skip the name lookups.",
-                                   min_length=1)
-    callback_queue_url: str = env("CALLBACK_QUEUE_URL", "", "")
-    callback_dlq_url: str = env("CALLBACK_DLQ_URL", "", "")
-    callback_queue_arn: str = env("CALLBACK_QUEUE_ARN", "", "Deploy time: the queue the callbacks function's SQS "
-                                  "event source binds to; empty = CALLBACK_QUEUE_NAME in the deploying account.",
-                                  pattern=r"^(arn:[^:]+:sqs:.+)?$")
-    callback_allowed_hosts: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = env(
-        "CALLBACK_ALLOWED_HOSTS", (), "Comma-separated host names (or IP literals) a callback URL may name even "
-        "though they resolve to a private, loopback, link-local or otherwise non-public address; every other "
-        "host must resolve to public addresses only (docs/security.md#status-callbacks).")
-    callback_timeout_s: float = env("CALLBACK_TIMEOUT_S", 5.0, "The whole callback POST (connect, TLS, send, "
-                                    "answer) ends by then; no 2xx by then is a failed try.", gt=0, le=30)
-    callback_retry_base_s: int = env("CALLBACK_RETRY_BASE_S", 30, "A failed callback is tried again after "
-                                     "min(900, base x 2^(attempt-1)) s, until CALLBACK_RETRY_FOR_S have passed "
-                                     "since its first try; then it goes to the callbacks DLQ.", ge=1, le=900)
-    callback_retry_for_s: int = env("CALLBACK_RETRY_FOR_S", 86_400, "", ge=60, le=14 * 86400)
+    tables: TableNames
+    queues: QueueNames
+    callbacks: CallbackPolicy
     api_throttle_rate: int = env("API_THROTTLE_RATE", 0, "Deploy time: API Gateway's throttle for the whole stage "
                                  "(requests/s, steady and burst), in front of the per-client limits; 0 = API "
                                  "Gateway's account default.", ge=0, le=100_000)
@@ -222,33 +163,27 @@ class Settings(BaseModel):
         pattern=r"^[A-Z]{2}$")
     cors_allow_origin: str = env("CORS_ALLOW_ORIGIN", "", "Browser origins allowed by CORS: \"*\" or a "
                                  "comma-separated list; empty = no CORS headers.")
-    allowed_number_types: Annotated[tuple[str, ...], BeforeValidator(_comma_list)] = env(
+    allowed_number_types: CommaList = env(
         "ALLOWED_NUMBER_TYPES", ("MOBILE", "FIXED_LINE_OR_MOBILE", "VOIP", "UNKNOWN"), "Destination number types "
         "(libphonenumber's) that may receive an SMS; any other (PREMIUM_RATE, SHARED_COST, TOLL_FREE, FIXED_LINE, "
         "PAGER, UAN, VOICEMAIL, PERSONAL_NUMBER) is refused with a field error naming the type.")
     max_body_bytes: int = env("MAX_BODY_BYTES", 16384, "Largest accepted request body, in bytes.",
                               ge=256, le=10 * 1024 * 1024)
-    idempotency_ttl_s: int = env("IDEMPOTENCY_TTL_S", 86400, "How long an Idempotency-Key is remembered, in "
-                                 "seconds.", ge=60, le=30 * 86400)
+    retention: Retention
     idempotency_takeover_s: int = env("IDEMPOTENCY_TAKEOVER_S", 30, "An Idempotency-Key reserved this long ago "
                                       "with no request behind it (the API died in between) is taken over by the "
                                       "next call with that key; keep it above the API function's timeout.",
                                       ge=11, le=3600)
-    retention_days: int = env("RETENTION_DAYS", 90, "Requests and provider answers are deleted (DynamoDB TTL) this "
-                              "many days after they were created.", ge=1, le=3650)
-    text_retention_days: int = env("TEXT_RETENTION_DAYS", 7, "A message's text is removed this many days after "
-                                   "its delivery ended (sent, failed); the rest of the record stays.", ge=1,
-                                   le=3650)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = env(
         "LOG_LEVEL", "INFO", "Log level (DEBUG, INFO, WARNING, ERROR); read by the Powertools logger too.")
 
-    @field_validator("rate_limit_guard_max_ms")
+    @model_validator(mode="before")
     @classmethod
-    def _guard_bounds_in_order(cls, value: int, info: ValidationInfo) -> int:
-        least = info.data.get("rate_limit_guard_ms")
-        if least is not None and value < least:
-            raise ValueError("must not be below RATE_LIMIT_GUARD_MS")
-        return value
+    def _each_group_reads_the_environment(cls, data: Any) -> Any:
+        """The flat environment goes to every group as it is; each takes its own variables from it."""
+        if isinstance(data, dict):
+            data = {**{name: data for name in GROUPS if name not in data}, **data}
+        return data
 
     @model_validator(mode="after")
     def _providers_for_the_stage(self) -> Settings:
@@ -258,7 +193,7 @@ class Settings(BaseModel):
             if self.stage != LOCAL_STAGE:
                 raise ValueError("SMS_PROVIDERS is required outside the local stage (STAGE=local): "
                                  "without it the gateway would send to 127.0.0.1")
-            object.__setattr__(self, "providers", tuple(HttpJsonConfig(**entry) for entry in LOCAL_SIMULATORS))
+            object.__setattr__(self, "providers", tuple(HttpJsonConfig(**entry) for entry in LOCAL_STAGE_PROVIDERS))
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names):
             raise ValueError("SMS_PROVIDERS has two providers with the same name")
@@ -298,73 +233,38 @@ def _inline_secrets(provider) -> frozenset[str]:
     return frozenset(name for name in provider.SECRET_FIELDS if getattr(provider, name) is not None)
 
 
-ENV_NAMES: tuple[str, ...] = tuple(field.alias for field in Settings.model_fields.values())
-
-# The settings app.py's decorators read when chalice imports it (deploy, package, local: chalice sets the
-# stage's environment_variables first), declared by the fields above. Parsed on their own, because at
-# import time the rest of the environment may be incomplete (a test importing app.py has no stage).
-EventSourceSettings = create_model(
-    "EventSourceSettings",
-    __config__=ConfigDict(frozen=True, extra="ignore", populate_by_name=True),
-    **{name: (Settings.model_fields[name].annotation, Settings.model_fields[name])
-       for name in ("dispatch_queue_name", "dispatch_queue_arn", "dispatcher_max_concurrency", "callback_queue_name",
-                    "callback_queue_arn", "delivery_events_queue_name", "delivery_events_queue_arn")},
-)
+# The fields that are groups of settings (a policy object each), by the name Settings has them under.
+GROUPS: dict[str, type[Policy]] = {name: field.annotation for name, field in Settings.model_fields.items()
+                                   if isinstance(field.annotation, type) and issubclass(field.annotation, Policy)}
 
 
-def _event_source_settings(environ: dict[str, str] | None) -> Any:
-    source = os.environ if environ is None else environ
-    try:
-        return EventSourceSettings.model_validate({k: v for k, v in source.items() if v})
-    except ValidationError as exc:
-        raise ConfigurationError(f"invalid configuration: {_problem(exc.errors()[0])}") from None
+def setting_fields(model: type[BaseModel] = Settings) -> tuple[tuple[str | None, FieldInfo], ...]:
+    """Every variable's field, in declaration order, with the group it belongs to (None: Settings' own)."""
+    fields: list[tuple[str | None, FieldInfo]] = []
+    for name, field in model.model_fields.items():
+        if name in GROUPS:
+            fields += [(name, inner) for inner in GROUPS[name].model_fields.values()]
+        else:
+            fields.append((None, field))
+    return tuple(fields)
 
 
-def callback_event_source(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """The queue of the callbacks function's SQS event source, as on_sqs_message arguments."""
-    settings = _event_source_settings(environ)
-    return {"queue_arn": settings.callback_queue_arn} if settings.callback_queue_arn else {
-        "queue": settings.callback_queue_name}
+ENV_NAMES: tuple[str, ...] = tuple(field.alias for _, field in setting_fields())
+# Each variable's place: (group or None, field name).
+_PLACES = {field.alias: (None, name) for name, field in Settings.model_fields.items() if name not in GROUPS} | {
+    field.alias: (group, name) for group, model in GROUPS.items() for name, field in model.model_fields.items()}
 
 
-def dispatch_event_source(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """The queue and concurrency of the dispatcher's SQS event source, as on_sqs_message arguments."""
-    settings = _event_source_settings(environ)
-    queue = {"queue_arn": settings.dispatch_queue_arn} if settings.dispatch_queue_arn else {
-        "queue": settings.dispatch_queue_name}
-    return {**queue, "maximum_concurrency": settings.dispatcher_max_concurrency or None}
+def value_of(settings: Settings, variable: str) -> Any:
+    """The value ``settings`` has for the environment variable ``variable`` (KeyError: not a setting)."""
+    group, name = _PLACES[variable]
+    return getattr(getattr(settings, group) if group else settings, name)
+_GROUP_NAMES = frozenset(GROUPS)
 
 
-def delivery_events_source(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """The queue of the delivery events handler's SQS event source, as on_sqs_message arguments."""
-    source = os.environ if environ is None else environ
-    try:
-        settings = EventSourceSettings.model_validate({k: v for k, v in source.items() if v})
-    except ValidationError as exc:
-        raise ConfigurationError(f"invalid configuration: {_problem(exc.errors()[0])}") from None
-    if settings.delivery_events_queue_arn:
-        return {"queue_arn": settings.delivery_events_queue_arn}
-    return {"queue": settings.delivery_events_queue_name}
-
-
-def as_env_value(value: Any) -> str:
-    """A default as it is written in an environment: empty for none, lists comma-separated."""
-    if value is None:
-        return ""
-    if isinstance(value, tuple):
-        return ",".join(map(str, value))
-    return str(value)
-
-
-def env_defaults() -> dict[str, str]:
-    """Each variable with its default as it is written in an environment."""
-    return {field.alias: as_env_value(field.default) for field in Settings.model_fields.values()}
-
-
-def _problem(error) -> str:
-    # loc and msg only: the input could hold a provider's api_key.
-    where = ".".join(str(part) for part in error["loc"]) or "SMS_PROVIDERS"
-    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+def config_problems(exc: ValidationError) -> str:
+    return "; ".join(config_problem(error, _GROUP_NAMES)
+                     for error in exc.errors(include_input=False, include_url=False))
 
 
 @lru_cache(maxsize=8)
@@ -372,8 +272,7 @@ def _parse(items: tuple[tuple[str, str], ...]) -> Settings:
     try:
         return Settings.model_validate(dict(items))
     except ValidationError as exc:
-        problems = "; ".join(_problem(error) for error in exc.errors(include_input=False, include_url=False))
-        raise ConfigurationError(f"invalid configuration: {problems}") from None
+        raise ConfigurationError(f"invalid configuration: {config_problems(exc)}") from None
 
 
 def get_settings(environ: dict[str, str] | None = None) -> Settings:

@@ -43,10 +43,8 @@ from chalicelib.storage.idempotency import IdempotencyKeys
 from chalicelib.storage.queries import RequestQueries
 from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.requests import RequestStore
-from chalicelib.storage.tables import TableNames, Tables, bind_tables
+from chalicelib.storage.tables import Tables, bind_tables
 from chalicelib.sweeper import Sweeper
-
-DAY_S = 86400
 
 
 @lru_cache(maxsize=4)
@@ -70,12 +68,10 @@ def _aws_client(service: str, region: str):
 
 
 def tables_for(settings: Settings) -> Tables:
-    names = TableNames(requests=settings.requests_table, responses=settings.responses_table,
-                       health=settings.health_table, idempotency=settings.idempotency_table)
     # The endpoint boto3 would use (an emulator's, or None on AWS), named explicitly so that tables bound
     # under one endpoint never keep a pooled connection to another.
     host = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL") or None
-    return _bounded_tables(bind_tables(names, settings.aws_region, host))
+    return _bounded_tables(bind_tables(settings.tables, settings.aws_region, host))
 
 
 @lru_cache(maxsize=16)
@@ -89,13 +85,13 @@ def _bounded_tables(tables: Tables) -> Tables:
 @lru_cache(maxsize=4)
 def _requests(settings: Settings) -> RequestStore:
     return RequestStore(tables_for(settings), time.time, sweep_after_s=settings.sweep_after_s,
-                        retention_s=settings.retention_days * DAY_S)
+                        retention_s=settings.retention.retention_s)
 
 
 @lru_cache(maxsize=4)
 def _claims(settings: Settings) -> ClaimLedger:
     return ClaimLedger(tables_for(settings), _requests(settings), time.time, lease_s=settings.claim_lease_s,
-                       sweep_after_s=settings.sweep_after_s, text_retention_s=settings.text_retention_days * DAY_S)
+                       sweep_after_s=settings.sweep_after_s, text_retention_s=settings.retention.text_retention_s)
 
 
 def get_claims() -> ClaimLedger:
@@ -117,9 +113,10 @@ def get_health_snapshots() -> HealthSnapshots:
 @lru_cache(maxsize=4)
 def _queue(settings: Settings) -> DispatchQueue:
     sqs = _aws_client("sqs", settings.aws_region)
-    if settings.dispatch_queue_url:
-        return DispatchQueue(sqs, settings.dispatch_queue_url)
-    return DispatchQueue.by_name(sqs, settings.dispatch_queue_name)
+    queues = settings.queues
+    if queues.dispatch_queue_url:
+        return DispatchQueue(sqs, queues.dispatch_queue_url)
+    return DispatchQueue.by_name(sqs, queues.dispatch_queue_name)
 
 
 def get_queue() -> DispatchQueue:
@@ -129,9 +126,10 @@ def get_queue() -> DispatchQueue:
 @lru_cache(maxsize=4)
 def _callback_queue(settings: Settings) -> CallbackQueue:
     sqs = _aws_client("sqs", settings.aws_region)
-    if settings.callback_queue_url and settings.callback_dlq_url:
-        return CallbackQueue(sqs, settings.callback_queue_url, settings.callback_dlq_url)
-    return CallbackQueue.by_name(sqs, settings.callback_queue_name, f"{settings.callback_queue_name}-dlq")
+    queues = settings.queues
+    if queues.callback_queue_url and queues.callback_dlq_url:
+        return CallbackQueue(sqs, queues.callback_queue_url, queues.callback_dlq_url)
+    return CallbackQueue.by_name(sqs, queues.callback_queue_name, queues.callback_dlq_name)
 
 
 def _default_callback_url(settings: Settings):
@@ -167,9 +165,9 @@ def _callback_delivery(settings: Settings) -> CallbackDelivery:
 
     return CallbackDelivery(
         http=_callback_http(), queue=_callback_queue(settings), secret_of=secret_of,
-        target=DeliveryTarget(local=settings.is_local, allowed_hosts=settings.callback_allowed_hosts,
-                              timeout_s=settings.callback_timeout_s),
-        retry=CallbackRetryPolicy(base_s=settings.callback_retry_base_s, retry_for_s=settings.callback_retry_for_s),
+        target=DeliveryTarget(local=settings.is_local, allowed_hosts=settings.callbacks.allowed_hosts,
+                              timeout_s=settings.callbacks.timeout_s),
+        retry=CallbackRetryPolicy(base_s=settings.callbacks.retry_base_s, retry_for_s=settings.callbacks.retry_for_s),
         clock=time.time)
 
 
@@ -187,7 +185,8 @@ def _callback_http() -> httpx.Client:
 
 @lru_cache(maxsize=4)
 def _router(settings: Settings) -> Router:
-    return Router.from_settings(_redis(settings.redis_url), settings)
+    return Router(_redis(settings.redis_url), settings.providers, key_prefix=settings.redis_key_prefix,
+                  policy=settings.routing)
 
 
 def get_router() -> Router:
@@ -205,7 +204,7 @@ def _dispatcher(settings: Settings) -> Dispatcher:
         retry_policy=RetryPolicy(max_retries=settings.max_retries), callbacks=_callbacks(settings),
     )
     return Dispatcher(router=_router(settings), claims=_claims(settings), queue=_queue(settings),
-                      providers=providers, outcomes=outcomes, booking_horizon_ms=settings.slot_wait_max_ms)
+                      providers=providers, outcomes=outcomes, booking_horizon_ms=settings.routing.horizon_ms)
 
 
 def get_dispatcher() -> Dispatcher:
@@ -216,7 +215,8 @@ def get_dispatcher() -> Dispatcher:
 def _intake(settings: Settings) -> Intake:
     limiter = ClientLimiter(_redis(settings.redis_url), key_prefix=settings.redis_key_prefix)
     return Intake(requests=_requests(settings),
-                  idempotency=IdempotencyKeys(tables_for(settings), time.time, ttl_s=settings.idempotency_ttl_s),
+                  idempotency=IdempotencyKeys(tables_for(settings), time.time,
+                                              ttl_s=settings.retention.idempotency_ttl_s),
                   limiter=limiter, queue=_queue(settings), clock=time.time, message_ttl_s=settings.message_ttl_s,
                   takeover_after_s=settings.idempotency_takeover_s,
                   provider_senders=frozenset(filter(None, (p.configured_sender for p in settings.providers))))
@@ -284,7 +284,8 @@ def _secret(settings: Settings, secret_id: str) -> str:
 
 @lru_cache(maxsize=4)
 def _registry(settings: Settings) -> Refreshing[ClientRegistry]:
-    defaults = Defaults(rate_limit=settings.client_rate_limit, daily_quota=settings.client_daily_quota)
+    defaults = Defaults(rate_limit=settings.client_defaults.rate_limit,
+                        daily_quota=settings.client_defaults.daily_quota)
 
     def load() -> ClientRegistry:
         if settings.api_keys_secret_id:
@@ -294,7 +295,7 @@ def _registry(settings: Settings) -> Refreshing[ClientRegistry]:
             return registry_from_document(settings.clients, defaults, local=settings.is_local)
         return registry_from_keys(list(settings.api_keys), defaults, local=settings.is_local)
 
-    return Refreshing(load, max_age_s=settings.clients_max_age_s)
+    return Refreshing(load, max_age_s=settings.client_defaults.max_age_s)
 
 
 def get_registry() -> ClientRegistry:

@@ -503,14 +503,13 @@ def orphan_keys(env: dict[str, str], api_key: str, aws_endpoint_url: str, label:
     from chalicelib.clients import Defaults, registry_from_keys
     from chalicelib.settings import LOCAL_STAGE, get_settings
     from chalicelib.storage.idempotency import IdempotencyKeys, fingerprint
-    from chalicelib.storage.tables import TableNames, bind_tables
+    from chalicelib.storage.tables import bind_tables
 
     settings = get_settings({**env, "STAGE": env.get("STAGE") or LOCAL_STAGE})
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):  # the emulator's, as the stack gives its children
         os.environ.setdefault(name, "testing")
     client = registry_from_keys([api_key], Defaults(1, 1), local=True).authenticate(api_key).name
-    tables = bind_tables(TableNames(settings.requests_table, settings.responses_table, settings.health_table,
-                                    settings.idempotency_table), settings.aws_region, aws_endpoint_url)
+    tables = bind_tables(settings.tables, settings.aws_region, aws_endpoint_url)
     keys = IdempotencyKeys(tables, time.time, ttl_s=3600)
     for index in indexes:
         keys.reserve(fingerprint(client, f"{label}-{index}"),

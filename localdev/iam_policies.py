@@ -310,7 +310,8 @@ def enforce_function_policy(function: str | None) -> CallRecorder:
 
     settings = get_settings()
     sts = boto3.session.Session().client("sts", region_name=settings.aws_region)
-    queue_url = settings.dispatch_queue_url  # SQS may be another emulator's (AWS_ENDPOINT_URL_SQS), its own account
+    # SQS may be another emulator's (AWS_ENDPOINT_URL_SQS), its own account
+    queue_url = settings.queues.dispatch_queue_url
     account = Account(sts.get_caller_identity()["Account"],
                       sqs_account_id=queue_account(queue_url) if queue_url else None)
     recorder = CallRecorder(account, enforce=function_policies(settings, account, settings.aws_region), keep=False)

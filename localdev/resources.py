@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import ClientError
 
-from chalicelib.settings import Settings
+from chalicelib.settings import ENV_NAMES, Settings, value_of
 
 INFRA = Path(__file__).resolve().parent.parent / "infra"
 # CloudFormation properties of AWS::SQS::Queue that are SQS attributes of the same name.
@@ -32,17 +32,16 @@ def data_template() -> dict:
 
 def resource_names(settings: Settings) -> dict[str, str]:
     """{logical id in infra/data.json: the name this environment gives it}."""
-    setting_of = {field.alias: name for name, field in Settings.model_fields.items()}
     names = {}
     for patch in json.loads((INFRA / "resources.json").read_text())["Resources"].values():
         for variable, value in patch.get("Properties", {}).get("Environment", {}).get("Variables", {}).items():
-            if isinstance(value, dict) and variable in setting_of:
+            if isinstance(value, dict) and variable in ENV_NAMES:
                 logical_id = value.get("Ref") or value.get("Fn::GetAtt", [None])[0]
                 if logical_id in data_template()["Resources"]:
-                    names.setdefault(logical_id, getattr(settings, setting_of[variable]))
-    names["DispatchDeadLetterQueue"] = f"{settings.dispatch_queue_name}-dlq"
-    names["CallbackDeadLetterQueue"] = f"{settings.callback_queue_name}-dlq"
-    names["DeliveryEventsDeadLetterQueue"] = f"{settings.delivery_events_queue_name}-dlq"
+                    names.setdefault(logical_id, value_of(settings, variable))
+    names["DispatchDeadLetterQueue"] = f"{settings.queues.dispatch_queue_name}-dlq"
+    names["CallbackDeadLetterQueue"] = settings.queues.callback_dlq_name
+    names["DeliveryEventsDeadLetterQueue"] = f"{settings.queues.delivery_events_queue_name}-dlq"
     return names
 
 

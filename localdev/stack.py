@@ -32,7 +32,8 @@ import uuid
 from contextlib import closing, nullcontext
 from pathlib import Path
 
-from chalicelib.settings import ENV_NAMES, LOCAL_STAGE, env_defaults, get_settings
+from chalicelib.settings import ENV_NAMES, LOCAL_STAGE, get_settings
+from localdev.env_example import env_defaults
 from localdev.stack_settings import StackSettings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -292,11 +293,12 @@ class LocalStack:
         # As on AWS, the functions are given the queues' URLs (a lookup by name is sqs:GetQueueUrl, which no
         # function's policy grants).
         sqs = boto3.session.Session().client("sqs", region_name=settings.aws_region)
-        for variable, queue in (("DISPATCH_QUEUE_URL", settings.dispatch_queue_name),
-                                ("CALLBACK_QUEUE_URL", settings.callback_queue_name),
-                                ("CALLBACK_DLQ_URL", f"{settings.callback_queue_name}-dlq")):
+        for variable, queue in (("DISPATCH_QUEUE_URL", settings.queues.dispatch_queue_name),
+                                ("CALLBACK_QUEUE_URL", settings.queues.callback_queue_name),
+                                ("CALLBACK_DLQ_URL", f"{settings.queues.callback_queue_name}-dlq")):
             self.env.setdefault(variable, sqs.get_queue_url(QueueName=queue)["QueueUrl"])
-        self.started.append(f"Tables and queues       {settings.requests_table}, {settings.dispatch_queue_name} (+DLQ)")
+        self.started.append(f"Tables and queues       {settings.tables.requests}, "
+                            f"{settings.queues.dispatch_queue_name} (+DLQ)")
 
     def start_callback_receiver(self) -> None:
         """A client's callback endpoint (localdev/callback_receiver.py), and a registry in which every dev key's

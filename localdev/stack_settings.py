@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from chalicelib.settings import env
+from chalicelib.policies import env
 
 SIMULATOR_KINDS = ("twilio", "vonage", "aws", "http-json")
 # What the routing tests, the chaos runner and the benchmark run on: three http-json providers. They test

@@ -11,7 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import fakeredis
 import pytest
@@ -19,7 +19,7 @@ import redis
 
 from chalicelib.dispatch_queue import DispatchMessage
 from chalicelib.logs import logger
-from chalicelib.router import RoutingPolicy
+from chalicelib.policies import RoutingPolicy
 from chalicelib.settings import get_settings
 from localdev.provider_simulator import ProviderSimulator, SimulatorConfig
 
@@ -141,7 +141,7 @@ def fresh_simulator() -> Iterator[Callable[..., ProviderSimulator]]:
 
 def routing_policy(**overrides) -> RoutingPolicy:
     """The routing policy of the default settings, with the test's own changes."""
-    return replace(RoutingPolicy.from_settings(get_settings({"STAGE": "local"})), **overrides)
+    return get_settings({"STAGE": "local"}).routing.model_copy(update=overrides)
 
 
 @dataclass(frozen=True)

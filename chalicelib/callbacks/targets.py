@@ -54,7 +54,7 @@ def check_callback_target(url: str, settings, resolver: Resolver | None = None) 
     """Accept time: raises ValidationFailed (malformed) or CallbackTargetRefused (a target we will not call),
     both naming callback_url."""
     try:
-        resolve_callback_target(url, local=settings.is_local, allowed_hosts=settings.callback_allowed_hosts,
+        resolve_callback_target(url, local=settings.is_local, allowed_hosts=settings.callbacks.allowed_hosts,
                                 resolver=resolver)
     except DependencyUnavailable:
         raise CallbackTargetRefused("callback_url host does not resolve", field=FIELD) from None

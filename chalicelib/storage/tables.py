@@ -28,7 +28,10 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from chalicelib.aws_deadline import ATTEMPTS, CONNECT_TIMEOUT_S, READ_TIMEOUT_S
+from chalicelib.policies import TableNames  # the tables one deployment names (REQUESTS_TABLE, ...)
 from chalicelib.storage.dynamo import GatewayModel
+
+__all__ = ["TableNames", "Tables", "bind_tables"]
 
 WORK_SHARDS = 8  # spreads the sweeper index over partitions on AWS
 
@@ -165,14 +168,6 @@ class IdempotencyModel(GatewayModel):
     created_at = UnicodeAttribute()
     reserved_at = NumberAttribute(null=True)  # epoch s, to tell a call in flight from one that died
     expires_at = TTLAttribute()
-
-
-@dataclass(frozen=True)
-class TableNames:
-    requests: str
-    responses: str
-    health: str
-    idempotency: str
 
 
 @dataclass(frozen=True)

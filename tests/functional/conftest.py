@@ -81,7 +81,8 @@ def gateway(gateway_env, chalice_project) -> Iterator[Client]:
         settings = get_settings()
         create_tables(settings, wait=False)
         sqs = boto3.client("sqs", region_name=REGION)
-        for name in (settings.dispatch_queue_name, settings.callback_queue_name, f"{settings.callback_queue_name}-dlq"):
+        queues = settings.queues
+        for name in (queues.dispatch_queue_name, queues.callback_queue_name, queues.callback_dlq_name):
             sqs.create_queue(QueueName=name)
         with Client(app, stage_name="test", project_dir=chalice_project) as client:
             yield client

@@ -90,7 +90,7 @@ def test_dispatch_queue_redrives_to_its_dlq(stack_outputs):
 
 def test_stack_tables_carry_the_models_indexes(gateway_settings):
     dynamodb = boto3.client("dynamodb")
-    table = dynamodb.describe_table(TableName=gateway_settings.requests_table)["Table"]
+    table = dynamodb.describe_table(TableName=gateway_settings.tables.requests)["Table"]
     expected = {g["index_name"] for g in SmsRequestModel._get_schema()["global_secondary_indexes"]}
     assert {g["IndexName"] for g in table["GlobalSecondaryIndexes"]} == expected
 
@@ -111,7 +111,7 @@ def test_request_store_writes_and_reads_a_request_in_the_stack_tables(gateway_se
 
 def test_dispatch_queue_found_by_name_carries_a_message(gateway_settings):
     sqs = boto3.client("sqs")
-    queue = DispatchQueue.by_name(sqs, gateway_settings.dispatch_queue_name)
+    queue = DispatchQueue.by_name(sqs, gateway_settings.queues.dispatch_queue_name)
     message = DispatchMessage(id=uuid.uuid4().hex, expires_at=int(time.time()) + 3600)
     queue.send(message)
 

@@ -76,13 +76,13 @@ def tables(aws, settings) -> Tables:
 @pytest.fixture
 def request_store(tables, clock, settings) -> RequestStore:
     return RequestStore(tables, clock, sweep_after_s=settings.sweep_after_s,
-                        retention_s=settings.retention_days * 86400)
+                        retention_s=settings.retention.retention_s)
 
 
 @pytest.fixture
 def claims(tables, request_store, clock, settings) -> ClaimLedger:
     return ClaimLedger(tables, request_store, clock, lease_s=settings.claim_lease_s,
-                       sweep_after_s=settings.sweep_after_s, text_retention_s=settings.text_retention_days * 86400)
+                       sweep_after_s=settings.sweep_after_s, text_retention_s=settings.retention.text_retention_s)
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def queries(tables, clock) -> RequestQueries:
 
 @pytest.fixture
 def idempotency(tables, clock, settings) -> IdempotencyKeys:
-    return IdempotencyKeys(tables, clock, ttl_s=settings.idempotency_ttl_s)
+    return IdempotencyKeys(tables, clock, ttl_s=settings.retention.idempotency_ttl_s)
 
 
 @pytest.fixture

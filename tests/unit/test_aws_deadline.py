@@ -25,6 +25,7 @@ from chalicelib.aws_deadline import (
 from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.settings import Settings
+from chalicelib.storage.requests import RequestStore
 
 pytestmark = pytest.mark.unit
 
@@ -130,14 +131,14 @@ def test_the_dynamodb_tables_are_bounded_too(monkeypatch, black_hole):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", black_hole.url)
-    settings = Settings(STAGE="local", requests_table="bh_requests")
+    settings = Settings(STAGE="local", REQUESTS_TABLE="bh_requests")
     tables = wiring.tables_for(settings)
     connection = tables.requests._get_connection().connection
     assert (connection.client.meta.config.read_timeout, connection.client.meta.config.retries["total_max_attempts"]) \
         == (READ_TIMEOUT_S, 2)
     started = time.monotonic()
     with invocation_deadline(LambdaContext(3)), pytest.raises(DependencyUnavailable):
-        wiring.RequestStore(tables, time.time, sweep_after_s=900, retention_s=86400).get("r1")
+        RequestStore(tables, time.time, sweep_after_s=900, retention_s=86400).get("r1")
     assert black_hole.connections == 1
     assert time.monotonic() - started < 3
 

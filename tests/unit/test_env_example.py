@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.settings import ENV_NAMES, env_defaults
-from localdev.env_example import render
+from chalicelib.settings import ENV_NAMES
+from localdev.env_example import env_defaults, render
 from localdev.stack_settings import StackSettings
 
 pytestmark = pytest.mark.unit

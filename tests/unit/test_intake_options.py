@@ -185,4 +185,4 @@ def test_a_scheduled_request_is_kept_its_retention_after_send_at(intake, tables,
     send_at = clock() + 7 * 86400
     accepted = intake.accept(sms(send_at=send_at), client=CLIENT)
     purge_at = tables.requests.get(accepted.id).purge_at
-    assert purge_at.timestamp() == int(send_at) + settings.retention_days * 86400
+    assert purge_at.timestamp() == int(send_at) + settings.retention.retention_s

@@ -58,13 +58,14 @@ def test_queue_has_the_templates_attributes_with_the_local_overrides(local_aws, 
     assert attributes["MessageRetentionPeriod"] == str(template["MessageRetentionPeriod"])
     assert attributes["ReceiveMessageWaitTimeSeconds"] == str(template["ReceiveMessageWaitTimeSeconds"])
     redrive = json.loads(attributes["RedrivePolicy"])
-    assert redrive["deadLetterTargetArn"].endswith(f":{settings.dispatch_queue_name}-dlq")
+    assert redrive["deadLetterTargetArn"].endswith(f":{settings.queues.dispatch_queue_name}-dlq")
     assert int(redrive["maxReceiveCount"]) == 3
 
 
 def test_a_queue_left_with_other_attributes_is_used_as_it_is(local_aws, settings):
     sqs, _ = local_aws
-    left = sqs.create_queue(QueueName=settings.dispatch_queue_name, Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
+    left = sqs.create_queue(QueueName=settings.queues.dispatch_queue_name,
+                            Attributes={"VisibilityTimeout": "180"})["QueueUrl"]
     notes = []
 
     url = create_queues(settings, overrides={"DispatchQueue": {"VisibilityTimeout": "30"}}, report=notes.append)

@@ -588,7 +588,7 @@ def test_provider_states_reflect_counts_health_and_rate_use(make_router, clock):
     assert (router.provider_states()[0].in_use_last_second, router.provider_states()[0].booked_ahead) == (0, 0)
 
 
-def test_from_settings_applies_the_routing_settings(redis_backend, clock):
+def test_the_routing_settings_are_the_routers_policy(redis_backend, clock):
     env = {
         "STAGE": "local",
         "SMS_PROVIDERS": '[{"name": "solo", "url": "http://127.0.0.1:9001/send", "rate_limit": 1}]',
@@ -598,7 +598,9 @@ def test_from_settings_applies_the_routing_settings(redis_backend, clock):
         "HEALTH_MIN_SAMPLES": "2",
         "UNHEALTHY_FOR_S": "60",
     }
-    router = Router.from_settings(redis_backend, get_settings(env), clock=clock)
+    settings = get_settings(env)
+    router = Router(redis_backend, settings.providers, key_prefix=settings.redis_key_prefix, policy=settings.routing,
+                    clock=clock)
     try:
         assert router.book().provider == "solo"
         assert router.book() == Booking(None, 600, "rate_limited")  # free at 1000 ms, 600 past the horizon

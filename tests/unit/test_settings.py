@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from chalicelib.settings import ENV_NAMES, ConfigurationError, Settings, env_defaults, get_settings
+from chalicelib.settings import ENV_NAMES, ConfigurationError, get_settings, setting_fields
+from localdev.env_example import env_defaults
 
 pytestmark = pytest.mark.unit
 
@@ -19,8 +20,8 @@ def test_defaults_follow_the_design():
     assert [p.name for p in settings.providers] == ["alpha", "beta", "gamma"]
     assert all((p.rate_limit, p.weight, p.timeout_s, p.kind) == (50, 1, 5.0, "http-json") for p in settings.providers)
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
-    assert (settings.max_retries, settings.health_window_s, settings.health_failure_rate) == (5, 300, 0.7)
-    assert (settings.health_min_samples, settings.unhealthy_for_s, settings.port) == (10, 300, 8000)
+    assert (settings.max_retries, settings.routing.health_window_s, settings.routing.failure_rate) == (5, 300, 0.7)
+    assert (settings.routing.min_samples, settings.routing.unhealthy_for_s, settings.port) == (10, 300, 8000)
     assert (settings.claim_lease_s, settings.sweep_after_s) == (60, 900)
     assert settings.api_keys == ()
     assert settings.default_region is None
@@ -46,7 +47,7 @@ def test_environment_overrides_are_parsed():
     assert "provider-secret" not in repr(one)  # the provider's key never reaches a log line
     assert settings.provider("one") is one
     assert settings.api_keys == ("a", "b")
-    assert (settings.max_retries, settings.default_region, settings.health_failure_rate) == (2, "US", 0.5)
+    assert (settings.max_retries, settings.default_region, settings.routing.failure_rate) == (2, "US", 0.5)
     with pytest.raises(KeyError):
         settings.provider("two")
 
@@ -70,8 +71,34 @@ def test_every_setting_is_declared_once_with_its_variable_and_meaning():
                                   "HEALTH_TABLE", "IDEMPOTENCY_TABLE", "DISPATCH_QUEUE_URL",
                                   "CLIENT_DAILY_QUOTA", "API_THROTTLE_BURST", "CALLBACK_QUEUE_URL",
                                   "CALLBACK_DLQ_URL", "CALLBACK_RETRY_FOR_S"}
-    for field in Settings.model_fields.values():
+    fields = setting_fields()
+    for index, (group, field) in enumerate(fields):
         assert field.description or field.alias in grouped_under_the_previous, field.alias
+        if not field.description:  # under the previous variable's comment, in the same policy object
+            assert fields[index - 1][0] == group, field.alias
+
+
+def test_each_policy_object_reads_its_own_variables_from_the_same_environment():
+    settings = get_settings({**LOCAL, "HEALTH_WINDOW_S": "30", "SLOT_WAIT_MAX_MS": "500", "REQUESTS_TABLE": "rqs",
+                             "CALLBACK_QUEUE_NAME": "cb", "CALLBACK_TIMEOUT_S": "2", "CLIENT_DAILY_QUOTA": "7",
+                             "TEXT_RETENTION_DAYS": "2"})
+    assert (settings.routing.health_window_s, settings.routing.horizon_ms) == (30, 500)
+    assert (settings.tables.requests, settings.tables.responses) == ("rqs", "sms_responses")
+    assert (settings.queues.callback_queue_name, settings.queues.callback_dlq_name) == ("cb", "cb-dlq")
+    assert settings.callbacks.timeout_s == 2.0
+    assert (settings.client_defaults.daily_quota, settings.client_defaults.rate_limit) == (7, 250)
+    assert (settings.retention.text_retention_s, settings.retention.retention_s) == (2 * 86400, 90 * 86400)
+    assert hash(settings) == hash(get_settings({**LOCAL, "HEALTH_WINDOW_S": "30", "SLOT_WAIT_MAX_MS": "500",
+                                                "REQUESTS_TABLE": "rqs", "CALLBACK_QUEUE_NAME": "cb",
+                                                "CALLBACK_TIMEOUT_S": "2", "CLIENT_DAILY_QUOTA": "7",
+                                                "TEXT_RETENTION_DAYS": "2"}))
+
+
+def test_a_bad_value_in_a_group_is_refused_by_its_variable_alone():
+    with pytest.raises(ConfigurationError, match=r"invalid configuration: RATE_LIMIT_GUARD_MAX_MS: must not be below"):
+        get_settings({**LOCAL, "RATE_LIMIT_GUARD_MS": "20", "RATE_LIMIT_GUARD_MAX_MS": "5"})
+    with pytest.raises(ConfigurationError, match=r"invalid configuration: CALLBACK_RETRY_FOR_S: "):
+        get_settings({**LOCAL, "CALLBACK_RETRY_FOR_S": "1"})
 
 
 @pytest.mark.parametrize(

@@ -63,24 +63,25 @@ def every_call(tables, clock):
 CALLS = ("create", "get", "attempts_of", "record_attempt", "list", "overdue", "claim", "reclaim", "release",
          "mark_sent", "mark_failed", "expire", "push_due", "reserve", "take_over", "remove_text", "snapshot")
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens there
+NAMES = TableNames(requests="req", responses="resp", health="hlth", idempotency="idem")  # at least 3 characters each
 
 
 @pytest.mark.parametrize("call", CALLS)
 def test_unreachable_dynamodb_is_a_dependency_outage(call, clock):
-    tables = bind_tables(TableNames("r", "s", "h", "i"), "us-east-1", UNREACHABLE)
+    tables = bind_tables(NAMES, "us-east-1", UNREACHABLE)
     with pytest.raises(DependencyUnavailable):
         every_call(tables, clock)[call]()
 
 
 @pytest.mark.parametrize("call", CALLS)
 def test_missing_tables_are_a_configuration_error(call, aws, clock):
-    tables = bind_tables(TableNames("no-r", "no-s", "no-h", "no-i"), "us-east-1")
+    tables = bind_tables(TableNames(requests="no-r", responses="no-s", health="no-h", idempotency="no-i"), "us-east-1")
     with pytest.raises(ConfigurationError):
         every_call(tables, clock)[call]()
 
 
 def test_best_effort_calls_never_raise_during_an_outage(clock):
-    tables = bind_tables(TableNames("r", "s", "h", "i"), "us-east-1", UNREACHABLE)
+    tables = bind_tables(NAMES, "us-east-1", UNREACHABLE)
     assert RequestStore(tables, clock, sweep_after_s=900, retention_s=86400).forget_unqueued(REQUEST_ID) is False
     IdempotencyKeys(tables, clock, ttl_s=60).release(Reservation("k", REQUEST_ID))
 
