@@ -10,7 +10,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
 import fakeredis
@@ -59,6 +59,16 @@ class ManualClock:
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
+
+
+@pytest.fixture
+def inject() -> Iterator[Callable[..., None]]:
+    """inject(clock=..., redis=...) -> every wiring container built until the test ends takes these instead of
+    its own (chalicelib/wiring.py ``injected``); the containers built before are forgotten."""
+    from chalicelib import wiring
+
+    with ExitStack() as stack:
+        yield lambda **services: stack.enter_context(wiring.injected(**services))
 
 
 def real_redis_reachable(url: str = REDIS_URL) -> bool:

@@ -40,7 +40,7 @@ def provider_api_key() -> str | None:
 
 
 @pytest.fixture
-def gateway_env(monkeypatch, simulators, key_prefix, provider_api_key) -> dict:
+def gateway_env(monkeypatch, simulators, key_prefix, provider_api_key, inject) -> dict:
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
@@ -56,19 +56,9 @@ def gateway_env(monkeypatch, simulators, key_prefix, provider_api_key) -> dict:
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    if not real_redis_reachable():
-        monkeypatch.setattr(wiring, "_redis", _fake_redis_getter())
+    if not real_redis_reachable():  # one fake server stands in for Redis in every container the test builds
+        inject(redis=fakeredis.FakeRedis(server=fakeredis.FakeServer()))
     return sims
-
-
-def _fake_redis_getter():
-    server = fakeredis.FakeServer()
-
-    def get(url):
-        return fakeredis.FakeRedis(server=server)
-
-    get.cache_clear = lambda: None
-    return get
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import secrets
 import socket
 import time
-import types
 from datetime import UTC, datetime
 
 import pytest
@@ -204,7 +203,7 @@ def test_send_at_within_15_minutes_is_delayed_on_the_queue_and_never_sent_early(
     assert sent["fields"]["from"] == "ACME"
 
 
-def test_send_at_beyond_15_minutes_waits_for_the_sweeper(gateway, queue_probe, monkeypatch):
+def test_send_at_beyond_15_minutes_waits_for_the_sweeper(gateway, queue_probe, inject):
     send_at = time.time() + 3600
     request_id = body_of(post_sms(gateway, send_at=at(send_at)))["id"]
     assert queue_probe.messages() == []  # only stored
@@ -212,9 +211,7 @@ def test_send_at_beyond_15_minutes_waits_for_the_sweeper(gateway, queue_probe, m
                               "callbacks_queued": 0}
     assert queue_probe.messages() == []
     # 46 minutes later (the sweeper's clock; it runs every minute): 14 minutes from due.
-    later = types.SimpleNamespace(time=lambda: time.time() + 46 * 60)
-    monkeypatch.setattr(wiring, "time", later)
-    wiring.reset()
+    inject(clock=lambda: time.time() + 46 * 60)  # every service of the rebuilt container reads it
     with QueueProbe.attached(wiring.get_queue().sqs) as probe:  # the rebuilt queue client
         assert sweep(gateway)["scheduled"] == 1
         assert sweep(gateway)["scheduled"] == 0  # queued once

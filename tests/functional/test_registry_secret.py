@@ -13,7 +13,6 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from chalicelib import refreshing, wiring
-from chalicelib.settings import get_settings
 from tests.conftest import ManualClock
 
 pytestmark = pytest.mark.functional
@@ -43,7 +42,7 @@ def store(gateway, monkeypatch) -> SecretStore:
     monkeypatch.setenv("API_KEYS_SECRET_ID", SECRET_ID)
     monkeypatch.setenv("CLIENTS_MAX_AGE_S", str(MAX_AGE_S))
     counter = SecretStore()
-    client = wiring._aws_client("secretsmanager", get_settings().aws_region)
+    client = wiring.container().secretsmanager
     client.meta.events.register("before-call.secrets-manager.GetSecretValue", counter)
     yield counter
     client.meta.events.unregister("before-call.secrets-manager.GetSecretValue", counter)

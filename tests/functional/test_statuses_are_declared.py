@@ -113,7 +113,7 @@ def vonage_receipt_too_early(app):
 
 def with_a_bug_in(getter: str, call: Callable) -> Callable:
     """A bug: the named wiring getter raises what no handler expects."""
-    def run(app, monkeypatch):
+    def run(app, monkeypatch, inject):
         def bug(*_args, **_kwargs):
             raise RuntimeError("a bug")
         monkeypatch.setattr(wiring, getter, bug)
@@ -123,27 +123,20 @@ def with_a_bug_in(getter: str, call: Callable) -> Callable:
 
 def with_a_malformed_setting(call: Callable) -> Callable:
     """An operator's mistake in the environment: the routes that read the settings answer 503 until it is fixed."""
-    def run(app, monkeypatch):
+    def run(app, monkeypatch, inject):
         monkeypatch.setenv("MAX_RETRIES", "many")
         return call(app)
     return run
 
 
 def with_redis_down(call: Callable) -> Callable:
-    def run(app, monkeypatch):
-        monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:9/0")  # the discard port: nothing listens there
-        monkeypatch.setattr(wiring, "_redis", _unreachable_redis)
+    def run(app, monkeypatch, inject):
+        import redis
+
+        # The discard port: nothing listens there.
+        inject(redis=redis.Redis.from_url("redis://127.0.0.1:9/0", socket_connect_timeout=0.2, socket_timeout=0.2))
         return call(app)
     return run
-
-
-def _unreachable_redis(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=0.2, socket_timeout=0.2)
-
-
-_unreachable_redis.cache_clear = lambda: None  # wiring.reset() clears it with the real getters
 
 
 def row(path: str, method: str, status: int, call: Callable, why: str):
@@ -247,8 +240,9 @@ def declared() -> dict[tuple[str, str], set[int]]:
 
 
 @pytest.mark.parametrize(("path", "method", "status", "call"), ANSWERS)
-def test_every_status_a_route_answers_is_declared_for_it(app, monkeypatch, declared, path, method, status, call):
-    response = call(app, monkeypatch) if call.__code__.co_argcount == 2 else call(app)
+def test_every_status_a_route_answers_is_declared_for_it(app, monkeypatch, inject, declared, path, method, status,
+                                                         call):
+    response = call(app, monkeypatch, inject) if call.__code__.co_argcount == 3 else call(app)
 
     assert response.status_code == status, response.body  # the row produces what it says
     assert status in declared[(path, method)], f"{method.upper()} {path} answers {status}, not declared"

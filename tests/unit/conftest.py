@@ -9,6 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.container import Container
 from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.settings import ENV_NAMES, Settings, get_settings
 from chalicelib.storage.claims import ClaimLedger
@@ -74,20 +75,24 @@ def tables(aws, settings) -> Tables:
 
 
 @pytest.fixture
-def request_store(tables, clock, settings) -> RequestStore:
-    return RequestStore(tables, clock, sweep_after_s=settings.sweep_after_s,
-                        retention_s=settings.retention.retention_s)
+def container(aws, tables, clock, settings) -> Container:
+    """The services as the gateway wires them, on moto's tables and queue and the test's clock."""
+    return Container(settings, clock=clock, tables=tables, queue=aws.queue)
 
 
 @pytest.fixture
-def claims(tables, request_store, clock, settings) -> ClaimLedger:
-    return ClaimLedger(tables, request_store, clock, lease_s=settings.claim_lease_s,
-                       sweep_after_s=settings.sweep_after_s, text_retention_s=settings.retention.text_retention_s)
+def request_store(container) -> RequestStore:
+    return container.requests
 
 
 @pytest.fixture
-def queries(tables, clock) -> RequestQueries:
-    return RequestQueries(tables, clock)
+def claims(container) -> ClaimLedger:
+    return container.claims
+
+
+@pytest.fixture
+def queries(container) -> RequestQueries:
+    return container.queries
 
 
 @pytest.fixture
@@ -96,5 +101,5 @@ def idempotency(tables, clock, settings) -> IdempotencyKeys:
 
 
 @pytest.fixture
-def health_snapshots(tables, clock) -> HealthSnapshots:
-    return HealthSnapshots(tables, clock)
+def health_snapshots(container) -> HealthSnapshots:
+    return container.health_snapshots
