@@ -52,7 +52,9 @@ from chalicelib.storage.tables import Tables
 from chalicelib.sweeper import Sweeper
 
 
-class Container:
+class Connections:
+    """A Settings, a clock, and the connections every service is built on (the base of the container)."""
+
     def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.time, **given: Any):
         self.settings = settings
         self.clock = clock
@@ -60,8 +62,6 @@ class Container:
             if not isinstance(getattr(type(self), name, None), cached_property):
                 raise TypeError(f"Container has no service {name!r}")
             self.__dict__[name] = service
-
-    # ------------------------------------------------------------------ connections
 
     @cached_property
     def redis(self):
@@ -91,7 +91,9 @@ class Container:
         """The one Secrets Manager read (the client registry's and every provider's secrets)."""
         return read_secret(self.secretsmanager, secret_id)
 
-    # ------------------------------------------------------------------ storage and queues
+
+class Stores(Connections):
+    """The stores and queues (storage/, the two SQS queues), on the connections."""
 
     @cached_property
     def requests(self) -> RequestStore:
@@ -125,6 +127,10 @@ class Container:
         if queues.callback_queue_url and queues.callback_dlq_url:
             return CallbackQueue(self.sqs, queues.callback_queue_url, queues.callback_dlq_url)
         return CallbackQueue.by_name(self.sqs, queues.callback_queue_name, queues.callback_dlq_name)
+
+
+class Container(Stores):
+    """Every service of the gateway: the connections' and the stores' (its bases), and those built on them."""
 
     # ------------------------------------------------------------------ clients and their callbacks
 
