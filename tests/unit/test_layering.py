@@ -87,3 +87,25 @@ def test_chalicelib_imports_no_tooling():
 ])
 def test_every_form_of_import_is_read(source, expected):
     assert imports_of(source, "chalicelib.storage") == expected
+
+
+def _guarded_by_the_cli(node: ast.If) -> bool:
+    """``if os.environ.get("AWS_CHALICE_CLI_MODE"):``: true only while the chalice CLI imports app.py."""
+    test = node.test
+    return (isinstance(test, ast.Call) and isinstance(test.func, ast.Attribute) and test.func.attr == "get"
+            and ast.unparse(test.func.value) == "os.environ"
+            and [ast.unparse(arg) for arg in test.args] == ["'AWS_CHALICE_CLI_MODE'"] and not node.orelse)
+
+
+def test_app_imports_tooling_only_while_the_chalice_cli_runs():
+    """The Lambda entry point reaches no tooling: its one tooling import, the CLI hooks (infra/chalice_hooks.py, which
+    chalice has no configuration for), stands in the branch that runs only under the chalice CLI; Lambda never sets
+    AWS_CHALICE_CLI_MODE and its package carries no infra/ or localdev/ (test_deploy_package.py)."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    guarded = [node for node in tree.body if isinstance(node, ast.If) and _guarded_by_the_cli(node)]
+    assert len(guarded) == 1
+    inside = {id(node) for node in ast.walk(guarded[0])}
+    tooling = [node for node in ast.walk(tree) if isinstance(node, ast.Import | ast.ImportFrom)
+               and any(within(name, package) for name in imports_of(ast.unparse(node), "") for package in TOOLING)]
+    assert [ast.unparse(node) for node in tooling] == ["from infra.chalice_hooks import install_cli_hooks"]
+    assert all(id(node) in inside for node in tooling)
