@@ -2,9 +2,10 @@
 
 Its one default the Lambda code needs: the providers when SMS_PROVIDERS is empty. It lives here, in the code
 ``chalice local`` runs, not in localdev/ (which starts the simulators): chalicelib never imports tooling, and
-a bare ``chalice local`` (no ``make run``, no .env) must still find providers. ``make run`` always sets
-SMS_PROVIDERS to the simulators it starts; with SIM_KINDS=alpha=http-json,beta=http-json,gamma=http-json they
-are these three, and localdev/stack.py leaves the variable out of the env file it writes (tests pin that).
+a bare ``chalice local`` (no ``make run``, no .env) must still find providers, and the alternative (the local
+stage of .chalice/config.json setting SMS_PROVIDERS) would override the simulators ``make run`` starts. ``make
+run`` always sets SMS_PROVIDERS to the simulators it starts; localdev/stack.py leaves it out of the env file it
+writes for ``chalice local`` when it equals this default.
 """
 
 from __future__ import annotations
