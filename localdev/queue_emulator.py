@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--handler", default="app:dispatch_sms", help="module:attribute of the SQS handler")
     parser.add_argument("--init", default="chalicelib.wiring:get_dispatcher",
                         help="module:attribute called once before polling (Lambda's init phase); '' for none")
-    parser.add_argument("--queue-name", default=gateway.dispatch_queue_name)
+    parser.add_argument("--queue-name", default=gateway.queues.dispatch_queue_name)
     parser.add_argument("--batch-size", type=int, default=stack.dispatch_batch_size)
     parser.add_argument("--window", type=float, default=stack.dispatch_batch_window_s,
                         help="batching window in seconds")

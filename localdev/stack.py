@@ -333,9 +333,10 @@ class LocalStack:
         gateway = get_settings(self.env)
         self._spawn("callbacks", [PYTHON, "-m", "localdev.queue_emulator", "--handler", "app:deliver_callbacks",
                                   "--init", "chalicelib.wiring:get_callback_delivery",
-                                  "--queue-name", gateway.callback_queue_name, "--concurrency", "4",
+                                  "--queue-name", gateway.queues.callback_queue_name, "--concurrency", "4",
                                   "--window", "0"], function="deliver_callbacks")
-        self.started.append(f"Callback delivery       {gateway.callback_queue_name} (+DLQ) -> app.deliver_callbacks")
+        self.started.append(f"Callback delivery       {gateway.queues.callback_queue_name} (+DLQ) -> "
+                            "app.deliver_callbacks")
 
     def start_api(self) -> None:
         if not self.env.get("API_KEYS"):

@@ -230,7 +230,7 @@ def run_every_function(functions: Functions, sqs_event, queued_bodies, gateway_e
 
 def _make_everything_due() -> None:
     dynamodb = boto3.client("dynamodb", region_name=REGION)
-    table = get_settings().requests_table
+    table = get_settings().tables.requests
     items = [item for item in dynamodb.scan(TableName=table)["Items"] if "due_at" in item and "work_shard" in item]
     expired = pending = False
     for item in items:
