@@ -238,10 +238,10 @@ GROUPS: dict[str, type[Policy]] = {name: field.annotation for name, field in Set
                                    if isinstance(field.annotation, type) and issubclass(field.annotation, Policy)}
 
 
-def setting_fields(model: type[BaseModel] = Settings) -> tuple[tuple[str | None, FieldInfo], ...]:
+def setting_fields() -> tuple[tuple[str | None, FieldInfo], ...]:
     """Every variable's field, in declaration order, with the group it belongs to (None: Settings' own)."""
     fields: list[tuple[str | None, FieldInfo]] = []
-    for name, field in model.model_fields.items():
+    for name, field in Settings.model_fields.items():
         if name in GROUPS:
             fields += [(name, inner) for inner in GROUPS[name].model_fields.values()]
         else:
@@ -259,11 +259,11 @@ def value_of(settings: Settings, variable: str) -> Any:
     """The value ``settings`` has for the environment variable ``variable`` (KeyError: not a setting)."""
     group, name = _PLACES[variable]
     return getattr(getattr(settings, group) if group else settings, name)
-_GROUP_NAMES = frozenset(GROUPS)
 
 
 def config_problems(exc: ValidationError) -> str:
-    return "; ".join(config_problem(error, _GROUP_NAMES)
+    """Every problem, each naming its variable (a group's name left out: ``RATE_LIMIT_GUARD_MAX_MS: ...``)."""
+    return "; ".join(config_problem(error, frozenset(GROUPS))
                      for error in exc.errors(include_input=False, include_url=False))
 
 
