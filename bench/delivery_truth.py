@@ -61,7 +61,7 @@ VENDOR_KINDS = "twilio,vonage,aws,http-json"
 HOLD_RECEIPTS_S = 3600  # the dispatch phase: receipts scheduled an hour out never leave during the run
 
 
-# ------------------------------------------------------------------ pure helpers (tests/unit/test_bench_delivery.py)
+# ------------------------------------------------------------- pure helpers (tests/tooling/unit/test_bench_delivery.py)
 
 
 def parse_iso(value: str) -> float:
