@@ -33,7 +33,7 @@ from chalicelib.outcomes import OutcomeRecorder
 from chalicelib.providers import Provider
 from chalicelib.router import Booking, Router
 from chalicelib.sqs_batch import QueueRecord, process_batch
-from chalicelib.storage.claims import ClaimLedger
+from chalicelib.storage.claims import AttemptClaims
 from chalicelib.storage.records import Claim
 
 # Time a record needs beyond its provider's timeout and the longest booked wait: the claim before the send
@@ -67,7 +67,7 @@ class ClaimLead:
 
 
 class Dispatcher:
-    def __init__(self, *, router: Router, claims: ClaimLedger, queue: DispatchQueue,
+    def __init__(self, *, router: Router, claims: AttemptClaims, queue: DispatchQueue,
                  providers: Mapping[str, Provider], outcomes: OutcomeRecorder, booking_horizon_ms: int,
                  clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
