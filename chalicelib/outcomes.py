@@ -26,9 +26,10 @@ from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
 from chalicelib.errors import GatewayError, RetryableError
 from chalicelib.lifecycle import FailureReason
 from chalicelib.logs import logger
+from chalicelib.provider_health import HealthChange
 from chalicelib.providers import Outcome, SendResult
 from chalicelib.retry_policy import RetryPolicy
-from chalicelib.router import HealthChange, Router
+from chalicelib.router import Router
 from chalicelib.storage.claims import ClaimLedger
 from chalicelib.storage.health_snapshots import HealthSnapshots
 from chalicelib.storage.records import Claim, RequestSnapshot

@@ -14,8 +14,8 @@ from chalicelib.api.send_body import MAX_SEGMENTS, PHONE_EXAMPLE
 from chalicelib.delivery_receipt import DeliveryReason
 from chalicelib.errors import GatewayError
 from chalicelib.lifecycle import FailureReason, Status
+from chalicelib.provider_health import ProviderState
 from chalicelib.providers import Outcome
-from chalicelib.router import ProviderState
 from chalicelib.segments import Encoding
 from chalicelib.storage.dynamo import iso
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
