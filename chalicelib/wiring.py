@@ -19,7 +19,7 @@ from redis.retry import Retry
 
 from chalicelib.aws_deadline import aws_client, bounded
 from chalicelib.callbacks import CallbackPublisher
-from chalicelib.callbacks.delivery import CallbackDelivery, CallbackRetryPolicy, DeliveryTarget
+from chalicelib.callbacks.delivery import CallbackDelivery, DeliveryTarget
 from chalicelib.callbacks.queue import CallbackQueue
 from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import ClientRegistry, Defaults, registry_from_document, registry_from_keys
@@ -27,13 +27,14 @@ from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import ConfigurationError, DependencyUnavailable
 from chalicelib.intake import Intake
-from chalicelib.outcomes import OutcomeRecorder, RetryPolicy
+from chalicelib.outcomes import OutcomeRecorder
 from chalicelib.providers import build_providers, deadline_client
 from chalicelib.providers.secrets import ProviderSecrets, SecretCache
 from chalicelib.receipts.applier import ReceiptApplier
 from chalicelib.receipts.aws_events import DeliveryEvents
 from chalicelib.receipts.webhooks import WebhookReceiver
 from chalicelib.refreshing import Refreshing
+from chalicelib.retry_policy import RetryPolicy
 from chalicelib.router import Router
 from chalicelib.settings import Settings, get_settings
 from chalicelib.storage.claims import ClaimLedger
@@ -169,7 +170,7 @@ def _callback_delivery(settings: Settings) -> CallbackDelivery:
         http=_callback_http(), queue=_callback_queue(settings), secret_of=secret_of,
         target=DeliveryTarget(local=settings.is_local, allowed_hosts=settings.callback_allowed_hosts,
                               timeout_s=settings.callback_timeout_s),
-        retry=CallbackRetryPolicy(base_s=settings.callback_retry_base_s, retry_for_s=settings.callback_retry_for_s),
+        retry=RetryPolicy(base_s=settings.callback_retry_base_s, retry_for_s=settings.callback_retry_for_s),
         clock=time.time)
 
 
@@ -202,7 +203,7 @@ def _dispatcher(settings: Settings) -> Dispatcher:
     outcomes = OutcomeRecorder(
         router=_router(settings), requests=_requests(settings), claims=_claims(settings),
         health_snapshots=HealthSnapshots(tables, time.time), queue=_queue(settings), provider_names=providers,
-        retry_policy=RetryPolicy(max_retries=settings.max_retries), callbacks=_callbacks(settings),
+        retry_policy=RetryPolicy(base_s=1, max_retries=settings.max_retries), callbacks=_callbacks(settings),
     )
     return Dispatcher(router=_router(settings), claims=_claims(settings), queue=_queue(settings),
                       providers=providers, outcomes=outcomes, booking_horizon_ms=settings.slot_wait_max_ms)
