@@ -55,13 +55,14 @@ from bench import stats
 from bench.run import RESULTS, _git_commit
 from bench.scenarios import COMMON_ENV, cost_figures
 from bench.stats import max_in_any_window
+from chalicelib.lifecycle import DELIVERY_RESULTS, Status
 
-FINAL = ("delivered", "undelivered")
+FINAL = DELIVERY_RESULTS
 VENDOR_KINDS = "twilio,vonage,aws,http-json"
 HOLD_RECEIPTS_S = 3600  # the dispatch phase: receipts scheduled an hour out never leave during the run
 
 
-# ------------------------------------------------------------------ pure helpers (tests/unit/test_bench_delivery.py)
+# ------------------------------------------------------------- pure helpers (tests/tooling/unit/test_bench_delivery.py)
 
 
 def parse_iso(value: str) -> float:
@@ -235,7 +236,7 @@ def _run_phase(stack, probe, receiver: Receiver | None, *, name: str, api_key: s
             break
         time.sleep(2)
     waited_out = time.monotonic() >= deadline
-    if receiver is not None:  # the "sent" callbacks of the last ones, which go out beside their final ones
+    if receiver is not None:  # the callbacks of the last ones' move to sent, which go out beside their final ones
         time.sleep(2)
     aws = stack.aws_counts()
     commands = commands_between(commands_before, redis_commandstats(probe.redis))
@@ -287,13 +288,13 @@ def run(requests: int, rps: float, undelivered_share: float, say, *, receipt_del
         for name in simulators:  # dispatch phase: receipts held back past the end of the run
             _http_json(f"{simulators[name]}/_config", {"receipt_delay_s": HOLD_RECEIPTS_S})
         dispatch = _run_phase(stack, probe, None, name="dispatch", api_key=dispatch_key, requests=requests,
-                              rps=rps, done_when=("sent", "failed"), wait_s=90, say=say)
+                              rps=rps, done_when=(Status.SENT, Status.FAILED), wait_s=90, say=say)
         for name in simulators:
             _http_json(f"{simulators[name]}/_reset", {})
             _http_json(f"{simulators[name]}/_config", {"receipt_delay_s": receipt_delay_s})
         _http_json(f"{receiver.url}/_reset", {})
         truth = _run_phase(stack, probe, receiver, name="truth", api_key=truth_key, requests=requests, rps=rps,
-                           done_when=(*FINAL, "failed"), wait_s=120, say=say)
+                           done_when=(*FINAL, Status.FAILED), wait_s=120, say=say)
         seen = receiver.stats()
         receipts = {name: _http_json(f"{simulators[name]}/_receipts") for name in simulators}
         logs = stack.workdir / "logs"
@@ -384,11 +385,11 @@ def figures(dispatch: dict, truth: dict, seen: dict, receipts: Mapping[str, list
             "received": seen["received"], "processed": seen["processed"], "duplicates": seen["duplicates"],
             "bad_signatures": seen["bad_signatures"],
             "final_events": sum(1 for p in events.values() if p["id"] in truth_ids and p["status"] in FINAL),
-            "sent_events": sum(1 for p in events.values() if p["id"] in truth_ids and p["status"] == "sent"),
+            "sent_events": sum(1 for p in events.values() if p["id"] in truth_ids and p["status"] == Status.SENT),
             "latency_ms_from_occurred_at": {
                 "final": stats.summarize(callback_latencies_ms(events, received_at, statuses=FINAL, ids=truth_ids),
                                          digits=0),
-                "sent": stats.summarize(callback_latencies_ms(events, received_at, statuses=("sent",),
+                Status.SENT: stats.summarize(callback_latencies_ms(events, received_at, statuses=(Status.SENT,),
                                                               ids=truth_ids), digits=0),
                 "final_by_provider": by_provider_latency},
             "latency_ms_from_delivery_recorded_log": stats.summarize(
@@ -429,7 +430,7 @@ def table(results: dict) -> Table:
     out.add_row("receipt ingestion, busiest 1 s", _fmt(ing["max_in_any_1s"]))
     offered = receipts["dispatch_rate_for_comparison"]["per_s"]
     out.add_row("requests accepted per second, same phase (what was offered)", f"{_fmt(offered)}/s")
-    for label, key in (("final", "final"), ("sent", "sent")):
+    for label, key in (("final", "final"), (Status.SENT, Status.SENT)):
         lat = callbacks["latency_ms_from_occurred_at"][key]
         out.add_row(f"callback latency ({label}), occurred_at -> received",
                     f"p50 {_fmt(lat['p50'])} / p99 {_fmt(lat['p99'])} ms (n={lat['count']})")

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from chalicelib.callbacks import CallbackPublisher
-from chalicelib.callbacks.delivery import CallbackDelivery, CallbackRetryPolicy, DeliveryTarget
+from chalicelib.callbacks.delivery import CallbackDelivery, DeliveryTarget
 from chalicelib.callbacks.queue import CallbackQueue
 from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import ClientRegistry, Defaults, registry_from_document, registry_from_keys
@@ -33,13 +33,14 @@ from chalicelib.connections import (
 from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.dispatcher import Dispatcher
 from chalicelib.intake import Intake
-from chalicelib.outcomes import OutcomeRecorder, RetryPolicy
+from chalicelib.outcomes import OutcomeRecorder
 from chalicelib.providers import build_providers
 from chalicelib.providers.secrets import ProviderSecrets, SecretCache
 from chalicelib.receipts.applier import ReceiptApplier
 from chalicelib.receipts.aws_events import DeliveryEvents
 from chalicelib.receipts.webhooks import WebhookReceiver
 from chalicelib.refreshing import Refreshing
+from chalicelib.retry_policy import RetryPolicy
 from chalicelib.router import Router
 from chalicelib.settings import Settings
 from chalicelib.storage.claims import ClaimLedger
@@ -175,7 +176,7 @@ class Container(Stores):
             http=self.callback_http, queue=self.callback_queue, secret_of=secret_of,
             target=DeliveryTarget(local=self.settings.is_local, allowed_hosts=policy.allowed_hosts,
                                   timeout_s=policy.timeout_s),
-            retry=CallbackRetryPolicy(base_s=policy.retry_base_s, retry_for_s=policy.retry_for_s),
+            retry=RetryPolicy(base_s=policy.retry_base_s, retry_for_s=policy.retry_for_s),
             clock=self.clock)
 
     # ------------------------------------------------------------------ sending
@@ -197,8 +198,8 @@ class Container(Stores):
                                     shared_secret_id=settings.provider_keys_secret_id, aws_region=settings.aws_region)
         outcomes = OutcomeRecorder(
             router=self.router, requests=self.requests, claims=self.claims, health_snapshots=self.health_snapshots,
-            queue=self.queue, provider_names=providers, retry_policy=RetryPolicy(max_retries=settings.max_retries),
-            callbacks=self.callbacks,
+            queue=self.queue, provider_names=providers,
+            retry_policy=RetryPolicy(base_s=1, max_retries=settings.max_retries), callbacks=self.callbacks,
         )
         return Dispatcher(router=self.router, claims=self.claims, queue=self.queue, providers=providers,
                           outcomes=outcomes, booking_horizon_ms=settings.routing.horizon_ms)

@@ -7,6 +7,7 @@ Per record (``dispatch_message``):
   2. book a send         -> Redis, one atomic step (health, exclusions, weighted round-robin, the provider's
                             earliest free send time, paced), no earlier than this process's claim usually takes
      nothing to book     -> the message waits on the queue (its visibility extended), not a retry
+                            (dispatch_waits.py: how a message waits on the queue)
   3. claim the attempt   -> DynamoDB conditional update: nobody sends attempt n without holding it
   4. wait                -> until the booked time; a provider that tripped meanwhile gets nothing
   5. send                -> provider adapter
@@ -18,22 +19,21 @@ batch adapter (sqs_batch) reports it in ``batchItemFailures`` so that only that 
 from __future__ import annotations
 
 import functools
-import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 
-from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchMessage, DispatchQueue, delay_until, message_for
-from chalicelib.errors import ClaimConflict, GatewayError, RetryableError
+from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue, delay_until, message_for
+from chalicelib.dispatch_waits import QueueWait
+from chalicelib.errors import ClaimConflict, RetryableError
 from chalicelib.lifecycle import CLAIMABLE, Status
 from chalicelib.logs import log_context, logger
 from chalicelib.outcomes import OutcomeRecorder
 from chalicelib.providers import Provider
 from chalicelib.router import Booking, Router
 from chalicelib.sqs_batch import QueueRecord, process_batch
-from chalicelib.storage.claims import ClaimLedger
+from chalicelib.storage.claims import AttemptClaims
 from chalicelib.storage.records import Claim
 
 # Time a record needs beyond its provider's timeout and the longest booked wait: the claim before the send
@@ -42,10 +42,6 @@ SEND_MARGIN_S = 1.0
 # A booking older than this at its send time is checked against the provider's health first (one GET), so
 # that nothing decided before a trip reaches the provider much after it.
 HEALTH_RECHECK_AFTER_S = 0.25
-# A message that must wait is kept on the queue by extending its visibility while SQS has received it at
-# most this often; later, a copy is queued instead (its receive count starts again), so that waiting never
-# walks a message into the DLQ (maxReceiveCount 5: docs/deploy.md).
-VISIBILITY_DEFERRALS = 2
 
 
 class ClaimLead:
@@ -67,7 +63,7 @@ class ClaimLead:
 
 
 class Dispatcher:
-    def __init__(self, *, router: Router, claims: ClaimLedger, queue: DispatchQueue,
+    def __init__(self, *, router: Router, claims: AttemptClaims, queue: DispatchQueue,
                  providers: Mapping[str, Provider], outcomes: OutcomeRecorder, booking_horizon_ms: int,
                  clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep):
@@ -80,6 +76,7 @@ class Dispatcher:
         self._monotonic = monotonic
         self._sleep = sleep
         self._claim_lead = ClaimLead()
+        self._waits = QueueWait(queue, clock)
         # What a record needs before its send may start: the slowest provider's whole-call deadline, the
         # longest booked wait, and the claim and records around the send.
         self._time_needed_s = (max(p.timeout_s for p in providers.values()) + booking_horizon_ms / 1000
@@ -110,12 +107,12 @@ class Dispatcher:
                 logger.info("request expired", extra={"request_id": message.id})
             return True
         if delay_until(message.not_before, self._clock()):
-            return self._wait_for_send_at(message, message.not_before)
+            return self._waits.until_send_at(message, message.not_before)
         excluded = tuple(dict.fromkeys((*message.excluded, *message.avoid)))
         booking, send_at = self._book(excluded=excluded, last_failed=message.last_failed,
                                       not_before_ms=self._claim_lead.ms(), refused_by=message.refused_by)
         if booking.provider is None:
-            return self._wait_in_queue(message, record, booking.wait_ms)
+            return self._waits.for_booking(message, record, booking.wait_ms)
         claim_started = self._monotonic()
         try:
             claim = self._claims.claim(message.id, message.attempt, booking.provider)
@@ -131,16 +128,8 @@ class Dispatcher:
             # and the booking go back unused.
             self._give_back(booking)
             self._claims.release(claim)
-            return self._wait_for_send_at(message, claim.not_before)
+            return self._waits.until_send_at(message, claim.not_before)
         return self._send_when_booked(message, record, claim, booking, send_at)
-
-    def _wait_for_send_at(self, message: DispatchMessage, not_before: float) -> bool:
-        """A message that arrived before its request's send_at goes back, delayed until then (15 min at most:
-        a later one comes round again)."""
-        delay_s = delay_until(not_before, self._clock())
-        self._queue.send(replace(message, not_before=not_before), delay_s=min(delay_s, MAX_DELAY_S))
-        logger.info("before its send_at; requeued", extra={"request_id": message.id, "delay_s": delay_s})
-        return True
 
     def _book(self, **choice) -> tuple[Booking, float]:
         """A booking, and its send time on this process's monotonic clock."""
@@ -155,7 +144,7 @@ class Dispatcher:
             # Tripped while this send waited for its time: nothing is sent; the message goes round again.
             self._give_back(booking)
             self._claims.release(claim)
-            return self._wait_in_queue(message, record, 0)
+            return self._waits.for_booking(message, record, 0)
         # A booking is used at its time or given back: sending much later (a claim slower than its lead, a
         # busy process) would spread arrivals wider than the guard allows for. Book again, for the provider
         # claimed (checked last, just before the send, so that nothing delays the send after it).
@@ -164,7 +153,7 @@ class Dispatcher:
             booking, send_at = self._book(only=claim.provider)
             if booking.provider is None:
                 self._claims.release(claim)
-                return self._wait_in_queue(message, record, booking.wait_ms)
+                return self._waits.for_booking(message, record, booking.wait_ms)
             self._sleep(max(0.0, send_at - self._monotonic()))
         started = self._monotonic()
         provider = self._providers[claim.provider]
@@ -189,20 +178,6 @@ class Dispatcher:
         except RetryableError:  # Redis went away: one send time stays unused, nothing worse
             logger.warning("booking not given back", extra={"provider": booking.provider})
 
-    def _wait_in_queue(self, message: DispatchMessage, record: QueueRecord | None, wait_ms: float) -> bool:
-        """Nothing to book now: the message waits on the queue. Not a retry and not a failure."""
-        delay_s = max(1, math.ceil(wait_ms / 1000))
-        if message.expires_at:
-            delay_s = min(delay_s, max(1, math.ceil(message.expires_at - self._clock())))
-        if record is not None and record.receipt_handle and record.receive_count <= VISIBILITY_DEFERRALS:
-            try:
-                self._queue.defer(record.receipt_handle, delay_s)
-            except GatewayError:  # not deferred: it comes back when its visibility timeout ends
-                logger.warning("visibility not extended", extra={"request_id": message.id})
-            return False
-        self._queue.send(message, delay_s=min(delay_s, MAX_DELAY_S))
-        return True
-
     def _resolve_conflict(self, message: DispatchMessage, record: QueueRecord | None,
                           conflict: ClaimConflict) -> bool:
         request = conflict.snapshot
@@ -217,7 +192,7 @@ class Dispatcher:
                 return True
             booking, send_at = self._book(only=request.provider_used, not_before_ms=self._claim_lead.ms())
             if booking.provider is None:
-                return self._wait_in_queue(message, record, booking.wait_ms)
+                return self._waits.for_booking(message, record, booking.wait_ms)
             try:
                 claim = self._claims.reclaim_abandoned(message.id, message.attempt, request.provider_used,
                                                        request.lease_until)

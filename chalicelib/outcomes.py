@@ -9,7 +9,8 @@
                        "refused here" and failures ends sent, or failed (retries exhausted), never refused.
   throttled         -> pending, straight back to the queue for another provider (not a retry); the
                        provider's rate is cut for a while (its count and ours disagree)
-  provider failure  -> retrying, DelaySeconds = 2^(retry-1), the provider excluded; after the last retry: failed
+  provider failure  -> retrying, DelaySeconds = 2^(retry-1) (retry_policy.py), the provider excluded; after the last
+                       retry: failed
   past its TTL      -> failed (expired)  (``expire``: the dispatcher's and the sweeper's)
 
 Every move to ``sent`` or ``failed`` goes through ``_finished``, which hands the request to the callback
@@ -19,29 +20,20 @@ publisher: one event per status change, queued after the status write and never 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 
 from chalicelib.callbacks import CallbackPublisher
-from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchMessage, DispatchQueue
+from chalicelib.dispatch_queue import DispatchMessage, DispatchQueue
 from chalicelib.errors import GatewayError, RetryableError
 from chalicelib.lifecycle import FailureReason
 from chalicelib.logs import logger
+from chalicelib.provider_health import HealthChange
 from chalicelib.providers import Outcome, SendResult
-from chalicelib.router import HealthChange, Router
+from chalicelib.retry_policy import RetryPolicy
+from chalicelib.router import Router
 from chalicelib.storage.claims import ClaimLedger
 from chalicelib.storage.health_snapshots import HealthSnapshots
 from chalicelib.storage.records import Claim, RequestSnapshot
 from chalicelib.storage.requests import RequestStore
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_retries: int
-    base_delay_s: int = 1
-
-    def delay_for(self, retry: int) -> int:
-        """Retry 1, 2, 3, 4, 5 waits 1, 2, 4, 8, 16 s: 2^(retry-1), capped at SQS's 900 s."""
-        return min(MAX_DELAY_S, self.base_delay_s * 2 ** (retry - 1))
 
 
 def exclusions_for_retry(excluded: tuple[str, ...], failed: str) -> tuple[str, ...]:
@@ -127,7 +119,7 @@ class OutcomeRecorder:
         elif result.outcome is Outcome.THROTTLED:
             self._requeue_throttled(message, claim, result)
             logger.info("provider throttled, requeued", extra=log)
-        elif claim.retries + 1 > self._retry.max_retries:
+        elif self._retry.gives_up(claim.retries + 1):
             self._finished(self._claims.mark_failed(claim.request_id, claim.attempt, FailureReason.RETRIES_EXHAUSTED,
                                                     result.error))
             logger.warning("sms failed, retries exhausted", extra=log)

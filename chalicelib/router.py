@@ -5,7 +5,8 @@ dispatchers share one exact view: a provider is eligible when it is healthy and 
 weighted round-robin chooses among the eligible ones whose schedule has room within the horizon, and the
 chosen provider's earliest free send time is booked, paced so that its arrivals never bunch. The
 dispatcher waits until that time and sends, or gives the booking back. Each script's header (lua/*.lua)
-names its KEYS and ARGV and their units; this module only fills them in.
+names its KEYS and ARGV and their units; this module only fills them in. Recording outcomes and reading
+the providers' health and state is provider_health.py's (``Router.health``), over the same keys.
 
 The keyspace (all under one hash tag, so the cross-provider decision survives Redis Cluster):
 
@@ -27,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from chalicelib.policies import RoutingPolicy  # the health rule, guard and horizon (HEALTH_*, RATE_LIMIT_GUARD_*, ...)
+from chalicelib.provider_health import HealthChange, ProviderHealth, ProviderState
 from chalicelib.redis_scripts import RedisBacked, ScriptClock, register, text
 from chalicelib.settings import ProviderConfig
 
@@ -34,7 +36,6 @@ from chalicelib.settings import ProviderConfig
 WRR_STATE_TTL_MS = 3_600_000
 PROVIDER_ROLE_ELIGIBLE, PROVIDER_ROLE_EXCLUDED, PROVIDER_ROLE_NEVER = 0, 1, 2
 ROLE_ARGS = (b"0", b"1", b"2")
-HEALTH_CHANGE_NONE, HEALTH_CHANGE_TRIPPED, HEALTH_CHANGE_RECOVERED = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -46,31 +47,6 @@ class Booking:
     decided_at_ms: float = field(default=0, compare=False)  # the routing clock at the decision (epoch ms)
     guard_ms: int = field(default=0, compare=False)  # booked: the provider's jitter guard
     slot: str | None = field(default=None, compare=False)  # booked: the member in the schedule, to give it back
-
-
-@dataclass(frozen=True)
-class HealthChange:
-    provider: str
-    healthy: bool
-    unhealthy_until_ms: int | None
-    successes: int
-    failures: int
-
-
-@dataclass(frozen=True)
-class ProviderState:
-    name: str
-    healthy: bool
-    failure_rate: float
-    successes: int
-    failures: int
-    unhealthy_until_ms: int | None
-    rate_limit: int
-    weight: int
-    in_use_last_second: int  # sends booked in the last second
-    booked_ahead: int  # sends booked for later
-    jitter_guard_ms: int  # added to the 1 s window, from the measured arrival spread
-    effective_rate_limit: float  # rate_limit, lowered for a while after a 429
 
 
 class Router(RedisBacked):
@@ -90,9 +66,6 @@ class Router(RedisBacked):
         self._by_name = {p.name: p for p in self._providers}
         self._clock = ScriptClock(clock)
         self._policy = policy
-        self._health_window_ms = policy.health_window_s * 1000
-        self._failure_rate_ppm = round(policy.failure_rate * 1_000_000)
-        self._cooldown_ms = policy.unhealthy_for_s * 1000
 
         tag = f"{{{key_prefix}}}"
         kinds = ("book", "pace", "ok", "fail", "down", "since", "streak")
@@ -103,12 +76,8 @@ class Router(RedisBacked):
             self._book_keys += [self._keys[name][kind].encode() for kind in ("book", "down", "pace")]
         self._book_provider_args = [[str(value).encode() for value in (p.name, p.rate_limit, p.weight)]
                                     for p in self._providers]
-        self._status_keys = [
-            self._keys[name][kind] for name in self._by_name for kind in ("book", "ok", "fail", "down", "since", "pace")
-        ]
         self._book = register(redis_client, "book_send", "booking", "pacing")
-        self._record = register(redis_client, "record_outcome", "pacing", "health")
-        self._status = register(redis_client, "provider_status", "pacing", "health")
+        self.health = ProviderHealth(redis_client, self._providers, self._keys, policy=policy, clock=self._clock)
 
     def book(
         self,
@@ -161,73 +130,17 @@ class Router(RedisBacked):
             raise ValueError("only a booking that holds a send time can give it back")
         self._redis.zrem(self._keys[booking.provider]["book"], booking.slot)
 
+    # The health side (provider_health.py), here too for the callers that hold the router.
+
     def is_healthy(self, provider: str) -> bool:
-        """One GET: whether the provider is out of any cooldown now (a booking made before it tripped must
-        not be used after)."""
-        self._require_known(provider)
-        down_until = self._redis.get(self._keys[provider]["down"])
-        # The key expires when the cooldown ends (server clock); an injected clock compares the value.
-        injected = self._clock.injected
-        return down_until is None or (injected is not None and int(down_until) <= injected())
+        return self.health.is_healthy(provider)
 
     def record_outcome(self, provider: str, success: bool | None, *, throttled: bool = False,
                        arrival_offset_ms: float | None = None) -> HealthChange | None:
-        """One answer of a provider: its arrival offset into the jitter estimate, a 429 (`throttled`) into
-        the rate cut, a success or failure (`success` None: neither) into the health window. Says so when
-        the provider's health flipped."""
-        self._require_known(provider)
-        keys = self._keys[provider]
-        outcome = "t" if throttled else "n" if success is None else "1" if success else "0"
-        change, successes, failures, unhealthy_until_ms = self._record(
-            keys=[keys[kind] for kind in ("ok", "fail", "down", "since", "streak", "pace")],
-            args=[
-                self._clock.now_arg(),
-                outcome,
-                self._clock.token(),
-                self._health_window_ms,
-                self._failure_rate_ppm,
-                self._policy.min_samples,
-                self._cooldown_ms,
-                self._policy.failure_streak,
-                "" if arrival_offset_ms is None else f"{max(0.0, arrival_offset_ms):.3f}",
-            ],
-        )
-        if change == HEALTH_CHANGE_NONE:
-            return None
-        return HealthChange(
-            provider=provider,
-            healthy=change == HEALTH_CHANGE_RECOVERED,
-            unhealthy_until_ms=int(unhealthy_until_ms) if change == HEALTH_CHANGE_TRIPPED else None,
-            successes=int(successes),
-            failures=int(failures),
-        )
+        return self.health.record_outcome(provider, success, throttled=throttled, arrival_offset_ms=arrival_offset_ms)
 
     def provider_states(self) -> list[ProviderState]:
-        """Every provider's live health, pace and use, read in one round trip."""
-        _now_ms, *rows = self._status(keys=self._status_keys, args=[
-            self._clock.now_arg(), self._health_window_ms, self._policy.guard_ms, self._policy.guard_max_ms])
-        states = []
-        for index, provider in enumerate(self._providers):
-            healthy, successes, failures, unhealthy_until_ms, in_use, ahead, guard_ms, factor_ppm = rows[
-                8 * index : 8 * index + 8]
-            total = successes + failures
-            states.append(
-                ProviderState(
-                    name=provider.name,
-                    healthy=healthy == 1,
-                    failure_rate=failures / total if total else 0.0,
-                    successes=successes,
-                    failures=failures,
-                    unhealthy_until_ms=None if healthy == 1 else unhealthy_until_ms,
-                    rate_limit=provider.rate_limit,
-                    weight=provider.weight,
-                    in_use_last_second=in_use,
-                    booked_ahead=ahead,
-                    jitter_guard_ms=guard_ms,
-                    effective_rate_limit=round(provider.rate_limit * factor_ppm / 1_000_000, 2),
-                )
-            )
-        return states
+        return self.health.provider_states()
 
     def _require_known(self, name: str) -> None:
         if name not in self._by_name:

@@ -22,7 +22,7 @@ from chalicelib.callbacks import CallbackPublisher
 from chalicelib.dispatch_queue import MAX_DELAY_S, DispatchQueue, delay_until, message_for
 from chalicelib.lifecycle import TERMINAL
 from chalicelib.logs import logger
-from chalicelib.storage.claims import ClaimLedger
+from chalicelib.storage.claims import SweeperMoves
 from chalicelib.storage.queries import RequestQueries
 
 
@@ -37,7 +37,7 @@ class SweepReport:
 
 
 class Sweeper:
-    def __init__(self, *, queries: RequestQueries, claims: ClaimLedger, queue: DispatchQueue,
+    def __init__(self, *, queries: RequestQueries, claims: SweeperMoves, queue: DispatchQueue,
                  clock: Callable[[], float], callbacks: CallbackPublisher | None = None):
         self._queries = queries
         self._claims = claims

@@ -19,6 +19,11 @@ from chalicelib.lifecycle import DELIVERY_RESULTS, Status, StatusChanged
 from chalicelib.providers import Outcome
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
 
+# What a timeline entry can be (the API's schema lists them): its own steps and the statuses it shows.
+ACCEPTED, ATTEMPT, PROGRESS = "accepted", "attempt", "progress"
+EVENT_KINDS: tuple[str, ...] = (ACCEPTED, ATTEMPT, Status.SENT.value, Status.FAILED.value, PROGRESS,
+                                *(status.value for status in DELIVERY_RESULTS))
+
 
 @dataclass(frozen=True)
 class TimelineEvent:
@@ -30,10 +35,10 @@ class TimelineEvent:
 
 
 def timeline_of(request: RequestSnapshot, attempts: list[AttemptRecord]) -> list[TimelineEvent]:
-    events = [TimelineEvent("accepted", request.created_at)]
+    events = [TimelineEvent(ACCEPTED, request.created_at)]
     for record in sorted(attempts, key=lambda record: record.attempt):
         detail = record.outcome + (f": {record.error}" if record.error else "")
-        events.append(TimelineEvent("attempt", record.created_at, record.provider, record.attempt, detail))
+        events.append(TimelineEvent(ATTEMPT, record.created_at, record.provider, record.attempt, detail))
     if request.status in (Status.SENT, *DELIVERY_RESULTS):
         accepted = [record for record in attempts
                     if record.outcome == Outcome.ACCEPTED and record.provider == request.provider_used]
@@ -44,7 +49,7 @@ def timeline_of(request: RequestSnapshot, attempts: list[AttemptRecord]) -> list
         events.append(TimelineEvent(str(Status.FAILED), request.updated_at, request.provider_used,
                                     detail=request.failure_reason and str(request.failure_reason)))
     if request.delivery_progress and request.delivery_progress_at:
-        events.append(TimelineEvent("progress", request.delivery_progress_at, request.provider_used,
+        events.append(TimelineEvent(PROGRESS, request.delivery_progress_at, request.provider_used,
                                     detail=request.delivery_progress))
     events.sort(key=lambda event: event.at)  # stable: equal times keep the order above
     if request.status in DELIVERY_RESULTS and request.delivered_at:

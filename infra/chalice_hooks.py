@@ -13,7 +13,7 @@ it imports app.py; Lambda never does (and its package carries no infra/).
   redeploy keeps it. (chalice builds its session before it imports app.py, and its clients after, so the
   handler goes on each new client.) Without it Lambda would delete a whole
   batch whenever the handler returns, including the records it reported as failed (the sweeper would
-  pick those requests up again after SWEEP_AFTER_S: late, not lost). tests/integration/test_deploy.py reads
+  pick those requests up again after SWEEP_AFTER_S: late, not lost). tests/tooling/integration/test_deploy.py reads
   the setting back after a deploy and a redeploy, so a chalice or botocore upgrade that bypasses this fails
   `make test`.
 - ``chalice deploy``: the API stage is throttled (API_THROTTLE_RATE / API_THROTTLE_BURST of the stage, the

@@ -64,7 +64,7 @@ PARAMETERS_FROM_ENV = {"VpcId": "VPC_ID", "PrivateSubnetIds": "PRIVATE_SUBNET_ID
 # the API stage. The narrowest of those rules: a stack name takes letters, digits and hyphens; ElastiCache ids are
 # lowercase without "--" or a trailing hyphen; Lambda function, IAM role and EventBridge rule names are at most
 # 64 characters (NAME_LIMIT). infra/data.json and infra/resources.json carry the same pattern and length
-# (tests/unit/test_infra_stage.py keeps them equal), so CloudFormation refuses what this refuses.
+# (tests/tooling/unit/test_infra_stage.py keeps them equal), so CloudFormation refuses what this refuses.
 STAGE_PATTERN = r"[a-z][a-z0-9]*(-[a-z0-9]+)*"
 NAME_LIMIT = 64
 LOCAL_STAGE = "local"  # config.json's stage for `chalice local`, never deployed
@@ -367,7 +367,7 @@ def write_deploy_config(project: Path, stage: str, outputs: dict[str, str], from
     stage_config = config["stages"][stage]
     environment = stage_config.setdefault("environment_variables", {})
     # The names config.json already declares (tables, queue, secrets) stay as they are: the stack was built
-    # from the same names (tests/unit/test_deploy_package.py keeps them equal). What only the account
+    # from the same names (tests/tooling/unit/test_deploy_package.py keeps them equal). What only the account
     # knows is added.
     for variable in ACCOUNT_VARIABLES:
         environment[variable] = outputs[_output_key(variable)]

@@ -631,7 +631,7 @@ def print_table(results: list[FaultResult]) -> None:
     from rich.table import Table
 
     table = Table(title="chaos: every accepted SMS ends sent or failed, none sent twice")
-    for column in ("fault", "offered", "accepted", "503", "sent", "failed", "lost", "duplicates",
+    for column in ("fault", "offered", "accepted", "503", Status.SENT, Status.FAILED, "lost", "duplicates",
                    "sent, not accepted", "max API answer while down", "verdict"):
         table.add_column(column, justify="left" if column == "fault" else "right")
     for r in results:

@@ -14,12 +14,12 @@ from chalicelib.api.send_body import MAX_SEGMENTS, PHONE_EXAMPLE
 from chalicelib.delivery_receipt import DeliveryReason
 from chalicelib.errors import GatewayError
 from chalicelib.lifecycle import FailureReason, Status
+from chalicelib.provider_health import ProviderState
 from chalicelib.providers import Outcome
-from chalicelib.router import ProviderState
 from chalicelib.segments import Encoding
 from chalicelib.storage.dynamo import iso
 from chalicelib.storage.records import AttemptRecord, RequestSnapshot
-from chalicelib.timeline import TimelineEvent, timeline_of
+from chalicelib.timeline import EVENT_KINDS, TimelineEvent, timeline_of
 
 Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
@@ -120,7 +120,7 @@ class SmsSummary(Answer):
 class TimelineEntry(Answer):
     """One thing that happened to a request."""
 
-    event: Literal["accepted", "attempt", "sent", "failed", "progress", "delivered", "undelivered"]
+    event: Literal[EVENT_KINDS]
     at: Timestamp
     provider: str | None = None
     attempt: int | None = Field(default=None, ge=1)

@@ -2,7 +2,8 @@
 but a 2xx try again later, for at least a day.
 
 SQS cannot delay a message by more than 900 s, so a retry is a new message carrying its attempt number
-and the time of the first try, delayed min(900, base x 2^(attempt-1)) s (base CALLBACK_RETRY_BASE_S):
+and the time of the first try, delayed min(900, base x 2^(attempt-1)) s (base CALLBACK_RETRY_BASE_S;
+retry_policy.py, the rule dispatch retries follow too):
 
     attempt   1    2    3     4     5     6     7 ... 101
     waits     -   30   60   120   240   480   900 ... 900        (base 30 s)
@@ -26,35 +27,13 @@ from chalicelib.callbacks.events import CallbackEvent
 from chalicelib.callbacks.queue import CallbackQueue
 from chalicelib.callbacks.signing import SIGNATURE_HEADER, signature_header
 from chalicelib.callbacks.targets import CallbackTarget, CallbackTargetRefused, Resolver, resolve_callback_target
-from chalicelib.dispatch_queue import MAX_DELAY_S
 from chalicelib.errors import DependencyUnavailable, GatewayError
 from chalicelib.logs import log_context, logger
 from chalicelib.providers.deadline import deadline_scope
+from chalicelib.retry_policy import RetryPolicy
 from chalicelib.sqs_batch import QueueRecord, process_batch
 
 USER_AGENT = "sms-gateway-callbacks/1"
-
-
-@dataclass(frozen=True)
-class CallbackRetryPolicy:
-    base_s: int = 30
-    retry_for_s: int = 86_400
-
-    def delay_after(self, attempt: int) -> int:
-        """The wait after failed attempt ``attempt``: base x 2^(attempt-1), capped at SQS's 900 s."""
-        return min(MAX_DELAY_S, self.base_s * 2 ** min(attempt - 1, 30))
-
-    def gives_up(self, first_try_at: float, now: float) -> bool:
-        return now - first_try_at >= self.retry_for_s
-
-    def schedule(self) -> list[int]:
-        """When each attempt starts, in s after the first, if every one fails at once (docs, tests)."""
-        at, attempt, times = 0, 1, [0]
-        while not self.gives_up(0, at):
-            at += self.delay_after(attempt)
-            attempt += 1
-            times.append(at)
-        return times
 
 
 @dataclass(frozen=True)
@@ -66,7 +45,7 @@ class DeliveryTarget:
 
 class CallbackDelivery:
     def __init__(self, *, http: httpx.Client, queue: CallbackQueue, secret_of: Callable[[str], str | None],
-                 target: DeliveryTarget, retry: CallbackRetryPolicy, clock: Callable[[], float] = time.time,
+                 target: DeliveryTarget, retry: RetryPolicy, clock: Callable[[], float] = time.time,
                  resolver: Resolver | None = None):
         self._http = http
         self._queue = queue
@@ -134,10 +113,10 @@ class CallbackDelivery:
         return f"answered {response.status_code}"
 
     def _later(self, event: CallbackEvent, first_try_at: float, problem: str) -> bool:
-        if self._retry.gives_up(first_try_at, self._clock()):
+        if self._retry.gives_up(event.attempt, first_try_at, self._clock()):
             return self._dead(event, f"no 2xx for {self._retry.retry_for_s} s ({event.attempt} attempts); "
                                      f"last: {problem}")
-        delay_s = self._retry.delay_after(event.attempt)
+        delay_s = self._retry.delay_for(event.attempt)
         self._queue.send(event.next_try(first_try_at), delay_s=delay_s)
         logger.info("callback failed, retry scheduled", extra={"problem": problem, "delay_s": delay_s})
         return True

@@ -7,6 +7,13 @@ still holding it (``_holds``), so a dispatcher that lost its claim can never mov
 Every status write's condition starts from ``lifecycle.moving``: the transition table says which statuses a
 request may move from, and this module only adds who holds the attempt. Every status write hands back the request
 as it left it (a ``RequestSnapshot``; a claim carries its own as ``Claim.request``).
+
+Three parts, over one conditional write (``_RequestWrites``):
+
+    AttemptClaims     taking an attempt: claim, give it back (release), take over an abandoned one (dispatcher)
+    AttemptEndings    ending the attempt held: sent, failed, retrying, requeued, refused here (outcomes.py)
+    SweeperMoves      moves that need no claim: expire, drop the text, re-queue a callback, push the deadline
+    ClaimLedger       all three over the requests table: what wiring builds and the callers hold
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ from chalicelib.storage.requests import RequestStore
 from chalicelib.storage.tables import Tables
 
 
-class ClaimLedger:
+class _RequestWrites:
+    """The one write every part makes: a conditional update of a request, stamped ``updated_at``."""
+
     def __init__(self, tables: Tables, requests: RequestStore, clock: Callable[[], float], *,
                  lease_s: int, sweep_after_s: int, text_retention_s: int):
         self._model = tables.requests
@@ -45,7 +54,13 @@ class ClaimLedger:
         item.update(actions=[*actions, self._model.updated_at.set(iso(self._clock()))], condition=condition)
         return item
 
-    # ------------------------------------------------------------ taking an attempt
+    def _leaving_open(self) -> list:
+        # Finished: the sweeper's next (and last) visit removes the text, TEXT_RETENTION_DAYS from now.
+        return [self._model.due_at.set(int(self._clock()) + self._text_retention_s)]
+
+
+class AttemptClaims(_RequestWrites):
+    """Taking an attempt: only one dispatcher holds attempt n, under a lease."""
 
     def claim(self, request_id: str, attempt: int, provider: str) -> Claim:
         """Take attempt ``attempt`` for ``provider``, or raise why not: ClaimBusy (a live dispatcher holds
@@ -103,7 +118,8 @@ class ClaimLedger:
             raise ClaimBusy("another dispatcher took over this attempt first") from None
         return _claim_of(item, attempt, provider)
 
-    # ------------------------------------------------------------ ending an attempt
+class AttemptEndings(_RequestWrites):
+    """Ending the attempt the caller holds: every write is conditional on still holding it."""
 
     def mark_sent(self, request_id: str, attempt: int, message_id: str | None) -> RequestSnapshot:
         model = self._model
@@ -159,11 +175,8 @@ class ClaimLedger:
             raise ClaimConflict(f"attempt {attempt} is no longer held") from None
         return RequestSnapshot.of(item)
 
-    def _leaving_open(self) -> list:
-        # Finished: the sweeper's next (and last) visit removes the text, TEXT_RETENTION_DAYS from now.
-        return [self._model.due_at.set(int(self._clock()) + self._text_retention_s)]
-
-    # ------------------------------------------------------------ the sweeper's moves
+class SweeperMoves(_RequestWrites):
+    """The sweeper's moves: they hold no claim, each is conditional on what the sweeper saw."""
 
     def expire_request(self, request_id: str) -> RequestSnapshot | None:
         """End a request that waited past its TTL without being sent: the request as it ended, or None when it
@@ -221,6 +234,10 @@ class ClaimLedger:
         except ConditionFailed:
             return False
         return True
+
+
+class ClaimLedger(AttemptClaims, AttemptEndings, SweeperMoves):
+    """Who may send attempt n of a request, and how an attempt ends: the three parts over one requests table."""
 
 
 def _claim_of(item, attempt: int, provider: str) -> Claim:

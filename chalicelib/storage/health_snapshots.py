@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from chalicelib.router import ProviderState
+from chalicelib.provider_health import ProviderState
 from chalicelib.storage.dynamo import iso
 from chalicelib.storage.tables import Tables
 

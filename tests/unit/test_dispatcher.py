@@ -15,8 +15,9 @@ from chalicelib.dispatch_queue import DispatchMessage
 from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.lifecycle import Status
-from chalicelib.outcomes import OutcomeRecorder, RetryPolicy, exclusions_for_retry
+from chalicelib.outcomes import OutcomeRecorder, exclusions_for_retry
 from chalicelib.providers import HttpJsonConfig, Outcome, SendResult, build_providers
+from chalicelib.retry_policy import RetryPolicy
 from chalicelib.router import Router
 from chalicelib.sqs_batch import QueueRecord
 from localdev.queue_emulator import build_event
@@ -47,7 +48,7 @@ class Harness:
         outcomes = OutcomeRecorder(
             router=self.router, requests=request_store, claims=dispatcher_claims,
             health_snapshots=snapshots_wrapper(health_snapshots) if snapshots_wrapper else health_snapshots,
-            queue=aws.queue, provider_names=self.providers, retry_policy=RetryPolicy(max_retries=max_retries))
+            queue=aws.queue, provider_names=self.providers, retry_policy=RetryPolicy(base_s=1, max_retries=max_retries))
         self.dispatcher = Dispatcher(
             router=self.router, claims=dispatcher_claims, queue=aws.queue, providers=self.providers,
             outcomes=outcomes, booking_horizon_ms=horizon_ms, clock=clock, monotonic=clock, sleep=self._sleep,
@@ -705,12 +706,6 @@ def test_message_for_an_unknown_request_is_dropped(harness):
 
 
 # ------------------------------------------------------------------ pure rules
-
-
-def test_retry_delays_double_from_one_second_and_stop_at_the_sqs_ceiling():
-    policy = RetryPolicy(max_retries=5)
-    assert [policy.delay_for(n) for n in range(1, 6)] == [1, 2, 4, 8, 16]
-    assert policy.delay_for(20) == 900
 
 
 def test_exclusions_keep_every_failed_provider_once_with_the_last_at_the_end():

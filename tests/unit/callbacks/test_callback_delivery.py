@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from chalicelib.callbacks import CallbackEvent, verify_signature
-from chalicelib.callbacks.delivery import CallbackDelivery, CallbackRetryPolicy, DeliveryTarget
+from chalicelib.callbacks.delivery import CallbackDelivery, DeliveryTarget
 from chalicelib.errors import DependencyUnavailable
+from chalicelib.retry_policy import RetryPolicy
 from chalicelib.sqs_batch import QueueRecord
 
 pytestmark = pytest.mark.unit
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.unit
 SECRET = "cb-secret-0123456789"
 PUBLIC = "93.184.216.34"
 DAY_S = 86_400
+CALLBACK_RETRY = RetryPolicy(base_s=30, retry_for_s=DAY_S)  # the settings' defaults
 
 
 class RecordingQueue:
@@ -64,7 +66,7 @@ def make(receiver, *, addresses=(PUBLIC,), secrets=None, local=False, allowed=()
     secrets = {"team-a": SECRET} if secrets is None else secrets
     delivery = CallbackDelivery(
         http=httpx.Client(transport=httpx.MockTransport(receiver)), queue=queue, secret_of=secrets.get,
-        target=DeliveryTarget(local=local, allowed_hosts=allowed, timeout_s=5), retry=CallbackRetryPolicy(),
+        target=DeliveryTarget(local=local, allowed_hosts=allowed, timeout_s=5), retry=CALLBACK_RETRY,
         clock=clock, resolver=resolver_to(*addresses))
     return delivery, queue, clock
 
@@ -121,7 +123,7 @@ def test_a_receiver_that_never_answers_2xx_is_tried_for_at_least_a_day_then_dead
     start = clock.now
     tries = run_until_done(delivery, queue, clock, event())
     offsets = [t - start for t in tries]
-    assert offsets == CallbackRetryPolicy().schedule()
+    assert offsets == CALLBACK_RETRY.schedule()
     assert len(offsets) == 101 and offsets[-2] < DAY_S <= offsets[-1]
     assert max(delay for _, delay in queue.sent) == 900  # SQS's ceiling for DelaySeconds
     [dead] = queue.dead

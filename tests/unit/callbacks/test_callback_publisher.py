@@ -10,8 +10,9 @@ import pytest
 from chalicelib.callbacks import CallbackEvent, CallbackPublisher, event_id_for
 from chalicelib.dispatch_queue import DispatchMessage
 from chalicelib.errors import DependencyUnavailable
-from chalicelib.outcomes import OutcomeRecorder, RetryPolicy
+from chalicelib.outcomes import OutcomeRecorder
 from chalicelib.providers import Outcome, SendResult
+from chalicelib.retry_policy import RetryPolicy
 from chalicelib.sweeper import Sweeper
 
 pytestmark = pytest.mark.unit
@@ -52,7 +53,7 @@ def outcomes(aws, request_store, claims, publisher):
     def make(max_retries: int = 5) -> OutcomeRecorder:
         return OutcomeRecorder(router=QuietRouter(), requests=request_store, claims=claims, health_snapshots=None,
                                queue=aws.queue, provider_names=("alpha", "beta"),
-                               retry_policy=RetryPolicy(max_retries=max_retries), callbacks=publisher)
+                               retry_policy=RetryPolicy(base_s=1, max_retries=max_retries), callbacks=publisher)
 
     return make
 

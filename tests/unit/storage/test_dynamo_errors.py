@@ -7,8 +7,8 @@ import pytest
 
 from chalicelib.errors import ConfigurationError, DependencyUnavailable, StorageRejected
 from chalicelib.lifecycle import FailureReason
+from chalicelib.provider_health import ProviderState
 from chalicelib.providers import Outcome, SendResult
-from chalicelib.router import ProviderState
 from chalicelib.storage.claims import ClaimLedger
 from chalicelib.storage.health_snapshots import HealthSnapshots
 from chalicelib.storage.idempotency import IdempotencyKeys, KeyTaken, Reservation

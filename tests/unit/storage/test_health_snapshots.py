@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.router import ProviderState
+from chalicelib.provider_health import ProviderState
 from chalicelib.storage.dynamo import iso
 
 pytestmark = pytest.mark.unit

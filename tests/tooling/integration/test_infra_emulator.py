@@ -26,7 +26,7 @@ from chalicelib.wiring import tables_for
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 STACK = "sms-gateway-dev"
 OUTPUT_TO_VARIABLE = {
     "RequestsTableName": "REQUESTS_TABLE",

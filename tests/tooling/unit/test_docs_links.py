@@ -10,7 +10,7 @@ import pytest
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DOCUMENTS = [ROOT / "README.md", ROOT / "localstack" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
@@ -44,3 +44,14 @@ def test_every_link_to_a_file_and_heading_resolves(document):
         if not linked.exists() or missing_heading:
             broken.append(target)
     assert not broken, broken
+
+
+# Ours, not a vendor SDK's own test file (written after the SDK's name: "twilio-python `tests/...`").
+TEST_PATH = re.compile(r"(?<![\w/])(?<!-python `)tests/[\w/]+\.py")
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: str(path.relative_to(ROOT)))
+def test_every_test_file_a_document_names_exists(document):
+    """A test moved or renamed leaves no doc pointing at where it was."""
+    named = set(TEST_PATH.findall(document.read_text()))
+    assert not sorted(path for path in named if not (ROOT / path).exists())

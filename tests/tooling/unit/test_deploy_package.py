@@ -23,7 +23,7 @@ from chalicelib.wiring import tables_for
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 INFRA = ROOT / "infra"
 STAGES = ("dev", "prod")
 CHALICE_CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())

@@ -12,7 +12,7 @@ from localdev.stack_settings import StackSettings
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _example() -> dict[str, str]:

@@ -18,7 +18,7 @@ from localdev.provider_simulator import MODES, ProviderSimulator, SimulatorConfi
 
 pytestmark = pytest.mark.unit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SHORT_TIMEOUT_S = 0.2
 
 

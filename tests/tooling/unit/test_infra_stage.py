@@ -1,7 +1,7 @@
 """Any stage name deploys (docs/deploy.md#stages): the name rule, the entry `make infra` / `make stage` write for a
 stage config.json lacks and `make infra-delete` takes back out, and the usage plan `chalice delete` removes.
 
-The whole path against the emulator is tests/integration/test_deploy.py; these are its pieces, offline.
+The whole path against the emulator is tests/tooling/integration/test_deploy.py; these are its pieces, offline.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from infra.stack import (
 
 pytestmark = pytest.mark.unit
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CONFIG = json.loads((ROOT / ".chalice" / "config.json").read_text())
 
 GOOD_STAGES = ["staging", "dev", "alice", "feat-123", "pr-42", "a" * max_stage_length(ROOT)]

@@ -19,7 +19,7 @@ from localdev.simulators.aws_sms import sigv4_signature, verify_sigv4
 
 pytestmark = pytest.mark.unit
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 ACCOUNT_SID = "AC" + "5" * 32
 TWILIO = {"account_sid": ACCOUNT_SID, "auth_token": "tw-token"}
 VONAGE = {"api_key": "abcd1234", "api_secret": "vg-secret"}
