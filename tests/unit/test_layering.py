@@ -100,7 +100,7 @@ def _guarded_by_the_cli(node: ast.If) -> bool:
 def test_app_imports_tooling_only_while_the_chalice_cli_runs():
     """The Lambda entry point reaches no tooling: its one tooling import, the CLI hooks (infra/chalice_hooks.py, which
     chalice has no configuration for), stands in the branch that runs only under the chalice CLI; Lambda never sets
-    AWS_CHALICE_CLI_MODE and its package carries no infra/ or localdev/ (test_deploy_package.py)."""
+    AWS_CHALICE_CLI_MODE and its package carries no infra/ or localdev/ (tests/tooling/unit/test_deploy_package.py)."""
     tree = ast.parse((ROOT / "app.py").read_text())
     guarded = [node for node in tree.body if isinstance(node, ast.If) and _guarded_by_the_cli(node)]
     assert len(guarded) == 1
