@@ -18,7 +18,15 @@ from collections.abc import Iterable
 import httpx
 
 from chalicelib.providers.aws_sms import AwsSmsConfig, AwsSmsProvider
-from chalicelib.providers.base import MAX_STORED_BODY, Outcome, Provider, ProviderAdapter, ProviderEntry, SendResult
+from chalicelib.providers.base import (
+    MAX_STORED_BODY,
+    Outcome,
+    OutgoingSms,
+    Provider,
+    ProviderAdapter,
+    ProviderEntry,
+    SendResult,
+)
 from chalicelib.providers.deadline import MAX_ANSWER_BYTES, deadline_client
 from chalicelib.providers.http_json import HttpJsonConfig, HttpJsonProvider, classify_answer
 from chalicelib.providers.secrets import ProviderSecrets, SecretCache
@@ -33,6 +41,7 @@ __all__ = [
     "HttpJsonConfig",
     "HttpJsonProvider",
     "Outcome",
+    "OutgoingSms",
     "Provider",
     "ProviderEntry",
     "SendResult",

@@ -27,6 +27,7 @@ from chalicelib.providers.base import (
     MAX_STORED_BODY,
     HttpProviderAdapter,
     Outcome,
+    OutgoingSms,
     ProviderEntry,
     Verdict,
     accepted,
@@ -79,16 +80,15 @@ def classify_answer(status_code: int, body: bytes) -> Verdict:
 class HttpJsonProvider(HttpProviderAdapter):
     kind = "http-json"
 
-    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
-                      sender: str | None = None, validity_s: int | None = None) -> httpx.Request:
-        headers = {"Content-Type": "application/json", "Idempotency-Key": f"{request_id}-{attempt}"}
+    def build_request(self, sms: OutgoingSms, credentials: dict[str, str]) -> httpx.Request:
+        headers = {"Content-Type": "application/json", "Idempotency-Key": f"{sms.request_id}-{sms.attempt}"}
         if credentials.get("api_key"):
             headers["Authorization"] = f"Bearer {credentials['api_key']}"
-        payload: dict[str, Any] = {"to": phone, "text": text, "reference": request_id}
-        if sender:
-            payload["from"] = sender
-        if validity_s:
-            payload["validity_s"] = validity_s
+        payload: dict[str, Any] = {"to": sms.phone, "text": sms.text, "reference": sms.request_id}
+        if sms.sender:
+            payload["from"] = sms.sender
+        if sms.validity_s:
+            payload["validity_s"] = sms.validity_s
         return self._http.build_request("POST", self._config.url, json=payload, headers=headers)
 
     def classify(self, answer: Answer) -> Verdict:
