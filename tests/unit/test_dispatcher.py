@@ -16,9 +16,11 @@ from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.lifecycle import Status
 from chalicelib.outcomes import OutcomeRecorder, RetryPolicy, exclusions_for_retry
-from chalicelib.providers import HttpJsonConfig, Outcome, OutgoingSms, SendResult, build_providers
+from chalicelib.providers import Outcome, OutgoingSms, SendResult
 from chalicelib.router import Router
 from chalicelib.sqs_batch import QueueRecord
+from chalicelib.vendors import build_providers
+from chalicelib.vendors.http_json import HttpJsonConfig
 from localdev.queue_emulator import build_event
 from tests.conftest import routing_policy
 

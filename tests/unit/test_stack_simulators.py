@@ -8,8 +8,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.providers import Outcome, OutgoingSms, build_providers, deadline_client
+from chalicelib.providers import Outcome, OutgoingSms, deadline_client
 from chalicelib.settings import get_settings
+from chalicelib.vendors import build_providers
 from localdev.provider_simulator import ProviderSimulator, SimulatorConfig
 from localdev.simulators import WIRE_FORMATS
 from localdev.stack_settings import HTTP_JSON_TRIO, StackSettings

@@ -19,9 +19,9 @@ import threading
 import pytest
 from pydantic import TypeAdapter
 
-from chalicelib.providers import AwsSmsConfig, Outcome, OutgoingSms
-from chalicelib.providers.aws_sms import AwsSmsProvider, classify_error
+from chalicelib.providers import Outcome, OutgoingSms
 from chalicelib.settings import ProviderConfig
+from chalicelib.vendors.aws.adapter import AwsSmsConfig, AwsSmsProvider, classify_error
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
 
 pytestmark = pytest.mark.unit

@@ -18,9 +18,10 @@ import httpx
 import pytest
 from pydantic import TypeAdapter
 
-from chalicelib.providers import MAX_ANSWER_BYTES, Outcome, OutgoingSms, build_providers, deadline_client
+from chalicelib.providers import MAX_ANSWER_BYTES, Outcome, OutgoingSms, deadline_client
 from chalicelib.providers.deadline import AnswerTooLarge, call_within, deadline_scope
 from chalicelib.settings import ProviderConfig
+from chalicelib.vendors import build_providers
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
 
 pytestmark = pytest.mark.unit

@@ -9,15 +9,9 @@ import socket
 import httpx
 import pytest
 
-from chalicelib.providers import (
-    HttpJsonConfig,
-    HttpJsonProvider,
-    Outcome,
-    build_providers,
-    classify_answer,
-    deadline_client,
-)
-from chalicelib.providers.base import OutgoingSms
+from chalicelib.providers import Outcome, OutgoingSms, deadline_client
+from chalicelib.vendors import build_providers
+from chalicelib.vendors.http_json import HttpJsonConfig, HttpJsonProvider, classify_answer
 
 pytestmark = pytest.mark.unit
 

@@ -12,9 +12,10 @@ from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 from pydantic import TypeAdapter
 
-from chalicelib.providers import Outcome, OutgoingSms, build_providers
+from chalicelib.providers import Outcome, OutgoingSms
 from chalicelib.providers.secrets import ProviderSecrets, SecretCache, SecretUnavailable
 from chalicelib.settings import ProviderConfig
+from chalicelib.vendors import build_providers
 from tests.conftest import ManualClock
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
 

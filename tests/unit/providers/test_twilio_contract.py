@@ -14,9 +14,9 @@ from urllib.parse import parse_qsl
 import pytest
 from pydantic import TypeAdapter
 
-from chalicelib.providers import Outcome, OutgoingSms, TwilioConfig
-from chalicelib.providers.twilio import TwilioProvider, classify
+from chalicelib.providers import Outcome, OutgoingSms
 from chalicelib.settings import ProviderConfig
+from chalicelib.vendors.twilio.adapter import TwilioConfig, TwilioProvider, classify
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
 
 pytestmark = pytest.mark.unit

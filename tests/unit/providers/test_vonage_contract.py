@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl
 import pytest
 from pydantic import TypeAdapter
 
-from chalicelib.providers import Outcome, OutgoingSms, VonageConfig
-from chalicelib.providers.vonage import STATUSES, VonageProvider, classify, signature
+from chalicelib.providers import Outcome, OutgoingSms
 from chalicelib.settings import ProviderConfig
+from chalicelib.vendors.vonage.adapter import STATUSES, VonageConfig, VonageProvider, classify, signature
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
 
 pytestmark = pytest.mark.unit

@@ -9,7 +9,8 @@ the gateway's shared httpx client under the call's deadline (deadline.py).
 
 Success is ``200 {"MessageId": "..."}``. Errors are ``{"__type": "...#ValidationException", "Message",
 "Reason", ...}``, 400 for client errors, 500 for InternalServerException; the table is
-docs/providers.md#aws. ``Context`` carries the gateway's request id and attempt into the delivery events.
+docs/providers.md#aws. ``Context`` carries the gateway's request id and attempt into the delivery events
+(events.py).
 """
 
 from __future__ import annotations
