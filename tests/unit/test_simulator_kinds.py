@@ -15,7 +15,7 @@ import pytest
 
 from chalicelib.vendors.vonage.adapter import signature
 from localdev.simulators import WIRE_FORMATS, SimRequest
-from localdev.simulators.aws_sms import sigv4_signature, verify_sigv4
+from localdev.simulators.aws import sigv4_signature, verify_sigv4
 
 pytestmark = pytest.mark.unit
 
