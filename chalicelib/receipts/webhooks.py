@@ -1,13 +1,8 @@
 """``/webhooks/{provider}``: a vendor's delivery receipt, checked, parsed and applied.
 
 Each kind that takes receipts by webhook says how in its ``VendorKind`` (chalicelib/vendors/): the methods it is
-called with, the credential field its receipts are signed with, and the function that verifies the signature of
-a call and parses it. Today's (docs/providers.md has each one's format):
-
-    provider's kind   methods     body                          signature                       secret
-    twilio            POST        form                          X-Twilio-Signature (URL+form)   auth_token
-    vonage            GET, POST   query, form or JSON           sig + timestamp params          signature_secret
-    http-json         POST        JSON                          X-Signature t=,v1=              webhook_secret
+called with, the credential field its receipts are signed with (``signed_with``), and ``webhook_receipt``, which
+verifies the signature of a call and parses it. docs/providers.md#delivery-receipts has each kind's format.
 
 The signature is the only authentication: a call without one, or with one that does not verify, is refused
 (401 / 403), logged as "receipt refused" (a metric filter counts it) and never parsed further. A verified
@@ -17,12 +12,8 @@ sending it; only a receipt that came too early (ReceiptTooEarly, 409) is asked f
 What is read before the signature is verified, in this order (anyone can call this URL):
 
     1. the body's length: over MAX_BODY_BYTES is 413, nothing of it read; a query of more than MAX_FIELDS is 413
-    2. the kind's own reading (its webhook_receipt), bounded by webhook_call.py:
-       twilio: the X-Twilio-Signature header's presence (401 without it), then the form, at most MAX_FIELDS
-       fields (413 past that), since Twilio signs the parameters, not the raw body
-       vonage: the query, the form (at most MAX_FIELDS fields) or the JSON object (at most MAX_FIELDS members;
-       400 for anything else, nesting too deep included): Vonage signs the parameters
-       http-json: nothing; the HMAC covers "t." + the raw body, and the JSON is parsed once it verified
+    2. the kind's webhook_receipt: only what its signature check needs, bounded by webhook_call.py (at most
+       MAX_FIELDS form fields or JSON members: 413 past that); its docstring says what, in which order
 """
 
 from __future__ import annotations

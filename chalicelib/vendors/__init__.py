@@ -3,38 +3,37 @@ this registry listing them. Nothing else in chalicelib names a kind: settings bu
 union from ``KINDS``, ``build_providers`` the adapters, receipts/webhooks.py the webhook per kind and
 receipts/delivery_events.py the delivery events.
 
-    kind        module          speaks                                                       receipts
-    http-json   http_json.py    the gateway's own contract (in-house providers)              webhook, X-Signature
-    twilio      twilio/         Programmable Messaging, Messages.json (httpx)                webhook, X-Twilio-Signature
-    vonage      vonage/         the SMS API, /sms/json (httpx)                               webhook, sig
-    aws         aws/            End User Messaging SMS, SendTextMessage (boto3 on httpx)     delivery events (SNS->SQS)
+Each kind's module says what it speaks and how its receipts come; docs/providers.md has the table of kinds.
 
-Adding a vendor: its module here, and one line in KINDS (docs/providers.md, "Adding a fifth vendor").
+Adding a vendor: its module here, and one line in KIND_MODULES (docs/providers.md, "Adding a fifth vendor").
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib import import_module
 
 import httpx
 
 from chalicelib.delivery_receipt import Receipt
 from chalicelib.providers.base import Provider, ProviderEntry
 from chalicelib.providers.secrets import ProviderSecrets, SecretCache
-from chalicelib.vendors import aws, http_json, twilio, vonage
 from chalicelib.vendors.kind import VendorKind
 
-# The one list a new kind is added to. The first is the kind of an entry that names none.
-KINDS: tuple[VendorKind, ...] = (
-    http_json.KIND,
-    twilio.KIND,
-    vonage.KIND,
-    aws.KIND,
+# The one list a new kind is added to: the module (or package) of chalicelib/vendors/ that declares its KIND, one
+# line each. The first is the kind of an entry that names none.
+KIND_MODULES = (
+    "http_json",
+    "twilio",
+    "vonage",
+    "aws",
 )
+KINDS: tuple[VendorKind, ...] = tuple(import_module(f"{__name__}.{module}").KIND for module in KIND_MODULES)
 _BY_NAME = {kind.name: kind for kind in KINDS}
 DEFAULT_KIND = KINDS[0].name
 
-__all__ = ["DEFAULT_KIND", "KINDS", "VendorKind", "build_providers", "delivery_event_receipt", "kind_named"]
+__all__ = ["DEFAULT_KIND", "KINDS", "KIND_MODULES", "VendorKind", "build_providers", "delivery_event_receipt",
+           "kind_named"]
 
 
 def kind_named(name: str) -> VendorKind:
