@@ -8,9 +8,18 @@ from __future__ import annotations
 import json
 import typing
 
+import httpx
 import pytest
 
-from chalicelib.errors import ConfigurationError, MethodNotAllowed, NotFound
+from chalicelib.errors import (
+    ConfigurationError,
+    DependencyUnavailable,
+    MethodNotAllowed,
+    NotFound,
+    SignatureInvalid,
+)
+from chalicelib.providers.base import transport_failure
+from chalicelib.providers.secrets import SecretUnavailable
 from chalicelib.receipts.delivery_events import DeliveryEvents
 from chalicelib.receipts.webhook_call import WebhookCall
 from chalicelib.receipts.webhooks import WebhookReceiver
@@ -129,3 +138,37 @@ def test_a_descriptor_declares_its_receipts_one_way(fields, problem):
 def test_an_http_adapter_factory_passes_the_entry_the_client_and_the_secrets():
     factory = http_adapter(lambda config, http, secrets: (config, http, secrets))
     assert factory("entry", "client", "secrets", "eu-west-1") == ("entry", "client", "secrets")
+
+
+class _Secrets:
+    def __init__(self, answer):
+        self._answer = answer
+
+    def get(self):
+        if isinstance(self._answer, Exception):
+            raise self._answer
+        return self._answer
+
+
+@pytest.mark.parametrize("kind", [kind for kind in KINDS if kind.takes_webhooks], ids=lambda kind: kind.name)
+@pytest.mark.parametrize("answer, refusal", [
+    pytest.param({}, SignatureInvalid, id="no-signing-secret"),
+    pytest.param(SecretUnavailable("gone", configuration_problem=True), SignatureInvalid, id="secret-misconfigured"),
+    pytest.param(SecretUnavailable("down", configuration_problem=False), DependencyUnavailable,
+                 id="secrets-manager-down"),
+])
+def test_a_webhook_without_its_kinds_signing_secret_is_refused(kind, answer, refusal):
+    config = next(iter(providers_of(entry_of(kind, "p")).values()))
+    receiver = WebhookReceiver(providers={"p": config}, secrets={"p": _Secrets(answer)}, applier=None,
+                               clock=lambda: 0.0)
+    call = WebhookCall(method=kind.webhook_methods[0], headers={}, query=[], body=b"", called_url="http://x/p")
+    with pytest.raises(refusal) as refused:
+        receiver.receive("p", call)
+    if refusal is SignatureInvalid:
+        assert kind.signed_with in refused.value.message
+
+
+def test_only_the_wires_failures_are_transport_failures():
+    assert transport_failure(ValueError("not the wire"), 1.0) is None
+    assert transport_failure(httpx.ConnectError("refused"), 1.0).error == "connection error: ConnectError"
+    assert transport_failure(httpx.ReadTimeout("slow"), 2.5).error == "timeout after 2.5 s"
