@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from phonenumbers import PhoneNumberType
 from pydantic import (
@@ -33,7 +33,9 @@ from pydantic import (
 )
 
 from chalicelib.errors import ConfigurationError
-from chalicelib.providers import AwsSmsConfig, HttpJsonConfig, ProviderEntry, TwilioConfig, VonageConfig
+from chalicelib.providers import ProviderEntry
+from chalicelib.vendors import KINDS
+from chalicelib.vendors.http_json import HttpJsonConfig
 
 LOCAL_STAGE = "local"
 # The three provider simulators the local stack starts; only ever the default in the local stage.
@@ -48,11 +50,11 @@ def _kind_of(entry: Any) -> str:
     return entry.get("kind", "http-json") if isinstance(entry, dict) else getattr(entry, "kind", "http-json")
 
 
-# One SMS_PROVIDERS entry: its "kind" picks the vendor's fields (each declared beside its adapter in
-# chalicelib/providers/); an entry without "kind" is http-json, as before there were other kinds.
+# One SMS_PROVIDERS entry: its "kind" picks the vendor's fields, the union of every kind of the registry
+# (chalicelib/vendors/, each declared beside its adapter); an entry without "kind" is http-json, as before there
+# were other kinds.
 ProviderConfig = Annotated[
-    Annotated[HttpJsonConfig, Tag("http-json")] | Annotated[TwilioConfig, Tag("twilio")]
-    | Annotated[VonageConfig, Tag("vonage")] | Annotated[AwsSmsConfig, Tag("aws")],
+    Union[tuple(Annotated[kind.config, Tag(kind.name)] for kind in KINDS)],  # noqa: UP007 (built from a tuple)
     Discriminator(_kind_of),
 ]
 _PROVIDER_ENTRY = TypeAdapter(ProviderConfig)

@@ -28,10 +28,10 @@ from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import ConfigurationError, DependencyUnavailable
 from chalicelib.intake import Intake
 from chalicelib.outcomes import OutcomeRecorder
-from chalicelib.providers import build_providers, deadline_client
+from chalicelib.providers import deadline_client
 from chalicelib.providers.secrets import ProviderSecrets, SecretCache
 from chalicelib.receipts.applier import ReceiptApplier
-from chalicelib.receipts.aws_events import DeliveryEvents
+from chalicelib.receipts.delivery_events import DeliveryEvents
 from chalicelib.receipts.webhooks import WebhookReceiver
 from chalicelib.refreshing import Refreshing
 from chalicelib.retry_policy import RetryPolicy
@@ -46,6 +46,7 @@ from chalicelib.storage.records import RequestSnapshot
 from chalicelib.storage.requests import RequestStore
 from chalicelib.storage.tables import TableNames, Tables, bind_tables
 from chalicelib.sweeper import Sweeper
+from chalicelib.vendors import build_providers, kind_named
 
 DAY_S = 86400
 
@@ -240,7 +241,8 @@ def get_receipts() -> ReceiptApplier:
 
 def get_delivery_events() -> DeliveryEvents:
     settings = get_settings()
-    return DeliveryEvents(_receipts(settings), [config.name for config in settings.providers if config.kind == "aws"])
+    return DeliveryEvents(_receipts(settings), [config.name for config in settings.providers
+                                                if kind_named(config.kind).delivery_events])
 
 
 @lru_cache(maxsize=4)
