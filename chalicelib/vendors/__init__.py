@@ -27,6 +27,7 @@ KIND_MODULES = (
     "twilio",
     "vonage",
     "aws",
+    "telnyx",
 )
 KINDS: tuple[VendorKind, ...] = tuple(import_module(f"{__name__}.{module}").KIND for module in KIND_MODULES)
 _BY_NAME = {kind.name: kind for kind in KINDS}
