@@ -27,9 +27,9 @@ from limits import RateLimitItemPerSecond
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from chalicelib.providers import HttpJsonConfig
 from chalicelib.router import Router
 from chalicelib.settings import get_settings
+from chalicelib.vendors.http_json import HttpJsonConfig
 
 NAMES = ("alpha", "beta", "gamma")
 DEFAULT_JSON = Path(__file__).parent / "results" / "routing_decisions.json"

@@ -47,9 +47,9 @@ from limits.strategies import MovingWindowRateLimiter
 
 from bench import stats
 from bench.measure import cpu_ms, machine
-from chalicelib.providers import HttpJsonConfig
 from chalicelib.router import Router
 from chalicelib.settings import get_settings
+from chalicelib.vendors.http_json import HttpJsonConfig
 from localdev.stack import free_port, http_ok, wait_until
 
 NAMES = ("alpha", "beta", "gamma")

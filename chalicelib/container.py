@@ -34,10 +34,9 @@ from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.dispatcher import Dispatcher
 from chalicelib.intake import Intake
 from chalicelib.outcomes import OutcomeRecorder
-from chalicelib.providers import build_providers
 from chalicelib.providers.secrets import ProviderSecrets, SecretCache
 from chalicelib.receipts.applier import ReceiptApplier
-from chalicelib.receipts.aws_events import DeliveryEvents
+from chalicelib.receipts.delivery_events import DeliveryEvents
 from chalicelib.receipts.webhooks import WebhookReceiver
 from chalicelib.refreshing import Refreshing
 from chalicelib.retry_policy import RetryPolicy
@@ -51,6 +50,7 @@ from chalicelib.storage.queries import RequestQueries
 from chalicelib.storage.requests import RequestStore
 from chalicelib.storage.tables import Tables
 from chalicelib.sweeper import Sweeper
+from chalicelib.vendors import build_providers, kind_named
 
 
 class Connections:
@@ -230,7 +230,8 @@ class Container(Stores):
     @cached_property
     def delivery_events(self) -> DeliveryEvents:
         settings = self.settings
-        return DeliveryEvents(self.receipts, [config.name for config in settings.providers if config.kind == "aws"])
+        return DeliveryEvents(self.receipts, [config.name for config in settings.providers
+                                              if kind_named(config.kind).delivery_events])
 
     @cached_property
     def webhooks(self) -> WebhookReceiver:

@@ -30,7 +30,7 @@ from chalicelib.errors import ClaimConflict, RetryableError
 from chalicelib.lifecycle import CLAIMABLE, Status
 from chalicelib.logs import log_context, logger
 from chalicelib.outcomes import OutcomeRecorder
-from chalicelib.providers import Provider
+from chalicelib.providers import OutgoingSms, Provider
 from chalicelib.router import Booking, Router
 from chalicelib.sqs_batch import QueueRecord, process_batch
 from chalicelib.storage.claims import AttemptClaims
@@ -157,8 +157,8 @@ class Dispatcher:
             self._sleep(max(0.0, send_at - self._monotonic()))
         started = self._monotonic()
         provider = self._providers[claim.provider]
-        result = provider.send(phone=claim.phone, text=claim.text, request_id=claim.request_id, attempt=claim.attempt,
-                               sender=claim.sender, validity_s=self._validity_left(claim))
+        result = provider.send(OutgoingSms(claim.phone, claim.text, claim.request_id, claim.attempt,
+                                           sender=claim.sender, validity_s=self._validity_left(claim)))
         # When the send arrived relative to its booked time, at the latest: how late it left plus its round trip
         # (the provider counted it somewhere in between; nothing to time when it never got an answer).
         offset_ms = None if result.status_code is None else (started - send_at) * 1000 + result.latency_ms

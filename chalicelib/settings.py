@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from phonenumbers import PhoneNumberType
 from pydantic import (
@@ -47,21 +47,22 @@ from chalicelib.policies import (
     config_problem,
     env,
 )
-from chalicelib.providers import AwsSmsConfig, HttpJsonConfig, ProviderEntry, TwilioConfig, VonageConfig
+from chalicelib.providers import ProviderEntry
+from chalicelib.vendors import DEFAULT_KIND, KINDS
 
 __all__ = ["LOCAL_STAGE", "CallbackPolicy", "ClientDefaults", "ConfigurationError", "QueueNames", "Retention",
            "RoutingPolicy", "Settings", "TableNames", "env", "get_settings"]
 
 
 def _kind_of(entry: Any) -> str:
-    return entry.get("kind", "http-json") if isinstance(entry, dict) else getattr(entry, "kind", "http-json")
+    return entry.get("kind", DEFAULT_KIND) if isinstance(entry, dict) else getattr(entry, "kind", DEFAULT_KIND)
 
 
-# One SMS_PROVIDERS entry: its "kind" picks the vendor's fields (each declared beside its adapter in
-# chalicelib/providers/); an entry without "kind" is http-json, as before there were other kinds.
+# One SMS_PROVIDERS entry: its "kind" picks the vendor's fields, the union of every kind of the registry
+# (chalicelib/vendors/, each declared beside its adapter); an entry without "kind" is the registry's first
+# (DEFAULT_KIND, http-json), as before there were other kinds.
 ProviderConfig = Annotated[
-    Annotated[HttpJsonConfig, Tag("http-json")] | Annotated[TwilioConfig, Tag("twilio")]
-    | Annotated[VonageConfig, Tag("vonage")] | Annotated[AwsSmsConfig, Tag("aws")],
+    Union[tuple(Annotated[kind.config, Tag(kind.name)] for kind in KINDS)],  # noqa: UP007 (built from a tuple)
     Discriminator(_kind_of),
 ]
 _PROVIDER_ENTRY = TypeAdapter(ProviderConfig)
@@ -77,7 +78,7 @@ def _provider_entries(raw: Any) -> Any:
     for index, entry in enumerate(entries):
         if not isinstance(entry, dict):
             raise ValueError(f"entry {index} is not a JSON object")
-        entry = {"kind": "http-json", **entry}
+        entry = {"kind": DEFAULT_KIND, **entry}
         try:
             parsed.append(_PROVIDER_ENTRY.validate_python(entry))
         except ValidationError as exc:
@@ -193,7 +194,7 @@ class Settings(BaseModel):
             if self.stage != LOCAL_STAGE:
                 raise ValueError("SMS_PROVIDERS is required outside the local stage (STAGE=local): "
                                  "without it the gateway would send to 127.0.0.1")
-            object.__setattr__(self, "providers", tuple(HttpJsonConfig(**entry) for entry in LOCAL_STAGE_PROVIDERS))
+            object.__setattr__(self, "providers", tuple(_provider_entries(list(LOCAL_STAGE_PROVIDERS))))
         names = [p.name for p in self.providers]
         if len(set(names)) != len(names):
             raise ValueError("SMS_PROVIDERS has two providers with the same name")

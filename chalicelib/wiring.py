@@ -25,7 +25,7 @@ from chalicelib.dispatch_queue import DispatchQueue
 from chalicelib.dispatcher import Dispatcher
 from chalicelib.intake import Intake
 from chalicelib.receipts.applier import ReceiptApplier
-from chalicelib.receipts.aws_events import DeliveryEvents
+from chalicelib.receipts.delivery_events import DeliveryEvents
 from chalicelib.receipts.webhooks import WebhookReceiver
 from chalicelib.router import Router
 from chalicelib.settings import Settings, get_settings

@@ -263,12 +263,13 @@ class LocalStack:
     def _receipts_of(self, name: str, kind: str, simulator_auth: dict, entry: dict) -> tuple[dict, dict]:
         """(simulator settings, entry fields) for its delivery receipts: to the API's /webhooks/<name>, signed
         with secrets made up for this run (aws: onto the delivery-events queue)."""
+        from chalicelib.vendors import kind_named
         from localdev.simulators import WIRE_FORMATS
 
         if self.settings.sim_receipt_delay_s < 0:
             return {}, {}
         url = f"http://127.0.0.1:{int(self.env.get('PORT') or 8000)}/webhooks/{name}"
-        if kind == "aws":  # its events go onto the delivery-events queue, as the SNS subscription puts them
+        if kind_named(kind).delivery_events:  # onto the delivery-events queue, as aws's SNS subscription puts them
             url = f"sqs://{self._delivery_events_queue()}"
         receipts, entry_fields = WIRE_FORMATS[kind].local_receipts(url, simulator_auth, entry)
         return {**receipts, "receipt_delay_s": self.settings.sim_receipt_delay_s,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from chalicelib.policies import env
+from chalicelib.vendors import KINDS
 
-SIMULATOR_KINDS = ("twilio", "vonage", "aws", "http-json")
+SIMULATOR_KINDS = tuple(kind.name for kind in KINDS)  # localdev/simulators/<kind>.py each
 # What the routing tests, the chaos runner and the benchmark run on: three http-json providers. They test
 # routing, health, retries and "never sent twice", which they audit per request id through the http-json
 # `reference` and Idempotency-Key; the vendors' wire formats carry neither (Twilio has no client reference,

@@ -66,14 +66,23 @@ class SendResult:
     configuration_problem: bool = False
 
 
+@dataclass(frozen=True)
+class OutgoingSms:
+    """One SMS as the dispatcher hands it to a provider."""
+
+    phone: str
+    text: str
+    request_id: str
+    attempt: int
+    sender: str | None = None  # the client's sender id (None: the provider's configured one)
+    validity_s: int | None = None  # what is left of the client's time to live (None: the provider's default)
+
+
 class Provider(Protocol):
     name: str
     timeout_s: float
 
-    def send(self, *, phone: str, text: str, request_id: str, attempt: int, sender: str | None = None,
-             validity_s: int | None = None) -> SendResult:
-        """``sender``: the client's sender id (None: the provider's configured one); ``validity_s``: what is left of
-        the client's time to live (None: the provider's configured default)."""
+    def send(self, sms: OutgoingSms) -> SendResult: ...
 
 
 class ProviderEntry(BaseModel):
@@ -107,6 +116,16 @@ class ProviderEntry(BaseModel):
         return []
 
 
+# The class of a vendor's answer in its table: an Outcome, or CONFIGURATION (a provider failure that is also a
+# configuration problem). The names vendor modules write their tables with.
+REFUSED = Outcome.REFUSED
+REFUSED_HERE = Outcome.REFUSED_HERE
+THROTTLED = Outcome.THROTTLED
+FAILURE = Outcome.PROVIDER_FAILURE
+CONFIGURATION = "configuration"
+AnswerClass = Outcome | str
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What an adapter made of one answer."""
@@ -117,6 +136,14 @@ class Verdict:
     error: str | None = None
     response_data: dict[str, Any] | None = None
     configuration_problem: bool = False
+
+    @classmethod
+    def of(cls, answer_class: AnswerClass, status_code: int | None, error: str,
+           data: dict[str, Any] | None = None) -> Verdict:
+        """The verdict on an answer a vendor's table classed (CONFIGURATION: a misconfigured provider)."""
+        if answer_class == CONFIGURATION:
+            return misconfigured(status_code, error, data)
+        return cls(Outcome(answer_class), status_code, None, error, data)
 
 
 def accepted(status_code: int, message_id: str, data: dict[str, Any]) -> Verdict:
@@ -129,6 +156,18 @@ def misconfigured(status_code: int | None, error: str, data: dict[str, Any] | No
 
 def failed(status_code: int | None, error: str, data: dict[str, Any] | None = None) -> Verdict:
     return Verdict(Outcome.PROVIDER_FAILURE, status_code, None, error, data)
+
+
+def transport_failure(exc: Exception, timeout_s: float) -> Verdict | None:
+    """The verdict on what went wrong on the wire (the answer too large, a timeout, a connection error); None
+    for any other exception. Every adapter's, whether it speaks HTTP itself or through boto3."""
+    if isinstance(exc, AnswerTooLarge):
+        return failed(None, str(exc))
+    if isinstance(exc, httpx.TimeoutException):
+        return failed(None, f"timeout after {timeout_s:g} s")
+    if isinstance(exc, httpx.HTTPError):
+        return failed(None, f"connection error: {type(exc).__name__}")
+    return None
 
 
 def stored_text(body: bytes) -> dict[str, Any]:
@@ -150,8 +189,7 @@ class ProviderAdapter(ABC):
         # Without a source of secrets: the credentials written in the entry itself.
         self._secrets = secrets or ProviderSecrets(config, cache=None, shared_secret_id=None)
 
-    def send(self, *, phone: str, text: str, request_id: str, attempt: int, sender: str | None = None,
-             validity_s: int | None = None) -> SendResult:
+    def send(self, sms: OutgoingSms) -> SendResult:
         started = time.perf_counter()
         try:
             credentials = self._secrets.get()
@@ -159,8 +197,7 @@ class ProviderAdapter(ABC):
             verdict = (misconfigured(None, exc.message) if exc.configuration_problem
                        else failed(None, exc.message))
         else:
-            verdict = self.exchange(phone=phone, text=text, request_id=request_id, attempt=attempt,
-                                    credentials=credentials, sender=sender, validity_s=validity_s)
+            verdict = self.exchange(sms, credentials)
         if verdict.configuration_problem:
             # Rotated credentials show up as an auth failure: read the secret again before the next send.
             self._secrets.invalidate()
@@ -171,8 +208,7 @@ class ProviderAdapter(ABC):
                           verdict.error, verdict.response_data, verdict.configuration_problem)
 
     @abstractmethod
-    def exchange(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
-                 sender: str | None = None, validity_s: int | None = None) -> Verdict:
+    def exchange(self, sms: OutgoingSms, credentials: dict[str, str]) -> Verdict:
         """Send one SMS the vendor's way and classify its answer (or what went wrong)."""
 
 
@@ -183,23 +219,16 @@ class HttpProviderAdapter(ProviderAdapter):
         super().__init__(config, secrets)
         self._http = http
 
-    def exchange(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
-                 sender: str | None = None, validity_s: int | None = None) -> Verdict:
-        request = self.build_request(phone=phone, text=text, request_id=request_id, attempt=attempt,
-                                     credentials=credentials, sender=sender, validity_s=validity_s)
+    def exchange(self, sms: OutgoingSms, credentials: dict[str, str]) -> Verdict:
+        request = self.build_request(sms, credentials)
         try:
             answer = call_within(self._http, request, timeout_s=self.timeout_s)
-        except AnswerTooLarge as exc:
-            return failed(None, str(exc))
-        except httpx.TimeoutException:
-            return failed(None, f"timeout after {self.timeout_s:g} s")
-        except httpx.HTTPError as exc:
-            return failed(None, f"connection error: {type(exc).__name__}")
+        except (AnswerTooLarge, httpx.HTTPError) as exc:
+            return transport_failure(exc, self.timeout_s)
         return self.classify(answer)
 
     @abstractmethod
-    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
-                      sender: str | None = None, validity_s: int | None = None) -> httpx.Request:
+    def build_request(self, sms: OutgoingSms, credentials: dict[str, str]) -> httpx.Request:
         """The vendor's request for one SMS, on ``self._http``."""
 
     @abstractmethod

@@ -1,8 +1,9 @@
 """Delivery receipts: what a vendor says became of a sent message, applied to its request once.
 
-    vendor webhook ──> webhooks.WebhookReceiver ──┐  size capped, signature checked, parsed per kind:
-      (/webhooks/{provider})                      │  twilio.py, vonage.py, http_json.py
-    AWS event destination ──SNS──> SQS ───────────┤  aws_events.py (sms-delivery-events queue)
+    vendor webhook ──> webhooks.WebhookReceiver ──┐  size capped, signature checked, parsed per kind: the
+      (/webhooks/{provider})                      │  kind's VendorKind.webhook_receipt (chalicelib/vendors/)
+    AWS event destination ──SNS──> SQS ───────────┤  delivery_events.DeliveryEvents (sms-delivery-events
+                                                  │  queue), read by VendorKind.delivery_events (vendors/aws/)
                                                   v
                                    applier.ReceiptApplier.apply(Receipt)
                                                   │  storage/deliveries.py: one conditional write,

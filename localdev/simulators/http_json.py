@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from chalicelib.receipts.http_json import signature_header
+from chalicelib.vendors.http_json import signature_header
 from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, made_up_secret
 
 

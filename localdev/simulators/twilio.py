@@ -16,8 +16,8 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.receipts.twilio import signature as receipt_signature
 from chalicelib.segments import count_segments
+from chalicelib.vendors.twilio.receipts import signature as receipt_signature
 from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, form_fields, made_up_secret
 
 PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/Messages\.json$")

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from chalicelib.providers.vonage import signature
 from chalicelib.segments import count_segments
+from chalicelib.vendors.vonage.adapter import signature
 from localdev.simulators import ErrorAnswer, Inbound, Reply, SimRequest, WireFormat, form_fields, made_up_secret
 
 NUMBER = re.compile(r"^[1-9]\d{6,14}$")  # E.164 digits, no "+"

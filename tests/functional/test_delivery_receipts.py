@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.providers.vonage import signature as vonage_signature
-from chalicelib.receipts import http_json, twilio
+from chalicelib.vendors import http_json
+from chalicelib.vendors.twilio import receipts as twilio
+from chalicelib.vendors.vonage.adapter import signature as vonage_signature
 from tests.functional.conftest import API_KEY
 
 pytestmark = pytest.mark.functional

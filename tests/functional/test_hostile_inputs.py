@@ -311,7 +311,7 @@ class Receipts(Api):
         return self.call("POST", "/webhooks/tw", None, body, headers)
 
     def signed_twilio(self, params: list[tuple[str, str]]):
-        from chalicelib.receipts import twilio
+        from chalicelib.vendors.twilio import receipts as twilio
 
         return self.twilio(urlencode(params), twilio.signature(TWILIO_URL, params, TWILIO_TOKEN))
 
@@ -325,7 +325,7 @@ class Receipts(Api):
         return self.call("POST", f"/webhooks/{provider}", None, body, {"X-Signature": header})
 
     def signed_http_json(self, receipt: dict, provider: str = "alpha"):
-        from chalicelib.receipts import http_json
+        from chalicelib.vendors import http_json
 
         body = json.dumps(receipt)  # NaN and Infinity as JavaScript writes them: Python's json reads them
         return self.http_json(body, http_json.signature_header(body.encode(), RECEIPT_SECRET, int(time.time())),
@@ -370,7 +370,7 @@ def receipts(monkeypatch, gateway, gateway_env, sqs_event, queued_bodies) -> Rec
 
 
 def _vonage_signed(**params) -> dict:
-    from chalicelib.providers.vonage import signature
+    from chalicelib.vendors.vonage.adapter import signature
 
     params = {"messageId": "0A0000001234", "status": "delivered", "timestamp": str(int(time.time())), **params}
     return {**params, "sig": signature(params, VONAGE_SECRET, "sha256")}
@@ -442,7 +442,7 @@ WEBHOOK_CASES = [
 
 
 def _signed(body: str) -> str:
-    from chalicelib.receipts import http_json
+    from chalicelib.vendors import http_json
 
     return http_json.signature_header(body.encode(), RECEIPT_SECRET, int(time.time()))
 
@@ -453,9 +453,9 @@ def test_hostile_webhook_call_gets_a_clear_answer_and_never_a_500(receipts, sequ
 
 
 def test_an_unsigned_5_mb_twilio_form_is_refused_before_it_is_parsed(receipts, monkeypatch):
-    from chalicelib.receipts import webhooks
+    from chalicelib.receipts import webhook_call
 
     parsed = []
-    monkeypatch.setattr(webhooks, "parse_qsl", lambda *args, **kwargs: parsed.append(args) or [])
+    monkeypatch.setattr(webhook_call, "parse_qsl", lambda *args, **kwargs: parsed.append(args) or [])
     answer = receipts.twilio("MessageStatus=delivered&Body=" + "x" * 5_400_000)
     assert (answer.status_code, parsed) == (413, [])

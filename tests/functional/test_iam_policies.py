@@ -24,9 +24,9 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.lifecycle import TERMINAL
-from chalicelib.receipts.http_json import signature_header
 from chalicelib.settings import get_settings
 from chalicelib.storage.idempotency import IdempotencyKeys, fingerprint
+from chalicelib.vendors.http_json import signature_header
 from chalicelib.wiring import tables_for
 from infra.stack import chalice_functions
 from localdev.iam_policies import Account, CallRecorder, function_policies, needed_by

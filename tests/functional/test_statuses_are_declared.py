@@ -18,8 +18,8 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.clients import key_hash
-from chalicelib.providers.vonage import signature as vonage_signature
-from chalicelib.receipts import http_json
+from chalicelib.vendors import http_json
+from chalicelib.vendors.vonage.adapter import signature as vonage_signature
 from tests.functional.conftest import API_KEY
 
 pytestmark = pytest.mark.functional

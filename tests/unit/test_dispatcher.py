@@ -16,10 +16,12 @@ from chalicelib.dispatcher import Dispatcher
 from chalicelib.errors import DependencyUnavailable
 from chalicelib.lifecycle import Status
 from chalicelib.outcomes import OutcomeRecorder, exclusions_for_retry
-from chalicelib.providers import HttpJsonConfig, Outcome, SendResult, build_providers
+from chalicelib.providers import Outcome, OutgoingSms, SendResult
 from chalicelib.retry_policy import RetryPolicy
 from chalicelib.router import Router
 from chalicelib.sqs_batch import QueueRecord
+from chalicelib.vendors import build_providers
+from chalicelib.vendors.http_json import HttpJsonConfig
 from localdev.queue_emulator import build_event
 from tests.conftest import routing_policy
 
@@ -108,7 +110,7 @@ class RefusingHere:
     def __init__(self, name: str):
         self.name, self.timeout_s, self.calls = name, 2.0, 0
 
-    def send(self, **_) -> SendResult:
+    def send(self, sms) -> SendResult:
         self.calls += 1
         return SendResult(self.name, Outcome.REFUSED_HERE, 400, 5,
                           error="twilio 21408: destination region not enabled for this account")
@@ -551,7 +553,7 @@ def test_crash_between_claim_and_record_is_completed_once_on_the_same_provider(h
     message = h.accept()
     # A dispatcher claims attempt 1 for beta, sends, and dies before recording anything.
     claim = h.claims.claim(message.id, 1, "beta")
-    h.providers["beta"].send(phone=claim.phone, text=claim.text, request_id=message.id, attempt=1)
+    h.providers["beta"].send(OutgoingSms(claim.phone, claim.text, message.id, 1))
     clock.advance(61)  # past the 60 s lease
     assert h.deliver(message) == {"batchItemFailures": []}
     item = h.request(message.id)

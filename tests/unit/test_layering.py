@@ -109,3 +109,46 @@ def test_app_imports_tooling_only_while_the_chalice_cli_runs():
                and any(within(name, package) for name in imports_of(ast.unparse(node), "") for package in TOOLING)]
     assert [ast.unparse(node) for node in tooling] == ["from infra.chalice_hooks import install_cli_hooks"]
     assert all(id(node) in inside for node in tooling)
+
+
+# ------------------------------------------------------------------ vendors
+
+# The registry (chalicelib/vendors/__init__.py) and the descriptor type (vendors/kind.py) are what the rest of
+# chalicelib may import of vendors/; a vendor's own module only the registry imports.
+VENDOR_MODULES = tuple(name for name in MODULES
+                       if within(name, "chalicelib.vendors") and name not in ("chalicelib.vendors",
+                                                                              "chalicelib.vendors.kind"))
+# settings.py builds the local stage's default providers (LOCAL_SIMULATORS) as http-json entries.
+KNOWN_VENDOR_IMPORTS = {"chalicelib.settings": ["chalicelib.vendors.http_json",
+                                                "chalicelib.vendors.http_json.HttpJsonConfig"]}
+
+
+def test_the_vendor_modules_are_read():
+    assert {"chalicelib.vendors.http_json", "chalicelib.vendors.twilio", "chalicelib.vendors.twilio.adapter",
+            "chalicelib.vendors.aws.events"} <= set(VENDOR_MODULES)
+
+
+def test_the_shared_provider_and_receipt_code_imports_no_vendor_but_through_the_registry():
+    shared = {name: imports for name, imports in MODULES.items()
+              if within(name, "chalicelib.providers") or within(name, "chalicelib.receipts")}
+    assert offenders(shared, VENDOR_MODULES) == {}
+
+
+def test_nothing_outside_vendors_imports_a_vendors_module():
+    outside = {name: imports for name, imports in MODULES.items() if not within(name, "chalicelib.vendors")}
+    assert offenders(outside, VENDOR_MODULES) == {}
+
+
+def test_vendors_import_only_what_every_vendor_shares_below_them():
+    vendors = {name: imports for name, imports in MODULES.items() if within(name, "chalicelib.vendors")}
+    above = ("chalicelib.api", "chalicelib.settings", "chalicelib.wiring", "chalicelib.dispatcher",
+             "chalicelib.receipts.webhooks", "chalicelib.receipts.delivery_events", "chalicelib.receipts.applier",
+             "chalicelib.storage")
+    assert offenders(vendors, above) == {}
+
+
+def test_a_vendor_imports_no_other_vendor():
+    for name in VENDOR_MODULES:
+        own = name.split(".")[2]
+        others = tuple(other for other in VENDOR_MODULES if other.split(".")[2] != own)
+        assert offenders({name: MODULES[name]}, others) == {}, name

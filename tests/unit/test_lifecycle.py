@@ -86,10 +86,12 @@ NOT_A_STATUS = {
     ("api/responses.py", "sent"), ("api/responses.py", "failed"), ("api/responses.py", "delivered"),
     ("api/responses.py", "undelivered"),
     ("providers/base.py", "refused"),  # Outcome.REFUSED: what a provider answered
-    ("providers/twilio.py", "sent"),  # Twilio's accepted statuses
+    ("vendors/twilio/adapter.py", "sent"),  # Twilio's accepted statuses
     ("delivery_receipt.py", "expired"),  # DeliveryReason.EXPIRED: the network's validity period passed
-    ("receipts/twilio.py", "delivered"), ("receipts/twilio.py", "undelivered"), ("receipts/twilio.py", "failed"),
-    ("receipts/vonage.py", "delivered"), ("receipts/vonage.py", "failed"), ("receipts/vonage.py", "expired"),
+    ("vendors/twilio/receipts.py", "delivered"), ("vendors/twilio/receipts.py", "undelivered"),
+    ("vendors/twilio/receipts.py", "failed"),
+    ("vendors/vonage/receipts.py", "delivered"), ("vendors/vonage/receipts.py", "failed"),
+    ("vendors/vonage/receipts.py", "expired"),
 }
 
 

@@ -15,9 +15,9 @@ import redis
 from chalicelib.client_limits import ClientLimiter
 from chalicelib.clients import Client
 from chalicelib.errors import DependencyUnavailable
-from chalicelib.providers import HttpJsonConfig
 from chalicelib.redis_scripts import redis_errors
 from chalicelib.router import Router
+from chalicelib.vendors.http_json import HttpJsonConfig
 from localdev.stack import free_port
 from tests.conftest import routing_policy
 

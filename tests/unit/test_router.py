@@ -23,9 +23,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from chalicelib.errors import DependencyUnavailable
-from chalicelib.providers import HttpJsonConfig
 from chalicelib.router import Booking, HealthChange, Router
 from chalicelib.settings import get_settings
+from chalicelib.vendors.http_json import HttpJsonConfig
 from tests.conftest import routing_policy
 
 pytestmark = pytest.mark.unit

@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chalicelib.providers.vonage import signature
+from chalicelib.vendors.vonage.adapter import signature
 from localdev.simulators import WIRE_FORMATS, SimRequest
-from localdev.simulators.aws_sms import sigv4_signature, verify_sigv4
+from localdev.simulators.aws import sigv4_signature, verify_sigv4
 
 pytestmark = pytest.mark.unit
 
@@ -317,7 +317,10 @@ def _receipt_state(kind: str, *, delivered: bool, interim: bool):
     """A simulator's receipt, as the gateway's own parser for that vendor reads it."""
     from urllib.parse import parse_qsl, urlsplit
 
-    from chalicelib.receipts import aws_events, http_json, twilio, vonage
+    from chalicelib.vendors import http_json
+    from chalicelib.vendors.aws import events as aws_events
+    from chalicelib.vendors.twilio import receipts as twilio
+    from chalicelib.vendors.vonage import receipts as vonage
 
     message = {"to": "+14155550100", "reference": "d" * 32, "account_sid": ACCOUNT_SID,
                "fields": {"From": "+15005550006", "from": "ACME", "api_key": "abcd1234",

@@ -8,8 +8,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.providers import Outcome, build_providers, deadline_client
+from chalicelib.providers import Outcome, OutgoingSms, deadline_client
 from chalicelib.settings import get_settings
+from chalicelib.vendors import build_providers
 from localdev.provider_simulator import ProviderSimulator, SimulatorConfig
 from localdev.simulators import WIRE_FORMATS
 from localdev.stack_settings import HTTP_JSON_TRIO, StackSettings
@@ -59,7 +60,7 @@ def test_each_kinds_local_simulator_and_provider_entry_work_together(kind):
         [config] = get_settings({"STAGE": "local", "SMS_PROVIDERS": providers}).providers
         with deadline_client() as http:
             [provider] = build_providers([config], http).values()
-            result = provider.send(phone="+14155550100", text="hello", request_id="a" * 32, attempt=1)
+            result = provider.send(OutgoingSms("+14155550100", "hello", "a" * 32, 1))
         assert result.outcome is Outcome.ACCEPTED
         assert simulator.arrivals()[0]["auth"] == "ok"  # the made-up credentials were checked, not waved through
     finally:

@@ -10,7 +10,9 @@ from chalicelib.api.http_errors import status_of
 from chalicelib.api.send_body import parse_send_request
 from chalicelib.api.send_options import MAX_VALIDITY_S, MIN_VALIDITY_S
 from chalicelib.errors import ApiError
-from chalicelib.providers import aws_sms, twilio, vonage
+from chalicelib.vendors.aws import adapter as aws_sms
+from chalicelib.vendors.twilio import adapter as twilio
+from chalicelib.vendors.vonage import adapter as vonage
 
 pytestmark = pytest.mark.unit
 

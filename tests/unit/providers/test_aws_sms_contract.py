@@ -19,9 +19,9 @@ import threading
 import pytest
 from pydantic import TypeAdapter
 
-from chalicelib.providers import AwsSmsConfig, Outcome
-from chalicelib.providers.aws_sms import AwsSmsProvider, classify_error
+from chalicelib.providers import Outcome, OutgoingSms
 from chalicelib.settings import ProviderConfig
+from chalicelib.vendors.aws.adapter import AwsSmsConfig, AwsSmsProvider, classify_error
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
 
 pytestmark = pytest.mark.unit
@@ -36,7 +36,7 @@ def config(endpoint_url: str, **fields) -> AwsSmsConfig:
 
 
 def send(provider, text="hello", attempt=1):
-    return provider.send(phone=PHONE, text=text, request_id=REQUEST_ID, attempt=attempt)
+    return provider.send(OutgoingSms(PHONE, text, REQUEST_ID, attempt))
 
 
 @pytest.fixture
@@ -254,8 +254,8 @@ def test_an_odd_answer_is_a_provider_failure(wire, answer, error):
 
 def test_clients_sender_is_the_origination_identity_and_its_validity_the_time_to_live(aws_sms, wire):
     provider = AwsSmsProvider(config(aws_sms.url, time_to_live_s=60), wire[0])
-    result = provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1, sender="ACME",
-                           validity_s=900)
+    result = provider.send(OutgoingSms(PHONE, "hello", REQUEST_ID, 1, sender="ACME",
+                           validity_s=900))
     body = json.loads(wire[1][0].content)
     assert (body["OriginationIdentity"], body["TimeToLive"]) == ("ACME", 900)
     assert result.outcome is Outcome.ACCEPTED
@@ -263,8 +263,8 @@ def test_clients_sender_is_the_origination_identity_and_its_validity_the_time_to
 
 def test_validity_is_kept_within_aws_time_to_live_bounds(aws_sms, wire):
     provider = AwsSmsProvider(config(aws_sms.url), wire[0])
-    provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1, validity_s=2)
-    provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=2, validity_s=10**6)
+    provider.send(OutgoingSms(PHONE, "hello", REQUEST_ID, 1, validity_s=2))
+    provider.send(OutgoingSms(PHONE, "hello", REQUEST_ID, 2, validity_s=10**6))
     assert [json.loads(request.content)["TimeToLive"] for request in wire[1]] == [5, 259_200]
 
 

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.providers import Outcome, aws_sms, twilio, vonage
+from chalicelib.providers import Outcome
+from chalicelib.vendors.aws import adapter as aws_sms
+from chalicelib.vendors.twilio import adapter as twilio
+from chalicelib.vendors.vonage import adapter as vonage
 
 pytestmark = pytest.mark.unit
 

@@ -18,9 +18,10 @@ import httpx
 import pytest
 from pydantic import TypeAdapter
 
-from chalicelib.providers import MAX_ANSWER_BYTES, Outcome, build_providers, deadline_client
+from chalicelib.providers import MAX_ANSWER_BYTES, Outcome, OutgoingSms, deadline_client
 from chalicelib.providers.deadline import AnswerTooLarge, call_within, deadline_scope
 from chalicelib.settings import ProviderConfig
+from chalicelib.vendors import build_providers
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
 
 pytestmark = pytest.mark.unit
@@ -153,7 +154,7 @@ def test_every_adapter_ends_at_its_timeout_on_a_dripping_simulator(simulators, k
     config = TypeAdapter(ProviderConfig).validate_python({"name": "p", "kind": kind, "timeout_s": TIMEOUT_S, **entry})
     with deadline_client() as http:
         [provider] = build_providers([config], http).values()
-        result, took_s = timed(lambda: provider.send(phone=PHONE, text="hi", request_id=REQUEST_ID, attempt=1))
+        result, took_s = timed(lambda: provider.send(OutgoingSms(PHONE, "hi", REQUEST_ID, 1)))
     assert (result.outcome, result.status_code, result.error) == (Outcome.PROVIDER_FAILURE, None,
                                                                    f"timeout after {TIMEOUT_S:g} s")
     assert took_s < WELL_PAST_THE_DEADLINE_S
@@ -186,7 +187,7 @@ def test_an_oversized_answer_is_a_provider_failure(raw_server):
     config = TypeAdapter(ProviderConfig).validate_python({"name": "p", "url": url})
     with deadline_client() as http:
         [provider] = build_providers([config], http).values()
-        result = provider.send(phone=PHONE, text="hi", request_id=REQUEST_ID, attempt=1)
+        result = provider.send(OutgoingSms(PHONE, "hi", REQUEST_ID, 1))
     assert (result.outcome, result.error) == (Outcome.PROVIDER_FAILURE, f"answer larger than {MAX_ANSWER_BYTES} bytes")
 
 
@@ -204,7 +205,7 @@ def test_calls_reuse_one_pooled_connection(simulators):
         "base_url": twilio.url})
     with deadline_client() as http:
         [provider] = build_providers([config], http).values()
-        outcomes = {provider.send(phone=PHONE, text="hi", request_id=REQUEST_ID, attempt=n).outcome for n in range(5)}
+        outcomes = {provider.send(OutgoingSms(PHONE, "hi", REQUEST_ID, n)).outcome for n in range(5)}
     assert outcomes == {Outcome.ACCEPTED}
     assert twilio.stats()["connections"] == 1
 
@@ -216,7 +217,7 @@ def test_a_refused_connection_is_a_provider_failure_at_once():
     config = TypeAdapter(ProviderConfig).validate_python({"name": "p", "url": f"http://127.0.0.1:{port}/send"})
     with deadline_client() as http:
         [provider] = build_providers([config], http).values()
-        result = provider.send(phone=PHONE, text="hi", request_id=REQUEST_ID, attempt=1)
+        result = provider.send(OutgoingSms(PHONE, "hi", REQUEST_ID, 1))
     assert (result.outcome, result.error) == (Outcome.PROVIDER_FAILURE, "connection error: ConnectError")
 
 

@@ -9,14 +9,9 @@ import socket
 import httpx
 import pytest
 
-from chalicelib.providers import (
-    HttpJsonConfig,
-    HttpJsonProvider,
-    Outcome,
-    build_providers,
-    classify_answer,
-    deadline_client,
-)
+from chalicelib.providers import Outcome, OutgoingSms, deadline_client
+from chalicelib.vendors import build_providers
+from chalicelib.vendors.http_json import HttpJsonConfig, HttpJsonProvider, classify_answer
 
 pytestmark = pytest.mark.unit
 
@@ -36,7 +31,7 @@ def adapter(http: httpx.Client, url: str, **config) -> HttpJsonProvider:
 
 
 def send(provider: HttpJsonProvider, attempt: int = 1):
-    return provider.send(phone=PHONE, text="hello", request_id="a" * 32, attempt=attempt)
+    return provider.send(OutgoingSms(PHONE, "hello", "a" * 32, attempt))
 
 
 def closed_port() -> int:
@@ -184,7 +179,7 @@ def test_build_providers_makes_one_adapter_per_configured_provider(simulators, w
 def test_clients_sender_and_validity_are_from_and_validity_s_in_the_json(simulators, wire):
     alpha = simulators("alpha")
     provider = adapter(wire[0], alpha.url)
-    result = provider.send(phone=PHONE, text="hello", request_id="a" * 32, attempt=1, sender="ACME", validity_s=600)
+    result = provider.send(OutgoingSms(PHONE, "hello", "a" * 32, 1, sender="ACME", validity_s=600))
     assert json.loads(wire[1][0].content) == {"to": PHONE, "text": "hello", "reference": "a" * 32, "from": "ACME",
                                               "validity_s": 600}
     assert result.outcome is Outcome.ACCEPTED

@@ -12,9 +12,10 @@ from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 from pydantic import TypeAdapter
 
-from chalicelib.providers import Outcome, build_providers
+from chalicelib.providers import Outcome, OutgoingSms
 from chalicelib.providers.secrets import ProviderSecrets, SecretCache, SecretUnavailable
 from chalicelib.settings import ProviderConfig
+from chalicelib.vendors import build_providers
 from tests.conftest import ManualClock
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
 
@@ -176,7 +177,7 @@ def test_a_rotated_token_is_picked_up_after_the_provider_refuses_the_old_one(sim
     secrets_manager.put("gw/tw", {"auth_token": old})
     [provider] = build_providers([twilio_entry(base_url=twilio.url, secret_id="gw/tw")], wire[0],
                                  secrets=cache).values()
-    send = lambda: provider.send(phone=PHONE, text="hi", request_id=REQUEST_ID, attempt=1)  # noqa: E731
+    send = lambda: provider.send(OutgoingSms(PHONE, "hi", REQUEST_ID, 1))  # noqa: E731
     assert send().outcome is Outcome.ACCEPTED
     secrets_manager.put("gw/tw", {"auth_token": new})
     twilio.configure(credentials={"account_sid": ACCOUNT_SID, "auth_token": new})
@@ -189,7 +190,7 @@ def test_a_rotated_token_is_picked_up_after_the_provider_refuses_the_old_one(sim
 
 def test_a_missing_secret_fails_the_send_as_a_configuration_problem(secrets_manager, cache, wire, log_output):
     [provider] = build_providers([twilio_entry(secret_id="gw/none")], wire[0], secrets=cache).values()
-    result = provider.send(phone=PHONE, text="hi", request_id=REQUEST_ID, attempt=1)
+    result = provider.send(OutgoingSms(PHONE, "hi", REQUEST_ID, 1))
     assert (result.outcome, result.status_code, result.configuration_problem) == (Outcome.PROVIDER_FAILURE, None,
                                                                                    True)
     assert wire[1] == []  # nothing sent without credentials

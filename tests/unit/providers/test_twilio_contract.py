@@ -14,9 +14,9 @@ from urllib.parse import parse_qsl
 import pytest
 from pydantic import TypeAdapter
 
-from chalicelib.providers import Outcome, TwilioConfig
-from chalicelib.providers.twilio import TwilioProvider, classify
+from chalicelib.providers import Outcome, OutgoingSms
 from chalicelib.settings import ProviderConfig
+from chalicelib.vendors.twilio.adapter import TwilioConfig, TwilioProvider, classify
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
 
 pytestmark = pytest.mark.unit
@@ -39,7 +39,7 @@ def basic(username: str, password: str) -> str:
 
 
 def send(provider, text="hello", attempt=1):
-    return provider.send(phone=PHONE, text=text, request_id=REQUEST_ID, attempt=attempt)
+    return provider.send(OutgoingSms(PHONE, text, REQUEST_ID, attempt))
 
 
 @pytest.fixture
@@ -232,23 +232,23 @@ def test_configuration_is_validated_field_by_field(fields, problem):
 
 def test_clients_sender_is_twilios_from_and_its_validity_the_validity_period(twilio, wire):
     provider = TwilioProvider(config(twilio.url, validity_period_s=600), wire[0])
-    result = provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1, sender="ACME",
-                           validity_s=1200)
+    result = provider.send(OutgoingSms(PHONE, "hello", REQUEST_ID, 1, sender="ACME",
+                           validity_s=1200))
     form = dict(parse_qsl(wire[1][0].content.decode()))
     assert (form["From"], form["ValidityPeriod"]) == ("ACME", "1200")  # the client's win over the entry's
     assert result.outcome is Outcome.ACCEPTED
 
 
 def test_validity_beyond_twilios_limit_is_cut_to_36000_s(twilio, wire):
-    TwilioProvider(config(twilio.url), wire[0]).send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1,
-                                                     validity_s=72 * 3600)
+    TwilioProvider(config(twilio.url), wire[0]).send(OutgoingSms(PHONE, "hello", REQUEST_ID, 1,
+                                                     validity_s=72 * 3600))
     assert dict(parse_qsl(wire[1][0].content.decode()))["ValidityPeriod"] == "36000"
 
 
 def test_clients_sender_goes_with_the_messaging_service(twilio, wire):
     provider = TwilioProvider(config(twilio.url, **{"from": None}, messaging_service_sid=MESSAGING_SERVICE_SID),
                               wire[0])
-    provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1, sender="+14155550199")
+    provider.send(OutgoingSms(PHONE, "hello", REQUEST_ID, 1, sender="+14155550199"))
     form = dict(parse_qsl(wire[1][0].content.decode()))
     assert (form["From"], form["MessagingServiceSid"]) == ("+14155550199", MESSAGING_SERVICE_SID)
 

@@ -16,9 +16,9 @@ from urllib.parse import parse_qsl
 import pytest
 from pydantic import TypeAdapter
 
-from chalicelib.providers import Outcome, VonageConfig
-from chalicelib.providers.vonage import STATUSES, VonageProvider, classify, signature
+from chalicelib.providers import Outcome, OutgoingSms
 from chalicelib.settings import ProviderConfig
+from chalicelib.vendors.vonage.adapter import STATUSES, VonageConfig, VonageProvider, classify, signature
 from tests.unit.providers.conftest import PHONE, REQUEST_ID
 
 pytestmark = pytest.mark.unit
@@ -40,7 +40,7 @@ def adapter(conf, http) -> VonageProvider:
 
 
 def send(provider, text="hello"):
-    return provider.send(phone=PHONE, text=text, request_id=REQUEST_ID, attempt=1)
+    return provider.send(OutgoingSms(PHONE, text, REQUEST_ID, 1))
 
 
 @pytest.fixture
@@ -235,16 +235,16 @@ def test_configuration_is_validated_field_by_field(fields, problem):
 
 def test_clients_sender_is_vonages_from_and_its_validity_the_ttl_in_ms(vonage, wire):
     provider = adapter(config(vonage.url, ttl_ms=60_000), wire[0])
-    result = provider.send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1, sender="ACME",
-                           validity_s=600)
+    result = provider.send(OutgoingSms(PHONE, "hello", REQUEST_ID, 1, sender="ACME",
+                           validity_s=600))
     form = dict(parse_qsl(wire[1][0].content.decode()))
     assert (form["from"], form["ttl"]) == ("ACME", "600000")
     assert result.outcome is Outcome.ACCEPTED
 
 
 def test_e164_sender_goes_without_plus_and_a_short_validity_is_raised_to_vonages_least(vonage, wire):
-    adapter(config(vonage.url), wire[0]).send(phone=PHONE, text="hello", request_id=REQUEST_ID, attempt=1,
-                                              sender="+14155550199", validity_s=5)
+    adapter(config(vonage.url), wire[0]).send(OutgoingSms(PHONE, "hello", REQUEST_ID, 1,
+                                              sender="+14155550199", validity_s=5))
     form = dict(parse_qsl(wire[1][0].content.decode()))
     assert (form["from"], form["ttl"]) == ("14155550199", "20000")
 

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.delivery_receipt import DeliveryReason, DeliveryState
 from chalicelib.errors import MalformedMessage
-from chalicelib.receipts.aws_events import event_of, parse
+from chalicelib.vendors.aws.events import event_of, parse
 
 pytestmark = pytest.mark.unit
 

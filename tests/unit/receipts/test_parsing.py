@@ -8,7 +8,9 @@ import pytest
 
 from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, occurred_at_or_now
 from chalicelib.errors import ValidationFailed
-from chalicelib.receipts import http_json, twilio, vonage
+from chalicelib.vendors import http_json
+from chalicelib.vendors.twilio import receipts as twilio
+from chalicelib.vendors.vonage import receipts as vonage
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.errors import SignatureInvalid, SignatureMissing
-from chalicelib.receipts import http_json, twilio, vonage
+from chalicelib.vendors import http_json
+from chalicelib.vendors.twilio import receipts as twilio
+from chalicelib.vendors.vonage import receipts as vonage
 
 pytestmark = pytest.mark.unit
 

@@ -9,7 +9,8 @@ the gateway's shared httpx client under the call's deadline (deadline.py).
 
 Success is ``200 {"MessageId": "..."}``. Errors are ``{"__type": "...#ValidationException", "Message",
 "Reason", ...}``, 400 for client errors, 500 for InternalServerException; the table is
-docs/providers.md#aws. ``Context`` carries the gateway's request id and attempt into the delivery events.
+docs/providers.md#aws. ``Context`` carries the gateway's request id and attempt into the delivery events
+(events.py).
 """
 
 from __future__ import annotations
@@ -34,25 +35,26 @@ from botocore.exceptions import (
 from pydantic import Field, model_validator
 
 from chalicelib.providers.base import (
-    Outcome,
+    CONFIGURATION,
+    FAILURE,
+    REFUSED,
+    REFUSED_HERE,
+    THROTTLED,
+    AnswerClass,
+    OutgoingSms,
     ProviderAdapter,
     ProviderEntry,
     Verdict,
     accepted,
     failed,
     misconfigured,
+    transport_failure,
 )
 from chalicelib.providers.deadline import AnswerTooLarge, call_within, deadline_scope
 from chalicelib.providers.secrets import SecretSource
 
 SERVICE = "pinpoint-sms-voice-v2"
 SEND_EVENT = "before-send.pinpoint-sms-voice-v2.SendTextMessage"
-
-REFUSED = Outcome.REFUSED
-REFUSED_HERE = Outcome.REFUSED_HERE
-THROTTLED = Outcome.THROTTLED
-FAILURE = Outcome.PROVIDER_FAILURE
-CONFIGURATION = "configuration"
 
 # ValidationException Reason values about this account's set-up for this message's destination: another
 # provider may send it (refused here). The remaining ones are about the message or its destination (refused),
@@ -72,7 +74,7 @@ CONFLICT_REFUSALS = frozenset({"DESTINATION_PHONE_NUMBER_OPTED_OUT",
                                "DESTINATION_PHONE_NUMBER_BLOCKED_BY_PROTECT_NUMBER_OVERRIDE"})
 CONFLICT_REFUSED_HERE = frozenset({"DESTINATION_PHONE_NUMBER_NOT_VERIFIED", "NO_ORIGINATION_IDENTITIES_FOUND"})
 # Error codes -> class; ValidationException and ConflictException go by their Reason (see _class_of).
-ERROR_CODES: dict[str, Outcome | str] = {
+ERROR_CODES: dict[str, AnswerClass] = {
     "ThrottlingException": THROTTLED,
     "InternalServerException": FAILURE,
     "ServiceUnavailableException": FAILURE,
@@ -135,7 +137,7 @@ def sms_client(config: AwsSmsConfig, default_region: str):
                       read_timeout=config.timeout_s))
 
 
-def _class_of(code: str, reason: str | None, status_code: int | None) -> Outcome | str:
+def _class_of(code: str, reason: str | None, status_code: int | None) -> AnswerClass:
     if code == "ValidationException":
         if reason in VALIDATION_REFUSED_HERE:
             return REFUSED_HERE
@@ -159,11 +161,8 @@ def classify_error(response: dict[str, Any]) -> Verdict:
             "resource_type": response.get("ResourceType"),
             "request_id": response.get("ResponseMetadata", {}).get("RequestId")}
     kept = {key: value for key, value in kept.items() if value is not None}
-    outcome = _class_of(code, reason, status_code)
     description = f"aws {code}" + (f" ({reason})" if reason else "")
-    if outcome == CONFIGURATION:
-        return misconfigured(status_code, description, kept)
-    return Verdict(outcome, status_code, None, description, kept)
+    return Verdict.of(_class_of(code, reason, status_code), status_code, description, kept)
 
 
 class _Body:
@@ -194,20 +193,19 @@ class AwsSmsProvider(ProviderAdapter):
         answer = call_within(self._http, http_request, timeout_s=self.timeout_s)
         return AWSResponse(request.url, answer.status_code, dict(answer.headers.items()), _Body(answer.body))
 
-    def exchange(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
-                 sender: str | None = None, validity_s: int | None = None) -> Verdict:
+    def exchange(self, sms: OutgoingSms, credentials: dict[str, str]) -> Verdict:
         config = self._config
-        params: dict[str, Any] = {"DestinationPhoneNumber": phone, "MessageBody": text,
+        params: dict[str, Any] = {"DestinationPhoneNumber": sms.phone, "MessageBody": sms.text,
                                   "MessageType": config.message_type,
-                                  "Context": {"request_id": request_id, "attempt": str(attempt),
+                                  "Context": {"request_id": sms.request_id, "attempt": str(sms.attempt),
                                               "provider": config.name}}
-        if sender or config.origination_identity:
-            params["OriginationIdentity"] = sender or config.origination_identity
+        if sms.sender or config.origination_identity:
+            params["OriginationIdentity"] = sms.sender or config.origination_identity
         if config.configuration_set:
             params["ConfigurationSetName"] = config.configuration_set
         if config.max_price:
             params["MaxPrice"] = config.max_price
-        time_to_live = validity_s or config.time_to_live_s
+        time_to_live = sms.validity_s or config.time_to_live_s
         if time_to_live:
             params["TimeToLive"] = min(MAX_TIME_TO_LIVE_S, max(MIN_TIME_TO_LIVE_S, time_to_live))
         try:
@@ -215,17 +213,13 @@ class AwsSmsProvider(ProviderAdapter):
                 response = self._client.send_text_message(**params)
         except ClientError as exc:
             return classify_error(exc.response)
-        except AnswerTooLarge as exc:
-            return failed(None, str(exc))
-        except httpx.TimeoutException:
-            return failed(None, f"timeout after {self.timeout_s:g} s")
-        except httpx.HTTPError as exc:
-            return failed(None, f"connection error: {type(exc).__name__}")
+        except (AnswerTooLarge, httpx.HTTPError) as exc:
+            return transport_failure(exc, self.timeout_s)
         except (NoCredentialsError, PartialCredentialsError, NoRegionError) as exc:
             return misconfigured(None, f"aws credentials: {type(exc).__name__}")
         except ParamValidationError:
             # botocore's message quotes the offending value (the number or the text): not kept.
-            return Verdict(REFUSED, None, None, "aws: the message does not fit SendTextMessage's input rules")
+            return Verdict.of(REFUSED, None, "aws: the message does not fit SendTextMessage's input rules")
         except BotoCoreError as exc:
             return failed(None, f"aws client error: {type(exc).__name__}")
         metadata = response.get("ResponseMetadata", {})

@@ -4,7 +4,7 @@ https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts
 
 Signed (the account's "signed webhooks" setting) with the signature secret and method used for sending: every
 parameter but ``sig``, sorted by name, as ``&name=value`` with ``&`` and ``=`` in values replaced by ``_``;
-``md5hash`` = hex(md5(that + secret)), the others hex(HMAC(secret, that)): ``chalicelib.providers.vonage.signature``,
+``md5hash`` = hex(md5(that + secret)), the others hex(HMAC(secret, that)): ``adapter.signature``,
 checked against the vectors of Vonage's SDK. Its ``timestamp`` must be within ``MAX_SKEW_S`` of now (replay).
 """
 
@@ -15,10 +15,13 @@ from datetime import UTC, datetime
 
 from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt, undelivered
 from chalicelib.errors import SignatureInvalid, SignatureMissing, ValidationFailed
-from chalicelib.providers.vonage import SignatureMethod, signature
 from chalicelib.receipts.signed import digest_matches, unix_time
+from chalicelib.receipts.webhook_call import WebhookCall, form_or_json
+from chalicelib.vendors.vonage.adapter import SignatureMethod, VonageConfig, signature
 
 MAX_SKEW_S = 300
+METHODS = ("GET", "POST")
+SIGNED_WITH = "signature_secret"
 
 STATES = {
     "delivered": DeliveryState.DELIVERED,
@@ -94,3 +97,10 @@ def parse(provider: str, params: Mapping[str, str]) -> Receipt:
                    error_code=None if code == "0" else code, reason=reason,
                    occurred_at=_occurred_at(params.get("message-timestamp")),
                    request_id=params.get("client-ref") or None, vendor_status=status)
+
+
+def webhook_receipt(config: VonageConfig, call: WebhookCall, secret: str, now: float) -> Receipt:
+    """The parameters (the query of a GET; the form or JSON object of a POST, bounded), checked, then parsed."""
+    params = dict(call.query) if call.method == "GET" else form_or_json(call)
+    verify(params, secret, config.signature_method, now)
+    return parse(config.name, params)

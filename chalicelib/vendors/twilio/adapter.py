@@ -19,8 +19,14 @@ from pydantic import Field, model_validator
 
 from chalicelib.logs import logger
 from chalicelib.providers.base import (
+    CONFIGURATION,
+    FAILURE,
+    REFUSED,
+    REFUSED_HERE,
+    THROTTLED,
+    AnswerClass,
     HttpProviderAdapter,
-    Outcome,
+    OutgoingSms,
     ProviderEntry,
     Verdict,
     accepted,
@@ -39,14 +45,8 @@ ACCEPTED_STATUSES = frozenset({"queued", "accepted", "scheduled", "sending", "se
 KEPT_FIELDS = ("sid", "status", "error_code", "error_message", "num_segments", "messaging_service_sid",
                "price", "price_unit", "date_created", "api_version")
 
-REFUSED = Outcome.REFUSED
-REFUSED_HERE = Outcome.REFUSED_HERE
-THROTTLED = Outcome.THROTTLED
-FAILURE = Outcome.PROVIDER_FAILURE
-CONFIGURATION = "configuration"  # a provider failure that is also a configuration problem
-
 # Twilio error code -> (class, what it means). Codes not listed fall back on the HTTP status (see classify).
-ERROR_CODES: dict[int, tuple[Outcome | str, str]] = {
+ERROR_CODES: dict[int, tuple[AnswerClass, str]] = {
     21211: (REFUSED, "invalid 'To' phone number"),
     21266: (REFUSED, "'To' and 'From' are the same number"),
     21268: (REFUSED, "premium-rate or information-service number"),
@@ -127,11 +127,8 @@ def _verdict_for_code(status_code: int, code: int, data: dict[str, Any]) -> Verd
     known = ERROR_CODES.get(code)
     if known is None:
         return None
-    outcome, meaning = known
-    error = f"twilio {code}: {meaning}"
-    if outcome == CONFIGURATION:
-        return misconfigured(status_code, error, data)
-    return Verdict(outcome, status_code, None, error, data)
+    answer_class, meaning = known
+    return Verdict.of(answer_class, status_code, f"twilio {code}: {meaning}", data)
 
 
 def classify(status_code: int, body: bytes) -> Verdict:
@@ -174,21 +171,21 @@ class TwilioProvider(HttpProviderAdapter):
     kind = "twilio"
     _config: TwilioConfig
 
-    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
-                      sender: str | None = None, validity_s: int | None = None) -> httpx.Request:
+    def build_request(self, sms: OutgoingSms, credentials: dict[str, str]) -> httpx.Request:
         config = self._config
-        form = {"To": phone}
+        sender = sms.sender
+        form = {"To": sms.phone}
         # The client's sender wins; with a Messaging Service it must be a sender of the service's pool.
         if sender or config.from_:
             form["From"] = sender or config.from_
         if config.messaging_service_sid:
             form["MessagingServiceSid"] = config.messaging_service_sid
-        form["Body"] = text
+        form["Body"] = sms.text
         if config.webhook_url:
-            form["StatusCallback"] = f"{config.webhook_url}?ref={request_id}"
+            form["StatusCallback"] = f"{config.webhook_url}?ref={sms.request_id}"
         elif config.status_callback:
             form["StatusCallback"] = config.status_callback
-        validity = validity_s or config.validity_period_s
+        validity = sms.validity_s or config.validity_period_s
         if validity:
             form["ValidityPeriod"] = str(min(MAX_VALIDITY_PERIOD_S, validity))
         if config.api_key_sid:

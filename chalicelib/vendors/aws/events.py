@@ -1,5 +1,6 @@
 """AWS End User Messaging SMS delivery events, from a configuration set's SNS event destination to the
-``sms-delivery-events`` queue (https://docs.aws.amazon.com/sms-voice/latest/userguide/configuration-sets-event-types.html).
+``sms-delivery-events`` queue, whose consumer is chalicelib/receipts/delivery_events.py
+(https://docs.aws.amazon.com/sms-voice/latest/userguide/configuration-sets-event-types.html).
 
     SQS body = SNS envelope {"Type": "Notification", "Message": "<event JSON>", ...}
                (or the event JSON itself when the subscription has raw message delivery on)
@@ -29,13 +30,10 @@ the topic may send to the queue (its policy), so there is no signature to check.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
 
 from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt
 from chalicelib.errors import MalformedMessage
-from chalicelib.logs import log_context, logger
-from chalicelib.receipts.applier import ReceiptApplier
-from chalicelib.sqs_batch import QueueRecord, process_batch
+from chalicelib.logs import logger
 
 DELIVERED = frozenset({"TEXT_DELIVERED", "TEXT_SUCCESSFUL"})  # "used interchangeably depending on the country"
 INTERIM = frozenset({"TEXT_QUEUED", "TEXT_PENDING", "TEXT_SENT"})
@@ -100,22 +98,6 @@ def _state_of(event_type: str, is_final: object) -> tuple[DeliveryState, Deliver
     return DeliveryState.UNDELIVERED, REASONS[event_type]
 
 
-class DeliveryEvents:
-    """The ``sms-delivery-events`` handler: one record per event, partial batch failures as the dispatcher."""
-
-    def __init__(self, applier: ReceiptApplier, aws_providers: Collection[str],
-                 batch: Callable = process_batch):
-        self._applier = applier
-        # An event without a provider in its context belongs to the only aws provider, if there is one.
-        self._default_provider = next(iter(aws_providers)) if len(aws_providers) == 1 else None
-        self._batch = batch
-
-    def apply_batch(self, records: list[QueueRecord]) -> dict:
-        return self._batch(records, self.apply_record)
-
-    def apply_record(self, record: QueueRecord) -> bool:
-        with log_context(sqs_message_id=record.message_id):
-            receipt = parse(event_of(record.body), self._default_provider)
-            result = self._applier.apply(receipt)  # ReceiptTooEarly (retryable): the record comes back
-            logger.debug("delivery event", extra={"result": str(result), "event_type": receipt.vendor_status})
-        return True
+def receipt_of(body: str, default_provider: str | None) -> Receipt:
+    """The receipt in one record of the sms-delivery-events queue."""
+    return parse(event_of(body), default_provider)

@@ -15,11 +15,16 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from chalicelib.delivery_receipt import DeliveryReason, DeliveryState, Receipt, undelivered
 from chalicelib.errors import SignatureInvalid, SignatureMissing, ValidationFailed
 from chalicelib.receipts.signed import digest_matches
+from chalicelib.receipts.webhook_call import WebhookCall, form
+from chalicelib.vendors.twilio.adapter import TwilioConfig
+
+METHODS = ("POST",)
+SIGNED_WITH = "auth_token"  # the account's auth token signs its callbacks (an API key's secret does not)
 
 # MessageStatus -> state. https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
 STATES = {
@@ -107,3 +112,15 @@ def parse(provider: str, params: list[tuple[str, str]], query: list[tuple[str, s
         reason = DeliveryReason.REJECTED if status == "canceled" and not code else undelivered(REASONS, code)
     return Receipt(provider=provider, message_id=sid, state=state, error_code=code, reason=reason,
                    request_id=ref, vendor_status=status)
+
+
+def webhook_receipt(config: TwilioConfig, call: WebhookCall, auth_token: str, now: float) -> Receipt:
+    """The header's presence first (401 without it: the form is not read), then the form (at most MAX_FIELDS
+    fields), its signature against the public URL, then the receipt."""
+    given = require_signature(call.headers.get("x-twilio-signature"))
+    params = form(call.body)
+    url = call.called_url
+    if config.webhook_url:  # the public URL, with the query this call came with
+        url = config.webhook_url + (f"?{urlencode(call.query)}" if call.query else "")
+    verify(url, params, given, auth_token)
+    return parse(config.name, params, call.query)

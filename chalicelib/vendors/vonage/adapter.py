@@ -25,8 +25,14 @@ import httpx
 from pydantic import Field
 
 from chalicelib.providers.base import (
+    CONFIGURATION,
+    FAILURE,
+    REFUSED,
+    REFUSED_HERE,
+    THROTTLED,
+    AnswerClass,
     HttpProviderAdapter,
-    Outcome,
+    OutgoingSms,
     ProviderEntry,
     Verdict,
     accepted,
@@ -37,14 +43,8 @@ from chalicelib.providers.base import (
 from chalicelib.providers.deadline import Answer
 from chalicelib.segments import count_segments
 
-REFUSED = Outcome.REFUSED
-REFUSED_HERE = Outcome.REFUSED_HERE
-THROTTLED = Outcome.THROTTLED
-FAILURE = Outcome.PROVIDER_FAILURE
-CONFIGURATION = "configuration"
-
 # messages[].status -> (class, what it means). Any other non-zero status is a provider failure.
-STATUSES: dict[str, tuple[Outcome | str, str]] = {
+STATUSES: dict[str, tuple[AnswerClass, str]] = {
     "1": (THROTTLED, "throttled: sending faster than the account's limit"),
     "2": (REFUSED, "missing parameters"),
     "3": (REFUSED, "invalid parameters"),
@@ -107,7 +107,7 @@ def signature(params: Mapping[str, str], secret: str, method: SignatureMethod) -
     return hmac.new(secret.encode(), signed.encode(), getattr(hashlib, method)).hexdigest()
 
 
-def _part_verdict(status: str) -> tuple[Outcome | str, str]:
+def _part_verdict(status: str) -> tuple[AnswerClass, str]:
     return STATUSES.get(status, (FAILURE, "unknown status"))
 
 
@@ -142,10 +142,7 @@ def classify(status_code: int, body: bytes) -> Verdict:
     outcome, meaning = _part_verdict(status)
     sent_parts = statuses.count("0")
     partly = f" ({sent_parts} of {len(parts)} parts accepted)" if sent_parts else ""
-    error = f"vonage status {status}: {meaning}{partly}"
-    if outcome == CONFIGURATION:
-        return misconfigured(status_code, error, kept)
-    return Verdict(outcome, status_code, None, error, kept)
+    return Verdict.of(outcome, status_code, f"vonage status {status}: {meaning}{partly}", kept)
 
 
 class VonageProvider(HttpProviderAdapter):
@@ -156,16 +153,15 @@ class VonageProvider(HttpProviderAdapter):
         super().__init__(*args, **kwargs)
         self._clock = clock
 
-    def build_request(self, *, phone: str, text: str, request_id: str, attempt: int, credentials: dict[str, str],
-                      sender: str | None = None, validity_s: int | None = None) -> httpx.Request:
+    def build_request(self, sms: OutgoingSms, credentials: dict[str, str]) -> httpx.Request:
         config = self._config
-        params = {"api_key": config.api_key, "from": (sender or config.from_).removeprefix("+"),
-                  "to": phone.removeprefix("+"), "text": text, "client-ref": request_id}
-        if count_segments(text).encoding == "UCS-2":
+        params = {"api_key": config.api_key, "from": (sms.sender or config.from_).removeprefix("+"),
+                  "to": sms.phone.removeprefix("+"), "text": sms.text, "client-ref": sms.request_id}
+        if count_segments(sms.text).encoding == "UCS-2":
             params["type"] = "unicode"  # else Vonage sends GSM-7 and every other character is lost
         if config.callback:
             params["callback"] = config.callback
-        ttl_ms = validity_s * 1000 if validity_s else config.ttl_ms
+        ttl_ms = sms.validity_s * 1000 if sms.validity_s else config.ttl_ms
         if ttl_ms:
             params["ttl"] = str(min(MAX_TTL_MS, max(MIN_TTL_MS, ttl_ms)))
         if credentials.get("signature_secret"):
