@@ -1,5 +1,5 @@
 """The connections a container uses: Redis, the two HTTP pools, the AWS clients, the DynamoDB tables, and the one
-Secrets Manager read (its errors mapped once, here).
+Secrets Manager read.
 
 Each is memoized on what it is built from (a URL, a service and region), not on the Settings: containers of
 two Settings (tests, ``chalice.test.Client``) with the same Redis or region share a pool, as a Lambda's
@@ -13,13 +13,13 @@ from functools import lru_cache
 
 import httpx
 import redis
-from botocore.exceptions import BotoCoreError, ClientError
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from chalicelib.aws_deadline import aws_client, bounded
 from chalicelib.errors import ConfigurationError, DependencyUnavailable
 from chalicelib.providers import deadline_client
+from chalicelib.providers.secrets import SecretUnavailable, secret_errors
 from chalicelib.settings import Settings
 from chalicelib.storage.tables import Tables, bind_tables
 
@@ -70,30 +70,21 @@ def tables_for(settings: Settings) -> Tables:
     return tables
 
 
-# Answers that no retry changes: the secret is gone (or scheduled for deletion), or this function may not read
-# or decrypt it. The registry then refuses service (503 configuration_error) instead of serving the old keys.
-SECRET_CONFIGURATION_ERRORS = frozenset({
-    "ResourceNotFoundException", "InvalidRequestException", "AccessDeniedException", "DecryptionFailure",
-    "UnrecognizedClientException",
-})
-
-
 def read_secret(secretsmanager, secret_id: str) -> str:
-    """The secret's string, as Secrets Manager answers it (its ClientError / BotoCoreError pass through: the
-    provider secret cache, providers/secrets.py, tells them apart itself)."""
+    """The secret's string, as Secrets Manager answers it (its errors pass through: whoever reads maps them with
+    ``providers.secrets.secret_errors``, the one mapping)."""
     return secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"]
 
 
 def read_configuration_secret(secretsmanager, secret_id: str) -> str:
     """``read_secret`` for a secret the gateway cannot serve without (the client registry): an answer no retry
-    changes is a ConfigurationError, any other failure DependencyUnavailable."""
+    changes is a ConfigurationError (the registry refuses service, 503 configuration_error, instead of serving the
+    old keys), any other failure DependencyUnavailable."""
     try:
-        return read_secret(secretsmanager, secret_id)
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code")
-        if code in SECRET_CONFIGURATION_ERRORS:
-            raise ConfigurationError(f"the client registry secret {secret_id!r} cannot be read ({code}): check that "
-                                     "it exists and the API function's policy") from None
-        raise DependencyUnavailable(f"Secrets Manager unavailable: {code or type(exc).__name__}") from None
-    except BotoCoreError as exc:
-        raise DependencyUnavailable(f"Secrets Manager unavailable: {type(exc).__name__}") from None
+        with secret_errors(secret_id):
+            return read_secret(secretsmanager, secret_id)
+    except SecretUnavailable as exc:
+        if exc.configuration_problem:
+            raise ConfigurationError(f"the client registry secret {secret_id!r} cannot be read ({exc.code}): check "
+                                     "that it exists and the API function's policy") from None
+        raise DependencyUnavailable(f"Secrets Manager unavailable: {exc.code or 'error'}") from None

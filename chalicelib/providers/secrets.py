@@ -22,7 +22,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,16 +31,34 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.logs import logger
 
-# Secrets Manager answers that no retry will change: the secret, its key or the permission is wrong.
+# Secrets Manager answers that no retry will change: the secret is gone (or scheduled for deletion), its key or
+# the permission to read or decrypt it is wrong. Every other failure is an outage (read again later).
 CONFIGURATION_CODES = frozenset({"ResourceNotFoundException", "AccessDeniedException", "DecryptionFailure",
-                                 "InvalidRequestException", "InvalidParameterException"})
+                                 "InvalidRequestException", "InvalidParameterException",
+                                 "UnrecognizedClientException"})
 
 
 class SecretUnavailable(Exception):
-    def __init__(self, message: str, *, configuration_problem: bool):
+    def __init__(self, message: str, *, configuration_problem: bool, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.configuration_problem = configuration_problem
+        self.code = code  # Secrets Manager's error code, or the client error's type
+
+
+@contextmanager
+def secret_errors(secret_id: str) -> Iterator[None]:
+    """Secrets Manager's errors, mapped once for every secret the gateway reads (the providers' and the client
+    registry's): SecretUnavailable, a configuration problem when no retry changes the answer."""
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        raise SecretUnavailable(f"secret {secret_id!r} unreadable ({code})", code=code,
+                                configuration_problem=code in CONFIGURATION_CODES) from None
+    except BotoCoreError as exc:
+        raise SecretUnavailable(f"Secrets Manager unavailable ({type(exc).__name__})", code=type(exc).__name__,
+                                configuration_problem=False) from None
 
 
 @dataclass
@@ -85,15 +104,8 @@ class SecretCache:
                 del self._cached[secret_id]
 
     def _read(self, secret_id: str) -> dict:
-        try:
+        with secret_errors(secret_id):
             raw = self._fetch(secret_id)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            raise SecretUnavailable(f"secret {secret_id!r} unreadable ({code})",
-                                    configuration_problem=code in CONFIGURATION_CODES) from None
-        except BotoCoreError as exc:
-            raise SecretUnavailable(f"Secrets Manager unavailable ({type(exc).__name__})",
-                                    configuration_problem=False) from None
         try:
             value = json.loads(raw)
         except (TypeError, ValueError):
