@@ -16,7 +16,8 @@ from chalicelib.api.http_errors import error_response, json_errors, rate_limit_h
 from chalicelib.api.list_query import parse_list_query
 from chalicelib.api.openapi import base_path, build_openapi, render_docs_page
 from chalicelib.api.params import parse_idempotency_key, parse_request_id
-from chalicelib.api.responses import HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
+from chalicelib.api.pause_body import parse_pause_request
+from chalicelib.api.responses import HealthView, ProviderList, ProviderView, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.routes import Route, routes_of
 from chalicelib.api.send_body import parse_send_request
 from chalicelib.api.webhook_call import webhook_call
@@ -164,6 +165,19 @@ def get_sms(client, request_id):
 @handles
 def list_providers(client):
     return ProviderList.of(wiring.get_router().provider_states()).to_body()
+
+
+@handles
+def pause_provider(client, name):
+    request = app.current_request
+    reason, until_ms = parse_pause_request(request.raw_body, request.headers.get("content-type"),
+                                           max_body_bytes=wiring.get_settings().max_body_bytes)
+    return ProviderView.of(wiring.get_router().pause(name, reason=reason, by=client.name, until_ms=until_ms)).to_body()
+
+
+@handles
+def resume_provider(client, name):
+    return ProviderView.of(wiring.get_router().resume(name, by=client.name)).to_body()
 
 
 @handles

@@ -1,8 +1,9 @@
 """The providers' health and live state, as the router's scripts keep them in Redis: one outcome in
 (``record_outcome.lua``: the health window, the failure streak, the jitter estimate and the 429 rate cut),
 every provider's state out (``provider_status.lua``), and the one GET the dispatcher makes before a send
-booked a while ago (``is_healthy``). The booking decision that reads the same keys is the router's
-(router.py, which also names the keyspace and builds this).
+booked a while ago (``is_healthy``), and an operator's pause and resume of a provider (``pause``, ``resume``:
+book_send.lua treats a paused provider exactly as an unhealthy one). The booking decision that reads the same
+keys is the router's (router.py, which also names the keyspace and builds this).
 """
 
 from __future__ import annotations
@@ -11,13 +12,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from chalicelib.redis_scripts import RedisBacked, ScriptClock, register
+from chalicelib.errors import NotFound, UnprocessableEntity
+from chalicelib.logs import logger
+from chalicelib.redis_scripts import RedisBacked, ScriptClock, register, text
 from chalicelib.settings import ProviderConfig
 
 if TYPE_CHECKING:
     from chalicelib.policies import RoutingPolicy
 
 HEALTH_CHANGE_NONE, HEALTH_CHANGE_TRIPPED, HEALTH_CHANGE_RECOVERED = 0, 1, 2
+# An operator's pause ends by itself at most this far ahead (a longer one is a configuration change: remove the
+# provider); without an end it lasts until resumed.
+MAX_PAUSE_MS = 7 * 24 * 3600 * 1000
+PAUSE_ROW = 5  # provider_status.lua: paused (1/0), reason, by, at, until
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,16 @@ class HealthChange:
     unhealthy_until_ms: int | None
     successes: int
     failures: int
+
+
+@dataclass(frozen=True)
+class Pause:
+    """An operator took the provider out of rotation: why, who (the client name of the operator's key), when."""
+
+    reason: str
+    by: str
+    at_ms: int  # epoch ms, the routing clock
+    until_ms: int | None  # epoch ms; None: until resumed
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,7 @@ class ProviderState:
     booked_ahead: int  # sends booked for later
     jitter_guard_ms: int  # added to the 1 s window, from the measured arrival spread
     effective_rate_limit: float  # rate_limit, lowered for a while after a 429
+    paused: Pause | None = None  # an operator's pause: no new bookings while it lasts
 
 
 class ProviderHealth(RedisBacked):
@@ -57,7 +75,7 @@ class ProviderHealth(RedisBacked):
         self._failure_rate_ppm = round(policy.failure_rate * 1_000_000)
         self._cooldown_ms = policy.unhealthy_for_s * 1000
         self._status_keys = [
-            keys[name][kind] for name in keys for kind in ("book", "ok", "fail", "down", "since", "pace")
+            keys[name][kind] for name in keys for kind in ("book", "ok", "fail", "down", "since", "pace", "paused")
         ]
         self._record = register(redis_client, "record_outcome", "pacing", "health")
         self._status = register(redis_client, "provider_status", "pacing", "health")
@@ -108,9 +126,11 @@ class ProviderHealth(RedisBacked):
         _now_ms, *rows = self._status(keys=self._status_keys, args=[
             self._clock.now_arg(), self._health_window_ms, self._policy.guard_ms, self._policy.guard_max_ms])
         states = []
+        width = 8 + PAUSE_ROW
         for index, provider in enumerate(self._providers):
             healthy, successes, failures, unhealthy_until_ms, in_use, ahead, guard_ms, factor_ppm = rows[
-                8 * index : 8 * index + 8]
+                width * index : width * index + 8]
+            paused, reason, by, at_ms, until_ms = rows[width * index + 8 : width * (index + 1)]
             total = successes + failures
             states.append(
                 ProviderState(
@@ -126,9 +146,52 @@ class ProviderHealth(RedisBacked):
                     booked_ahead=ahead,
                     jitter_guard_ms=guard_ms,
                     effective_rate_limit=round(provider.rate_limit * factor_ppm / 1_000_000, 2),
+                    paused=Pause(reason=text(reason), by=text(by), at_ms=int(at_ms),
+                                 until_ms=int(until_ms) if until_ms else None) if paused == 1 else None,
                 )
             )
         return states
+
+    def pause(self, provider: str, *, reason: str, by: str, until_ms: int | None = None) -> ProviderState:
+        """Take a provider out of rotation: no new bookings (book_send.lua) until ``until_ms`` (epoch ms, at most
+        MAX_PAUSE_MS ahead; the key expires then) or until resumed. Pausing a paused provider replaces its pause.
+        Sends booked before go ahead. ``by`` is the operator's client name."""
+        key = self._paused_key(provider)
+        now_ms = self._now_ms()
+        if until_ms is not None and not now_ms < until_ms <= now_ms + MAX_PAUSE_MS:
+            raise UnprocessableEntity(f"until must be in the future and at most {MAX_PAUSE_MS // 86_400_000} days "
+                                      "ahead", field="until", code="invalid_until")
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(key)
+            pipe.hset(key, mapping={"reason": reason, "by": by, "at": now_ms,
+                                    "until": "" if until_ms is None else until_ms})
+            if until_ms is not None:
+                pipe.pexpire(key, until_ms - now_ms)  # on the routing clock: the server's, or the injected one
+            pipe.execute()
+        logger.warning("provider paused", extra={"provider": provider, "by": by, "reason": reason,
+                                                 "until_ms": until_ms})
+        return self._state_of(provider)
+
+    def resume(self, provider: str, *, by: str) -> ProviderState:
+        """Back in rotation now; resuming a provider that is not paused changes nothing."""
+        if self._redis.delete(self._paused_key(provider)):
+            logger.warning("provider resumed", extra={"provider": provider, "by": by})
+        return self._state_of(provider)
+
+    def _paused_key(self, provider: str) -> str:
+        if provider not in self._keys:
+            raise NotFound(f"no provider named {provider!r}", field="name", code="provider_not_found")
+        return self._keys[provider]["paused"]
+
+    def _now_ms(self) -> int:
+        injected = self._clock.injected
+        if injected is not None:
+            return injected()
+        seconds, microseconds = self._redis.time()
+        return seconds * 1000 + microseconds // 1000
+
+    def _state_of(self, provider: str) -> ProviderState:
+        return next(state for state in self.provider_states() if state.name == provider)
 
     def _require_known(self, name: str) -> None:
         if name not in self._keys:

@@ -1,7 +1,7 @@
 """The router: which provider sends the next SMS, and when, decided in one atomic Redis step.
 
 Every routing rule (docs/architecture.md, "Routing") runs inside a Lua script, so any number of
-dispatchers share one exact view: a provider is eligible when it is healthy and not excluded, smooth
+dispatchers share one exact view: a provider is eligible when it is healthy, not paused and not excluded, smooth
 weighted round-robin chooses among the eligible ones whose schedule has room within the horizon, and the
 chosen provider's earliest free send time is booked, paced so that its arrivals never bunch. The
 dispatcher waits until that time and sends, or gives the booking back. Each script's header (lua/*.lua)
@@ -18,6 +18,7 @@ The keyspace (all under one hash tag, so the cross-provider decision survives Re
     {prefix}:down:<name>    string  unhealthy until (ms); PX = cooldown
     {prefix}:since:<name>   string  outcomes count from this time (ms) on; PX = cooldown + health window
     {prefix}:streak:<name>  string  failures in a row; PX = health window
+    {prefix}:paused:<name>  hash    an operator's pause {reason, by, at, until}; PX = until - now, none without until
 
 Clock: the Redis server's TIME unless a clock is injected (tests), one clock for every Lambda.
 """
@@ -68,12 +69,12 @@ class Router(RedisBacked):
         self._policy = policy
 
         tag = f"{{{key_prefix}}}"
-        kinds = ("book", "pace", "ok", "fail", "down", "since", "streak")
+        kinds = ("book", "pace", "ok", "fail", "down", "since", "streak", "paused")
         self._keys = {name: {kind: f"{tag}:{kind}:{name}" for kind in kinds} for name in self._by_name}
         # book_send's keys and each provider's part of its arguments, encoded once: it runs for every message.
         self._book_keys = [f"{tag}:wrr".encode()]
         for name in self._by_name:
-            self._book_keys += [self._keys[name][kind].encode() for kind in ("book", "down", "pace")]
+            self._book_keys += [self._keys[name][kind].encode() for kind in ("book", "down", "pace", "paused")]
         self._book_provider_args = [[str(value).encode() for value in (p.name, p.rate_limit, p.weight)]
                                     for p in self._providers]
         self._book = register(redis_client, "book_send", "booking", "pacing")
@@ -141,6 +142,12 @@ class Router(RedisBacked):
 
     def provider_states(self) -> list[ProviderState]:
         return self.health.provider_states()
+
+    def pause(self, provider: str, *, reason: str, by: str, until_ms: int | None = None) -> ProviderState:
+        return self.health.pause(provider, reason=reason, by=by, until_ms=until_ms)
+
+    def resume(self, provider: str, *, by: str) -> ProviderState:
+        return self.health.resume(provider, by=by)
 
     def _require_known(self, name: str) -> None:
         if name not in self._by_name:

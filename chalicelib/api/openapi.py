@@ -20,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 
 from chalicelib.api.list_query import ListQuery
 from chalicelib.api.params import IDEMPOTENCY_KEY_MAX_CHARS, IDEMPOTENCY_KEY_PATTERN, REQUEST_ID_PATTERN
+from chalicelib.api.pause_body import PauseProviderBody
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.routes import ROUTES, Reply, Route
 from chalicelib.api.send_body import SendSmsBody
@@ -27,7 +28,7 @@ from chalicelib.api.send_body import SendSmsBody
 REF_TEMPLATE = "#/components/schemas/{model}"
 API_KEY_SCHEME = "ApiKey"
 
-_REQUEST_MODELS: tuple[type[BaseModel], ...] = (SendSmsBody,)
+_REQUEST_MODELS: tuple[type[BaseModel], ...] = (SendSmsBody, PauseProviderBody)
 _RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     SmsAccepted,
     SmsRequestView,
@@ -127,6 +128,11 @@ def _provider_parameter(provider_names: tuple[str, ...]) -> list[dict[str, Any]]
     return [{"name": "provider", "in": "path", "required": True, "schema": provider_schema}]
 
 
+def _provider_name_parameter(provider_names: tuple[str, ...]) -> list[dict[str, Any]]:
+    (parameter,) = _provider_parameter(provider_names)
+    return [{**parameter, "name": "name"}]
+
+
 def _request_id_parameter(provider_names: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": REQUEST_ID_PATTERN}}]
 
@@ -181,6 +187,7 @@ _PARAMETERS = {
     "list_query": _list_query_parameters,
     "request_id": _request_id_parameter,
     "provider": _provider_parameter,
+    "provider_name": _provider_name_parameter,
 }
 
 

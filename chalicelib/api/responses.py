@@ -14,7 +14,7 @@ from chalicelib.api.send_body import MAX_SEGMENTS, PHONE_EXAMPLE
 from chalicelib.delivery_receipt import DeliveryReason
 from chalicelib.errors import GatewayError
 from chalicelib.lifecycle import FailureReason, Status
-from chalicelib.provider_health import ProviderState
+from chalicelib.provider_health import Pause, ProviderState
 from chalicelib.providers import Outcome
 from chalicelib.segments import Encoding
 from chalicelib.storage.dynamo import iso
@@ -157,6 +157,20 @@ class SmsList(Answer):
         return cls(items=[SmsSummary.of(request) for request in requests], next_cursor=next_cursor)
 
 
+class PauseView(Answer):
+    """An operator's pause (POST /api/providers/{name}/pause): the provider gets no new bookings while it lasts."""
+
+    reason: str
+    by: str = Field(description="The client name of the operator's API key.")
+    at: Timestamp
+    until: Timestamp | None = Field(description="The pause ends by itself then; null: until resumed.")
+
+    @classmethod
+    def of(cls, pause: Pause) -> PauseView:
+        return cls(reason=pause.reason, by=pause.by, at=iso(pause.at_ms / 1000),
+                   until=iso(pause.until_ms / 1000) if pause.until_ms is not None else None)
+
+
 class ProviderView(Answer):
     name: str
     healthy: bool
@@ -175,6 +189,8 @@ class ProviderView(Answer):
     effective_rate_limit: float = Field(
         gt=0, description="The rate its sends are booked at: rate_limit, lowered for a while after it answered "
         "429 and climbing back to rate_limit within seconds.")
+    paused: PauseView | None = Field(description="An operator's pause: while it lasts the provider gets no new "
+                                     "bookings, as when unhealthy; null: in rotation.")
 
     @classmethod
     def of(cls, state: ProviderState) -> ProviderView:
@@ -183,7 +199,8 @@ class ProviderView(Answer):
                    successes=state.successes, failures=state.failures, unhealthy_until=until,
                    rate_limit=state.rate_limit, weight=state.weight, in_use_last_second=state.in_use_last_second,
                    booked_ahead=state.booked_ahead, jitter_guard_ms=state.jitter_guard_ms,
-                   effective_rate_limit=state.effective_rate_limit)
+                   effective_rate_limit=state.effective_rate_limit,
+                   paused=PauseView.of(state.paused) if state.paused else None)
 
 
 class ProviderList(Answer):

@@ -11,7 +11,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
+from chalicelib.api.pause_body import PauseProviderBody
+from chalicelib.api.responses import (
+    ErrorBody,
+    HealthView,
+    ProviderList,
+    ProviderView,
+    SmsAccepted,
+    SmsList,
+    SmsRequestView,
+)
 from chalicelib.api.send_body import SendSmsBody
 from chalicelib.clients import Role
 
@@ -104,6 +113,10 @@ RECEIPT_DESCRIPTION = (
     "A delivery receipt in the vendor's own format, signed the vendor's way; the provider's kind decides which "
     "(twilio: form POST with X-Twilio-Signature; vonage: GET query, form or JSON POST with sig and timestamp; "
     "http-json: JSON POST with X-Signature). No API key.")
+PAUSE_REFUSED = ("Well-formed but refused: error.field names reason (missing, blank, over 200 characters or with "
+                 "control characters) or until (not ISO-8601 with a UTC offset, in the past, or more than 7 days "
+                 "ahead).")
+PROVIDER_NOT_FOUND = "No provider of this name is configured (error.code provider_not_found)."
 PREFLIGHT = {204: Reply("CORS preflight allowed."), 403: Reply("CORS preflight refused: origin not allowed.")}
 
 ROUTES: tuple[Route, ...] = (
@@ -126,6 +139,23 @@ ROUTES: tuple[Route, ...] = (
     Route("/api/providers", "GET", "list_providers", role="operator", operation_id="listProviders",
           tags=("providers",), summary="Health, counts and limits of every provider",
           answers={200: Reply("Every provider.", ProviderList), **errors(401, 403, 500, 503, role="operator")}),
+    Route("/api/providers/{name}/pause", "POST", "pause_provider", role="operator", operation_id="pauseProvider",
+          tags=("providers",), summary="Take a provider out of rotation",
+          description="A paused provider gets no new bookings, exactly as an unhealthy one; sends already booked "
+          "go ahead. It lasts until `until`, or until resumed, and survives restarts (it is kept in Redis). "
+          "Pausing a paused provider replaces its reason and until.",
+          parameters=("provider_name",), body=PauseProviderBody, any_content_type=True,
+          answers={200: Reply("Paused: the provider's state.", ProviderView),
+                   **errors(400, 401, 403, 413, 415, role="operator"),
+                   404: Reply(PROVIDER_NOT_FOUND, ErrorBody),
+                   422: Reply(PAUSE_REFUSED, ErrorBody), **errors(500, 503)}),
+    Route("/api/providers/{name}/resume", "POST", "resume_provider", role="operator", operation_id="resumeProvider",
+          tags=("providers",), summary="Put a paused provider back in rotation",
+          description="Ends an operator's pause now; resuming a provider that is not paused changes nothing.",
+          parameters=("provider_name",),
+          answers={200: Reply("In rotation: the provider's state.", ProviderView),
+                   **errors(401, 403, role="operator"), 404: Reply(PROVIDER_NOT_FOUND, ErrorBody),
+                   **errors(500, 503)}),
     # Vendors call it, not clients: authenticated by the vendor's signature (docs/providers.md#delivery-receipts).
     # Every kind takes POST; only vonage takes GET, so only a GET can come by the wrong method (405).
     Route("/webhooks/{provider}", "POST", "delivery_receipt", operation_id="deliveryReceiptPost",

@@ -1,19 +1,21 @@
 --[[ book_send: one atomic routing decision across every configured provider, and the send it books.
 
-Health, exclusion and smooth weighted round-robin choose the provider, and its earliest free send time is
+Health, an operator's pause, exclusion and smooth weighted round-robin choose the provider, and its earliest free send time is
 booked (booking.lua, paced by pacing.lua), in this one script: two dispatchers can never book the same
 time, and every provider's bookings stay `spacing` apart. The caller waits until the booked time, then
 sends, or gives the booking back (ZREM of its member) if it cannot use it.
 
 Preludes (router.py puts them in front): clock.lua (`now`, `now_us`), booking.lua, pacing.lua.
 All keys share one hash tag ({prefix}) so the whole routing keyspace lives in one Redis Cluster slot.
-N = (#KEYS - 1) / 3 providers, in configured order; provider i (1-based) owns:
+N = (#KEYS - 1) / 4 providers, in configured order; provider i (1-based) owns:
   KEYS[1]           {prefix}:wrr           hash: smooth-WRR current weight per provider name, and field
                                            ":healthy", the health signature ("101") those weights belong to
-  KEYS[3 * i - 1]   {prefix}:book:<name>   sorted set, the schedule: score = booked send time (epoch µs),
+  KEYS[4 * i - 2]   {prefix}:book:<name>   sorted set, the schedule: score = booked send time (epoch µs),
                                            member = token (unique per booking)
-  KEYS[3 * i]       {prefix}:down:<name>   string: unhealthy until (epoch ms); absent or in the past = healthy
-  KEYS[3 * i + 1]   {prefix}:pace:<name>   hash: jitter estimate and 429 rate cut (pacing.lua)
+  KEYS[4 * i - 1]   {prefix}:down:<name>   string: unhealthy until (epoch ms); absent or in the past = healthy
+  KEYS[4 * i]       {prefix}:pace:<name>   hash: jitter estimate and 429 rate cut (pacing.lua)
+  KEYS[4 * i + 1]   {prefix}:paused:<name> hash: an operator's pause {reason, by, at, until}; field until = epoch
+                                           ms ("" = until resumed). A paused provider counts as unhealthy.
 ARGV[1]             now_ms (epoch ms) or "" for server TIME
 ARGV[2]             token: this booking's member (string)
 ARGV[3]             TTL of the WRR state (ms): it is only smoothing, losing it when idle costs nothing
@@ -32,8 +34,12 @@ ARGV[12 + 4 * (i-1)] provider i role: 0 = eligible, 1 = excluded (the fallback m
 Returns {reason, provider name or false, wait (µs), now (epoch µs), guard (ms)}
   reason = "booked"        wait = from now to the booked send time (>= 0); guard = the provider's guard
          | "rate_limited"  wait = until the earliest candidate's free time comes within the horizon (>= 1 ms)
-         | "no_healthy"    wait = until the first cooldown ends (>= 1 ms)
+         | "no_healthy"    wait = until the first cooldown or pause ends (>= 1 ms); a pause without an end
+                                  counts as PAUSED_RETRY_MS
 ]]
+
+-- A provider paused until resumed: how long a request that has nowhere else to go waits before asking again.
+local PAUSED_RETRY_MS = 60000
 
 local token = ARGV[2]
 local wrr_ttl = tonumber(ARGV[3])
@@ -42,7 +48,7 @@ local earliest = now_us + tonumber(ARGV[5]) * 1000
 local latest = earliest + tonumber(ARGV[6]) * 1000
 local guard_min, guard_max = tonumber(ARGV[7]), tonumber(ARGV[8])
 local wrr_key = KEYS[1]
-local count = math.floor((#KEYS - 1) / 3)
+local count = math.floor((#KEYS - 1) / 4)
 
 local names, limits, weights, roles = {}, {}, {}, {}
 local healthy, down_until = {}, {}
@@ -56,8 +62,21 @@ for i = 1, count do
   roles[i] = tonumber(ARGV[arg + 3])
   -- The key expires by itself when the cooldown ends; the value check covers an injected clock
   -- running ahead of the server's.
-  down_until[i] = tonumber(redis.call('GET', KEYS[3 * i]))
+  down_until[i] = tonumber(redis.call('GET', KEYS[4 * i - 1]))
   healthy[i] = down_until[i] == nil or down_until[i] <= now
+  -- An operator's pause counts exactly as a cooldown. Its key expires at `until` (PEXPIREAT); the value check
+  -- covers an injected clock, as for the cooldown.
+  local paused_by, paused_until = unpack(redis.call('HMGET', KEYS[4 * i + 1], 'by', 'until'))
+  if paused_by then
+    local resumes = tonumber(paused_until)
+    if resumes == nil or resumes > now then
+      healthy[i] = false
+      local ends = resumes or now + PAUSED_RETRY_MS
+      if down_until[i] == nil or down_until[i] < ends then
+        down_until[i] = ends
+      end
+    end
+  end
   all_healthy = all_healthy and healthy[i]
   signature[i] = healthy[i] and '1' or '0'
 end
@@ -84,7 +103,7 @@ if #eligible == 0 then
 end
 
 if #eligible == 0 then
-  -- Invariant: every provider not ruled out by role is unhealthy here (the caller allows at least one).
+  -- Invariant: every provider not ruled out by role is unhealthy or paused here (the caller allows at least one).
   local retry_after
   for i = 1, count do
     if roles[i] ~= 2 then
@@ -102,8 +121,8 @@ local candidates = {}
 local slot, spacing, guard = {}, {}, {}
 local retry_after
 for _, i in ipairs(eligible) do
-  spacing[i], guard[i] = pace_of(KEYS[3 * i + 1], now, limits[i], guard_min, guard_max)
-  slot[i] = find_slot(KEYS[3 * i - 1], earliest, spacing[i])
+  spacing[i], guard[i] = pace_of(KEYS[4 * i], now, limits[i], guard_min, guard_max)
+  slot[i] = find_slot(KEYS[4 * i - 2], earliest, spacing[i])
   if slot[i] <= latest then
     table.insert(candidates, i)
   elseif retry_after == nil or slot[i] - latest < retry_after then
@@ -147,5 +166,5 @@ end
 redis.call('HSET', wrr_key, unpack(update))
 redis.call('PEXPIRE', wrr_key, wrr_ttl)
 
-book(KEYS[3 * best - 1], slot[best], spacing[best], now_us, token)
+book(KEYS[4 * best - 2], slot[best], spacing[best], now_us, token)
 return {'booked', names[best], slot[best] - now_us, now_us, guard[best]}

@@ -44,6 +44,9 @@ def test_every_route_answers_in_its_documented_shape(gateway, document, sqs_even
         ("/api/sms", "get"): gateway.http.get("/api/sms?limit=5", headers=HEADERS),
         ("/api/providers", "get"): gateway.http.get("/api/providers", headers=HEADERS),
         ("/health", "get"): gateway.http.get("/health"),
+        ("/api/providers/{name}/pause", "post"): gateway.http.post(
+            "/api/providers/beta/pause", headers=HEADERS, body=json.dumps({"reason": "vendor incident"})),
+        ("/api/providers/{name}/resume", "post"): gateway.http.post("/api/providers/beta/resume", headers=HEADERS),
     }
     for (path, method), response in answers.items():
         assert response.status_code == 200, (path, response.body)
@@ -59,6 +62,10 @@ def test_every_route_answers_in_its_documented_shape(gateway, document, sqs_even
         pytest.param("/api/sms", "get", lambda c: c.http.get("/api/sms"), id="401"),
         pytest.param("/api/sms/{id}", "get", lambda c: c.http.get("/api/sms/" + "0" * 32, headers=HEADERS),
                      id="404"),
+        pytest.param("/api/providers/{name}/pause", "post",
+                     lambda c: c.http.post("/api/providers/alpha/pause", headers=HEADERS, body="{}"), id="422"),
+        pytest.param("/api/providers/{name}/resume", "post",
+                     lambda c: c.http.post("/api/providers/nobody/resume", headers=HEADERS), id="404-provider"),
     ],
 )
 def test_every_refusal_answers_in_the_documented_error_shape(gateway, document, path, method, call):

@@ -161,7 +161,7 @@ def test_providers_show_health_and_limits(gateway):
     assert [p["name"] for p in providers] == ["alpha", "beta", "gamma"]
     assert set(providers[0]) == {"name", "healthy", "failure_rate", "successes", "failures", "unhealthy_until",
                                  "rate_limit", "weight", "in_use_last_second", "booked_ahead", "jitter_guard_ms",
-                                 "effective_rate_limit"}
+                                 "effective_rate_limit", "paused"}
     assert all(p["healthy"] and p["rate_limit"] == 50 and p["unhealthy_until"] is None for p in providers)
     # Nothing measured yet: the least jitter guard, the full rate.
     assert all(p["jitter_guard_ms"] == 10 and p["effective_rate_limit"] == 50 for p in providers)

@@ -35,6 +35,8 @@ UNKNOWN_ID = "0" * 32
 
 SEND = LIST = "/api/sms"
 ONE, PROVIDERS, RECEIPT = "/api/sms/{id}", "/api/providers", "/webhooks/{provider}"
+PAUSE, RESUME = "/api/providers/{name}/pause", "/api/providers/{name}/resume"
+PAUSE_BODY = json.dumps({"reason": "vendor incident"})
 
 
 # ----------------------------------------------------------------- requests
@@ -177,6 +179,29 @@ ANSWERS = [
     row(PROVIDERS, "get", 403, get(PROVIDERS, headers=headers(SENDER_KEY)), "no operator role"),
     row(PROVIDERS, "get", 500, with_a_bug_in("get_router", get(PROVIDERS, headers=headers())), "a bug"),
     row(PROVIDERS, "get", 503, with_redis_down(get(PROVIDERS, headers=headers())), "Redis down"),
+
+    row(PAUSE, "post", 200, post("/api/providers/alpha/pause", PAUSE_BODY, headers=headers(OPERATOR_KEY)), "paused"),
+    row(PAUSE, "post", 400, post("/api/providers/alpha/pause", "{", headers=headers()), "malformed JSON"),
+    row(PAUSE, "post", 401, post("/api/providers/alpha/pause", PAUSE_BODY, headers=headers(key=None)), "no key"),
+    row(PAUSE, "post", 403, post("/api/providers/alpha/pause", PAUSE_BODY, headers=headers(SENDER_KEY)),
+        "no operator role"),
+    row(PAUSE, "post", 404, post("/api/providers/nobody/pause", PAUSE_BODY, headers=headers()), "unknown provider"),
+    row(PAUSE, "post", 413, post("/api/providers/alpha/pause", "x" * 20_000, headers=headers()), "body over the cap"),
+    row(PAUSE, "post", 415, post("/api/providers/alpha/pause", PAUSE_BODY, headers=headers(content_type="text/plain")),
+        "not JSON"),
+    row(PAUSE, "post", 422, post("/api/providers/alpha/pause", "{}", headers=headers()), "no reason"),
+    row(PAUSE, "post", 500, with_a_bug_in("get_router", post("/api/providers/alpha/pause", PAUSE_BODY,
+                                                              headers=headers())), "a bug"),
+    row(PAUSE, "post", 503, with_redis_down(post("/api/providers/alpha/pause", PAUSE_BODY, headers=headers())),
+        "Redis down"),
+
+    row(RESUME, "post", 200, post("/api/providers/alpha/resume", headers=headers(OPERATOR_KEY)), "resumed"),
+    row(RESUME, "post", 401, post("/api/providers/alpha/resume", headers=headers(key=None)), "no key"),
+    row(RESUME, "post", 403, post("/api/providers/alpha/resume", headers=headers(SENDER_KEY)), "no operator role"),
+    row(RESUME, "post", 404, post("/api/providers/nobody/resume", headers=headers()), "unknown provider"),
+    row(RESUME, "post", 500, with_a_bug_in("get_router", post("/api/providers/alpha/resume", headers=headers())),
+        "a bug"),
+    row(RESUME, "post", 503, with_redis_down(post("/api/providers/alpha/resume", headers=headers())), "Redis down"),
 
     # The receipt webhooks: the vendor's signature is the authentication, not an API key.
     row(RECEIPT, "post", 204, post_receipt({"message_id": "m", "status": "delivered"}), "acknowledged"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import json
 import math
 import multiprocessing
 import os
@@ -22,7 +23,8 @@ from hypothesis import strategies as st
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from chalicelib.errors import DependencyUnavailable
+from chalicelib.errors import DependencyUnavailable, NotFound, UnprocessableEntity
+from chalicelib.provider_health import MAX_PAUSE_MS, Pause
 from chalicelib.router import Booking, HealthChange, Router
 from chalicelib.settings import get_settings
 from chalicelib.vendors.http_json import HttpJsonConfig
@@ -565,6 +567,119 @@ def test_router_needs_a_provider(redis_backend):
         Router(redis_backend, (), key_prefix="x", policy=routing_policy())
 
 
+# --- An operator's pause ---
+
+
+PAUSED_RETRY_MS = 60_000  # book_send.lua: a pause without an end, when nothing else is left
+
+
+def test_a_paused_provider_gets_no_bookings_until_resumed(make_router, clock):
+    router = make_router(clock=clock)
+    state = router.pause("beta", reason="vendor incident INC-1", by="ops")
+    assert state.name == "beta"
+    assert state.paused == Pause(reason="vendor incident INC-1", by="ops", at_ms=START_MS, until_ms=None)
+    assert state.healthy  # its health is its own: the pause is shown beside it
+    assert set(choose_many(router, 12)) == {"alpha", "gamma"}
+    clock.advance(1000)
+    assert router.resume("beta", by="ops").paused is None
+    assert "beta" in set(choose_many(router, 6))
+    assert [state.paused for state in router.provider_states()] == [None, None, None]
+
+
+def test_a_pause_with_an_end_ends_by_itself(make_router, redis_backend, clock):
+    router = make_router(clock=clock)
+    until_ms = START_MS + 120_000
+    assert router.pause("alpha", reason="maintenance", by="ops", until_ms=until_ms).paused.until_ms == until_ms
+    assert 119_000 < redis_backend.pttl(router._keys["alpha"]["paused"]) <= 120_000  # the key goes then
+    clock.advance(119_999)
+    assert "alpha" not in set(choose_many(router, 6))
+    clock.advance(1)
+    assert router.provider_states()[0].paused is None
+    assert "alpha" in set(choose_many(router, 6))
+
+
+def test_pausing_again_replaces_the_pause(make_router, redis_backend, clock):
+    router = make_router(clock=clock)
+    router.pause("alpha", reason="first", by="ops", until_ms=START_MS + 60_000)
+    clock.advance(1000)
+    state = router.pause("alpha", reason="second", by="oncall")
+    assert state.paused == Pause(reason="second", by="oncall", at_ms=START_MS + 1000, until_ms=None)
+    assert redis_backend.pttl(router._keys["alpha"]["paused"]) == -1  # no end any more: until resumed
+    clock.advance(120_000)
+    assert router.provider_states()[0].paused is not None
+
+
+def test_every_provider_paused_is_every_provider_unhealthy(make_router, clock):
+    router = make_router(clock=clock)
+    router.pause("alpha", reason="r", by="ops", until_ms=START_MS + 30_000)
+    router.pause("beta", reason="r", by="ops")
+    trip(router, "gamma")
+    # The first to come back: alpha's pause ends in 30 s (beta's pause is asked again in 60 s, gamma's cooldown
+    # ends in 300 s).
+    assert router.book() == Booking(None, 30_000, "no_healthy")
+    router.pause("alpha", reason="r", by="ops")
+    assert router.book() == Booking(None, PAUSED_RETRY_MS, "no_healthy")
+    # Paused and down: back when both have ended.
+    router.pause("gamma", reason="r", by="ops", until_ms=START_MS + 10_000)
+    assert router.book(only="gamma") == Booking(None, COOLDOWN_MS, "no_healthy")
+    router.pause("gamma", reason="r", by="ops")
+    assert router.book(only="gamma") == Booking(None, COOLDOWN_MS, "no_healthy")
+    router.resume("beta", by="ops")
+    assert router.book().provider == "beta"
+
+
+def test_a_resend_to_a_paused_provider_waits_like_one_to_an_unhealthy_one(make_router, clock):
+    router = make_router(clock=clock)
+    router.pause("alpha", reason="r", by="ops", until_ms=START_MS + 5000)
+    assert router.book(only="alpha") == Booking(None, 5000, "no_healthy")
+    assert router.book(excluded=["beta", "gamma"]).provider in ("beta", "gamma")
+
+
+def test_resuming_a_provider_in_rotation_changes_nothing(make_router, clock, log_output):
+    router = make_router(clock=clock)
+    assert router.resume("alpha", by="ops").paused is None
+    assert log_output.getvalue() == ""
+
+
+def test_pause_and_resume_are_logged_with_who_and_why(make_router, clock, log_output):
+    router = make_router(clock=clock)
+    router.pause("alpha", reason="vendor incident", by="ops", until_ms=START_MS + 1000)
+    router.resume("alpha", by="oncall")
+    paused, resumed = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    assert (paused["level"], paused["message"], paused["provider"], paused["by"], paused["reason"],
+            paused["until_ms"]) == ("WARNING", "provider paused", "alpha", "ops", "vendor incident", START_MS + 1000)
+    assert (resumed["level"], resumed["message"], resumed["provider"], resumed["by"]) == (
+        "WARNING", "provider resumed", "alpha", "oncall")
+
+
+@pytest.mark.parametrize("until_ms", [START_MS, START_MS - 1, START_MS + MAX_PAUSE_MS + 1],
+                         ids=["now", "past", "past 7 days"])
+def test_a_pause_ends_in_the_future_within_7_days(make_router, clock, until_ms):
+    router = make_router(clock=clock)
+    with pytest.raises(UnprocessableEntity) as refused:
+        router.pause("alpha", reason="r", by="ops", until_ms=until_ms)
+    assert (refused.value.field, refused.value.code) == ("until", "invalid_until")
+    assert router.pause("alpha", reason="r", by="ops", until_ms=START_MS + MAX_PAUSE_MS).paused is not None
+
+
+@pytest.mark.parametrize("call", [lambda router: router.pause("zeta", reason="r", by="ops"),
+                                  lambda router: router.resume("zeta", by="ops")], ids=["pause", "resume"])
+def test_pausing_an_unknown_provider_is_not_found(make_router, call):
+    with pytest.raises(NotFound) as refused:
+        call(make_router())
+    assert (refused.value.field, refused.value.code) == ("name", "provider_not_found")
+
+
+def test_a_pause_on_the_server_clock(make_router, redis_backend):
+    router = make_router()
+    seconds, micros = redis_backend.time()
+    now_ms = seconds * 1000 + micros // 1000
+    pause = router.pause("alpha", reason="r", by="ops", until_ms=now_ms + 60_000).paused
+    assert 0 <= pause.at_ms - now_ms < 5000
+    assert pause.until_ms == now_ms + 60_000
+    assert {router.book().provider for _ in range(4)} == {"beta", "gamma"}
+
+
 # --- Status, settings, server clock, failures of Redis ---
 
 
@@ -648,6 +763,8 @@ def unreachable_redis() -> redis.Redis:
         pytest.param(lambda router: router.is_healthy("alpha"), id="is_healthy"),
         pytest.param(lambda router: router.record_outcome("alpha", success=True), id="record_outcome"),
         pytest.param(lambda router: router.provider_states(), id="provider_states"),
+        pytest.param(lambda router: router.pause("alpha", reason="r", by="ops"), id="pause"),
+        pytest.param(lambda router: router.resume("alpha", by="ops"), id="resume"),
     ],
 )
 def test_unreachable_redis_is_a_dependency_failure(unreachable_redis, call):

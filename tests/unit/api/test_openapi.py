@@ -14,6 +14,7 @@ from chalicelib.api.openapi import (
     commonmark_descriptions,
     render_docs_page,
 )
+from chalicelib.api.pause_body import PauseProviderBody
 from chalicelib.api.responses import ErrorBody, HealthView, ProviderList, SmsAccepted, SmsList, SmsRequestView
 from chalicelib.api.send_body import SendSmsBody, parse_send_request
 from chalicelib.api.send_options import REFERENCE_PATTERN
@@ -74,6 +75,8 @@ def test_routes_and_methods(document):
         ("/api/sms", "get"),
         ("/api/sms/{id}", "get"),
         ("/api/providers", "get"),
+        ("/api/providers/{name}/pause", "post"),
+        ("/api/providers/{name}/resume", "post"),
         ("/webhooks/{provider}", "post"),
         ("/webhooks/{provider}", "get"),
         ("/health", "get"),
@@ -152,6 +155,7 @@ def test_api_key_is_required_on_api_routes_only(document):
     ("model", "mode"),
     [
         (SendSmsBody, "validation"),
+        (PauseProviderBody, "validation"),
         (SmsAccepted, "serialization"),
         (SmsRequestView, "serialization"),
         (SmsList, "serialization"),
@@ -205,6 +209,23 @@ def test_list_parameters_follow_the_query_rules(document):
     assert parameters["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}
     assert parameters["cursor"]["schema"]["pattern"] == CURSOR_PATTERN
     assert parameters["reference"]["schema"] == {"type": "string", "maxLength": 128, "pattern": REFERENCE_PATTERN}
+
+
+@pytest.mark.parametrize("action", ["pause", "resume"])
+def test_pause_and_resume_name_the_provider_in_the_path(action):
+    operation = build_openapi(version="1.2.3", provider_names=("alpha", "beta"))["paths"][
+        f"/api/providers/{{name}}/{action}"]["post"]
+    (parameter,) = operation["parameters"]
+    assert (parameter["name"], parameter["in"], parameter["required"]) == ("name", "path", True)
+    assert parameter["schema"] == {"type": "string", "enum": ["alpha", "beta"]}
+    assert ("requestBody" in operation) == (action == "pause")
+
+
+def test_pause_body_refuses_extra_fields_in_the_schema_too(document):
+    schema = document["components"]["schemas"]["PauseProviderBody"]
+    assert schema["additionalProperties"] is False
+    assert schema["required"] == ["reason"]
+    assert schema["properties"]["reason"]["maxLength"] == 200
 
 
 def test_sms_id_is_a_required_path_parameter(document):
