@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.json_body import read_json_object
+from chalicelib.api.json_body import body_text, check_body_size, decode_json_object, require_json_media_type
 from chalicelib.api.params import shown_name
 from chalicelib.errors import UnprocessableEntity, ValidationFailed
 
@@ -28,7 +28,7 @@ class PauseProviderBody(BaseModel):
                         description="Why the provider is out of rotation, shown in GET /api/providers (no control "
                         "characters).")
     until: str | None = Field(
-        default=None, json_schema_extra={"format": "date-time"}, examples=["2026-12-08T03:00:00Z"],
+        default=None, json_schema_extra={"format": "date-time"},
         description="The pause ends by itself then: ISO-8601 with a UTC offset (Z or +hh:mm), in the future and at "
         "most 7 days ahead. Left out: until POST /api/providers/{name}/resume.")
 
@@ -37,7 +37,10 @@ def parse_pause_request(raw_body: bytes | str | None, content_type: str | None, 
                         max_body_bytes: int) -> tuple[str, int | None]:
     """The reason and until (epoch ms, or None) of a pause; 400/413/415 for a body that is not one JSON object
     (or has a field a pause does not take), 422 naming reason or until otherwise."""
-    fields = read_json_object(raw_body, content_type, max_body_bytes)
+    check_body_size(raw_body, max_body_bytes)
+    require_json_media_type(content_type)
+    text = body_text(raw_body)
+    fields = decode_json_object(text) if text.strip() else {}  # no body: no reason, said as such (422 reason)
     for name in fields:
         if name not in PauseProviderBody.model_fields:
             raise ValidationFailed(f"unknown field {shown_name(name)!r}; a pause takes reason and until",
