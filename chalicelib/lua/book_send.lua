@@ -34,11 +34,12 @@ ARGV[12 + 4 * (i-1)] provider i role: 0 = eligible, 1 = excluded (the fallback m
 Returns {reason, provider name or false, wait (µs), now (epoch µs), guard (ms)}
   reason = "booked"        wait = from now to the booked send time (>= 0); guard = the provider's guard
          | "rate_limited"  wait = until the earliest candidate's free time comes within the horizon (>= 1 ms)
-         | "no_healthy"    wait = until the first cooldown or pause ends (>= 1 ms); a pause without an end
-                                  counts as PAUSED_RETRY_MS
+         | "no_healthy"    wait = until the first cooldown or pause ends (>= 1 ms); a pause counts as ending
+                                  within PAUSED_RETRY_MS at most
 ]]
 
--- A provider paused until resumed: how long a request that has nowhere else to go waits before asking again.
+-- A pause may end any time (an operator resumes it): a request with nowhere else to go asks again within this
+-- long, not at a far `until` (up to 7 days; its queue message would stay hidden up to SQS's 12 h).
 local PAUSED_RETRY_MS = 60000
 
 local token = ARGV[2]
@@ -71,7 +72,7 @@ for i = 1, count do
     local resumes = tonumber(paused_until)
     if resumes == nil or resumes > now then
       healthy[i] = false
-      local ends = resumes or now + PAUSED_RETRY_MS
+      local ends = math.min(resumes or math.huge, now + PAUSED_RETRY_MS)
       if down_until[i] == nil or down_until[i] < ends then
         down_until[i] = ends
       end

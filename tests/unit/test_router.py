@@ -570,7 +570,7 @@ def test_router_needs_a_provider(redis_backend):
 # --- An operator's pause ---
 
 
-PAUSED_RETRY_MS = 60_000  # book_send.lua: a pause without an end, when nothing else is left
+PAUSED_RETRY_MS = 60_000  # book_send.lua: a pause ends within this long at most, when nothing else is left
 
 
 def test_a_paused_provider_gets_no_bookings_until_resumed(make_router, clock):
@@ -618,6 +618,10 @@ def test_every_provider_paused_is_every_provider_unhealthy(make_router, clock):
     # ends in 300 s).
     assert router.book() == Booking(None, 30_000, "no_healthy")
     router.pause("alpha", reason="r", by="ops")
+    assert router.book() == Booking(None, PAUSED_RETRY_MS, "no_healthy")
+    # A far end is asked again within a minute all the same: an operator may resume it any time.
+    router.pause("alpha", reason="r", by="ops", until_ms=START_MS + 7_200_000)
+    router.pause("beta", reason="r", by="ops", until_ms=START_MS + 7_200_000)
     assert router.book() == Booking(None, PAUSED_RETRY_MS, "no_healthy")
     # Paused and down: back when both have ended.
     router.pause("gamma", reason="r", by="ops", until_ms=START_MS + 10_000)
