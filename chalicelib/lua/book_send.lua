@@ -1,8 +1,8 @@
 --[[ book_send: one atomic routing decision across every configured provider, and the send it books.
 
-Health, an operator's pause, exclusion and smooth weighted round-robin choose the provider, and its earliest free send time is
-booked (booking.lua, paced by pacing.lua), in this one script: two dispatchers can never book the same
-time, and every provider's bookings stay `spacing` apart. The caller waits until the booked time, then
+Health, an operator's pause, exclusion and smooth weighted round-robin choose the provider, and its earliest
+free send time is booked (booking.lua, paced by pacing.lua), in this one script: two dispatchers can never
+book the same time, and every provider's bookings stay `spacing` apart. The caller waits until the booked time, then
 sends, or gives the booking back (ZREM of its member) if it cannot use it.
 
 Preludes (router.py puts them in front): clock.lua (`now`, `now_us`), booking.lua, pacing.lua.
@@ -65,8 +65,8 @@ for i = 1, count do
   -- running ahead of the server's.
   down_until[i] = tonumber(redis.call('GET', KEYS[4 * i - 1]))
   healthy[i] = down_until[i] == nil or down_until[i] <= now
-  -- An operator's pause counts exactly as a cooldown. Its key expires at `until` (PEXPIREAT); the value check
-  -- covers an injected clock, as for the cooldown.
+  -- An operator's pause counts exactly as a cooldown. Its key expires at `until` (PX = until - now, set by
+  -- provider_health.py); the value check covers an injected clock, as for the cooldown.
   local paused_by, paused_until = unpack(redis.call('HMGET', KEYS[4 * i + 1], 'by', 'until'))
   if paused_by then
     local resumes = tonumber(paused_until)
